@@ -1,0 +1,1 @@
+"""Gapwatch: continual-learning experiment tracking that shows the stability gap."""

@@ -1,0 +1,425 @@
+"""Python client of the Gapwatch REST API, for the worker and for users' own training loops.
+
+    client = GapwatchClient("http://127.0.0.1:8000")
+    run = client.create_run(spec)                      # submit for a worker
+    claim = client.claim_run(run_id, worker="me", worker_token=...)   # or log from your loop
+    with client.run_logger(claim) as log:
+        log.report_scalars(step, {"eval/acc/task_0": 0.93})
+
+`RunLogger` buffers points and sends them in batches from a background thread, so a training
+loop never waits on HTTP; a batch that fails transiently is retried, and since ingestion is
+idempotent, a batch sent twice stores each point once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from gapwatch.spec import RunSpec
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+
+
+class GapwatchAPIError(Exception):
+    """The API answered with an error status; `detail` is its explanation."""
+
+    def __init__(self, status_code: int, detail: Any) -> None:
+        super().__init__(f"HTTP {status_code}: {detail}")
+        self.status_code = status_code
+        self.detail = detail
+
+
+class RunNotFound(GapwatchAPIError):
+    """404: no such run."""
+
+
+class RunConflict(GapwatchAPIError):
+    """409: the run is not in a state that allows this (finished, cancelled, claimed)."""
+
+
+def _raise_for_status(response: httpx.Response) -> None:
+    if response.is_success:
+        return
+    try:
+        detail = response.json().get("detail", response.text)
+    except ValueError:
+        detail = response.text
+    error = {404: RunNotFound, 409: RunConflict}.get(response.status_code, GapwatchAPIError)
+    raise error(response.status_code, detail)
+
+
+@dataclass(frozen=True)
+class ClaimedRun:
+    """A run handed to its executor, with the token that lets it write into that run only."""
+
+    run_id: int
+    spec: RunSpec
+    token: str
+    attempts: int
+
+
+class GapwatchClient:
+    """Synchronous client of one Gapwatch server."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout_s: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.base_url + API_PREFIX, timeout=timeout_s, transport=transport
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> GapwatchClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _request(self, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        response = self._http.request(method, path, headers=headers, **kwargs)
+        _raise_for_status(response)
+        return response.json()
+
+    # --- runs -----------------------------------------------------------------------------
+
+    def create_run(self, spec: RunSpec | Mapping[str, Any]) -> dict[str, Any]:
+        """Submit a run; returns the run as the API shows it (status `queued`)."""
+        body = spec.model_dump(mode="json") if isinstance(spec, RunSpec) else dict(spec)
+        return self._request("POST", "/runs", json=body)
+
+    def get_run(self, run_id: int) -> dict[str, Any]:
+        return self._request("GET", f"/runs/{run_id}")
+
+    def list_runs(self, **filters: Any) -> dict[str, Any]:
+        return self._request("GET", "/runs", params=filters)
+
+    def cancel_run(self, run_id: int) -> dict[str, Any]:
+        return self._request("POST", f"/runs/{run_id}/cancel")
+
+    def wait_for_run(
+        self, run_id: int, *, timeout_s: float = 600.0, poll_s: float = 0.5
+    ) -> dict[str, Any]:
+        """Poll until the run is succeeded, failed or cancelled; TimeoutError otherwise."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            run = self.get_run(run_id)
+            if run["status"] in ("succeeded", "failed", "cancelled"):
+                return run
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"run {run_id} still {run['status']} after {timeout_s} s")
+            time.sleep(poll_s)
+
+    # --- results --------------------------------------------------------------------------
+
+    def get_metrics(
+        self,
+        run_id: int,
+        keys: list[str] | None = None,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> dict[str, tuple[list[int], list[float]]]:
+        """Series of a run as {key: (steps, values)}."""
+        params: dict[str, Any] = {"start": start, "end": end}
+        if keys is not None:
+            params["keys"] = ",".join(keys)
+        params = {k: v for k, v in params.items() if v is not None}
+        answer = self._request("GET", f"/runs/{run_id}/metrics", params=params)
+        return {s["key"]: (s["steps"], s["values"]) for s in answer["series"]}
+
+    def get_events(self, run_id: int, kind: str | None = None) -> list[dict[str, Any]]:
+        params = {"kind": kind} if kind else None
+        return self._request("GET", f"/runs/{run_id}/events", params=params)["events"]
+
+    # --- executing a run ------------------------------------------------------------------
+
+    def claim_run(self, run_id: int, *, worker: str, worker_token: str) -> ClaimedRun:
+        """Take a run for execution; RunConflict if it is finished or alive elsewhere."""
+        answer = self._request(
+            "POST", f"/runs/{run_id}/claim", token=worker_token, json={"worker": worker}
+        )
+        run = answer["run"]
+        return ClaimedRun(
+            run_id=run["id"],
+            spec=RunSpec.model_validate(run["spec"]),
+            token=answer["token"],
+            attempts=run["attempts"],
+        )
+
+    def post_metrics(self, run_id: int, token: str, series: list[dict[str, Any]]) -> int:
+        """Send one batch of columnar series; returns how many points were new."""
+        answer = self._request(
+            "POST", f"/runs/{run_id}/metrics", token=token, json={"series": series}
+        )
+        return int(answer["stored"])
+
+    def post_events(self, run_id: int, token: str, events: list[dict[str, Any]]) -> int:
+        answer = self._request(
+            "POST", f"/runs/{run_id}/events", token=token, json={"events": events}
+        )
+        return int(answer["stored"])
+
+    def heartbeat(
+        self,
+        run_id: int,
+        token: str,
+        *,
+        step: int,
+        total_steps: int,
+        iterations_per_s: float | None = None,
+    ) -> str:
+        """Report progress; returns the run's status (`cancelled` means stop)."""
+        answer = self._request(
+            "POST",
+            f"/runs/{run_id}/heartbeat",
+            token=token,
+            json={"step": step, "total_steps": total_steps, "iterations_per_s": iterations_per_s},
+        )
+        return str(answer["status"])
+
+    def finish_run(self, run_id: int, token: str, *, error: str | None = None) -> dict[str, Any]:
+        """Mark the run succeeded, or failed with `error`."""
+        body = {"status": "failed", "error": error} if error else {"status": "succeeded"}
+        return self._request("POST", f"/runs/{run_id}/finish", token=token, json=body)
+
+    def run_logger(self, claim: ClaimedRun, **options: Any) -> RunLogger:
+        """A buffered, background logger writing into the claimed run."""
+        return RunLogger(self, claim.run_id, claim.token, **options)
+
+
+class RunLogger:
+    """Buffers a run's points and events and sends them in batches from a background thread.
+
+    The training loop only appends to in-memory buffers under a lock. The sender wakes when
+    `max_points` points are waiting or `flush_interval_s` has passed, and posts one columnar
+    batch. Progress heartbeats go at most every `heartbeat_interval_s`; their answer tells
+    whether the run was cancelled (`stop_requested`).
+
+    It has the methods of the engine's `Reporter` protocol, so the engine reports through it
+    directly.
+    """
+
+    def __init__(
+        self,
+        client: GapwatchClient,
+        run_id: int,
+        token: str,
+        *,
+        max_points: int = 20_000,
+        flush_interval_s: float = 0.5,
+        heartbeat_interval_s: float = 2.0,
+        max_retries: int = 5,
+    ) -> None:
+        self._client = client
+        self.run_id = run_id
+        self._token = token
+        self._max_points = max_points
+        self._flush_interval_s = flush_interval_s
+        self._heartbeat_interval_s = heartbeat_interval_s
+        self._max_retries = max_retries
+
+        self._lock = threading.Condition()
+        self._series: dict[str, tuple[list[int], list[float]]] = {}
+        self._pending_points = 0
+        self._events: list[dict[str, Any]] = []
+        self._progress: tuple[int, int, float | None] | None = None
+        self._last_heartbeat = 0.0
+        self._closing = False
+        self._in_flight = False
+        self._error: BaseException | None = None
+        self.stop_requested = False
+        self.points_sent = 0
+        self.batches_sent = 0
+
+        self._thread = threading.Thread(target=self._send_loop, name="gapwatch-sender", daemon=True)
+        self._thread.start()
+
+    # --- the training loop's side ---------------------------------------------------------
+
+    def report_scalars(self, step: int, values: Mapping[str, float]) -> None:
+        """Buffer one point per key at `step`. Non-finite values are refused at once."""
+        with self._lock:
+            self._raise_if_failed()
+            for key, value in values.items():
+                value = float(value)
+                if not math.isfinite(value):
+                    raise ValueError(f"{key} is {value} at step {step}")
+                steps, vals = self._series.setdefault(key, ([], []))
+                steps.append(step)
+                vals.append(value)
+            self._pending_points += len(values)
+            if self._pending_points >= self._max_points:
+                self._lock.notify()
+
+    def report_event(self, step: int, kind: str, payload: Mapping[str, object]) -> None:
+        with self._lock:
+            self._raise_if_failed()
+            self._events.append({"step": step, "kind": kind, "payload": dict(payload)})
+
+    def report_progress(
+        self, step: int, total_steps: int, iterations_per_s: float | None = None
+    ) -> None:
+        with self._lock:
+            self._raise_if_failed()
+            self._progress = (step, total_steps, iterations_per_s)
+
+    def should_stop(self) -> bool:
+        """True once the server said the run was cancelled."""
+        return self.stop_requested
+
+    def flush(self, timeout_s: float = 60.0) -> None:
+        """Block until everything buffered so far is sent (or the sender failed)."""
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            self._lock.notify()
+            while (self._pending_points or self._events or self._in_flight) and self._error is None:
+                if not self._lock.wait(timeout=max(0.0, deadline - time.monotonic())):
+                    raise TimeoutError("points not sent in time")
+            self._raise_if_failed()
+
+    def close(self) -> None:
+        """Send what is left and stop the sender; raises if data could not be delivered."""
+        with self._lock:
+            self._closing = True
+            self._lock.notify()
+        self._thread.join()
+        self._raise_if_failed()
+
+    def __enter__(self) -> RunLogger:
+        return self
+
+    def __exit__(self, exc_type: object, *_rest: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:  # keep the original error; still try to deliver what was measured before it
+            try:
+                self.close()
+            except Exception:  # noqa: BLE001 - the training error is the one to report
+                log.exception("could not deliver the last points of run %s", self.run_id)
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise RuntimeError(f"sending to run {self.run_id} failed: {self._error}") from (
+                self._error
+            )
+
+    # --- the sender thread ----------------------------------------------------------------
+
+    def _send_loop(self) -> None:
+        while True:
+            with self._lock:
+                if not self._closing and self._pending_points < self._max_points:
+                    self._lock.wait(timeout=self._flush_interval_s)
+                series, self._series = self._series, {}
+                events, self._events = self._events, []
+                progress, self._progress = self._progress, None
+                sent_points = self._pending_points
+                self._pending_points = 0
+                self._in_flight = True
+                closing = self._closing
+            try:
+                # Events first: a boundary must be known before the points after it are drawn.
+                if events:
+                    self._with_retries(self._client.post_events, self.run_id, self._token, events)
+                if series:
+                    self._send_series(series)
+                self._maybe_heartbeat(progress, force=closing)
+            except BaseException as error:  # noqa: BLE001 - surfaced to the training thread
+                with self._lock:
+                    self._error = error
+                    self._in_flight = False
+                    if isinstance(error, RunConflict):
+                        self.stop_requested = True
+                    self._lock.notify_all()
+                return
+            with self._lock:
+                self.points_sent += sent_points
+                self._in_flight = False
+                self._lock.notify_all()
+                if closing and not (self._pending_points or self._events):
+                    return
+
+    def _send_series(self, series: dict[str, tuple[list[int], list[float]]]) -> None:
+        batch: list[dict[str, Any]] = []
+        size = 0
+        for key, (steps, values) in series.items():
+            for offset in range(0, len(steps), self._max_points):
+                chunk_steps = steps[offset : offset + self._max_points]
+                batch.append(
+                    {
+                        "key": key,
+                        "steps": chunk_steps,
+                        "values": values[offset : offset + self._max_points],
+                    }
+                )
+                size += len(chunk_steps)
+                if size >= self._max_points:
+                    self._post_series(batch)
+                    batch, size = [], 0
+        if batch:
+            self._post_series(batch)
+
+    def _post_series(self, batch: list[dict[str, Any]]) -> None:
+        # Two chunks of one key in one batch are not allowed; merge by sending separately.
+        keys = [s["key"] for s in batch]
+        if len(set(keys)) != len(keys):
+            for item in batch:
+                self._post_series([item])
+            return
+        self._with_retries(self._client.post_metrics, self.run_id, self._token, batch)
+        self.batches_sent += 1
+
+    def _maybe_heartbeat(self, progress: tuple[int, int, float | None] | None, force: bool) -> None:
+        now = time.monotonic()
+        if progress is None or (
+            not force and now - self._last_heartbeat < self._heartbeat_interval_s
+        ):
+            if progress is not None:  # keep the latest for the next beat
+                with self._lock:
+                    self._progress = self._progress or progress
+            return
+        step, total, rate = progress
+        status = self._with_retries(
+            self._client.heartbeat,
+            self.run_id,
+            self._token,
+            step=step,
+            total_steps=total,
+            iterations_per_s=rate,
+        )
+        self._last_heartbeat = now
+        if status == "cancelled":
+            self.stop_requested = True
+
+    def _with_retries(self, call: Any, *args: Any, **kwargs: Any) -> Any:
+        """Retry transport errors and 5xx with exponential backoff; 4xx are final."""
+        delay = 0.25
+        for attempt in range(self._max_retries + 1):
+            try:
+                return call(*args, **kwargs)
+            except (httpx.TransportError, GapwatchAPIError) as error:
+                transient = isinstance(error, httpx.TransportError) or error.status_code >= 500
+                if not transient or attempt == self._max_retries:
+                    raise
+                log.warning("retrying after %s (attempt %d)", error, attempt + 1)
+                time.sleep(delay)
+                delay = min(delay * 2, 8.0)
+        raise AssertionError("unreachable")

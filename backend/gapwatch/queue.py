@@ -1,0 +1,68 @@
+"""The Celery app and the enqueue helper. No torch here: the API imports this to send work.
+
+The API sends tasks by name; only the worker registers the task body (gapwatch_worker.app).
+Both sides build their Celery app from the same Settings, so embedded (filesystem broker) and
+self-hosted (Redis) differ only in `GAPWATCH_BROKER_URL`.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from gapwatch.config import FILESYSTEM_BROKER, Settings
+
+RUN_TASK_NAME = "gapwatch.execute_run"
+
+# With late acknowledgement Redis redelivers a message whose worker has not acknowledged it
+# within this time. A run's claim (heartbeat check) makes a duplicate delivery exit at once,
+# so the timeout only bounds how long a dead worker's run waits to be picked up again.
+REDIS_VISIBILITY_TIMEOUT_S = 6 * 3600
+
+
+def make_celery(settings: Settings) -> Celery:
+    """Build the Celery app for these settings (broker only: results travel over the REST API)."""
+    app = Celery("gapwatch", broker=settings.broker_url, set_as_current=False)
+    app.conf.update(
+        task_default_queue=settings.queue,
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        # A worker that dies mid-run leaves the message unacknowledged: the run is delivered
+        # again and the claim protocol decides whether it may be resumed.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+    )
+    if settings.broker_url.startswith(FILESYSTEM_BROKER):
+        folder = settings.broker_dir
+        for sub in ("queue", "processed"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        app.conf.broker_transport_options = {
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "processed_folder": str(folder / "processed"),
+            "store_processed": False,
+        }
+        # The filesystem transport has no broadcast exchange: no remote control, mingle, gossip.
+        app.conf.worker_enable_remote_control = False
+    elif settings.broker_url.startswith(("redis://", "rediss://")):
+        app.conf.broker_transport_options = {"visibility_timeout": REDIS_VISIBILITY_TIMEOUT_S}
+    return app
+
+
+class RunQueue:
+    """Sends run ids to the workers."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._celery = make_celery(settings)
+        self._queue = settings.queue
+
+    def enqueue_run(self, run_id: int) -> None:
+        """Send one run to the queue. Call only after the run row is committed."""
+        self._celery.send_task(RUN_TASK_NAME, args=[run_id], queue=self._queue)
+
+    def close(self) -> None:
+        """Release broker connections."""
+        self._celery.close()

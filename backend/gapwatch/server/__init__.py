@@ -1,0 +1,1 @@
+"""The FastAPI service: REST API, ingestion and (later) the dashboard. Never imports torch."""

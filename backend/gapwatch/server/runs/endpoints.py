@@ -1,0 +1,82 @@
+"""Runs: submit, list, read, cancel; and the worker's claim, heartbeat and finish."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from gapwatch.server.deps import RunQueueDep, RunWriter, SessionDep, SettingsDep, WorkerAuth
+from gapwatch.server.runs import service
+from gapwatch.server.runs.schemas import (
+    ClaimRequest,
+    ClaimResponse,
+    FinishRequest,
+    HeartbeatRequest,
+    HeartbeatResponse,
+    RunPage,
+    RunRead,
+    RunStatusName,
+)
+from gapwatch.spec import RunSpec
+
+router = APIRouter(prefix="/runs", tags=["runs"])
+
+
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=RunRead, operation_id="runs-create"
+)
+def create_run(spec: RunSpec, session: SessionDep, run_queue: RunQueueDep) -> RunRead:
+    """Submit a run; it is queued for a worker."""
+    return RunRead.from_row(service.create_run(session, spec, run_queue))
+
+
+@router.get("", response_model=RunPage, operation_id="runs-list")
+def list_runs(
+    session: SessionDep,
+    status: RunStatusName | None = None,
+    group: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> RunPage:
+    """List runs, newest first."""
+    rows, total = service.list_runs(session, status=status, group=group, limit=limit, offset=offset)
+    return RunPage(
+        items=[RunRead.from_row(r) for r in rows], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get("/{run_id}", response_model=RunRead, operation_id="runs-get")
+def get_run(run_id: int, session: SessionDep) -> RunRead:
+    """One run with its spec, status, timestamps and progress."""
+    return RunRead.from_row(service.get_run(session, run_id))
+
+
+@router.post("/{run_id}/cancel", response_model=RunRead, operation_id="runs-cancel")
+def cancel_run(run_id: int, session: SessionDep) -> RunRead:
+    """Cancel a queued or running run."""
+    return RunRead.from_row(service.cancel_run(session, run_id))
+
+
+@router.post("/{run_id}/claim", response_model=ClaimResponse, operation_id="runs-claim")
+def claim_run(
+    run_id: int, body: ClaimRequest, session: SessionDep, settings: SettingsDep, _: WorkerAuth
+) -> ClaimResponse:
+    """Worker only: take the run and receive its run-scoped token."""
+    run, token = service.claim_run(
+        session, run_id, worker=body.worker, heartbeat_timeout_s=settings.heartbeat_timeout_s
+    )
+    return ClaimResponse(run=RunRead.from_row(run), token=token)
+
+
+@router.post("/{run_id}/heartbeat", response_model=HeartbeatResponse, operation_id="runs-heartbeat")
+def heartbeat(body: HeartbeatRequest, run: RunWriter, session: SessionDep) -> HeartbeatResponse:
+    """Worker only: report progress; the answer says whether to go on."""
+    run = service.record_heartbeat(session, run, body)
+    return HeartbeatResponse(status=run.status)  # type: ignore[arg-type]
+
+
+@router.post("/{run_id}/finish", response_model=RunRead, operation_id="runs-finish")
+def finish_run(body: FinishRequest, run: RunWriter, session: SessionDep) -> RunRead:
+    """Worker only: mark the run succeeded or failed."""
+    return RunRead.from_row(service.finish_run(session, run, body))

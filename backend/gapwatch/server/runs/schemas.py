@@ -1,0 +1,96 @@
+"""Request and response models of the runs API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gapwatch.server.models import Run
+from gapwatch.spec import RunSpec
+
+RunStatusName = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+
+class Progress(BaseModel):
+    step: int = Field(description="Iterations done.")
+    total: int | None = Field(description="Iterations planned, once the worker knows.")
+    fraction: float | None = Field(description="step / total, in [0, 1].")
+
+
+class RunRead(BaseModel):
+    """A run as the API shows it."""
+
+    id: int
+    name: str | None
+    group: str | None
+    tags: list[str]
+    status: RunStatusName
+    error: str | None
+    spec: RunSpec
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+    progress: Progress
+    iterations_per_s: float | None
+    worker: str | None
+    attempts: int
+
+    @classmethod
+    def from_row(cls, run: Run) -> RunRead:
+        total = run.total_steps
+        fraction = min(1.0, run.progress_step / total) if total else None
+        return cls(
+            id=run.id,
+            name=run.name,
+            group=run.group_name,
+            tags=run.tags,
+            status=run.status,  # type: ignore[arg-type]
+            error=run.error,
+            spec=RunSpec.model_validate(run.spec),
+            created_at=run.created_at,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            heartbeat_at=run.heartbeat_at,
+            progress=Progress(step=run.progress_step, total=total, fraction=fraction),
+            iterations_per_s=run.iterations_per_s,
+            worker=run.worker,
+            attempts=run.attempts,
+        )
+
+
+class RunPage(BaseModel):
+    items: list[RunRead]
+    total: int
+    limit: int
+    offset: int
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClaimRequest(_Body):
+    worker: str = Field(min_length=1, max_length=200, description="Who executes the run.")
+
+
+class ClaimResponse(BaseModel):
+    run: RunRead
+    token: str = Field(description="Bearer token for this run's ingest and status endpoints.")
+
+
+class HeartbeatRequest(_Body):
+    step: int = Field(ge=0, le=2**53)
+    total_steps: int = Field(ge=1, le=2**53)
+    iterations_per_s: float | None = Field(None, ge=0.0, le=1e9, allow_inf_nan=False)
+
+
+class HeartbeatResponse(BaseModel):
+    status: RunStatusName = Field(description="'cancelled' tells the worker to stop.")
+
+
+class FinishRequest(_Body):
+    status: Literal["succeeded", "failed"]
+    error: str | None = Field(None, max_length=20_000)

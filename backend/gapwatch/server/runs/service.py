@@ -1,0 +1,146 @@
+"""Decisions about runs: creation, the claim protocol and the status lifecycle.
+
+queued -> running -> succeeded | failed | cancelled. Services flush; the request commits.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from gapwatch.queue import RunQueue
+from gapwatch.server.db import call_after_commit
+from gapwatch.server.deps import hash_token
+from gapwatch.server.errors import Conflict, NotFound
+from gapwatch.server.models import Run, RunStatus
+from gapwatch.server.models.base import utcnow
+from gapwatch.server.runs import repository
+from gapwatch.server.runs.schemas import FinishRequest, HeartbeatRequest
+from gapwatch.spec import RunSpec
+
+
+def get_run(session: Session, run_id: int) -> Run:
+    """The run, or NotFound."""
+    run = repository.get(session, run_id)
+    if run is None:
+        raise NotFound(f"run {run_id} not found")
+    return run
+
+
+def create_run(session: Session, spec: RunSpec, run_queue: RunQueue) -> Run:
+    """Store a queued run and enqueue it once the transaction has committed."""
+    run = repository.add(
+        session,
+        Run(
+            name=spec.name,
+            group_name=spec.group,
+            tags=list(spec.tags),
+            spec=spec.model_dump(mode="json"),
+            status=RunStatus.queued,
+            progress_step=0,
+            attempts=0,
+        ),
+    )
+    run_id = run.id
+    call_after_commit(session, lambda: run_queue.enqueue_run(run_id))
+    return run
+
+
+def list_runs(
+    session: Session, *, status: str | None, group: str | None, limit: int, offset: int
+) -> tuple[Sequence[Run], int]:
+    return repository.page(session, status=status, group=group, limit=limit, offset=offset)
+
+
+def cancel_run(session: Session, run_id: int) -> Run:
+    """Cancel a queued or running run; the worker sees it at its next heartbeat."""
+    run = get_run(session, run_id)
+    if RunStatus(run.status).is_terminal:
+        raise Conflict(f"run {run_id} is already {run.status}")
+    run.status = RunStatus.cancelled
+    run.finished_at = utcnow()
+    session.flush()
+    return run
+
+
+def claim_run(
+    session: Session, run_id: int, *, worker: str, heartbeat_timeout_s: float
+) -> tuple[Run, str]:
+    """Hand the run to `worker` with a fresh run token, unless it is finished or still alive.
+
+    A running run may be claimed again when its heartbeat is stale (its worker died and the
+    broker redelivered it) or by the same worker (a retried task).
+    """
+    run = get_run(session, run_id)
+    if RunStatus(run.status).is_terminal:
+        raise Conflict(f"run {run_id} is already {run.status}")
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    claimed = repository.claim(
+        session,
+        run,
+        worker=worker,
+        token_hash=hash_token(token),
+        now=now,
+        stale_before=now - timedelta(seconds=heartbeat_timeout_s),
+    )
+    if not claimed:
+        session.refresh(run)
+        raise Conflict(f"run {run_id} is {run.status} on worker {run.worker!r}")
+    return run, token
+
+
+def record_heartbeat(session: Session, run: Run, beat: HeartbeatRequest) -> Run:
+    """Note the worker's progress; a cancelled run answers its status so the worker stops."""
+    if run.status == RunStatus.cancelled:
+        return run
+    if run.status != RunStatus.running:
+        raise Conflict(f"run {run.id} is {run.status}, not running")
+    run.heartbeat_at = utcnow()
+    run.progress_step = beat.step
+    run.total_steps = beat.total_steps
+    run.iterations_per_s = beat.iterations_per_s
+    session.flush()
+    return run
+
+
+def finish_run(session: Session, run: Run, finish: FinishRequest) -> Run:
+    """The worker's last word: succeeded, or failed with the error text."""
+    if run.status != RunStatus.running:
+        raise Conflict(f"run {run.id} is {run.status}, not running")
+    run.status = RunStatus(finish.status)
+    run.error = finish.error if finish.status == "failed" else None
+    run.finished_at = utcnow()
+    if finish.status == "succeeded" and run.total_steps:
+        run.progress_step = run.total_steps
+    session.flush()
+    return run
+
+
+def require_writable(run: Run) -> None:
+    """Points and events are accepted only while the run is running."""
+    if run.status != RunStatus.running:
+        raise Conflict(f"run {run.id} is {run.status}; it accepts no more data")
+
+
+def recover_embedded_runs(session: Session, run_queue: RunQueue) -> tuple[int, int]:
+    """At embedded start-up, before the worker starts: settle runs the last stop left behind.
+
+    The embedded worker is the only one, so a run still `running` was interrupted by the stop
+    and is failed with a clear message; `queued` runs are sent again, since the filesystem
+    broker may have dropped their messages (a duplicate is refused by the claim). Returns
+    (failed, requeued).
+    """
+    interrupted = repository.with_status(session, RunStatus.running)
+    for run in interrupted:
+        run.status = RunStatus.failed
+        run.error = "interrupted: the service stopped while this run was executing"
+        run.finished_at = utcnow()
+    queued_ids = [run.id for run in repository.with_status(session, RunStatus.queued)]
+    session.flush()
+    for run_id in queued_ids:
+        call_after_commit(session, lambda run_id=run_id: run_queue.enqueue_run(run_id))
+    return len(interrupted), len(queued_ids)

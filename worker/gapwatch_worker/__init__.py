@@ -1,0 +1,1 @@
+"""Gapwatch worker: trains continual-learning runs and reports them over the REST API."""
