@@ -1,0 +1,39 @@
+# The two commands of the README: `make up` runs the service, `make test` runs every test.
+# Both create the virtual environment and install everything on first use.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# Installed before the project so that its torch range is already met: on this kind of machine
+# pip takes the local CPU wheel; elsewhere the registry's build for the machine.
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: up test install lint services clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e '.[server,worker,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Embedded service on http://127.0.0.1:8000: SQLite + filesystem broker + one worker.
+up: $(STAMP)
+	$(BIN)/gapwatch up
+
+## Every test, against real PostgreSQL and Redis (started if they are down).
+test: $(STAMP) services
+	$(BIN)/python -m pytest
+
+services:
+	scripts/ensure-services
+
+lint: $(STAMP)
+	$(BIN)/ruff check backend worker tests migrations bench
+	$(BIN)/ruff format --check backend worker tests migrations bench
+
+clean:
+	rm -rf $(VENV) .gapwatch test-artifacts .pytest_cache

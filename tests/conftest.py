@@ -1,0 +1,235 @@
+"""Shared fixtures: real PostgreSQL and Redis, never mocks.
+
+Each test session creates its own PostgreSQL databases, builds their schema with the Alembic
+migrations (never `create_all`), and drops them at the end. API tests run inside a transaction
+that is rolled back after each test; tests with live processes use a second database.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+from pydantic import SecretStr
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from gapwatch.config import Settings
+from gapwatch.server.migrate import upgrade_database
+
+warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PG_ADMIN_URL = os.environ.get(
+    "GAPWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("GAPWATCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+WORKER_TOKEN = "test-worker-token"
+SESSION_TAG = uuid.uuid4().hex[:8]
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+
+
+def _create_database(name: str) -> str:
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    upgrade_database(url)
+    return url
+
+
+def _drop_database(name: str) -> None:
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A migrated PostgreSQL database for rolled-back API tests."""
+    name = f"gapwatch_test_{SESSION_TAG}"
+    url = _create_database(name)
+    yield url
+    _drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def pg_live_url() -> Iterator[str]:
+    """A migrated PostgreSQL database that live server processes commit into."""
+    name = f"gapwatch_live_{SESSION_TAG}"
+    url = _create_database(name)
+    yield url
+    _drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def redis_client() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(REDIS_URL)
+    client.ping()  # fail loudly: these tests must not silently skip without Redis
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def test_queue(redis_client: redis.Redis) -> Iterator[str]:
+    """A Celery queue name of this test session only, deleted at the end."""
+    name = f"gapwatch-test-{SESSION_TAG}"
+    yield name
+    redis_client.delete(name)
+
+
+@pytest.fixture(scope="session")
+def pg_engine(pg_url: str) -> Iterator[Engine]:
+    engine = create_engine(pg_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db_session_factory(pg_engine: Engine) -> Iterator[sessionmaker[Session]]:
+    """Sessions inside one outer transaction that is rolled back after the test.
+
+    The app's commits become savepoint releases, so a test sees its own writes and leaves
+    nothing behind.
+    """
+    connection = pg_engine.connect()
+    transaction = connection.begin()
+    factory = sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    yield factory
+    transaction.rollback()
+    connection.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, pg_url: str, test_queue: str) -> Settings:
+    return Settings(
+        data_dir=tmp_path,
+        database_url=pg_url,
+        broker_url=REDIS_URL,
+        queue=test_queue,
+        worker_token=SecretStr(WORKER_TOKEN),
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(predicate, timeout_s: float, what: str, interval_s: float = 0.1) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval_s)
+    raise TimeoutError(f"{what} not within {timeout_s} s")
+
+
+def http_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def clean_env(**overrides: str) -> dict[str, str]:
+    """This process's environment without GAPWATCH_* settings, plus `overrides`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GAPWATCH_")}
+    env.update(overrides)
+    return env
+
+
+class LiveProcess:
+    """A child process whose output goes to a log file kept as a test artifact."""
+
+    def __init__(self, name: str, command: list[str], env: dict[str, str]) -> None:
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.log_path = ARTIFACTS / f"{name}-{SESSION_TAG}.log"
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            command, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO_ROOT
+        )
+
+    def output(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = 15, timeout_s: float = 20.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
+
+
+@pytest.fixture(scope="session")
+def live_api(pg_live_url: str, test_queue: str, redis_client: redis.Redis) -> Iterator[str]:
+    """A real API server process (uvicorn) on PostgreSQL and Redis; yields its base URL."""
+    port = free_port()
+    env = clean_env(
+        GAPWATCH_DATABASE_URL=pg_live_url,
+        GAPWATCH_BROKER_URL=REDIS_URL,
+        GAPWATCH_QUEUE=test_queue,
+        GAPWATCH_WORKER_TOKEN=WORKER_TOKEN,
+        GAPWATCH_PORT=str(port),
+    )
+    server = LiveProcess(
+        "api", [sys.executable, "-m", "gapwatch.cli", "serve", "--no-migrate"], env
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: http_ok(url + "/health"), 30, "API server start")
+    except TimeoutError:
+        server.stop()
+        raise AssertionError("API server did not start:\n" + server.output()) from None
+    yield url
+    server.stop()
+
+
+def start_worker(name: str, api_url: str, queue: str) -> LiveProcess:
+    """A real Celery worker process consuming `queue` from Redis."""
+    env = clean_env(
+        GAPWATCH_BROKER_URL=REDIS_URL,
+        GAPWATCH_QUEUE=queue,
+        GAPWATCH_API_URL=api_url,
+        GAPWATCH_WORKER_TOKEN=WORKER_TOKEN,
+    )
+    # The same command that users and containers run.
+    worker = LiveProcess(name, [sys.executable, "-m", "gapwatch.cli", "worker"], env)
+    try:
+        wait_until(lambda: " ready." in worker.output(), 60, f"worker {name} ready")
+    except TimeoutError:
+        worker.stop()
+        raise AssertionError(f"worker {name} did not start:\n" + worker.output()) from None
+    return worker
+
+
+@pytest.fixture(scope="session")
+def live_worker(live_api: str, test_queue: str) -> Iterator[LiveProcess]:
+    worker = start_worker("worker", live_api, test_queue)
+    yield worker
+    worker.stop()

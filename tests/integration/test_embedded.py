@@ -1,0 +1,56 @@
+"""The `make up` path: `gapwatch up` with SQLite and the filesystem broker, no other server."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from gapwatch.client import GapwatchClient
+from tests.conftest import LiveProcess, clean_env, free_port, http_ok, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_gapwatch_up_serves_trains_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    port = free_port()
+    data_dir = tmp_path / "data"
+    env = clean_env(GAPWATCH_DATA_DIR=str(data_dir), GAPWATCH_PORT=str(port))
+    service = LiveProcess("embedded", [sys.executable, "-m", "gapwatch.cli", "up"], env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: http_ok(url + "/health"), 60, "embedded service")
+        with GapwatchClient(url) as client:
+            run = client.create_run(
+                {
+                    "benchmark": {"name": "split_digits"},
+                    "model": {"name": "mlp", "hidden_sizes": [32]},
+                    "strategy": {"name": "er", "buffer_size": 50},
+                    "training": {"iterations_per_task": 10},
+                }
+            )
+            finished = client.wait_for_run(run["id"], timeout_s=120)
+            assert finished["status"] == "succeeded", finished["error"]
+            series = client.get_metrics(run["id"], ["eval/acc/task_4"])
+            assert series["eval/acc/task_4"][0] == list(range(40, 51))
+        assert (data_dir / "gapwatch.db").exists()
+        assert (data_dir / "broker" / "queue").is_dir()
+    finally:
+        match = re.search(r"worker pid (\d+)", service.output())
+        code = service.stop(signal.SIGINT, timeout_s=30)
+    assert code == 0, service.output()
+    assert match, service.output()
+    worker_pid = int(match.group(1))
+    wait_until(lambda: not _alive(worker_pid), 15, "worker process exit")

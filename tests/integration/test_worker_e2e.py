@@ -1,0 +1,115 @@
+"""End to end with real parts: an API server process on PostgreSQL, a Celery worker process on
+Redis, runs submitted over HTTP and their curves read back over HTTP."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from gapwatch.client import GapwatchClient
+from tests.conftest import LiveProcess, wait_until
+
+pytestmark = pytest.mark.integration
+
+ITERATIONS = 60
+N_TASKS = 5
+
+
+def split_digits_spec(strategy: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    return {
+        "benchmark": {"name": "split_digits"},
+        "model": {"name": "mlp", "hidden_sizes": [100]},
+        "strategy": strategy,
+        "optimizer": {"name": "sgd", "lr": 0.1},
+        "training": {"iterations_per_task": ITERATIONS, "batch_size": 32},
+        "evaluation": {"every": 1, "subset_size": 1000},
+        "seed": 3,
+        **overrides,
+    }
+
+
+@pytest.fixture(scope="module")
+def client(live_api: str, live_worker: LiveProcess) -> GapwatchClient:
+    return GapwatchClient(live_api)
+
+
+def _task0_accuracy(client: GapwatchClient, run_id: int) -> tuple[float, float]:
+    """Task 0's accuracy at the end of its own training and at the end of the run."""
+    steps, values = client.get_metrics(run_id, ["eval/acc/task_0"])["eval/acc/task_0"]
+    by_step = dict(zip(steps, values, strict=True))
+    return by_step[ITERATIONS], by_step[N_TASKS * ITERATIONS]
+
+
+def test_finetune_forgets_and_replay_keeps_more(client: GapwatchClient) -> None:
+    finetune = client.create_run(split_digits_spec({"name": "finetune"}, name="finetune"))
+    replay = client.create_run(
+        split_digits_spec({"name": "er", "buffer_size": 200}, name="replay")
+    )
+    assert finetune["status"] == replay["status"] == "queued"
+    finetune = client.wait_for_run(finetune["id"], timeout_s=180)
+    replay = client.wait_for_run(replay["id"], timeout_s=180)
+    assert finetune["status"] == "succeeded", finetune["error"]
+    assert replay["status"] == "succeeded", replay["error"]
+    assert finetune["progress"]["fraction"] == 1.0
+
+    # Every task is evaluated at every iteration from its start: the whole curve is stored.
+    total = N_TASKS * ITERATIONS
+    series = client.get_metrics(finetune["id"])
+    for task in range(N_TASKS):
+        steps, values = series[f"eval/acc/task_{task}"]
+        assert steps == list(range(task * ITERATIONS, total + 1)), task
+        assert all(0.0 <= v <= 1.0 for v in values)
+        assert len(series[f"eval/loss/task_{task}"][0]) == len(steps)
+    assert series["train/loss"][0] == list(range(1, total + 1))
+    assert len(series["train/lr"][0]) == total
+
+    starts = client.get_events(finetune["id"], kind="task_start")
+    assert [(e["step"], e["payload"]["task"]) for e in starts] == [
+        (t * ITERATIONS, t) for t in range(N_TASKS)
+    ]
+
+    learned, final = _task0_accuracy(client, finetune["id"])
+    assert learned > 0.9, learned  # task 0 (digits 0 and 1) is learned...
+    assert final < 0.2, final  # ...and forgotten in class-incremental finetuning
+    replay_learned, replay_final = _task0_accuracy(client, replay["id"])
+    assert replay_learned > 0.9
+    assert replay_final > final + 0.3, (replay_final, final)
+
+
+def test_a_failing_run_is_failed_with_its_error_and_the_worker_goes_on(
+    client: GapwatchClient,
+) -> None:
+    broken = client.create_run(split_digits_spec({"name": "finetune"}, device="cuda:7"))
+    healthy = client.create_run(
+        split_digits_spec({"name": "finetune"}, training={"iterations_per_task": 5})
+    )
+    broken = client.wait_for_run(broken["id"], timeout_s=120)
+    assert broken["status"] == "failed"
+    assert "cuda" in broken["error"].lower()
+    assert broken["finished_at"] is not None
+    assert client.wait_for_run(healthy["id"], timeout_s=120)["status"] == "succeeded"
+    assert client.get_metrics(broken["id"]) == {}
+
+
+def test_cancelling_a_running_run_stops_it_and_keeps_its_points(client: GapwatchClient) -> None:
+    long_run = client.create_run(
+        split_digits_spec({"name": "finetune"}, training={"iterations_per_task": 200_000})
+    )
+    run_id = long_run["id"]
+    wait_until(
+        lambda: client.get_run(run_id)["progress"]["step"] > 0, 60, "long run reports progress"
+    )
+    client.cancel_run(run_id)
+    # The worker notices at its next heartbeat and is free again for the next run.
+    after = client.create_run(
+        split_digits_spec({"name": "finetune"}, training={"iterations_per_task": 5})
+    )
+    assert client.wait_for_run(after["id"], timeout_s=120)["status"] == "succeeded"
+    cancelled = client.get_run(run_id)
+    assert cancelled["status"] == "cancelled"
+    kept = client.get_metrics(run_id, ["eval/acc/task_0"])["eval/acc/task_0"][0]
+    assert kept and kept[0] == 0
+    time.sleep(0.5)
+    assert client.get_metrics(run_id, ["eval/acc/task_0"])["eval/acc/task_0"][0] == kept

@@ -1,0 +1,132 @@
+"""Metric and event ingest (idempotent, token-scoped) and series queries, on PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from gapwatch.server.models import MetricPoint, RunEvent
+from tests.server.conftest import claim, create_run
+
+ACC0 = "eval/acc/task_0"
+
+
+def _batch(key: str, steps: list[int], values: list[float]) -> dict:
+    return {"series": [{"key": key, "steps": steps, "values": values}]}
+
+
+def _point_count(factory: sessionmaker[Session]) -> int:
+    with factory() as session:
+        return session.scalar(select(func.count()).select_from(MetricPoint)) or 0
+
+
+def test_the_same_batch_twice_stores_each_point_once(api, db_session_factory) -> None:
+    run = create_run(api)
+    auth = claim(api, run["id"])
+    batch = {
+        "series": [
+            {"key": ACC0, "steps": [0, 1, 2], "values": [0.1, 0.5, 0.9]},
+            {"key": "train/loss", "steps": [1, 2], "values": [2.3, 1.7]},
+        ]
+    }
+    path = f"/api/v1/runs/{run['id']}/metrics"
+    before = _point_count(db_session_factory)
+    assert api.post(path, json=batch, headers=auth).json() == {"received": 5, "stored": 5}
+    assert api.post(path, json=batch, headers=auth).json() == {"received": 5, "stored": 0}
+    assert _point_count(db_session_factory) == before + 5
+    # An overlapping batch stores only its new points; stored values are kept.
+    overlap = _batch(ACC0, [2, 3], [0.0, 0.95])
+    assert api.post(path, json=overlap, headers=auth).json() == {"received": 2, "stored": 1}
+    series = api.get(path, params={"keys": ACC0}).json()["series"]
+    assert series == [{"key": ACC0, "steps": [0, 1, 2, 3], "values": [0.1, 0.5, 0.9, 0.95]}]
+
+
+def test_series_query_by_keys_and_step_range(api) -> None:
+    run = create_run(api)
+    auth = claim(api, run["id"])
+    path = f"/api/v1/runs/{run['id']}/metrics"
+    steps = list(range(100))
+    values = [s / 100 for s in steps]
+    api.post(path, json=_batch(ACC0, steps[::-1], values[::-1]), headers=auth)
+    api.post(path, json=_batch("eval/acc/task_1", steps[50:], values[50:]), headers=auth)
+
+    ranged = api.get(path, params={"keys": ACC0, "start": 10, "end": 13}).json()
+    assert ranged["series"] == [{"key": ACC0, "steps": [10, 11, 12], "values": [0.1, 0.11, 0.12]}]
+    both = api.get(path, params={"keys": f"{ACC0},eval/acc/task_1,eval/acc/task_9"}).json()
+    lengths = {s["key"]: len(s["steps"]) for s in both["series"]}
+    assert lengths == {ACC0: 100, "eval/acc/task_1": 50, "eval/acc/task_9": 0}
+    everything = api.get(path).json()
+    assert [s["key"] for s in everything["series"]] == [ACC0, "eval/acc/task_1"]
+    keys = api.get(f"{path}/keys").json()
+    assert keys == {"run_id": run["id"], "keys": [ACC0, "eval/acc/task_1"]}
+    bad = api.get(path, params={"keys": "eval/acc/task_0,drop table;"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "keys"]
+
+
+def test_ingest_requires_the_token_of_that_run(api) -> None:
+    run_a, run_b = create_run(api), create_run(api)
+    auth_a = claim(api, run_a["id"])
+    claim(api, run_b["id"])
+    batch = _batch(ACC0, [0], [0.5])
+    assert api.post(f"/api/v1/runs/{run_b['id']}/metrics", json=batch).status_code == 401
+    wrong = api.post(f"/api/v1/runs/{run_b['id']}/metrics", json=batch, headers=auth_a)
+    assert wrong.status_code == 403
+    assert api.get(f"/api/v1/runs/{run_b['id']}/metrics/keys").json()["keys"] == []
+
+
+def test_bad_batches_are_422_naming_the_problem_and_store_nothing(api, db_session_factory) -> None:
+    run = create_run(api)
+    auth = claim(api, run["id"])
+    path = f"/api/v1/runs/{run['id']}/metrics"
+    before = _point_count(db_session_factory)
+    cases = [
+        (_batch(ACC0, [0, 1], [0.5]), "differ in length"),
+        (_batch(ACC0, [3, 3], [0.5, 0.6]), "repeat"),
+        (_batch(ACC0, [-1], [0.5]), "greater than or equal"),
+        (_batch("bad key!", [0], [0.5]), "pattern"),
+        ({"series": []}, "at least 1"),
+        (
+            {
+                "series": [
+                    {"key": ACC0, "steps": [0], "values": [0.5]},
+                    {"key": ACC0, "steps": [1], "values": [0.5]},
+                ]
+            },
+            "appears twice",
+        ),
+    ]
+    for body, needle in cases:
+        response = api.post(path, json=body, headers=auth)
+        assert response.status_code == 422 and needle in response.text, (body, response.text)
+    nan = api.post(
+        path,
+        content=b'{"series": [{"key": "train/loss", "steps": [1, 2], "values": [0.5, NaN]}]}',
+        headers={**auth, "content-type": "application/json"},
+    )
+    assert nan.status_code == 422 and nan.json()["detail"][0]["loc"][-1] == 1
+    assert _point_count(db_session_factory) == before
+
+
+def test_events_are_idempotent_ordered_and_filterable(api, db_session_factory) -> None:
+    run = create_run(api)
+    auth = claim(api, run["id"])
+    path = f"/api/v1/runs/{run['id']}/events"
+    events = {
+        "events": [
+            {"step": 10, "kind": "task_start", "payload": {"task": 1}},
+            {"step": 0, "kind": "task_start", "payload": {"task": 0}},
+            {"step": 10, "kind": "task_end", "payload": {"task": 0}},
+        ]
+    }
+    assert api.post(path, json=events, headers=auth).json() == {"received": 3, "stored": 3}
+    assert api.post(path, json=events, headers=auth).json() == {"received": 3, "stored": 0}
+    starts = api.get(path, params={"kind": "task_start"}).json()["events"]
+    assert [(e["step"], e["payload"]["task"]) for e in starts] == [(0, 0), (10, 1)]
+    assert len(api.get(path).json()["events"]) == 3
+    with db_session_factory() as session:
+        count = session.scalar(
+            select(func.count()).select_from(RunEvent).where(RunEvent.run_id == run["id"])
+        )
+    assert count == 3
+    bad = api.post(path, json={"events": [{"step": 0, "kind": "Task Start"}]}, headers=auth)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "kind"

@@ -1,0 +1,74 @@
+"""RunSpec: defaults, bounds, names and the JSON schema that the UI form is built from."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from gapwatch.config import DEVELOPMENT_WORKER_TOKEN, Settings
+from gapwatch.spec import RunSpec
+
+MINIMAL = {"benchmark": {"name": "split_digits"}, "model": {"name": "mlp"}, "strategy": {"name": "er"}}
+
+
+def test_only_the_three_names_are_required_and_defaults_are_sensible() -> None:
+    spec = RunSpec.model_validate(MINIMAL)
+    assert spec.training.iterations_per_task == 500 and spec.training.epochs_per_task is None
+    assert spec.training.batch_size == 32
+    assert spec.evaluation.every == 1 and spec.evaluation.subset_size == 1000
+    assert spec.model.hidden_sizes == [400, 400]
+    assert spec.strategy.name == "er" and spec.strategy.buffer_size == 200
+    assert spec.seed == 0 and spec.device == "auto"
+    # A stored spec reloads to the same spec.
+    assert RunSpec.model_validate(spec.model_dump(mode="json")) == spec
+
+
+def test_epochs_instead_of_iterations() -> None:
+    spec = RunSpec.model_validate({**MINIMAL, "training": {"epochs_per_task": 2}})
+    assert spec.training.iterations_per_task is None and spec.training.epochs_per_task == 2
+
+
+@pytest.mark.parametrize(
+    ("override", "location"),
+    [
+        ({"training": {"batch_size": 0}}, ("training", "batch_size")),
+        ({"training": {"iterations_per_task": 10**12}}, ("training", "iterations_per_task")),
+        ({"evaluation": {"subset_size": 0}}, ("evaluation", "subset_size")),
+        ({"optimizer": {"momentum": 1.0}}, ("optimizer", "momentum")),
+        ({"model": {"name": "mlp", "hidden_sizes": []}}, ("model", "mlp", "hidden_sizes")),
+        ({"benchmark": {"name": "split_digits", "n_tasks": 6}}, ("benchmark", "split_digits", "n_tasks")),
+        ({"seed": 2**40}, ("seed",)),
+        ({"device": "cuda:x"}, ("device",)),
+        ({"colour": "blue"}, ("colour",)),
+    ],
+)
+def test_bounds_name_the_field(override: dict, location: tuple) -> None:
+    with pytest.raises(ValidationError) as caught:
+        RunSpec.model_validate({**MINIMAL, **override})
+    assert location in [e["loc"] for e in caught.value.errors()]
+
+
+def test_devices() -> None:
+    for device in ("auto", "cpu", "cuda", "cuda:0", "cuda:15"):
+        assert RunSpec.model_validate({**MINIMAL, "device": device}).device == device
+
+
+def test_json_schema_carries_options_defaults_and_bounds() -> None:
+    schema = RunSpec.model_json_schema()
+    er = schema["$defs"]["ERSpec"]["properties"]
+    assert er["buffer_size"]["default"] == 200 and er["buffer_size"]["minimum"] == 1
+    assert set(schema["properties"]["strategy"]["discriminator"]["mapping"]) == {"finetune", "er"}
+
+
+def test_production_refuses_the_placeholder_worker_token() -> None:
+    with pytest.raises(ValidationError, match="GAPWATCH_WORKER_TOKEN"):
+        Settings(environment="production")
+    assert Settings(environment="production", worker_token=SecretStr("s3cret")).environment
+    assert Settings().worker_token.get_secret_value() == DEVELOPMENT_WORKER_TOKEN
+
+
+def test_embedded_defaults_and_api_url() -> None:
+    settings = Settings(host="0.0.0.0", port=8123)
+    assert settings.resolved_database_url.startswith("sqlite:///")
+    assert settings.broker_url == "filesystem://"
+    assert settings.resolved_api_url == "http://127.0.0.1:8123"
