@@ -89,8 +89,16 @@ def redis_client() -> Iterator[redis.Redis]:
 
 @pytest.fixture(scope="session")
 def test_queue(redis_client: redis.Redis) -> Iterator[str]:
-    """A Celery queue name of this test session only, deleted at the end."""
+    """The Celery queue that live workers of this test session consume; deleted at the end."""
     name = f"gapwatch-test-{SESSION_TAG}"
+    yield name
+    redis_client.delete(name)
+
+
+@pytest.fixture(scope="session")
+def unconsumed_queue(redis_client: redis.Redis) -> Iterator[str]:
+    """A queue no worker listens to, so in-process API tests can inspect what was sent."""
+    name = f"gapwatch-test-{SESSION_TAG}-inspect"
     yield name
     redis_client.delete(name)
 
@@ -120,12 +128,12 @@ def db_session_factory(pg_engine: Engine) -> Iterator[sessionmaker[Session]]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, pg_url: str, test_queue: str) -> Settings:
+def settings(tmp_path: Path, pg_url: str, unconsumed_queue: str) -> Settings:
     return Settings(
         data_dir=tmp_path,
         database_url=pg_url,
         broker_url=REDIS_URL,
-        queue=test_queue,
+        queue=unconsumed_queue,
         worker_token=SecretStr(WORKER_TOKEN),
     )
 

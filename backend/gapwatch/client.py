@@ -358,19 +358,20 @@ class RunLogger:
                     return
 
     def _send_series(self, series: dict[str, tuple[list[int], list[float]]]) -> None:
+        """Post the buffered series in batches of at most `max_points` points.
+
+        A key longer than the room left in a batch is split; each batch holds a key at most
+        once, as the API requires.
+        """
         batch: list[dict[str, Any]] = []
         size = 0
         for key, (steps, values) in series.items():
-            for offset in range(0, len(steps), self._max_points):
-                chunk_steps = steps[offset : offset + self._max_points]
-                batch.append(
-                    {
-                        "key": key,
-                        "steps": chunk_steps,
-                        "values": values[offset : offset + self._max_points],
-                    }
-                )
-                size += len(chunk_steps)
+            offset = 0
+            while offset < len(steps):
+                end = offset + (self._max_points - size)
+                batch.append({"key": key, "steps": steps[offset:end], "values": values[offset:end]})
+                size += len(steps[offset:end])
+                offset = end
                 if size >= self._max_points:
                     self._post_series(batch)
                     batch, size = [], 0
@@ -378,12 +379,6 @@ class RunLogger:
             self._post_series(batch)
 
     def _post_series(self, batch: list[dict[str, Any]]) -> None:
-        # Two chunks of one key in one batch are not allowed; merge by sending separately.
-        keys = [s["key"] for s in batch]
-        if len(set(keys)) != len(keys):
-            for item in batch:
-                self._post_series([item])
-            return
         self._with_retries(self._client.post_metrics, self.run_id, self._token, batch)
         self.batches_sent += 1
 

@@ -44,9 +44,7 @@ def _task0_accuracy(client: GapwatchClient, run_id: int) -> tuple[float, float]:
 
 def test_finetune_forgets_and_replay_keeps_more(client: GapwatchClient) -> None:
     finetune = client.create_run(split_digits_spec({"name": "finetune"}, name="finetune"))
-    replay = client.create_run(
-        split_digits_spec({"name": "er", "buffer_size": 200}, name="replay")
-    )
+    replay = client.create_run(split_digits_spec({"name": "er", "buffer_size": 200}, name="replay"))
     assert finetune["status"] == replay["status"] == "queued"
     finetune = client.wait_for_run(finetune["id"], timeout_s=180)
     replay = client.wait_for_run(replay["id"], timeout_s=180)

@@ -40,6 +40,8 @@ def create_run(api: TestClient, **overrides: Any) -> dict[str, Any]:
 
 def claim(api: TestClient, run_id: int, worker: str = "w1") -> dict[str, str]:
     """Claim the run; returns the Authorization header of its run token."""
-    response = api.post(f"/api/v1/runs/{run_id}/claim", json={"worker": worker}, headers=WORKER_AUTH)
+    response = api.post(
+        f"/api/v1/runs/{run_id}/claim", json={"worker": worker}, headers=WORKER_AUTH
+    )
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['token']}"}

@@ -10,9 +10,9 @@ from tests.server.conftest import SPEC, WORKER_AUTH, claim, create_run
 
 
 def test_create_run_stores_a_queued_run_with_defaults_and_enqueues_it(
-    api, redis_client: redis.Redis, test_queue: str
+    api, redis_client: redis.Redis, unconsumed_queue: str
 ) -> None:
-    before = redis_client.llen(test_queue)
+    before = redis_client.llen(unconsumed_queue)
     run = create_run(api, name="first", tags=["smoke"])
     assert run["status"] == "queued"
     assert run["name"] == "first" and run["tags"] == ["smoke"]
@@ -20,8 +20,8 @@ def test_create_run_stores_a_queued_run_with_defaults_and_enqueues_it(
     assert run["spec"]["optimizer"]["name"] == "sgd"
     assert run["progress"] == {"step": 0, "total": None, "fraction": None}
     # The task message reached the real broker, after the commit.
-    assert redis_client.llen(test_queue) == before + 1
-    message = json.loads(redis_client.lindex(test_queue, 0))
+    assert redis_client.llen(unconsumed_queue) == before + 1
+    message = json.loads(redis_client.lindex(unconsumed_queue, 0))
     assert message["headers"]["task"] == "gapwatch.execute_run"
     assert api.get(f"/api/v1/runs/{run['id']}").json()["spec"] == run["spec"]
 
@@ -50,16 +50,12 @@ def test_unknown_benchmark_and_model_are_422(api) -> None:
 def test_out_of_range_numbers_are_422_naming_the_field(api) -> None:
     cases = {
         ("body", "training", "batch_size"): {"training": {"batch_size": 0}},
-        ("body", "training", "iterations_per_task"): {
-            "training": {"iterations_per_task": 10**12}
-        },
+        ("body", "training", "iterations_per_task"): {"training": {"iterations_per_task": 10**12}},
         ("body", "evaluation", "every"): {"evaluation": {"every": 0}},
         ("body", "optimizer", "lr"): {"optimizer": {"lr": -1}},
         ("body", "seed"): {"seed": -5},
         ("body", "device"): {"device": "tpu"},
-        ("body", "strategy", "er", "buffer_size"): {
-            "strategy": {"name": "er", "buffer_size": 0}
-        },
+        ("body", "strategy", "er", "buffer_size"): {"strategy": {"name": "er", "buffer_size": 0}},
     }
     for location, override in cases.items():
         response = api.post("/api/v1/runs", json={**SPEC, **override})
@@ -162,7 +158,9 @@ def test_lifecycle_heartbeat_finish_and_no_writes_after_the_end(api) -> None:
     again = api.post(f"/api/v1/runs/{run['id']}/finish", json={"status": "succeeded"}, headers=auth)
     assert again.status_code == 409
     batch = {"series": [{"key": "train/loss", "steps": [1], "values": [0.5]}]}
-    assert api.post(f"/api/v1/runs/{run['id']}/metrics", json=batch, headers=auth).status_code == 409
+    assert (
+        api.post(f"/api/v1/runs/{run['id']}/metrics", json=batch, headers=auth).status_code == 409
+    )
     response = api.post(
         f"/api/v1/runs/{run['id']}/claim", json={"worker": "w9"}, headers=WORKER_AUTH
     )
@@ -178,7 +176,9 @@ def test_cancel_tells_the_worker_to_stop(api) -> None:
     )
     assert beat.json() == {"status": "cancelled"}
     assert api.post(f"/api/v1/runs/{run['id']}/cancel").status_code == 409
-    finish = api.post(f"/api/v1/runs/{run['id']}/finish", json={"status": "succeeded"}, headers=auth)
+    finish = api.post(
+        f"/api/v1/runs/{run['id']}/finish", json={"status": "succeeded"}, headers=auth
+    )
     assert finish.status_code == 409
 
 

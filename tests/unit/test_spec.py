@@ -8,7 +8,11 @@ from pydantic import SecretStr, ValidationError
 from gapwatch.config import DEVELOPMENT_WORKER_TOKEN, Settings
 from gapwatch.spec import RunSpec
 
-MINIMAL = {"benchmark": {"name": "split_digits"}, "model": {"name": "mlp"}, "strategy": {"name": "er"}}
+MINIMAL = {
+    "benchmark": {"name": "split_digits"},
+    "model": {"name": "mlp"},
+    "strategy": {"name": "er"},
+}
 
 
 def test_only_the_three_names_are_required_and_defaults_are_sensible() -> None:
@@ -36,7 +40,10 @@ def test_epochs_instead_of_iterations() -> None:
         ({"evaluation": {"subset_size": 0}}, ("evaluation", "subset_size")),
         ({"optimizer": {"momentum": 1.0}}, ("optimizer", "momentum")),
         ({"model": {"name": "mlp", "hidden_sizes": []}}, ("model", "mlp", "hidden_sizes")),
-        ({"benchmark": {"name": "split_digits", "n_tasks": 6}}, ("benchmark", "split_digits", "n_tasks")),
+        (
+            {"benchmark": {"name": "split_digits", "n_tasks": 6}},
+            ("benchmark", "split_digits", "n_tasks"),
+        ),
         ({"seed": 2**40}, ("seed",)),
         ({"device": "cuda:x"}, ("device",)),
         ({"colour": "blue"}, ("colour",)),

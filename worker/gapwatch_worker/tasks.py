@@ -13,10 +13,10 @@ import socket
 import traceback
 
 import httpx
+
 from gapwatch.client import ClaimedRun, GapwatchClient, RunConflict, RunNotFound
 from gapwatch.config import get_settings
 from gapwatch.queue import RUN_TASK_NAME
-
 from gapwatch_worker.app import celery_app
 from gapwatch_worker.cl.loop import run_experiment
 

@@ -1,0 +1,124 @@
+"""Continual evaluation: exact per-task scores, one forward pass, fixed subsets."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from gapwatch_worker.cl.benchmarks.base import TaskData
+from gapwatch_worker.cl.evaluation import ContinualEvaluator, draw_eval_subset
+
+
+def _task(test_x: list[list[float]], test_y: list[int], classes: tuple[int, ...]) -> TaskData:
+    x = torch.tensor(test_x)
+    y = torch.tensor(test_y)
+    return TaskData(classes=classes, train_x=x, train_y=y, test_x=x, test_y=y)
+
+
+def _ce(logits: list[float], label: int) -> float:
+    return -logits[label] + math.log(sum(math.exp(v) for v in logits))
+
+
+class CountingLinear(nn.Module):
+    """A hand-set linear map (logit c = x . row c) that records its forward calls and mode."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(2, 3, bias=False)
+        with torch.no_grad():
+            self.linear.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]))
+        self.calls: list[tuple[int, bool]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls.append((len(x), self.training))
+        return self.linear(x)
+
+
+@pytest.fixture
+def tasks() -> list[TaskData]:
+    # Task 0: [2, 0] -> class 0, [0, 2] -> class 1; labels make 1 of 3 correct.
+    # Task 1: [0, 3] -> class 1, both correct. Task 2: [0, 0] ties go to class 0 (argmax).
+    return [
+        _task([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0]], [0, 0, 1], (0, 1)),
+        _task([[0.0, 3.0], [0.0, 3.0]], [1, 1], (1,)),
+        _task([[0.0, 0.0], [2.0, 0.0]], [2, 0], (2,)),
+    ]
+
+
+def test_per_task_accuracy_and_loss_are_exact(tasks: list[TaskData]) -> None:
+    model = CountingLinear()
+    scores = ContinualEvaluator(tasks, subset_size=100, seed=0).evaluate(model, 3)
+
+    assert scores.accuracy == pytest.approx([1 / 3, 1.0, 0.5], abs=1e-12)
+    expected_loss = [
+        (_ce([2, 0, 0], 0) + _ce([0, 2, 0], 0) + _ce([2, 0, 0], 1)) / 3,
+        _ce([0, 3, 0], 1),
+        (_ce([0, 0, 0], 2) + _ce([2, 0, 0], 0)) / 2,
+    ]
+    assert scores.loss == pytest.approx(expected_loss, abs=1e-6)
+
+
+def test_one_forward_pass_over_the_first_tasks_only(tasks: list[TaskData]) -> None:
+    model = CountingLinear()
+    evaluator = ContinualEvaluator(tasks, subset_size=100, seed=0)
+
+    scores = evaluator.evaluate(model, 2)
+
+    assert model.calls == [(5, False)]  # 3 + 2 rows of tasks 0 and 1, one call, eval mode
+    assert len(scores.accuracy) == len(scores.loss) == 2
+    assert model.training  # mode restored
+    model.eval()
+    evaluator.evaluate(model, 1)
+    assert not model.training
+
+
+def test_chunked_forward_gives_the_same_scores(tasks: list[TaskData]) -> None:
+    model = CountingLinear()
+    whole = ContinualEvaluator(tasks, subset_size=100, seed=0).evaluate(model, 3)
+    chunked = ContinualEvaluator(tasks, subset_size=100, seed=0, max_rows=2).evaluate(model, 3)
+
+    assert model.calls[1:] == [(2, False), (2, False), (2, False), (1, False)]
+    assert chunked.accuracy == whole.accuracy
+    assert chunked.loss == pytest.approx(whole.loss, abs=1e-12)
+
+
+def test_rejects_a_task_count_out_of_range(tasks: list[TaskData]) -> None:
+    evaluator = ContinualEvaluator(tasks, subset_size=100, seed=0)
+    with pytest.raises(ValueError):
+        evaluator.evaluate(CountingLinear(), 0)
+    with pytest.raises(ValueError):
+        evaluator.evaluate(CountingLinear(), 4)
+
+
+def _numbered_task(n_test: int) -> TaskData:
+    y = torch.arange(n_test)
+    x = y[:, None].float()
+    return TaskData(classes=(0,), train_x=x, train_y=y, test_x=x, test_y=y)
+
+
+def test_subsets_are_fixed_seeded_and_within_the_test_split() -> None:
+    tasks = [_numbered_task(300), _numbered_task(40)]
+    first = ContinualEvaluator(tasks, subset_size=100, seed=7)
+    again = ContinualEvaluator(tasks, subset_size=100, seed=7)
+    other = ContinualEvaluator(tasks, subset_size=100, seed=8)
+
+    assert [len(s) for s in first.subsets] == [100, 40]  # min(subset_size, n_test)
+    assert len(set(first.subsets[0].tolist())) == 100
+    assert 0 <= int(first.subsets[0].min()) and int(first.subsets[0].max()) < 300
+    assert all(torch.equal(a, b) for a, b in zip(first.subsets, again.subsets, strict=True))
+    assert not torch.equal(first.subsets[0], other.subsets[0])
+    # The evaluated rows are exactly the chosen test samples, and stay so across evaluations.
+    assert first.x[:100, 0].long().tolist() == first.subsets[0].tolist()
+    model = nn.Linear(1, 300)
+    assert first.evaluate(model, 2) == first.evaluate(model, 2)
+    assert first.x[:100, 0].long().tolist() == first.subsets[0].tolist()
+
+
+def test_a_tasks_subset_does_not_depend_on_other_tasks() -> None:
+    assert torch.equal(draw_eval_subset(300, 50, seed=3, task=1), draw_eval_subset(300, 50, 3, 1))
+    alone = ContinualEvaluator([_numbered_task(10), _numbered_task(300)], 50, seed=3)
+    bigger = ContinualEvaluator([_numbered_task(500), _numbered_task(300)], 50, seed=3)
+    assert torch.equal(alone.subsets[1], bigger.subsets[1])

@@ -1,0 +1,260 @@
+"""The training loop: build everything from a RunSpec, train task after task, evaluate continually.
+
+Step convention: a step is a number of updates done. The evaluation at step i sees the model
+after i updates; the training loss (and learning rate) of the update that takes the model from
+i to i + 1 updates is reported at step i + 1. Task k is trained on iterations [s_k, e_k).
+
+Evaluations happen at i = 0, whenever i % evaluation.every == 0, and at every task boundary,
+never twice at one step. The boundary evaluation at e_k = s_{k+1} is made before task k + 1
+begins (before its `begin_task` and its first update). The tasks evaluated at step i are tasks
+0..c, where c is the task trained from step i on (the last task at the final step), or all
+tasks when evaluation.include_unseen is set.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from gapwatch.spec import (
+    EVENT_TASK_END,
+    EVENT_TASK_START,
+    ITER_PER_S_KEY,
+    TRAIN_LOSS_KEY,
+    TRAIN_LR_KEY,
+    OptimizerSpec,
+    RunSpec,
+    TrainingSpec,
+    metric_key_eval_acc,
+    metric_key_eval_loss,
+)
+
+from .benchmarks import TaskData, build_benchmark
+from .evaluation import ContinualEvaluator
+from .models import build_model
+from .reporting import Reporter
+from .seeding import derive_seed, make_generator
+from .strategies import build_strategy
+
+# should_stop may do I/O (a REST call), so it is asked at most once per this many updates.
+STOP_CHECK_EVERY = 50
+# Progress and iterations per second are reported at most this often (wall-clock seconds).
+PROGRESS_INTERVAL_S = 0.5
+# Training losses wait on the device and are copied to the host together, at the latest after
+# this many updates: one copy per update would make CUDA wait for every update.
+TRAIN_LOSS_FLUSH_EVERY = 1024
+
+
+@dataclass
+class RunOutcome:
+    """What a finished or stopped run did.
+
+    Attributes:
+        iterations: Updates made.
+        evaluations: Continual evaluations made.
+        seconds: Wall-clock time of the whole call, building included.
+        stopped: True if `should_stop` ended the run early.
+    """
+
+    iterations: int
+    evaluations: int
+    seconds: float
+    stopped: bool
+
+
+def resolve_device(name: str) -> torch.device:
+    """Turns a spec's device name into a usable torch.device.
+
+    Args:
+        name: "auto" (CUDA when available, else CPU), "cpu", "cuda" or "cuda:N".
+
+    Raises:
+        ValueError: If CUDA is asked for and not available, or the CUDA index does not exist.
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise ValueError(f"unknown device {name!r}") from error
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {name!r} asked for, but CUDA is not available on this worker")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device {name!r} asked for, but this worker has "
+                f"{torch.cuda.device_count()} CUDA device(s)"
+            )
+    elif device.type != "cpu":
+        raise ValueError(f"unsupported device {name!r}; use auto, cpu, cuda or cuda:N")
+    return device
+
+
+def build_optimizer(
+    spec: OptimizerSpec, parameters: Iterable[nn.Parameter]
+) -> torch.optim.Optimizer:
+    """Builds the run's optimizer, once for the whole run (never rebuilt at task boundaries)."""
+    if spec.name == "sgd":
+        return torch.optim.SGD(
+            parameters, lr=spec.lr, momentum=spec.momentum, weight_decay=spec.weight_decay
+        )
+    if spec.name == "adam":
+        return torch.optim.Adam(parameters, lr=spec.lr, weight_decay=spec.weight_decay)
+    raise ValueError(f"unknown optimizer {spec.name!r}")
+
+
+def iterations_per_task(training: TrainingSpec, n_train: int) -> int:
+    """Updates on one task: iterations_per_task, or ceil(epochs * n_train / batch_size)."""
+    if training.iterations_per_task is not None:
+        return training.iterations_per_task
+    assert training.epochs_per_task is not None  # the spec guarantees one of the two
+    # Rounded first so that float noise (0.3 * 100 / 10 = 3.0000000000000004) adds no update.
+    return max(1, math.ceil(round(training.epochs_per_task * n_train / training.batch_size, 9)))
+
+
+def task_batches(
+    task: TaskData, iterations: int, batch_size: int, generator: torch.Generator
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Yields `iterations` full batches of a task's preloaded train tensors.
+
+    The samples come in seeded random permutations, a new one each epoch; a batch that crosses
+    an epoch's end is completed from the next permutation, so every batch has batch_size rows
+    and `iterations` batches cover iterations * batch_size samples.
+    """
+    n_train = len(task.train_y)
+    device = task.train_y.device
+    permutation = torch.randperm(n_train, generator=generator).to(device)
+    position = 0
+    for _ in range(iterations):
+        parts = []
+        needed = batch_size
+        while needed > 0:
+            if position == n_train:
+                permutation = torch.randperm(n_train, generator=generator).to(device)
+                position = 0
+            take = min(needed, n_train - position)
+            parts.append(permutation[position : position + take])
+            position += take
+            needed -= take
+        index = parts[0] if len(parts) == 1 else torch.cat(parts)
+        yield task.train_x[index], task.train_y[index]
+
+
+def run_experiment(
+    spec: RunSpec,
+    reporter: Reporter,
+    *,
+    device: torch.device | str | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> RunOutcome:
+    """Trains and continually evaluates one run, reporting every point to `reporter`.
+
+    See the module docstring for the step convention and the evaluation schedule. On CPU, the
+    same spec gives bit-identical points (sys/iter_per_s, a wall-clock rate, aside).
+
+    Args:
+        spec: The run.
+        reporter: Receives eval/acc/task_<j>, eval/loss/task_<j>, train/loss, train/lr and
+            sys/iter_per_s points, task_start / task_end events and progress.
+        device: Overrides spec.device ("auto", "cpu", "cuda", "cuda:N" or a torch.device).
+        should_stop: Asked every STOP_CHECK_EVERY updates; True ends the run early.
+
+    Returns:
+        What was done; `stopped` is True if should_stop ended the run.
+
+    Raises:
+        ValueError: If the device is not available or a name in the spec is unknown.
+    """
+    started = time.perf_counter()
+    device = resolve_device(str(spec.device if device is None else device))
+
+    # Build. Every random stream has its own seed derived from spec.seed.
+    torch.manual_seed(derive_seed(spec.seed, "torch"))  # model init and any torch-global draw
+    benchmark = build_benchmark(spec.benchmark, spec.seed, device)
+    model = build_model(spec.model, benchmark.input_dim, benchmark.n_classes).to(device)
+    optimizer = build_optimizer(spec.optimizer, model.parameters())
+    strategy = build_strategy(spec.strategy, model, optimizer, spec.training, device, spec.seed)
+    evaluator = ContinualEvaluator(benchmark.tasks, spec.evaluation.subset_size, spec.seed)
+    batch_generator = make_generator(spec.seed, "batches")
+    n_tasks = len(benchmark.tasks)
+    task_lengths = [iterations_per_task(spec.training, len(t.train_y)) for t in benchmark.tasks]
+    total_iterations = sum(task_lengths)
+    every = spec.evaluation.every
+
+    iteration = 0  # updates done so far: the step of everything reported now
+    evaluations = 0
+    pending_losses: list[tuple[int, torch.Tensor, float]] = []  # (step, loss on device, lr)
+    last_progress = (time.perf_counter(), 0)
+
+    def evaluate(current_task: int) -> None:
+        nonlocal evaluations
+        seen = n_tasks if spec.evaluation.include_unseen else current_task + 1
+        scores = evaluator.evaluate(model, seen)
+        values: dict[str, float] = {}
+        for j in range(seen):
+            values[metric_key_eval_acc(j)] = scores.accuracy[j]
+            values[metric_key_eval_loss(j)] = scores.loss[j]
+        reporter.report_scalars(iteration, values)
+        evaluations += 1
+        flush_train_losses(pending_losses, reporter)
+
+    def report_progress() -> None:
+        nonlocal last_progress
+        now = time.perf_counter()
+        then, iteration_then = last_progress
+        if iteration > iteration_then:
+            speed = (iteration - iteration_then) / max(now - then, 1e-9)
+            reporter.report_scalars(iteration, {ITER_PER_S_KEY: speed})
+        reporter.report_progress(iteration, total_iterations)
+        last_progress = (now, iteration)
+
+    def finish(stopped: bool) -> RunOutcome:
+        flush_train_losses(pending_losses, reporter)
+        report_progress()
+        return RunOutcome(iteration, evaluations, time.perf_counter() - started, stopped)
+
+    model.train()
+    reporter.report_progress(0, total_iterations)
+    for task_id, (task, length) in enumerate(zip(benchmark.tasks, task_lengths, strict=True)):
+        evaluate(task_id)  # at s_k: i = 0, or the boundary e_{k-1}, before task k changes anything
+        reporter.report_event(
+            iteration,
+            EVENT_TASK_START,
+            {"task": task_id, "classes": list(task.classes), "iterations": length},
+        )
+        strategy.begin_task(task_id, task)
+        task_start = iteration
+        for x, y in task_batches(task, length, spec.training.batch_size, batch_generator):
+            if iteration > task_start and iteration % every == 0:
+                evaluate(task_id)
+            if should_stop is not None and iteration % STOP_CHECK_EVERY == 0 and should_stop():
+                return finish(stopped=True)
+
+            loss = strategy.observe(x, y, task_id)
+            pending_losses.append((iteration + 1, loss, optimizer.param_groups[0]["lr"]))
+            iteration += 1
+
+            if len(pending_losses) >= TRAIN_LOSS_FLUSH_EVERY:
+                flush_train_losses(pending_losses, reporter)
+            if time.perf_counter() - last_progress[0] >= PROGRESS_INTERVAL_S:
+                report_progress()
+        strategy.end_task(task_id, task)
+        reporter.report_event(iteration, EVENT_TASK_END, {"task": task_id})
+    evaluate(n_tasks - 1)  # e_T, after the last task
+    return finish(stopped=False)
+
+
+def flush_train_losses(pending: list[tuple[int, torch.Tensor, float]], reporter: Reporter) -> None:
+    """Copies pending training losses to the host in one transfer, reports them, and clears."""
+    if not pending:
+        return
+    losses = torch.stack([loss for _, loss, _ in pending]).cpu().tolist()
+    for (step, _, lr), loss in zip(pending, losses, strict=True):
+        values: Mapping[str, float] = {TRAIN_LOSS_KEY: loss, TRAIN_LR_KEY: lr}
+        reporter.report_scalars(step, values)
+    pending.clear()
