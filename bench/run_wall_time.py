@@ -1,0 +1,109 @@
+"""Wall time and stored points of a split_digits run at `every: 1`, through the whole service.
+
+Starts the embedded service (`gapwatch up`: SQLite, filesystem broker, one worker process) in a
+temporary data directory, submits the default split_digits spec (MLP 2x400, 5 tasks x 500
+iterations, evaluation of every seen task after every update) for finetune and ER, and reports:
+
+- wall time from submission to `succeeded`, and the points the service stored;
+- the same spec run by the engine alone in this process with an in-memory reporter;
+- the ratio service / engine, the cost of queueing, claiming and shipping every point over HTTP.
+
+Usage: .venv/bin/python bench/run_wall_time.py
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from gapwatch.client import GapwatchClient
+from gapwatch.spec import RunSpec
+from gapwatch_worker.cl.loop import run_experiment
+from gapwatch_worker.cl.reporting import MemoryReporter
+
+
+def spec_for(strategy: str) -> dict:
+    return {
+        "benchmark": {"name": "split_digits"},
+        "model": {"name": "mlp"},
+        "strategy": {"name": strategy},
+        "evaluation": {"every": 1},
+        "device": "cpu",
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_healthy(url: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError("service did not start")
+
+
+def engine_alone(strategy: str) -> tuple[float, int]:
+    reporter = MemoryReporter()
+    started = time.perf_counter()
+    run_experiment(RunSpec.model_validate(spec_for(strategy)), reporter)
+    points = sum(len(steps) for steps, _ in reporter.series.values())
+    return time.perf_counter() - started, points
+
+
+def through_service(client: GapwatchClient, strategy: str) -> tuple[float, int]:
+    started = time.perf_counter()
+    run = client.create_run(spec_for(strategy))
+    run = client.wait_for_run(run["id"], timeout_s=1800, poll_s=0.05)
+    elapsed = time.perf_counter() - started
+    assert run["status"] == "succeeded", run["error"]
+    points = sum(len(steps) for steps, _ in client.get_metrics(run["id"]).values())
+    return elapsed, points
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as data_dir:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GAPWATCH_")}
+        env.update(GAPWATCH_DATA_DIR=str(Path(data_dir)), GAPWATCH_PORT=str(port))
+        service = subprocess.Popen(
+            [sys.executable, "-m", "gapwatch.cli", "up"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_healthy(url)
+            with GapwatchClient(url) as client:
+                through_service(client, "finetune")  # warm-up: worker imports, dataset load
+                for strategy in ("finetune", "er"):
+                    alone_s, alone_points = engine_alone(strategy)
+                    service_s, stored = through_service(client, strategy)
+                    print(
+                        f"{strategy}: service {service_s:.2f} s, {stored} points stored "
+                        f"({stored / service_s:,.0f} points/s); engine alone {alone_s:.2f} s, "
+                        f"{alone_points} points; ratio: {service_s / alone_s:.2f}"
+                    )
+        finally:
+            service.send_signal(signal.SIGINT)
+            service.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
