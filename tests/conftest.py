@@ -170,21 +170,33 @@ def clean_env(**overrides: str) -> dict[str, str]:
 class LiveProcess:
     """A child process whose output goes to a log file kept as a test artifact."""
 
-    def __init__(self, name: str, command: list[str], env: dict[str, str]) -> None:
+    def __init__(
+        self, name: str, command: list[str], env: dict[str, str], *, new_group: bool = False
+    ) -> None:
         ARTIFACTS.mkdir(exist_ok=True)
         self.log_path = ARTIFACTS / f"{name}-{SESSION_TAG}.log"
         self._log = self.log_path.open("wb")
+        self._group = new_group
         self.process = subprocess.Popen(
-            command, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO_ROOT
+            command,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
+            start_new_session=new_group,
         )
 
     def output(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def stop(self, sig: int = 15, timeout_s: float = 20.0) -> int:
         if self.process.poll() is None:
-            self.process.send_signal(sig)
+            if self._group:  # as a terminal does: the signal reaches every process of the job
+                os.killpg(self.process.pid, sig)
+            else:
+                self.process.send_signal(sig)
             try:
                 self.process.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
