@@ -12,7 +12,7 @@ This module imports neither torch nor the server: users' own training loops impo
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -34,11 +34,34 @@ class _Strict(BaseModel):
 
 # --- Benchmarks -------------------------------------------------------------------------------
 
-Scenario = Literal["class_incremental"]
-"""How tasks share the output space. Task- and domain-incremental arrive with multi-head models."""
+Scenario = Literal["class_incremental", "task_incremental", "domain_incremental"]
+"""How tasks share the output space (van de Ven & Tolias, "Three scenarios for CL", 2019).
+
+- class_incremental: one head over every class seen; the task id is not given.
+- task_incremental: one head per task (multi-head); the task id is given at training and test.
+- domain_incremental: one head shared by all tasks over the classes of one task; labels repeat.
+"""
+
+ALL_SCENARIOS: tuple[str, ...] = ("class_incremental", "task_incremental", "domain_incremental")
+# Tasks that share their labels (a permuted or rotated MNIST) cannot be class-incremental.
+SHARED_LABEL_SCENARIOS: tuple[str, ...] = ("domain_incremental", "task_incremental")
 
 
-class SplitDigitsSpec(_Strict):
+class _BenchmarkBase(_Strict):
+    allowed_scenarios: ClassVar[tuple[str, ...]] = ALL_SCENARIOS
+
+    @model_validator(mode="after")
+    def _valid_scenario(self) -> _BenchmarkBase:
+        scenario = self.scenario  # type: ignore[attr-defined]  # every subclass has one
+        if scenario not in self.allowed_scenarios:
+            raise ValueError(
+                f"scenario {scenario!r} does not apply to {self.name}; "  # type: ignore[attr-defined]
+                f"valid: {', '.join(self.allowed_scenarios)}"
+            )
+        return self
+
+
+class SplitDigitsSpec(_BenchmarkBase):
     """scikit-learn's bundled 8x8 digits, split into tasks of disjoint classes (offline, real)."""
 
     name: Literal["split_digits"]
@@ -49,10 +72,113 @@ class SplitDigitsSpec(_Strict):
     )
 
 
-BenchmarkSpec = Annotated[SplitDigitsSpec, Field(discriminator="name")]
+class SplitMNISTSpec(_BenchmarkBase):
+    """MNIST digits in tasks of disjoint classes (5 tasks x 2 by default)."""
+
+    name: Literal["split_mnist"]
+    scenario: Scenario = "class_incremental"
+    n_tasks: int = Field(5, ge=2, le=5, description="Tasks of 10 // n_tasks classes each.")
+
+
+class SplitFashionMNISTSpec(_BenchmarkBase):
+    """Fashion-MNIST in tasks of disjoint classes (5 tasks x 2 by default)."""
+
+    name: Literal["split_fashion_mnist"]
+    scenario: Scenario = "class_incremental"
+    n_tasks: int = Field(5, ge=2, le=5, description="Tasks of 10 // n_tasks classes each.")
+
+
+class PermutedMNISTSpec(_BenchmarkBase):
+    """MNIST with one seeded pixel permutation per task (the first task unpermuted)."""
+
+    allowed_scenarios: ClassVar[tuple[str, ...]] = SHARED_LABEL_SCENARIOS
+    name: Literal["permuted_mnist"]
+    scenario: Scenario = "domain_incremental"
+    n_tasks: int = Field(10, ge=2, le=100)
+
+
+class RotatedMNISTSpec(_BenchmarkBase):
+    """MNIST rotated by a fixed angle per task (task t by t x 9 degrees by default)."""
+
+    allowed_scenarios: ClassVar[tuple[str, ...]] = SHARED_LABEL_SCENARIOS
+    name: Literal["rotated_mnist"]
+    scenario: Scenario = "domain_incremental"
+    n_tasks: int = Field(5, ge=2, le=100)
+    angles: list[Annotated[float, Field(ge=-360.0, le=360.0)]] | None = Field(
+        None, max_length=100, description="Degrees per task; default t x 9 for task t."
+    )
+
+    @model_validator(mode="after")
+    def _angles_per_task(self) -> RotatedMNISTSpec:
+        if self.angles is not None and len(self.angles) != self.n_tasks:
+            raise ValueError(f"angles gives {len(self.angles)} angles for {self.n_tasks} tasks")
+        return self
+
+
+class SplitCIFAR10Spec(_BenchmarkBase):
+    """CIFAR-10 in tasks of disjoint classes (5 tasks x 2 by default)."""
+
+    name: Literal["split_cifar10"]
+    scenario: Scenario = "class_incremental"
+    n_tasks: int = Field(5, ge=2, le=5, description="Tasks of 10 // n_tasks classes each.")
+
+
+class SplitCIFAR100Spec(_BenchmarkBase):
+    """CIFAR-100 in 10 tasks of 10 classes or 20 tasks of 5."""
+
+    name: Literal["split_cifar100"]
+    scenario: Scenario = "class_incremental"
+    n_tasks: Literal[10, 20] = 10
+
+
+class SyntheticSpec(_BenchmarkBase):
+    """Seeded Gaussian class clusters, offline; `dissimilarity` sets how far tasks drift apart.
+
+    Each task's inputs are its class clusters seen through a task-specific rotation of the input
+    space that is `dissimilarity` of the way from the identity to a random rotation: at 0 every
+    task lives in the same input space, at 1 each task in an unrelated one.
+    """
+
+    name: Literal["synthetic"]
+    scenario: Scenario = "class_incremental"
+    n_tasks: int = Field(5, ge=2, le=50)
+    classes_per_task: int = Field(2, ge=2, le=20)
+    dim: int = Field(32, ge=2, le=4096, description="Input features.")
+    train_per_class: int = Field(500, ge=1, le=100_000)
+    test_per_class: int = Field(200, ge=1, le=100_000)
+    noise: float = Field(1.0, gt=0.0, le=100.0, description="Standard deviation of a cluster.")
+    separation: float = Field(3.0, gt=0.0, le=100.0, description="Spread of cluster centres.")
+    dissimilarity: float = Field(0.5, ge=0.0, le=1.0)
+
+
+BenchmarkSpec = Annotated[
+    SplitDigitsSpec
+    | SplitMNISTSpec
+    | SplitFashionMNISTSpec
+    | PermutedMNISTSpec
+    | RotatedMNISTSpec
+    | SplitCIFAR10Spec
+    | SplitCIFAR100Spec
+    | SyntheticSpec,
+    Field(discriminator="name"),
+]
+# Benchmarks whose inputs are images (channels, height, width): convolutional models need them.
+IMAGE_BENCHMARKS = frozenset(
+    {
+        "split_digits",
+        "split_mnist",
+        "split_fashion_mnist",
+        "permuted_mnist",
+        "rotated_mnist",
+        "split_cifar10",
+        "split_cifar100",
+    }
+)
 
 
 # --- Models -----------------------------------------------------------------------------------
+# The head follows the scenario: one head over all classes (class-incremental), one per task
+# (task-incremental), one shared over a task's classes (domain-incremental).
 
 
 class MLPSpec(_Strict):
@@ -64,7 +190,24 @@ class MLPSpec(_Strict):
     )
 
 
-ModelSpec = Annotated[MLPSpec, Field(discriminator="name")]
+class CNNSpec(_Strict):
+    """A small conv net: per `channels` entry a 3x3 conv, ReLU, 2x2 max-pool; then `hidden`."""
+
+    name: Literal["cnn"]
+    channels: list[Annotated[int, Field(ge=1, le=1024)]] = Field(
+        default_factory=lambda: [32, 64], min_length=1, max_length=6
+    )
+    hidden: int = Field(256, ge=1, le=16_384)
+
+
+class ResNet18ReducedSpec(_Strict):
+    """The reduced ResNet-18 of the GEM paper (Lopez-Paz & Ranzato 2017), nf base filters."""
+
+    name: Literal["resnet18_reduced"]
+    nf: int = Field(20, ge=1, le=256)
+
+
+ModelSpec = Annotated[MLPSpec | CNNSpec | ResNet18ReducedSpec, Field(discriminator="name")]
 
 
 # --- Strategies -------------------------------------------------------------------------------
@@ -76,10 +219,13 @@ class FinetuneSpec(_Strict):
     name: Literal["finetune"]
 
 
-class ERSpec(_Strict):
-    """Experience replay: each update mixes the new batch with one drawn from a memory buffer."""
+class JointSpec(_Strict):
+    """Incremental joint training, the upper bound: batches drawn from every task seen so far."""
 
-    name: Literal["er"]
+    name: Literal["joint"]
+
+
+class _ReplayOptions(_Strict):
     buffer_size: int = Field(
         200, ge=1, le=1_000_000, description="Samples kept in memory over the whole run."
     )
@@ -87,14 +233,85 @@ class ERSpec(_Strict):
         None,
         ge=1,
         le=MAX_BATCH_SIZE,
-        description="Replayed samples per update; default: batch size.",
-    )
-    buffer_policy: Literal["reservoir"] = Field(
-        "reservoir", description="Reservoir sampling keeps a uniform sample of the stream."
+        description="Replayed samples per update; default batch size.",
     )
 
 
-StrategySpec = Annotated[FinetuneSpec | ERSpec, Field(discriminator="name")]
+class ERSpec(_ReplayOptions):
+    """Experience replay: each update mixes the new batch with one drawn from a memory buffer."""
+
+    name: Literal["er"]
+    buffer_policy: Literal["reservoir", "class_balanced"] = Field(
+        "reservoir",
+        description="reservoir: a uniform sample of the stream; class_balanced: equal per class.",
+    )
+    replay_weight: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="None: one loss over the concatenated batch. w: (1-w)*new + w*replay loss.",
+    )
+
+
+class ERACESpec(_ReplayOptions):
+    """ER with asymmetric cross-entropy (Caccia et al. 2022): new samples only push among the
+    classes of their batch, so they do not pull old classes' logits down."""
+
+    name: Literal["er_ace"]
+
+
+class AGEMSpec(_Strict):
+    """Averaged GEM (Chaudhry et al. 2019): project the update so the loss on memory cannot rise."""
+
+    name: Literal["agem"]
+    buffer_size: int = Field(
+        256, ge=1, le=1_000_000, description="Memory samples kept over the whole run."
+    )
+    reference_batch_size: int = Field(
+        256, ge=1, le=MAX_BATCH_SIZE, description="Memory samples of the reference gradient."
+    )
+
+
+class EWCSpec(_Strict):
+    """Elastic weight consolidation (Kirkpatrick et al. 2017); online EWC with `online`."""
+
+    name: Literal["ewc"]
+    ewc_lambda: float = Field(100.0, ge=0.0, le=1e9, description="Weight of the penalty.")
+    online: bool = Field(False, description="One running Fisher (Schwarz et al. 2018).")
+    gamma: float = Field(1.0, ge=0.0, le=1.0, description="Online EWC's decay of the old Fisher.")
+    fisher_samples: int = Field(
+        1024, ge=1, le=1_000_000, description="Train samples for the empirical Fisher."
+    )
+
+
+class SISpec(_Strict):
+    """Synaptic intelligence (Zenke et al. 2017)."""
+
+    name: Literal["si"]
+    si_c: float = Field(0.1, ge=0.0, le=1e9, description="Weight of the penalty.")
+    epsilon: float = Field(1e-3, gt=0.0, le=1.0, description="Damping of the importance.")
+
+
+class LwFSpec(_Strict):
+    """Learning without forgetting (Li & Hoiem 2017): distil the previous model's outputs."""
+
+    name: Literal["lwf"]
+    alpha: float = Field(1.0, ge=0.0, le=1e6, description="Weight of the distillation loss.")
+    temperature: float = Field(2.0, gt=0.0, le=100.0)
+
+
+class DERSpec(_ReplayOptions):
+    """Dark experience replay (Buzzega et al. 2020): replay logits; DER++ also replays labels."""
+
+    name: Literal["der", "derpp"]
+    alpha: float = Field(0.3, ge=0.0, le=1e6, description="Weight of the logit-matching loss.")
+    beta: float = Field(0.5, ge=0.0, le=1e6, description="DER++ only: weight of replayed labels.")
+
+
+StrategySpec = Annotated[
+    FinetuneSpec | JointSpec | ERSpec | ERACESpec | AGEMSpec | EWCSpec | SISpec | LwFSpec | DERSpec,
+    Field(discriminator="name"),
+]
 
 
 # --- Optimizer, training length, evaluation plan ----------------------------------------------
@@ -107,6 +324,12 @@ class OptimizerSpec(_Strict):
     lr: float = Field(0.01, gt=0.0, le=10.0)
     momentum: float = Field(0.0, ge=0.0, lt=1.0, description="SGD only.")
     weight_decay: float = Field(0.0, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _momentum_is_sgd_only(self) -> OptimizerSpec:
+        if self.name != "sgd" and self.momentum:
+            raise ValueError(f"momentum applies to sgd only, not {self.name}")
+        return self
 
 
 class TrainingSpec(_Strict):
@@ -160,6 +383,12 @@ class RunSpec(_Strict):
     evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
     seed: int = Field(0, ge=0, le=MAX_SEED)
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N.")
+    checkpoint_every: int | None = Field(
+        1000,
+        ge=1,
+        le=MAX_ITERATIONS_PER_TASK,
+        description="Iterations between checkpoints a restarted run resumes from; null: never.",
+    )
 
     @field_validator("device")
     @classmethod
@@ -167,6 +396,14 @@ class RunSpec(_Strict):
         if not DEVICE_PATTERN.match(value):
             raise ValueError("device must be one of auto, cpu, cuda, cuda:N")
         return value
+
+    @model_validator(mode="after")
+    def _model_fits_benchmark(self) -> RunSpec:
+        if self.model.name != "mlp" and self.benchmark.name not in IMAGE_BENCHMARKS:
+            raise ValueError(
+                f"model {self.model.name} needs image inputs; {self.benchmark.name} has vectors"
+            )
+        return self
 
 
 def metric_key_eval_acc(task: int) -> str:

@@ -64,7 +64,12 @@ def test_json_schema_carries_options_defaults_and_bounds() -> None:
     schema = RunSpec.model_json_schema()
     er = schema["$defs"]["ERSpec"]["properties"]
     assert er["buffer_size"]["default"] == 200 and er["buffer_size"]["minimum"] == 1
-    assert set(schema["properties"]["strategy"]["discriminator"]["mapping"]) == {"finetune", "er"}
+    strategies = set(schema["properties"]["strategy"]["discriminator"]["mapping"])
+    assert strategies == {
+        "finetune", "joint", "er", "er_ace", "agem", "ewc", "si", "lwf", "der", "derpp"
+    }  # fmt: skip
+    benchmarks = set(schema["properties"]["benchmark"]["discriminator"]["mapping"])
+    assert {"split_mnist", "permuted_mnist", "rotated_mnist", "split_cifar100"} <= benchmarks
 
 
 def test_production_refuses_the_placeholder_worker_token() -> None:
@@ -79,3 +84,35 @@ def test_embedded_defaults_and_api_url() -> None:
     assert settings.resolved_database_url.startswith("sqlite:///")
     assert settings.broker_url == "filesystem://"
     assert settings.resolved_api_url == "http://127.0.0.1:8123"
+
+
+@pytest.mark.parametrize(
+    ("benchmark", "model", "message"),
+    [
+        ({"name": "permuted_mnist", "scenario": "class_incremental"}, "mlp", "does not apply"),
+        ({"name": "rotated_mnist", "scenario": "class_incremental"}, "mlp", "does not apply"),
+        ({"name": "synthetic"}, "cnn", "needs image inputs"),
+        ({"name": "synthetic"}, "resnet18_reduced", "needs image inputs"),
+        ({"name": "rotated_mnist", "n_tasks": 3, "angles": [0, 45]}, "mlp", "3 tasks"),
+        ({"name": "split_cifar100", "n_tasks": 7}, "mlp", "10"),
+    ],
+)
+def test_invalid_combinations_are_refused(benchmark: dict, model: str, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        RunSpec.model_validate({**MINIMAL, "benchmark": benchmark, "model": {"name": model}})
+
+
+def test_valid_scenarios_per_benchmark() -> None:
+    for name in ("split_digits", "split_mnist", "split_cifar10", "synthetic"):
+        for scenario in ("class_incremental", "task_incremental", "domain_incremental"):
+            spec = RunSpec.model_validate(
+                {**MINIMAL, "benchmark": {"name": name, "scenario": scenario}}
+            )
+            assert spec.benchmark.scenario == scenario
+    permuted = RunSpec.model_validate({**MINIMAL, "benchmark": {"name": "permuted_mnist"}})
+    assert permuted.benchmark.scenario == "domain_incremental"
+
+
+def test_momentum_is_for_sgd_only() -> None:
+    with pytest.raises(ValidationError, match="sgd only"):
+        RunSpec.model_validate({**MINIMAL, "optimizer": {"name": "adam", "momentum": 0.9}})
