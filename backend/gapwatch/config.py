@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     heartbeat_timeout_s: float = Field(
         120.0, gt=0, description="A running run silent this long may be claimed again."
     )
+    broker_visibility_timeout_s: float = Field(
+        6 * 3600.0,
+        gt=0,
+        description="Redis: an unacknowledged run message is delivered again after this long.",
+    )
 
     @model_validator(mode="after")
     def _no_placeholder_secret_in_production(self) -> Settings:

@@ -13,11 +13,6 @@ from gapwatch.config import FILESYSTEM_BROKER, Settings
 
 RUN_TASK_NAME = "gapwatch.execute_run"
 
-# With late acknowledgement Redis redelivers a message whose worker has not acknowledged it
-# within this time. A run's claim (heartbeat check) makes a duplicate delivery exit at once,
-# so the timeout only bounds how long a dead worker's run waits to be picked up again.
-REDIS_VISIBILITY_TIMEOUT_S = 6 * 3600
-
 
 def make_celery(settings: Settings) -> Celery:
     """Build the Celery app for these settings (broker only: results travel over the REST API)."""
@@ -48,7 +43,13 @@ def make_celery(settings: Settings) -> Celery:
         # The filesystem transport has no broadcast exchange: no remote control, mingle, gossip.
         app.conf.worker_enable_remote_control = False
     elif settings.broker_url.startswith(("redis://", "rediss://")):
-        app.conf.broker_transport_options = {"visibility_timeout": REDIS_VISIBILITY_TIMEOUT_S}
+        # With late acknowledgement Redis redelivers a message that its worker has not
+        # acknowledged within this time. The run's claim (heartbeat check) makes a duplicate
+        # delivery of a live run exit at once, so the timeout only bounds how long a dead
+        # worker's run waits before it is resumed elsewhere.
+        app.conf.broker_transport_options = {
+            "visibility_timeout": settings.broker_visibility_timeout_s
+        }
     return app
 
 
