@@ -122,3 +122,54 @@ def test_a_tasks_subset_does_not_depend_on_other_tasks() -> None:
     alone = ContinualEvaluator([_numbered_task(10), _numbered_task(300)], 50, seed=3)
     bigger = ContinualEvaluator([_numbered_task(500), _numbered_task(300)], 50, seed=3)
     assert torch.equal(alone.subsets[1], bigger.subsets[1])
+
+
+class FixedLogits(nn.Module):
+    """Returns, for input row [i], the i-th row of a hand-made logit table."""
+
+    def __init__(self, table: list[list[float]]) -> None:
+        super().__init__()
+        self.table = torch.tensor(table)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.table[x[:, 0].long()]
+
+
+def _units_task(rows: list[int], targets: list[int], units: tuple[int, int]) -> TaskData:
+    x = torch.tensor(rows, dtype=torch.float32)[:, None]
+    y = torch.tensor(targets)
+    return TaskData(classes=(0, 1), train_x=x, train_y=y, test_x=x, test_y=y, output_units=units)
+
+
+def test_task_incremental_rows_are_scored_within_their_tasks_units() -> None:
+    # Four output units, task 0 owns [0, 2), task 1 owns [2, 4).
+    table = [
+        [0.0, 1.0, 5.0, 0.0],  # task 0, target 1: unmasked argmax 2 (wrong), masked 1 (right)
+        [3.0, 0.0, 0.0, 1.0],  # task 0, target 0: right either way
+        [7.0, 0.0, 1.0, 2.0],  # task 1, target 3: unmasked argmax 0 (wrong), masked 3 (right)
+        [0.0, 0.0, 1.0, 0.0],  # task 1, target 3: wrong either way
+    ]
+    tasks = [_units_task([0, 1], [1, 0], (0, 2)), _units_task([2, 3], [3, 3], (2, 4))]
+    evaluator = ContinualEvaluator(tasks, subset_size=10, seed=0)
+    assert evaluator.units_table is not None
+    assert evaluator.units_table.tolist() == [[0, 2], [2, 4]]
+
+    scores = evaluator.evaluate(FixedLogits(table), 2)
+
+    assert scores.accuracy == [1.0, 0.5]
+    expected = [(_ce([0, 1], 1) + _ce([3, 0], 0)) / 2, (_ce([1, 2], 1) + _ce([1, 0], 1)) / 2]
+    assert scores.loss == pytest.approx(expected, abs=1e-6)
+    # Without output units (class- or domain-incremental) nothing is masked.
+    plain = [_task([[0.0], [1.0]], [1, 0], (0, 1)), _task([[2.0], [3.0]], [3, 3], (2, 3))]
+    unmasked = ContinualEvaluator(plain, subset_size=10, seed=0)
+    assert unmasked.units_table is None
+    assert unmasked.evaluate(FixedLogits(table), 2).accuracy == [0.5, 0.0]
+
+
+def test_chunked_masking_matches_one_pass() -> None:
+    table = [[float((7 * i + j) % 5) for j in range(4)] for i in range(6)]
+    tasks = [_units_task([0, 1, 2], [0, 1, 1], (0, 2)), _units_task([3, 4, 5], [2, 3, 2], (2, 4))]
+    whole = ContinualEvaluator(tasks, 10, seed=0).evaluate(FixedLogits(table), 2)
+    chunked = ContinualEvaluator(tasks, 10, seed=0, max_rows=4).evaluate(FixedLogits(table), 2)
+    assert chunked.accuracy == whole.accuracy
+    assert chunked.loss == pytest.approx(whole.loss, abs=1e-9)

@@ -19,16 +19,17 @@ def _build(seed: int = 0, **fields: object):
 
 def test_five_tasks_of_two_consecutive_digits() -> None:
     benchmark = _build()
-    assert (benchmark.input_dim, benchmark.n_classes) == (64, 10)
+    assert (benchmark.input_shape, benchmark.n_outputs, benchmark.input_dim) == ((1, 8, 8), 10, 64)
+    assert benchmark.scenario == "class_incremental"
     assert [t.classes for t in benchmark.tasks] == [(0, 1), (2, 3), (4, 5), (6, 7), (8, 9)]
     counts = np.bincount(load_digits().target, minlength=10)
     for task in benchmark.tasks:
         assert task.train_x.dtype == task.test_x.dtype == torch.float32
         assert task.train_y.dtype == task.test_y.dtype == torch.int64
-        assert task.train_x.shape == (len(task.train_y), 64)
-        assert task.test_x.shape == (len(task.test_y), 64)
+        assert task.train_x.shape == (len(task.train_y), 1, 8, 8)
+        assert task.test_x.shape == (len(task.test_y), 1, 8, 8)
         assert task.train_x.device.type == "cpu"
-        # Labels are the global digits, only this task's ones.
+        # Class-incremental targets are the digits themselves, only this task's ones.
         assert set(task.train_y.tolist()) == set(task.classes) == set(task.test_y.tolist())
         # Every sample of the task's classes is in exactly one split, ~30% in test per class.
         assert len(task.train_y) + len(task.test_y) == sum(counts[c] for c in task.classes)
@@ -38,6 +39,35 @@ def test_five_tasks_of_two_consecutive_digits() -> None:
         for x in (task.train_x, task.test_x):
             assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
         assert float(task.train_x.max()) == 1.0  # scaled by 16, not by the observed max
+
+
+def test_images_are_the_digits_in_row_major_order() -> None:
+    digits = load_digits()
+    benchmark = _build()
+    first_zero = int(np.flatnonzero(digits.target == 0)[0])
+    task = benchmark.tasks[0]
+    both = torch.cat([task.train_x, task.test_x]).flatten(1)
+    target = torch.from_numpy(digits.data[first_zero] / 16.0).float()
+    assert (both == target).all(1).any()
+    assert torch.equal(both[0].view(8, 8), both[0].view(1, 8, 8)[0])
+
+
+@pytest.mark.parametrize(
+    ("scenario", "n_outputs", "task_1_targets"),
+    [
+        ("class_incremental", 10, {2, 3}),
+        ("task_incremental", 10, {2, 3}),
+        ("domain_incremental", 2, {0, 1}),
+    ],
+)
+def test_scenarios(scenario: str, n_outputs: int, task_1_targets: set[int]) -> None:
+    benchmark = _build(scenario=scenario)
+    assert benchmark.n_outputs == n_outputs
+    assert set(benchmark.tasks[1].train_y.tolist()) == task_1_targets
+    units = [t.output_units for t in benchmark.tasks]
+    assert units == (
+        [(0, 2), (2, 4), (4, 6), (6, 8), (8, 10)] if scenario == "task_incremental" else [None] * 5
+    )
 
 
 def test_fewer_tasks_drop_leftover_classes() -> None:

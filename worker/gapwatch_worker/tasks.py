@@ -18,6 +18,7 @@ from gapwatch.client import ClaimedRun, GapwatchClient, RunConflict, RunNotFound
 from gapwatch.config import get_settings
 from gapwatch.queue import RUN_TASK_NAME
 from gapwatch_worker.app import celery_app
+from gapwatch_worker.cl.checkpoint import CheckpointStore
 from gapwatch_worker.cl.loop import run_experiment
 
 log = logging.getLogger(__name__)
@@ -61,12 +62,27 @@ def execute_run(self: object, run_id: int) -> str:
         return execute_claimed_run(api, claim)
 
 
+def checkpoint_store(run_id: int) -> CheckpointStore:
+    """Where run `run_id` keeps its checkpoint: shared by every worker that may resume it."""
+    return CheckpointStore(get_settings().artifacts_dir / "runs" / str(run_id))
+
+
 def execute_claimed_run(api: GapwatchClient, claim: ClaimedRun) -> str:
-    """Train a claimed run and report its end; the run's status row stays true either way."""
+    """Train a claimed run and report its end; the run's status row stays true either way.
+
+    A run claimed again after its worker died resumes from its last checkpoint; its points up
+    to that checkpoint are already stored, and ingestion ignores the ones sent twice.
+    """
     logger = api.run_logger(claim)
     try:
         with logger:
-            outcome = run_experiment(claim.spec, logger, should_stop=logger.should_stop)
+            outcome = run_experiment(
+                claim.spec,
+                logger,
+                should_stop=logger.should_stop,
+                data_dir=get_settings().data_dir,
+                checkpoints=checkpoint_store(claim.run_id),
+            )
     except Exception as error:  # noqa: BLE001 - any failure of the run is reported on the run
         if logger.stop_requested:
             return "cancelled"

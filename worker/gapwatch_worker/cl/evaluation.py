@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .benchmarks.base import TaskData
+from .benchmarks.scenarios import mask_logits, units_table
 from .seeding import make_generator
 
 # Rows per forward pass. Above it the forward is chunked to bound activation memory; the digits
@@ -61,8 +62,11 @@ class ContinualEvaluator:
     Attributes:
         subsets: For each task, the CPU indices of its evaluated test samples.
         x: All subsets' inputs, concatenated task after task, on the tasks' device.
-        y: Their labels.
+        y: Their targets.
         task_index: The task of each row of `x`.
+        units_table: Task-incremental tasks' [start, end) output units, from the tasks'
+            `output_units`; each row's logits outside its task's units are masked before the
+            argmax and the loss. None (no mask) in the other scenarios.
     """
 
     def __init__(
@@ -95,6 +99,7 @@ class ContinualEvaluator:
         self._ends = list(itertools.accumulate(sizes))
         self._sizes = torch.tensor(sizes, dtype=torch.float64, device=device)
         self.max_rows = max_rows
+        self.units_table = units_table(tasks)
 
     @property
     def n_tasks(self) -> int:
@@ -107,7 +112,7 @@ class ContinualEvaluator:
         The model is put in eval mode for the pass and then back in the mode it was in.
 
         Args:
-            model: Maps a batch of inputs to logits over all classes.
+            model: Maps a batch of inputs to `n_outputs` logits.
             n_tasks: How many tasks, from task 0, to evaluate.
 
         Returns:
@@ -123,7 +128,9 @@ class ContinualEvaluator:
         model.eval()
         try:
             with torch.inference_mode():
-                correct, loss = self._per_row(model, self.x[:rows], self.y[:rows])
+                correct, loss = self._per_row(
+                    model, self.x[:rows], self.y[:rows], self.task_index[:rows]
+                )
                 per_row = torch.stack([correct, loss], dim=1).to(torch.float64)
                 totals = torch.zeros((n_tasks, 2), dtype=torch.float64, device=per_row.device)
                 totals.index_add_(0, self.task_index[:rows], per_row)
@@ -133,13 +140,14 @@ class ContinualEvaluator:
         return TaskScores(accuracy=means[:, 0].tolist(), loss=means[:, 1].tolist())
 
     def _per_row(
-        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor
+        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, task_index: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Correctness (0/1, float32) and cross-entropy of every row, chunked above max_rows."""
         corrects, losses = [], []
         for start in range(0, len(x), self.max_rows):
-            logits = model(x[start : start + self.max_rows])
-            labels = y[start : start + self.max_rows]
+            rows = slice(start, start + self.max_rows)
+            logits = mask_logits(model(x[rows]), task_index[rows], self.units_table)
+            labels = y[rows]
             corrects.append((logits.argmax(dim=1) == labels).to(torch.float32))
             losses.append(nn.functional.cross_entropy(logits, labels, reduction="none"))
         if len(corrects) == 1:

@@ -13,10 +13,12 @@ tasks when evaluation.include_unseen is set.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -34,12 +36,16 @@ from gapwatch.spec import (
     metric_key_eval_loss,
 )
 
+from .batches import TaskBatchSampler
 from .benchmarks import TaskData, build_benchmark
+from .checkpoint import CheckpointStore, restore_rng_states, rng_states, spec_fingerprint
 from .evaluation import ContinualEvaluator
 from .models import build_model
 from .reporting import Reporter
 from .seeding import derive_seed, make_generator
 from .strategies import build_strategy
+
+log = logging.getLogger(__name__)
 
 # should_stop may do I/O (a REST call), so it is asked at most once per this many updates.
 STOP_CHECK_EVERY = 50
@@ -59,12 +65,16 @@ class RunOutcome:
         evaluations: Continual evaluations made.
         seconds: Wall-clock time of the whole call, building included.
         stopped: True if `should_stop` ended the run early.
+        build_seconds: The part of `seconds` spent loading data and building the model.
+        resumed_from: The iteration of the checkpoint this call resumed from, if any.
     """
 
     iterations: int
     evaluations: int
     seconds: float
     stopped: bool
+    build_seconds: float = 0.0
+    resumed_from: int | None = None
 
 
 def resolve_device(name: str) -> torch.device:
@@ -120,29 +130,10 @@ def iterations_per_task(training: TrainingSpec, n_train: int) -> int:
 def task_batches(
     task: TaskData, iterations: int, batch_size: int, generator: torch.Generator
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Yields `iterations` full batches of a task's preloaded train tensors.
-
-    The samples come in seeded random permutations, a new one each epoch; a batch that crosses
-    an epoch's end is completed from the next permutation, so every batch has batch_size rows
-    and `iterations` batches cover iterations * batch_size samples.
-    """
-    n_train = len(task.train_y)
-    device = task.train_y.device
-    permutation = torch.randperm(n_train, generator=generator).to(device)
-    position = 0
+    """Yields `iterations` full batches of a task's train tensors (see TaskBatchSampler)."""
+    sampler = TaskBatchSampler(task, batch_size, generator)
     for _ in range(iterations):
-        parts = []
-        needed = batch_size
-        while needed > 0:
-            if position == n_train:
-                permutation = torch.randperm(n_train, generator=generator).to(device)
-                position = 0
-            take = min(needed, n_train - position)
-            parts.append(permutation[position : position + take])
-            position += take
-            needed -= take
-        index = parts[0] if len(parts) == 1 else torch.cat(parts)
-        yield task.train_x[index], task.train_y[index]
+        yield sampler.next_batch()
 
 
 def run_experiment(
@@ -151,6 +142,8 @@ def run_experiment(
     *,
     device: torch.device | str | None = None,
     should_stop: Callable[[], bool] | None = None,
+    data_dir: Path | None = None,
+    checkpoints: CheckpointStore | None = None,
 ) -> RunOutcome:
     """Trains and continually evaluates one run, reporting every point to `reporter`.
 
@@ -163,22 +156,31 @@ def run_experiment(
             sys/iter_per_s points, task_start / task_end events and progress.
         device: Overrides spec.device ("auto", "cpu", "cuda", "cuda:N" or a torch.device).
         should_stop: Asked every STOP_CHECK_EVERY updates; True ends the run early.
+        data_dir: Datasets are cached in `<data_dir>/datasets`; default $GAPWATCH_DATA_DIR,
+            else ./.gapwatch.
+        checkpoints: Where to save a checkpoint every spec.checkpoint_every updates and to
+            resume from: a run whose store holds a checkpoint of the same spec continues from
+            it to the same curves as an uninterrupted run. Before each checkpoint the reporter
+            is flushed, so no point before a checkpoint can be lost with the worker.
 
     Returns:
         What was done; `stopped` is True if should_stop ended the run.
 
     Raises:
         ValueError: If the device is not available or a name in the spec is unknown.
+        DatasetError: If a dataset is neither cached nor downloadable (a RuntimeError).
     """
     started = time.perf_counter()
     device = resolve_device(str(spec.device if device is None else device))
 
     # Build. Every random stream has its own seed derived from spec.seed.
     torch.manual_seed(derive_seed(spec.seed, "torch"))  # model init and any torch-global draw
-    benchmark = build_benchmark(spec.benchmark, spec.seed, device)
-    model = build_model(spec.model, benchmark.input_dim, benchmark.n_classes).to(device)
+    benchmark = build_benchmark(spec.benchmark, spec.seed, device, data_dir)
+    model = build_model(spec.model, benchmark.input_shape, benchmark.n_outputs).to(device)
     optimizer = build_optimizer(spec.optimizer, model.parameters())
-    strategy = build_strategy(spec.strategy, model, optimizer, spec.training, device, spec.seed)
+    strategy = build_strategy(
+        spec.strategy, model, optimizer, spec.training, device, spec.seed, benchmark
+    )
     evaluator = ContinualEvaluator(benchmark.tasks, spec.evaluation.subset_size, spec.seed)
     batch_generator = make_generator(spec.seed, "batches")
     n_tasks = len(benchmark.tasks)
@@ -188,11 +190,31 @@ def run_experiment(
 
     iteration = 0  # updates done so far: the step of everything reported now
     evaluations = 0
+    first_task = 0
+    sampler: TaskBatchSampler | None = None
+    resumed_from: int | None = None
+    fingerprint = spec_fingerprint(spec)
+    saved = checkpoints.load(fingerprint, device) if checkpoints is not None else None
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        strategy.load_state_dict(saved["strategy"])
+        batch_generator.set_state(saved["batch_generator"])
+        restore_rng_states(saved["rng"], device)
+        iteration, evaluations, first_task = saved["iteration"], saved["evaluations"], saved["task"]
+        sampler = TaskBatchSampler(
+            benchmark.tasks[first_task], spec.training.batch_size, batch_generator
+        )
+        sampler.load_state_dict(saved["sampler"])
+        resumed_from = iteration
+        log.info("resuming from checkpoint at step %d (task %d)", iteration, first_task)
+    build_seconds = time.perf_counter() - started
     pending_losses: list[tuple[int, torch.Tensor, float]] = []  # (step, loss on device, lr)
-    last_progress = (time.perf_counter(), 0)
+    last_progress = (time.perf_counter(), iteration)
 
     def evaluate(current_task: int) -> None:
         nonlocal evaluations
+        flush_train_losses(pending_losses, reporter)  # first: a diverged run stops here
         seen = n_tasks if spec.evaluation.include_unseen else current_task + 1
         scores = evaluator.evaluate(model, seen)
         values: dict[str, float] = {}
@@ -201,7 +223,6 @@ def run_experiment(
             values[metric_key_eval_loss(j)] = scores.loss[j]
         reporter.report_scalars(iteration, values)
         evaluations += 1
-        flush_train_losses(pending_losses, reporter)
 
     def report_progress() -> None:
         nonlocal last_progress
@@ -213,28 +234,60 @@ def run_experiment(
         reporter.report_progress(iteration, total_iterations)
         last_progress = (now, iteration)
 
+    def save_checkpoint(task_id: int, sampler: TaskBatchSampler) -> None:
+        assert checkpoints is not None
+        # Every point up to this step must be delivered before a resume may start after it.
+        flush_train_losses(pending_losses, reporter)
+        reporter.flush()
+        checkpoints.save(
+            {
+                "spec": fingerprint,
+                "iteration": iteration,
+                "task": task_id,
+                "evaluations": evaluations,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "strategy": strategy.state_dict(),
+                "sampler": sampler.state_dict(),
+                "batch_generator": batch_generator.get_state(),
+                "rng": rng_states(device),
+            }
+        )
+
     def finish(stopped: bool) -> RunOutcome:
         flush_train_losses(pending_losses, reporter)
         report_progress()
-        return RunOutcome(iteration, evaluations, time.perf_counter() - started, stopped)
+        seconds = time.perf_counter() - started
+        return RunOutcome(iteration, evaluations, seconds, stopped, build_seconds, resumed_from)
 
+    checkpoint_every = spec.checkpoint_every if checkpoints is not None else None
+    task_starts = [sum(task_lengths[:k]) for k in range(n_tasks)]
     model.train()
-    reporter.report_progress(0, total_iterations)
-    for task_id, (task, length) in enumerate(zip(benchmark.tasks, task_lengths, strict=True)):
-        evaluate(task_id)  # at s_k: i = 0, or the boundary e_{k-1}, before task k changes anything
-        reporter.report_event(
-            iteration,
-            EVENT_TASK_START,
-            {"task": task_id, "classes": list(task.classes), "iterations": length},
+    reporter.report_progress(iteration, total_iterations)
+    for task_id in range(first_task, n_tasks):
+        task, length, task_start = (
+            benchmark.tasks[task_id],
+            task_lengths[task_id],
+            task_starts[task_id],
         )
-        strategy.begin_task(task_id, task)
-        task_start = iteration
-        for x, y in task_batches(task, length, spec.training.batch_size, batch_generator):
+        if sampler is None:  # a fresh task; a resumed one was begun before its checkpoint
+            evaluate(
+                task_id
+            )  # at s_k: i = 0 or the boundary e_{k-1}, before task k changes anything
+            reporter.report_event(
+                iteration,
+                EVENT_TASK_START,
+                {"task": task_id, "classes": list(task.classes), "iterations": length},
+            )
+            strategy.begin_task(task_id, task)
+            sampler = TaskBatchSampler(task, spec.training.batch_size, batch_generator)
+        while iteration < task_start + length:
             if iteration > task_start and iteration % every == 0:
                 evaluate(task_id)
             if should_stop is not None and iteration % STOP_CHECK_EVERY == 0 and should_stop():
                 return finish(stopped=True)
 
+            x, y = sampler.next_batch()
             loss = strategy.observe(x, y, task_id)
             pending_losses.append((iteration + 1, loss, optimizer.param_groups[0]["lr"]))
             iteration += 1
@@ -243,18 +296,35 @@ def run_experiment(
                 flush_train_losses(pending_losses, reporter)
             if time.perf_counter() - last_progress[0] >= PROGRESS_INTERVAL_S:
                 report_progress()
+            if checkpoint_every is not None and iteration % checkpoint_every == 0:
+                save_checkpoint(task_id, sampler)
         strategy.end_task(task_id, task)
         reporter.report_event(iteration, EVENT_TASK_END, {"task": task_id})
+        sampler = None
     evaluate(n_tasks - 1)  # e_T, after the last task
     return finish(stopped=False)
 
 
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite: the run cannot produce meaningful curves."""
+
+
 def flush_train_losses(pending: list[tuple[int, torch.Tensor, float]], reporter: Reporter) -> None:
-    """Copies pending training losses to the host in one transfer, reports them, and clears."""
+    """Copies pending training losses to the host in one transfer, reports them, and clears.
+
+    Raises:
+        TrainingDiverged: At the first non-finite loss, naming its step.
+    """
     if not pending:
         return
     losses = torch.stack([loss for _, loss, _ in pending]).cpu().tolist()
     for (step, _, lr), loss in zip(pending, losses, strict=True):
+        if not math.isfinite(loss):
+            pending.clear()
+            raise TrainingDiverged(
+                f"training loss is {loss} at step {step}: the run diverged; lower the learning "
+                "rate or the strategy's regularisation strength"
+            )
         values: Mapping[str, float] = {TRAIN_LOSS_KEY: loss, TRAIN_LR_KEY: lr}
         reporter.report_scalars(step, values)
     pending.clear()

@@ -26,6 +26,10 @@ class Reporter(Protocol):
         """Says that `step` of `total_steps` updates are done (called now and then)."""
         ...
 
+    def flush(self) -> None:
+        """Returns once everything reported so far is delivered (before each checkpoint)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Event:
@@ -74,6 +78,9 @@ class MemoryReporter:
         """Keeps the latest progress."""
         self.progress = (step, total_steps)
         self.progress_calls += 1
+
+    def flush(self) -> None:
+        """Nothing to deliver: everything is already in memory."""
 
     def steps(self, key: str) -> list[int]:
         """The steps at which `key` was reported (empty if never)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -12,11 +13,13 @@ class TaskData:
     """One task's data, preloaded once on the run's device.
 
     Attributes:
-        classes: The global labels of this task's classes.
+        classes: The dataset's class ids in this task (for events and display).
         train_x: Training inputs, shape (n_train, *input_shape), float32.
-        train_y: Training labels (global class ids), shape (n_train,), int64.
+        train_y: Training targets in the model's output space, already mapped for the scenario
+            (see `scenarios.py`), shape (n_train,), int64.
         test_x: Test inputs, shape (n_test, *input_shape), float32.
-        test_y: Test labels (global class ids), shape (n_test,), int64.
+        test_y: Test targets, mapped like train_y, shape (n_test,), int64.
+        output_units: Task-incremental only: the [start, end) output units of this task's head.
     """
 
     classes: tuple[int, ...]
@@ -24,20 +27,33 @@ class TaskData:
     train_y: torch.Tensor
     test_x: torch.Tensor
     test_y: torch.Tensor
+    output_units: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
 class Benchmark:
-    """A continual-learning benchmark: tasks trained in order.
+    """A continual-learning benchmark: tasks trained in order, in one scenario.
 
     Attributes:
         name: The spec name that built it.
+        scenario: "class_incremental", "task_incremental" or "domain_incremental".
         tasks: The tasks, in training order.
-        input_dim: Number of input features (flattened).
-        n_classes: Size of the single output head shared by all tasks (class-incremental).
+        input_shape: Shape of one input: (C, H, W) for images, (D,) for vectors.
+        n_outputs: Logits the model must produce.
     """
 
     name: str
+    scenario: str
     tasks: tuple[TaskData, ...]
-    input_dim: int
-    n_classes: int
+    input_shape: tuple[int, ...]
+    n_outputs: int
+
+    @property
+    def input_dim(self) -> int:
+        """Number of input features once flattened."""
+        return math.prod(self.input_shape)
+
+    @property
+    def n_classes(self) -> int:
+        """Former name of `n_outputs`, kept for callers not yet moved."""
+        return self.n_outputs

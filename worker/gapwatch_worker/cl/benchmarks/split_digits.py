@@ -15,17 +15,20 @@ from gapwatch.spec import SplitDigitsSpec
 
 from ..seeding import make_generator
 from .base import Benchmark, TaskData
+from .images import task_classes as _task_classes
+from .scenarios import make_benchmark
 
 N_CLASSES = 10
-INPUT_DIM = 64
+INPUT_SHAPE = (1, 8, 8)
 PIXEL_MAX = 16.0  # load_digits pixels are counts of set pixels in 4x4 blocks: 0..16
 
 
 @functools.cache
 def _digits() -> tuple[np.ndarray, np.ndarray]:
-    """Loads the digits once per process: x in [0, 1] as float32 (n, 64), y as int64 (n,)."""
+    """Loads the digits once per process: x in [0, 1] as float32 (n, 1, 8, 8), y int64 (n,)."""
     data = load_digits()
-    return (data.data / PIXEL_MAX).astype(np.float32), data.target.astype(np.int64)
+    x = (data.data / PIXEL_MAX).astype(np.float32).reshape(-1, *INPUT_SHAPE)
+    return x, data.target.astype(np.int64)
 
 
 def stratified_split(
@@ -54,20 +57,22 @@ def stratified_split(
 
 def task_classes(n_tasks: int, n_classes: int = N_CLASSES) -> list[tuple[int, ...]]:
     """Consecutive disjoint classes per task: 5 tasks -> (0, 1), (2, 3), ...; leftovers dropped."""
-    per_task = n_classes // n_tasks
-    return [tuple(range(k * per_task, (k + 1) * per_task)) for k in range(n_tasks)]
+    return _task_classes(n_tasks, n_classes)
 
 
-def build_split_digits(spec: SplitDigitsSpec, seed: int, device: torch.device) -> Benchmark:
+def build_split_digits(
+    spec: SplitDigitsSpec, seed: int, device: torch.device, data_dir: object = None
+) -> Benchmark:
     """Builds Split Digits with its tensors on `device`.
 
     Args:
-        spec: Number of tasks and test fraction.
+        spec: Number of tasks, test fraction and scenario.
         seed: The run's seed; it fixes the train/test split.
         device: Where the task tensors live for the whole run.
+        data_dir: Unused: the digits ship with scikit-learn.
 
     Returns:
-        The class-incremental benchmark; labels are the global digit labels.
+        The benchmark, images of shape (1, 8, 8) in [0, 1], targets mapped for the scenario.
     """
     x, y = _digits()
     train_idx, test_idx = stratified_split(
@@ -86,4 +91,4 @@ def build_split_digits(spec: SplitDigitsSpec, seed: int, device: torch.device) -
                 test_y=torch.from_numpy(y[test]).to(device),
             )
         )
-    return Benchmark(name=spec.name, tasks=tuple(tasks), input_dim=INPUT_DIM, n_classes=N_CLASSES)
+    return make_benchmark(spec.name, spec.scenario, tasks, INPUT_SHAPE)

@@ -7,16 +7,45 @@ from torch import nn
 
 from gapwatch.spec import StrategySpec, TrainingSpec
 
+from ..benchmarks.base import Benchmark
+from .agem import AGEM
 from .base import Strategy
+from .der import DarkExperienceReplay
 from .er import ExperienceReplay
+from .er_ace import ERACE
+from .ewc import EWC
 from .finetune import Finetune
+from .joint import Joint
+from .lwf import LwF
+from .si import SI
 
 STRATEGIES: dict[str, type[Strategy]] = {
     "finetune": Finetune,
+    "joint": Joint,
     "er": ExperienceReplay,
+    "er_ace": ERACE,
+    "agem": AGEM,
+    "ewc": EWC,
+    "si": SI,
+    "lwf": LwF,
+    "der": DarkExperienceReplay,
+    "derpp": DarkExperienceReplay,
 }
 
-__all__ = ["STRATEGIES", "ExperienceReplay", "Finetune", "Strategy", "build_strategy"]
+__all__ = [
+    "AGEM",
+    "ERACE",
+    "EWC",
+    "SI",
+    "STRATEGIES",
+    "DarkExperienceReplay",
+    "ExperienceReplay",
+    "Finetune",
+    "Joint",
+    "LwF",
+    "Strategy",
+    "build_strategy",
+]
 
 
 def build_strategy(
@@ -26,6 +55,7 @@ def build_strategy(
     training_spec: TrainingSpec,
     device: torch.device | str,
     seed: int,
+    benchmark: Benchmark,
 ) -> Strategy:
     """Builds the strategy that `spec` names around an existing model and optimizer.
 
@@ -34,8 +64,10 @@ def build_strategy(
         model: The network, already on `device`.
         optimizer: The run's optimizer over the model's parameters.
         training_spec: Batch size and training length (some strategies size things from it).
-        device: Where the model lives; buffers are preallocated there.
+        device: Where the model lives; memories are preallocated there.
         seed: The run's seed; each strategy derives its own random streams from it.
+        benchmark: The run's tasks: their scenario (the task-incremental mask, the units LwF
+            distils), output count, and train sets (joint training, A-GEM's memory).
 
     Raises:
         ValueError: If no strategy has that name.
@@ -45,5 +77,5 @@ def build_strategy(
     except KeyError:
         raise ValueError(f"unknown strategy {spec.name!r}; known: {sorted(STRATEGIES)}") from None
     return strategy_class.from_spec(
-        spec, model, optimizer, training_spec, torch.device(device), seed
+        spec, model, optimizer, training_spec, torch.device(device), seed, benchmark
     )

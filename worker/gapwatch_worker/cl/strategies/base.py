@@ -9,25 +9,45 @@ from torch import nn
 
 from gapwatch.spec import TrainingSpec
 
-from ..benchmarks.base import TaskData
+from ..benchmarks.base import Benchmark, TaskData
+from ..benchmarks.scenarios import mask_logits, units_table
+
+TaskIds = int | torch.Tensor
+"""The task of a batch: one int for a batch of one task, or an int64 tensor with one per row."""
 
 
 class Strategy:
     """A continual-learning method: how one batch of the current task updates the model.
 
     Subclasses implement `observe` and, when they need to, `begin_task` / `end_task` and the
-    state methods. They own nothing of the loop: no evaluation, no reporting, no batching.
+    state methods. They own nothing of the loop: no evaluation, no reporting, no batching. Every
+    loss goes through `logits`, which applies the task-incremental mask.
+
+    Resuming: `load_state_dict` restores everything a strategy accumulated (memories and their
+    generators, importances, anchors, old models); `begin_task` may be called again for the task
+    in progress after it without changing anything.
 
     Attributes:
         model: The network being trained (already on `device`).
         optimizer: The run's optimizer, built once for the whole run.
         device: Where the model and the task tensors live.
+        units_table: Task-incremental only: row k is task k's [start, end) output units, on
+            `device`; None in the other scenarios (no mask).
     """
 
-    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, device: torch.device):
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        device: torch.device,
+        *,
+        units_table: torch.Tensor | None = None,
+    ):
         self.model = model
         self.optimizer = optimizer
         self.device = device
+        self.units_table = None if units_table is None else units_table.to(device)
+        self._task_columns: dict[tuple[int, int], torch.Tensor] = {}
 
     @classmethod
     def from_spec(
@@ -38,9 +58,10 @@ class Strategy:
         training: TrainingSpec,
         device: torch.device,
         seed: int,
+        benchmark: Benchmark,
     ) -> Strategy:
         """Builds the strategy from its spec; strategies with options override this."""
-        return cls(model, optimizer, device)
+        return cls(model, optimizer, device, units_table=units_table(benchmark))
 
     def observe(self, x: torch.Tensor, y: torch.Tensor, task_id: int) -> torch.Tensor:
         """Makes one update on a batch of task `task_id`.
@@ -52,22 +73,59 @@ class Strategy:
         raise NotImplementedError
 
     def begin_task(self, task_id: int, task_data: TaskData) -> None:
-        """Called before the first update on task `task_id`."""
+        """Called before the first update on task `task_id` (and again after a resume)."""
 
     def end_task(self, task_id: int, task_data: TaskData) -> None:
         """Called after the last update on task `task_id`."""
 
     def state_dict(self) -> dict[str, Any]:
-        """The strategy's own state (not the model's or the optimizer's), for checkpoints."""
+        """The strategy's own state (not the model's or the optimizer's), for checkpoints.
+
+        Tensors are returned by reference, for a checkpoint that saves them at once.
+        """
         return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restores what `state_dict` returned."""
 
-    def cross_entropy_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """One optimizer step on the mean cross-entropy of `(x, y)`; returns the detached loss."""
+    # --- helpers for subclasses -------------------------------------------------------------
+
+    def mask(self, logits: torch.Tensor, task_ids: TaskIds) -> torch.Tensor:
+        """Task-incremental: fills the logits outside each row's task head with -1e9."""
+        if self.units_table is None:
+            return logits
+        return mask_logits(logits, task_ids, self.units_table)
+
+    def logits(self, x: torch.Tensor, task_ids: TaskIds) -> torch.Tensor:
+        """The model's logits for `x`, masked to each row's task head when task-incremental."""
+        return self.mask(self.model(x), task_ids)
+
+    def task_column(self, task_id: int, n: int) -> torch.Tensor:
+        """An int64 device tensor of n copies of task_id (cached: one per task and size)."""
+        column = self._task_columns.get((task_id, n))
+        if column is None:
+            column = torch.full((n,), task_id, dtype=torch.int64, device=self.device)
+            self._task_columns[(task_id, n)] = column
+        return column
+
+    def joined_task_ids(self, task_id: int, n: int, *others: torch.Tensor) -> TaskIds:
+        """Task ids of a batch of n rows of task_id followed by rows with task ids `others`.
+
+        Only the task-incremental mask reads them, so in the other scenarios no tensor is built.
+        """
+        if self.units_table is None:
+            return task_id
+        return torch.cat([self.task_column(task_id, n), *others])
+
+    def update(self, loss: torch.Tensor) -> torch.Tensor:
+        """One optimizer step on `loss`; returns it detached."""
         self.optimizer.zero_grad(set_to_none=True)
-        loss = nn.functional.cross_entropy(self.model(x), y)
         loss.backward()
         self.optimizer.step()
         return loss.detach()
+
+    def cross_entropy_step(
+        self, x: torch.Tensor, y: torch.Tensor, task_ids: TaskIds
+    ) -> torch.Tensor:
+        """One optimizer step on the mean cross-entropy of `(x, y)`; returns the detached loss."""
+        return self.update(nn.functional.cross_entropy(self.logits(x, task_ids), y))

@@ -1,4 +1,4 @@
-"""Experience replay: every update mixes the new batch with one drawn from a reservoir buffer."""
+"""Experience replay: every update mixes the new batch with one drawn from a memory buffer."""
 
 from __future__ import annotations
 
@@ -9,17 +9,26 @@ from torch import nn
 
 from gapwatch.spec import ERSpec, TrainingSpec
 
+from ..benchmarks.base import Benchmark
+from ..benchmarks.scenarios import units_table
 from ..seeding import make_generator
 from .base import Strategy
-from .buffer import ReservoirBuffer
+from .buffer import ClassBalancedBuffer, ReplayBuffer, ReservoirBuffer
 
 
 class ExperienceReplay(Strategy):
-    """ER with a reservoir buffer (Chaudhry et al. 2019; mammoth's `er`).
+    """ER (Chaudhry et al. 2019, "On tiny episodic memories"; mammoth's `er`).
+
+    The memory holds (input, target, task id) rows: a uniform sample of the stream (reservoir)
+    or equal slots per class (class_balanced). A row joins the memory after the update that
+    first sees it, so it is never replayed in that update.
 
     Attributes:
-        buffer: The replay memory, a uniform sample of every training sample seen so far.
-        replay_batch_size: Replayed samples per update.
+        buffer: The replay memory.
+        replay_batch_size: Replayed rows per update.
+        replay_weight: None: one cross-entropy over the new and replayed rows together.
+            w: (1 - w) * CE(new) + w * CE(replayed). While the memory is empty (the very first
+            update) the loss is CE(new) either way.
     """
 
     def __init__(
@@ -27,12 +36,16 @@ class ExperienceReplay(Strategy):
         model: nn.Module,
         optimizer: torch.optim.Optimizer,
         device: torch.device,
-        buffer: ReservoirBuffer,
+        buffer: ReplayBuffer,
         replay_batch_size: int,
+        replay_weight: float | None = None,
+        *,
+        units_table: torch.Tensor | None = None,
     ):
-        super().__init__(model, optimizer, device)
+        super().__init__(model, optimizer, device, units_table=units_table)
         self.buffer = buffer
         self.replay_batch_size = replay_batch_size
+        self.replay_weight = replay_weight
 
     @classmethod
     def from_spec(
@@ -43,20 +56,43 @@ class ExperienceReplay(Strategy):
         training: TrainingSpec,
         device: torch.device,
         seed: int,
+        benchmark: Benchmark,
     ) -> ExperienceReplay:
         """Builds ER; the replay batch defaults to the training batch size."""
-        buffer = ReservoirBuffer(spec.buffer_size, device, make_generator(seed, "er/buffer"))
-        return cls(model, optimizer, device, buffer, spec.replay_batch_size or training.batch_size)
+        generator = make_generator(seed, "er/buffer")
+        buffer: ReplayBuffer
+        if spec.buffer_policy == "class_balanced":
+            buffer = ClassBalancedBuffer(
+                spec.buffer_size, device, generator, n_classes=benchmark.n_outputs
+            )
+        else:
+            buffer = ReservoirBuffer(spec.buffer_size, device, generator)
+        return cls(
+            model,
+            optimizer,
+            device,
+            buffer,
+            spec.replay_batch_size or training.batch_size,
+            spec.replay_weight,
+            units_table=units_table(benchmark),
+        )
 
     def observe(self, x: torch.Tensor, y: torch.Tensor, task_id: int) -> torch.Tensor:
         """One update on the new batch plus a replayed one, then offers the new batch to memory."""
-        inputs, labels = x, y
-        if len(self.buffer) > 0:
-            replay_x, replay_y = self.buffer.sample(self.replay_batch_size)
-            inputs, labels = torch.cat([x, replay_x]), torch.cat([y, replay_y])
-        loss = self.cross_entropy_step(inputs, labels)
-        # After the step, so that a sample is never replayed in the update that first sees it.
-        self.buffer.add(x, y)
+        if len(self.buffer) == 0:
+            loss = self.cross_entropy_step(x, y, task_id)
+        else:
+            replay_x, replay_y, replay_task = self.buffer.sample(self.replay_batch_size)
+            task_ids = self.joined_task_ids(task_id, len(x), replay_task)
+            logits = self.logits(torch.cat([x, replay_x]), task_ids)
+            if self.replay_weight is None:
+                objective = nn.functional.cross_entropy(logits, torch.cat([y, replay_y]))
+            else:
+                new = nn.functional.cross_entropy(logits[: len(x)], y)
+                replayed = nn.functional.cross_entropy(logits[len(x) :], replay_y)
+                objective = (1 - self.replay_weight) * new + self.replay_weight * replayed
+            loss = self.update(objective)
+        self.buffer.add(x, y, self.task_column(task_id, len(x)))
         return loss
 
     def state_dict(self) -> dict[str, Any]:

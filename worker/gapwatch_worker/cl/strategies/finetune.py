@@ -12,4 +12,4 @@ class Finetune(Strategy):
 
     def observe(self, x: torch.Tensor, y: torch.Tensor, task_id: int) -> torch.Tensor:
         """One cross-entropy update on the current batch; returns the detached loss."""
-        return self.cross_entropy_step(x, y)
+        return self.cross_entropy_step(x, y, task_id)

@@ -1,0 +1,162 @@
+"""Tiny datasets written in the exact original formats, and a cache that knows their digests.
+
+MNIST-family: gzipped IDX files with the original names and magic numbers. CIFAR: the python
+tarballs with the original member names, each batch a protocol-2 pickle of a dict with bytes
+keys (b"data", b"labels" / b"fine_labels", b"coarse_labels"), as the originals are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+import io
+import pickle
+import socket
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gapwatch_worker.cl import datasets
+from gapwatch_worker.cl.datasets import DatasetSource, RemoteFile
+
+
+def closed_port_url() -> str:
+    """An http URL on localhost where nothing listens: a download there fails at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/"
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """An IDX file of unsigned bytes: 0x00 0x00 0x08 <dims>, big-endian sizes, the values."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+        int(n).to_bytes(4, "big") for n in array.shape
+    )
+    return header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
+
+
+def write_mnist_files(
+    folder: Path, per_class_train: int = 6, per_class_test: int = 3, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Writes the four MNIST .gz files into `folder`; returns the arrays written."""
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for prefix, per_class in (("train", per_class_train), ("t10k", per_class_test)):
+        labels = rng.permutation(np.repeat(np.arange(10, dtype=np.uint8), per_class))
+        images = rng.integers(0, 256, size=(len(labels), 28, 28), dtype=np.uint8)
+        arrays[f"{prefix}_images"], arrays[f"{prefix}_labels"] = images, labels
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(images)))
+        (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(labels)))
+    return arrays
+
+
+def _pickled_batch(batch: dict[bytes, object]) -> bytes:
+    return pickle.dumps(batch, protocol=2)
+
+
+def _add_member(archive: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    archive.addfile(info, io.BytesIO(data))
+
+
+def write_cifar10_tar(
+    path: Path, per_batch: int = 8, seed: int = 0, batches: dict[str, bytes] | None = None
+) -> dict[str, np.ndarray]:
+    """Writes cifar-10-python.tar.gz with 5 data batches and a test batch; returns the arrays.
+
+    `batches` replaces the pickled bytes of the named members (to plant a bad pickle).
+    """
+    rng = np.random.default_rng(seed)
+    out: dict[str, list[np.ndarray]] = {"train_x": [], "train_y": [], "test_x": [], "test_y": []}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz") as archive:
+        _add_member(archive, "cifar-10-batches-py/batches.meta", _pickled_batch({}))
+        members = [(f"data_batch_{i}", "train") for i in range(1, 6)] + [("test_batch", "test")]
+        for member, split in members:
+            data = rng.integers(0, 256, size=(per_batch, 3072), dtype=np.uint8)
+            labels = [int(v) for v in rng.integers(0, 10, size=per_batch)]
+            name = f"cifar-10-batches-py/{member}"
+            payload = (batches or {}).get(name) or _pickled_batch(
+                {b"batch_label": b"x", b"labels": labels, b"data": data, b"filenames": []}
+            )
+            _add_member(archive, name, payload)
+            out[f"{split}_x"].append(data)
+            out[f"{split}_y"].append(np.array(labels))
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def write_cifar100_tar(
+    path: Path, per_class_train: int = 2, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Writes cifar-100-python.tar.gz (train, test, meta); returns the arrays (fine labels)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz") as archive:
+        _add_member(archive, "cifar-100-python/meta", _pickled_batch({}))
+        for split, per_class in (("train", per_class_train), ("test", 1)):
+            fine = rng.permutation(np.repeat(np.arange(100), per_class))
+            data = rng.integers(0, 256, size=(len(fine), 3072), dtype=np.uint8)
+            batch = {
+                b"filenames": [],
+                b"batch_label": b"x",
+                b"fine_labels": [int(v) for v in fine],
+                b"coarse_labels": [int(v) // 5 for v in fine],
+                b"data": data,
+            }
+            _add_member(archive, f"cifar-100-python/{split}", _pickled_batch(batch))
+            out[f"{split}_x"], out[f"{split}_y"] = data, fine
+    return out
+
+
+def remote_files(folder: Path, names: list[str]) -> tuple[RemoteFile, ...]:
+    """RemoteFile entries (name, SHA-256, size) for files lying in `folder`."""
+    return tuple(
+        RemoteFile(
+            n, hashlib.sha256((folder / n).read_bytes()).hexdigest(), (folder / n).stat().st_size
+        )
+        for n in names
+    )
+
+
+MNIST_NAMES = [
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+]
+
+
+def register(
+    monkeypatch: pytest.MonkeyPatch, name: str, folder: Path, names: list[str], base_url: str
+) -> DatasetSource:
+    """Makes dataset `name` expect the files in `folder` and download from `base_url` only."""
+    source = dataclasses.replace(
+        datasets.SOURCES[name], files=remote_files(folder, names), base_urls=(base_url,)
+    )
+    monkeypatch.setitem(datasets.SOURCES, name, source)
+    monkeypatch.delenv("GAPWATCH_DATASET_MIRROR", raising=False)
+    return source
+
+
+def install_tiny_datasets(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> dict[str, dict]:
+    """Writes tiny MNIST, Fashion-MNIST, CIFAR-10 and CIFAR-100 straight into the cache under
+    `data_dir` and registers their digests; downloads would go to a closed port."""
+    offline = closed_port_url()
+    written: dict[str, dict] = {}
+    for name, seed in (("mnist", 0), ("fashion_mnist", 1)):
+        folder = data_dir / "datasets" / name
+        written[name] = write_mnist_files(folder, seed=seed)
+        register(monkeypatch, name, folder, MNIST_NAMES, offline)
+    for name, writer in (("cifar10", write_cifar10_tar), ("cifar100", write_cifar100_tar)):
+        folder = data_dir / "datasets" / name
+        file_name = f"cifar-{name[5:]}-python.tar.gz"
+        written[name] = writer(folder / file_name)
+        register(monkeypatch, name, folder, [file_name], offline)
+    return written

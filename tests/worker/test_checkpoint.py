@@ -1,0 +1,136 @@
+"""Checkpoint and resume: a run killed after a checkpoint continues to the same curves."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+import torch
+
+from gapwatch_worker.cl.checkpoint import CheckpointStore, spec_fingerprint
+from gapwatch_worker.cl.loop import TrainingDiverged, run_experiment
+from gapwatch_worker.cl.reporting import MemoryReporter
+
+STRATEGIES = [
+    {"name": "finetune"},
+    {"name": "joint"},
+    {"name": "er", "buffer_size": 40, "buffer_policy": "class_balanced"},
+    {"name": "er_ace", "buffer_size": 40},
+    {"name": "agem", "buffer_size": 40, "reference_batch_size": 16},
+    {"name": "ewc", "fisher_samples": 32, "online": True, "gamma": 0.9, "ewc_lambda": 1.0},
+    {"name": "si"},
+    {"name": "lwf"},
+    {"name": "derpp", "buffer_size": 40},
+]
+
+
+class Crash(RuntimeError):
+    """The worker dies."""
+
+
+class CrashingReporter(MemoryReporter):
+    """Keeps points like MemoryReporter until `crash_at`, then the process 'dies'."""
+
+    def __init__(self, crash_at: int) -> None:
+        super().__init__()
+        self.crash_at = crash_at
+
+    def report_scalars(self, step: int, values: Mapping[str, float]) -> None:
+        if step >= self.crash_at:
+            raise Crash(f"killed at step {step}")
+        super().report_scalars(step, values)
+
+
+def _points(reporter: MemoryReporter) -> dict[str, dict[int, float]]:
+    return {
+        key: dict(zip(steps, values, strict=True))
+        for key, (steps, values) in reporter.series.items()
+        if not key.startswith("sys/")  # wall-clock rates differ by nature
+    }
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES, ids=lambda s: s["name"])
+def test_resume_gives_the_curves_of_an_uninterrupted_run(
+    make_spec, tmp_path: Path, strategy: dict
+) -> None:
+    spec = make_spec(
+        strategy=strategy,
+        benchmark={"n_tasks": 3},
+        training={"iterations_per_task": 12},
+        evaluation={"every": 1},
+        checkpoint_every=5,
+    )
+    uninterrupted = MemoryReporter()
+    run_experiment(spec, uninterrupted)
+
+    store = CheckpointStore(tmp_path / "run")
+    # Dies at step 23, after the checkpoint of step 20 and inside task 1 (steps 12..24).
+    with pytest.raises(Crash):
+        run_experiment(spec, CrashingReporter(crash_at=23), checkpoints=store)
+    resumed = MemoryReporter()
+    outcome = run_experiment(spec, resumed, checkpoints=store)
+    assert outcome.resumed_from == 20 and outcome.iterations == 36
+
+    # The resumed run evaluates from step 20 on; the loss of the update that reached step 20
+    # was reported before the checkpoint, so its training series resumes at 21.
+    got = _points(resumed)
+    for key, points in _points(uninterrupted).items():
+        first = 21 if key.startswith("train/") else 20
+        assert got.get(key, {}) == {s: v for s, v in points.items() if s >= first}, key
+    # Events of the resumed task are not repeated; later tasks' are.
+    assert [(e.kind, e.step) for e in resumed.events] == [
+        ("task_end", 24), ("task_start", 24), ("task_end", 36)
+    ]  # fmt: skip
+
+
+def test_the_crashed_part_plus_the_resumed_part_cover_the_run(make_spec, tmp_path: Path) -> None:
+    spec = make_spec(
+        strategy={"name": "er", "buffer_size": 30},
+        training={"iterations_per_task": 10},
+        evaluation={"every": 1},
+        checkpoint_every=7,
+    )
+    uninterrupted = MemoryReporter()
+    run_experiment(spec, uninterrupted)
+    store = CheckpointStore(tmp_path / "run")
+    first = CrashingReporter(crash_at=31)
+    with pytest.raises(Crash):
+        run_experiment(spec, first, checkpoints=store)
+    second = MemoryReporter()
+    assert run_experiment(spec, second, checkpoints=store).resumed_from == 28
+    merged = _points(first)
+    for key, points in _points(second).items():
+        for step, value in points.items():
+            assert merged.setdefault(key, {}).setdefault(step, value) == value, (key, step)
+    assert merged == _points(uninterrupted)
+
+
+def test_a_checkpoint_of_another_spec_is_not_resumed(make_spec, tmp_path: Path) -> None:
+    store = CheckpointStore(tmp_path / "run")
+    spec = make_spec(checkpoint_every=5)
+    run_experiment(spec, MemoryReporter(), checkpoints=store)
+    assert store.path.exists()
+    other = make_spec(checkpoint_every=5, seed=1)
+    assert store.load(spec_fingerprint(other), torch.device("cpu")) is None
+    assert run_experiment(other, MemoryReporter(), checkpoints=store).resumed_from is None
+
+
+def test_checkpoint_writes_are_atomic_and_hold_the_whole_state(make_spec, tmp_path: Path) -> None:
+    store = CheckpointStore(tmp_path / "run")
+    spec = make_spec(
+        strategy={"name": "ewc", "fisher_samples": 16, "ewc_lambda": 1.0}, checkpoint_every=20
+    )
+    run_experiment(spec, MemoryReporter(), checkpoints=store)
+    state = store.load(spec_fingerprint(spec), torch.device("cpu"))
+    assert state is not None and state["iteration"] == 100
+    assert {"model", "optimizer", "strategy", "sampler", "rng", "batch_generator"} <= set(state)
+    assert state["strategy"], "EWC's Fisher and anchors belong in the checkpoint"
+    assert [p.name for p in store.directory.iterdir()] == ["checkpoint.pt"]  # no temp left
+
+
+def test_a_diverging_run_fails_with_a_clear_message(make_spec) -> None:
+    # EWC's penalty at lambda 1e4 with SGD at lr 0.1 overshoots and explodes within a task.
+    spec = make_spec(strategy={"name": "ewc", "fisher_samples": 16, "ewc_lambda": 1e4})
+    with pytest.raises(TrainingDiverged, match="diverged; lower the learning rate"):
+        run_experiment(spec, MemoryReporter())

@@ -1,0 +1,66 @@
+"""Split CIFAR-10 and Split CIFAR-100: 32x32 colour images in tasks of consecutive classes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from gapwatch.spec import SplitCIFAR10Spec, SplitCIFAR100Spec
+
+from ..datasets import load_dataset
+from .base import Benchmark
+from .images import split_tasks, task_classes
+from .scenarios import make_benchmark
+
+INPUT_SHAPE = (3, 32, 32)
+# Per-channel mean and standard deviation of each training set's pixels in [0, 1] (the values
+# in common use; CIFAR-10's std is the per-pixel one, not the often copied 0.2023, 0.1994, 0.2010).
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+CIFAR100_MEAN = (0.5071, 0.4865, 0.4409)
+CIFAR100_STD = (0.2673, 0.2564, 0.2762)
+
+
+def build_split_cifar10(
+    spec: SplitCIFAR10Spec, seed: int, device: torch.device, data_dir: Path | None = None
+) -> Benchmark:
+    """CIFAR-10 in `n_tasks` tasks of 10 // n_tasks consecutive classes, normalised per channel.
+
+    Raises:
+        DatasetError: If CIFAR-10 is not cached and cannot be downloaded.
+    """
+    arrays = load_dataset("cifar10", data_dir)
+    tasks = split_tasks(
+        arrays.train_x,
+        arrays.train_y,
+        arrays.test_x,
+        arrays.test_y,
+        task_classes(spec.n_tasks, 10),
+        device,
+        CIFAR10_MEAN,
+        CIFAR10_STD,
+    )
+    return make_benchmark(spec.name, spec.scenario, tasks, INPUT_SHAPE)
+
+
+def build_split_cifar100(
+    spec: SplitCIFAR100Spec, seed: int, device: torch.device, data_dir: Path | None = None
+) -> Benchmark:
+    """CIFAR-100 (fine labels) in 10 tasks of 10 or 20 tasks of 5 consecutive classes.
+
+    Raises:
+        DatasetError: If CIFAR-100 is not cached and cannot be downloaded.
+    """
+    arrays = load_dataset("cifar100", data_dir)
+    tasks = split_tasks(
+        arrays.train_x,
+        arrays.train_y,
+        arrays.test_x,
+        arrays.test_y,
+        task_classes(spec.n_tasks, 100),
+        device,
+        CIFAR100_MEAN,
+        CIFAR100_STD,
+    )
+    return make_benchmark(spec.name, spec.scenario, tasks, INPUT_SHAPE)

@@ -1,0 +1,63 @@
+"""Split MNIST and Split Fashion-MNIST: 28x28 grey images in tasks of consecutive classes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from gapwatch.spec import SplitFashionMNISTSpec, SplitMNISTSpec
+
+from ..datasets import load_dataset
+from .base import Benchmark
+from .images import split_tasks, task_classes
+from .scenarios import make_benchmark
+
+N_CLASSES = 10
+INPUT_SHAPE = (1, 28, 28)
+
+
+def _build_split(
+    dataset: str,
+    spec: SplitMNISTSpec | SplitFashionMNISTSpec,
+    device: torch.device,
+    data_dir: Path | None,
+) -> Benchmark:
+    arrays = load_dataset(dataset, data_dir)
+    tasks = split_tasks(
+        arrays.train_x,
+        arrays.train_y,
+        arrays.test_x,
+        arrays.test_y,
+        task_classes(spec.n_tasks, N_CLASSES),
+        device,
+    )
+    return make_benchmark(spec.name, spec.scenario, tasks, INPUT_SHAPE)
+
+
+def build_split_mnist(
+    spec: SplitMNISTSpec, seed: int, device: torch.device, data_dir: Path | None = None
+) -> Benchmark:
+    """MNIST in `n_tasks` tasks of 10 // n_tasks consecutive digits, pixels in [0, 1].
+
+    Args:
+        spec: Number of tasks and scenario.
+        seed: Unused: the classes come in their natural order and the official split is kept.
+        device: Where the task tensors live for the whole run.
+        data_dir: Dataset cache root (see `datasets.resolve_data_dir`).
+
+    Raises:
+        DatasetError: If MNIST is not cached and cannot be downloaded.
+    """
+    return _build_split("mnist", spec, device, data_dir)
+
+
+def build_split_fashion_mnist(
+    spec: SplitFashionMNISTSpec, seed: int, device: torch.device, data_dir: Path | None = None
+) -> Benchmark:
+    """Fashion-MNIST in `n_tasks` tasks of 10 // n_tasks consecutive classes, pixels in [0, 1].
+
+    Raises:
+        DatasetError: If Fashion-MNIST is not cached and cannot be downloaded.
+    """
+    return _build_split("fashion_mnist", spec, device, data_dir)

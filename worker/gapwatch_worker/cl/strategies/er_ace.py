@@ -1,0 +1,111 @@
+"""ER-ACE: experience replay with the asymmetric cross-entropy of Caccia et al. (ICLR 2022)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from gapwatch.spec import ERACESpec, TrainingSpec
+
+from ..benchmarks.base import Benchmark
+from ..benchmarks.scenarios import MASK_VALUE, units_table
+from ..seeding import make_generator
+from .base import Strategy
+from .buffer import ReservoirBuffer
+
+
+class ERACE(Strategy):
+    """ER whose new rows only compete among the classes present in their own batch.
+
+    loss = CE(new batch, over the classes present in it) + CE(replayed batch, over every class
+    seen so far). The new rows then cannot push the logits of absent (old) classes down, which
+    is what makes plain ER's representation drift right after a task switch (Caccia et al.,
+    "New insights on reducing abrupt representation change in online continual learning").
+    The mask applies from the first task on, as in the paper; the memory is a reservoir.
+
+    Attributes:
+        buffer: Reservoir of (input, target, task id) rows.
+        replay_batch_size: Replayed rows per update.
+        seen_classes: Bool device tensor over the output units: targets seen so far.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        device: torch.device,
+        buffer: ReservoirBuffer,
+        replay_batch_size: int,
+        n_outputs: int,
+        *,
+        units_table: torch.Tensor | None = None,
+    ):
+        super().__init__(model, optimizer, device, units_table=units_table)
+        self.buffer = buffer
+        self.replay_batch_size = replay_batch_size
+        self.seen_classes = torch.zeros(n_outputs, dtype=torch.bool, device=device)
+
+    @classmethod
+    def from_spec(
+        cls,
+        spec: ERACESpec,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        training: TrainingSpec,
+        device: torch.device,
+        seed: int,
+        benchmark: Benchmark,
+    ) -> ERACE:
+        """Builds ER-ACE; the replay batch defaults to the training batch size."""
+        buffer = ReservoirBuffer(spec.buffer_size, device, make_generator(seed, "er_ace/buffer"))
+        return cls(
+            model,
+            optimizer,
+            device,
+            buffer,
+            spec.replay_batch_size or training.batch_size,
+            benchmark.n_outputs,
+            units_table=units_table(benchmark),
+        )
+
+    def observe(self, x: torch.Tensor, y: torch.Tensor, task_id: int) -> torch.Tensor:
+        """One update on the asymmetric loss, then offers the new batch to the reservoir."""
+        self.seen_classes[y] = True  # on the device: no host copy of the labels
+        present = torch.zeros_like(self.seen_classes)
+        present[y] = True
+        if len(self.buffer) == 0:
+            logits = self.logits(x, task_id)
+            loss = self.update(new_batch_loss(logits, y, present))
+        else:
+            replay_x, replay_y, replay_task = self.buffer.sample(self.replay_batch_size)
+            task_ids = self.joined_task_ids(task_id, len(x), replay_task)
+            logits = self.logits(torch.cat([x, replay_x]), task_ids)
+            replay_logits = logits[len(x) :].masked_fill(~self.seen_classes, MASK_VALUE)
+            loss = self.update(
+                new_batch_loss(logits[: len(x)], y, present)
+                + nn.functional.cross_entropy(replay_logits, replay_y)
+            )
+        self.buffer.add(x, y, self.task_column(task_id, len(x)))
+        return loss
+
+    def state_dict(self) -> dict[str, Any]:
+        """The buffer and the classes seen so far."""
+        return {"buffer": self.buffer.state_dict(), "seen_classes": self.seen_classes}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores the buffer and the classes seen."""
+        self.buffer.load_state_dict(state["buffer"])
+        self.seen_classes = state["seen_classes"].to(self.device).clone()
+
+
+def new_batch_loss(logits: torch.Tensor, y: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy over the classes present in the batch only (the others are masked out).
+
+    Args:
+        logits: (n, n_outputs) logits of the new rows.
+        y: Their targets.
+        present: Bool (n_outputs,), True for the targets that occur in `y`.
+    """
+    return nn.functional.cross_entropy(logits.masked_fill(~present, MASK_VALUE), y)
