@@ -230,13 +230,23 @@ def live_api(pg_live_url: str, test_queue: str, redis_client: redis.Redis) -> It
     server.stop()
 
 
-def start_worker(name: str, api_url: str, queue: str) -> LiveProcess:
+def offline_dataset_env() -> dict[str, str]:
+    """Downloads only from a mirror where nothing listens: tests never reach the internet."""
+    return {
+        "GAPWATCH_DATASET_MIRROR": f"http://127.0.0.1:{free_port()}",
+        "GAPWATCH_DATASET_OFFLINE": "1",
+    }
+
+
+def start_worker(name: str, api_url: str, queue: str, data_dir: Path) -> LiveProcess:
     """A real Celery worker process consuming `queue` from Redis."""
     env = clean_env(
         GAPWATCH_BROKER_URL=REDIS_URL,
         GAPWATCH_QUEUE=queue,
         GAPWATCH_API_URL=api_url,
         GAPWATCH_WORKER_TOKEN=WORKER_TOKEN,
+        GAPWATCH_DATA_DIR=str(data_dir),
+        **offline_dataset_env(),
     )
     # The same command that users and containers run.
     worker = LiveProcess(name, [sys.executable, "-m", "gapwatch.cli", "worker"], env)
@@ -249,7 +259,9 @@ def start_worker(name: str, api_url: str, queue: str) -> LiveProcess:
 
 
 @pytest.fixture(scope="session")
-def live_worker(live_api: str, test_queue: str) -> Iterator[LiveProcess]:
-    worker = start_worker("worker", live_api, test_queue)
+def live_worker(
+    live_api: str, test_queue: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveProcess]:
+    worker = start_worker("worker", live_api, test_queue, tmp_path_factory.mktemp("worker-data"))
     yield worker
     worker.stop()

@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from gapwatch.client import GapwatchClient
-from tests.conftest import LiveProcess, clean_env, free_port, http_ok, wait_until
+from tests.conftest import (
+    LiveProcess,
+    clean_env,
+    free_port,
+    http_ok,
+    offline_dataset_env,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +33,9 @@ def _alive(pid: int) -> bool:
 def test_make_up_serves_trains_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     port = free_port()
     data_dir = tmp_path / "data"
-    env = clean_env(GAPWATCH_DATA_DIR=str(data_dir), GAPWATCH_PORT=str(port))
+    env = clean_env(
+        GAPWATCH_DATA_DIR=str(data_dir), GAPWATCH_PORT=str(port), **offline_dataset_env()
+    )
     # The README's command, in its own process group like a terminal's foreground job.
     service = LiveProcess("embedded", ["make", "--no-print-directory", "up"], env, new_group=True)
     url = f"http://127.0.0.1:{port}"

@@ -23,6 +23,7 @@ from tests.conftest import (
     clean_env,
     free_port,
     http_ok,
+    offline_dataset_env,
     wait_until,
 )
 
@@ -50,6 +51,7 @@ def test_a_killed_workers_run_resumes_elsewhere_to_identical_curves(
         "GAPWATCH_QUEUE": queue,
         "GAPWATCH_WORKER_TOKEN": WORKER_TOKEN,
         "GAPWATCH_DATA_DIR": str(tmp_path),  # the shared artifacts volume of both workers
+        **offline_dataset_env(),
     }
     port = free_port()
     api = LiveProcess(

@@ -111,3 +111,55 @@ def test_cancelling_a_running_run_stops_it_and_keeps_its_points(client: Gapwatch
     assert kept and kept[0] == 0
     time.sleep(0.5)
     assert client.get_metrics(run_id, ["eval/acc/task_0"])["eval/acc/task_0"][0] == kept
+
+
+COMBINATIONS = [
+    # (benchmark, model, strategy): scenarios and heads that differ from the tests above.
+    ({"name": "split_digits", "scenario": "task_incremental"}, {"name": "cnn", "channels": [8]},
+     {"name": "lwf"}),
+    ({"name": "synthetic", "n_tasks": 3, "dim": 16, "train_per_class": 100, "test_per_class": 50,
+      "dissimilarity": 1.0}, {"name": "mlp", "hidden_sizes": [32]},
+     {"name": "ewc", "online": True, "ewc_lambda": 1.0, "fisher_samples": 64}),
+    ({"name": "split_digits", "scenario": "domain_incremental"},
+     {"name": "resnet18_reduced", "nf": 4}, {"name": "derpp", "buffer_size": 50}),
+    ({"name": "split_digits", "n_tasks": 2}, {"name": "mlp", "hidden_sizes": [32]},
+     {"name": "agem", "buffer_size": 64, "reference_batch_size": 32}),
+]  # fmt: skip
+
+
+def test_benchmark_scenario_model_strategy_combinations_finish_with_curves(
+    client: GapwatchClient,
+) -> None:
+    submitted = [
+        client.create_run(
+            split_digits_spec(
+                strategy,
+                benchmark=benchmark,
+                model=model,
+                training={"iterations_per_task": 15},
+                evaluation={"every": 3},
+            )
+        )  # fmt: skip
+        for benchmark, model, strategy in COMBINATIONS
+    ]
+    for run, (benchmark, _, _) in zip(submitted, COMBINATIONS, strict=True):
+        finished = client.wait_for_run(run["id"], timeout_s=180)
+        assert finished["status"] == "succeeded", finished["error"]
+        n_tasks = benchmark.get("n_tasks", 5)
+        series = client.get_metrics(run["id"])
+        last = f"eval/acc/task_{n_tasks - 1}"
+        assert series[last][0][-1] == 15 * n_tasks
+        assert all(0.0 <= v <= 1.0 for v in series["eval/acc/task_0"][1])
+
+
+def test_a_dataset_that_is_neither_cached_nor_downloadable_fails_the_run_clearly(
+    client: GapwatchClient,
+) -> None:
+    run = client.create_run(
+        split_digits_spec({"name": "finetune"}, benchmark={"name": "split_mnist"})
+    )
+    finished = client.wait_for_run(run["id"], timeout_s=120)
+    assert finished["status"] == "failed"
+    assert finished["error"].startswith(
+        "DatasetUnavailable: dataset mnist not in cache and download failed"
+    )

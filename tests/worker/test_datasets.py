@@ -325,3 +325,16 @@ def test_data_dir_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     assert resolve_data_dir() == Path(".gapwatch")
     with pytest.raises(ValueError, match="unknown dataset"):
         load_dataset("imagenet", tmp_path)
+
+
+def test_offline_mode_downloads_only_from_mirrors(monkeypatch) -> None:
+    from gapwatch_worker.cl.datasets import SOURCES
+    from gapwatch_worker.cl.datasets.store import candidate_urls
+
+    source = SOURCES["mnist"]
+    file = source.files[0]
+    monkeypatch.setenv("GAPWATCH_DATASET_MIRROR", "file:///srv/mirror")
+    monkeypatch.setenv("GAPWATCH_DATASET_OFFLINE", "1")
+    assert candidate_urls(source, file) == [f"file:///srv/mirror/mnist/{file.name}"]
+    monkeypatch.setenv("GAPWATCH_DATASET_OFFLINE", "0")
+    assert len(candidate_urls(source, file)) == 1 + len(source.base_urls)

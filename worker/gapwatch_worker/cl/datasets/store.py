@@ -34,6 +34,8 @@ DEFAULT_DATA_DIR = Path(".gapwatch")
 # Base URLs tried before the official ones: `<mirror>/<dataset>/<file>`; file:// works, so an
 # offline site can point it at a folder. Several may be given, separated by commas or spaces.
 MIRROR_ENV = "GAPWATCH_DATASET_MIRROR"
+# "1": download only from the mirrors, never from the official hosts (air-gapped sites, tests).
+OFFLINE_ENV = "GAPWATCH_DATASET_OFFLINE"
 PARSED_FORMAT = 1
 DOWNLOAD_TIMEOUT_S = 60
 _CHUNK = 1 << 20
@@ -184,9 +186,11 @@ def ensure_file(source: DatasetSource, file: RemoteFile, folder: Path) -> Path:
 
 
 def candidate_urls(source: DatasetSource, file: RemoteFile) -> list[str]:
-    """Mirrors from $GAPWATCH_DATASET_MIRROR first, then the official URLs."""
+    """Mirrors from $GAPWATCH_DATASET_MIRROR first, then the official URLs (unless offline)."""
     mirrors = os.environ.get(MIRROR_ENV, "").replace(",", " ").split()
     urls = [f"{m.rstrip('/')}/{source.name}/{file.name}" for m in mirrors]
+    if os.environ.get(OFFLINE_ENV, "").lower() in ("1", "true", "yes"):
+        return urls
     return urls + [base + file.name for base in source.base_urls]
 
 
