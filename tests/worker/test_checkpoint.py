@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-import torch
 
 from gapwatch_worker.cl.checkpoint import CheckpointStore, spec_fingerprint
 from gapwatch_worker.cl.loop import TrainingDiverged, run_experiment
@@ -112,7 +111,7 @@ def test_a_checkpoint_of_another_spec_is_not_resumed(make_spec, tmp_path: Path) 
     run_experiment(spec, MemoryReporter(), checkpoints=store)
     assert store.path.exists()
     other = make_spec(checkpoint_every=5, seed=1)
-    assert store.load(spec_fingerprint(other), torch.device("cpu")) is None
+    assert store.load(spec_fingerprint(other)) is None
     assert run_experiment(other, MemoryReporter(), checkpoints=store).resumed_from is None
 
 
@@ -122,7 +121,7 @@ def test_checkpoint_writes_are_atomic_and_hold_the_whole_state(make_spec, tmp_pa
         strategy={"name": "ewc", "fisher_samples": 16, "ewc_lambda": 1.0}, checkpoint_every=20
     )
     run_experiment(spec, MemoryReporter(), checkpoints=store)
-    state = store.load(spec_fingerprint(spec), torch.device("cpu"))
+    state = store.load(spec_fingerprint(spec))
     assert state is not None and state["iteration"] == 100
     assert {"model", "optimizer", "strategy", "sampler", "rng", "batch_generator"} <= set(state)
     assert state["strategy"], "EWC's Fisher and anchors belong in the checkpoint"
@@ -134,3 +133,33 @@ def test_a_diverging_run_fails_with_a_clear_message(make_spec) -> None:
     spec = make_spec(strategy={"name": "ewc", "fisher_samples": 16, "ewc_lambda": 1e4})
     with pytest.raises(TrainingDiverged, match="diverged; lower the learning rate"):
         run_experiment(spec, MemoryReporter())
+
+
+def test_a_torn_checkpoint_file_means_starting_over(make_spec, tmp_path: Path) -> None:
+    store = CheckpointStore(tmp_path / "run")
+    spec = make_spec(checkpoint_every=5)
+    store.directory.mkdir(parents=True)
+    store.path.write_bytes(b"PK\x03\x04 half a zip")
+    outcome = run_experiment(spec, MemoryReporter(), checkpoints=store)
+    assert outcome.resumed_from is None and outcome.iterations == 100
+
+
+def test_resume_from_a_checkpoint_at_a_task_boundary(make_spec, tmp_path: Path) -> None:
+    spec = make_spec(
+        strategy={"name": "lwf"},
+        benchmark={"n_tasks": 3},
+        training={"iterations_per_task": 12},
+        evaluation={"every": 1},
+        checkpoint_every=12,
+    )
+    uninterrupted = MemoryReporter()
+    run_experiment(spec, uninterrupted)
+    store = CheckpointStore(tmp_path / "run")
+    with pytest.raises(Crash):  # the checkpoint at 24 is the end of task 1, before its end_task
+        run_experiment(spec, CrashingReporter(crash_at=26), checkpoints=store)
+    resumed = MemoryReporter()
+    assert run_experiment(spec, resumed, checkpoints=store).resumed_from == 24
+    got = _points(resumed)
+    for key, points in _points(uninterrupted).items():
+        first = 25 if key.startswith("train/") else 24
+        assert got.get(key, {}) == {s: v for s, v in points.items() if s >= first}, key

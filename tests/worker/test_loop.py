@@ -48,11 +48,12 @@ def test_evaluates_at_zero_every_multiple_and_every_boundary(make_spec: SpecFact
     )
     reporter, outcome = _run(spec)
 
-    # {0, 7, 14, 21, 28} and the boundaries {10, 20, 30}, each once; task j from its start on.
+    # {0, 7, 14, 21, 28} and the boundaries {10, 20, 30}, each once; task j from its start on,
+    # plus step 0 for every task (the untrained model's accuracy, FWT's baseline).
     assert reporter.steps(metric_key_eval_acc(0)) == [0, 7, 10, 14, 20, 21, 28, 30]
-    assert reporter.steps(metric_key_eval_acc(1)) == [10, 14, 20, 21, 28, 30]
-    assert reporter.steps(metric_key_eval_acc(2)) == [20, 21, 28, 30]
-    assert reporter.steps(metric_key_eval_loss(2)) == [20, 21, 28, 30]
+    assert reporter.steps(metric_key_eval_acc(1)) == [0, 10, 14, 20, 21, 28, 30]
+    assert reporter.steps(metric_key_eval_acc(2)) == [0, 20, 21, 28, 30]
+    assert reporter.steps(metric_key_eval_loss(2)) == [0, 20, 21, 28, 30]
     assert metric_key_eval_acc(3) not in reporter.series
     assert (outcome.iterations, outcome.evaluations, outcome.stopped) == (30, 8, False)
     # The loss of the update from i to i + 1 updates is reported at step i + 1.

@@ -90,7 +90,10 @@ def execute_claimed_run(api: GapwatchClient, claim: ClaimedRun) -> str:
         return _finish(api, claim, error=describe_error(error))
     if outcome.stopped or logger.stop_requested:
         return "cancelled"
-    return _finish(api, claim, error=None)
+    status = _finish(api, claim, error=None)
+    # A finished run resumes nothing; its buffers can be large. Failed runs keep theirs.
+    checkpoint_store(claim.run_id).clear()
+    return status
 
 
 def _finish(api: GapwatchClient, claim: ClaimedRun, *, error: str | None) -> str:

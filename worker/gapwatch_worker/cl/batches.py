@@ -29,9 +29,7 @@ class TaskBatchSampler:
 
     def _new_permutation(self) -> torch.Tensor:
         # Drawn on the CPU generator, so CPU and CUDA runs see the same batches.
-        return torch.randperm(self._n, generator=self.generator).to(
-            self._device, non_blocking=True
-        )
+        return torch.randperm(self._n, generator=self.generator).to(self._device, non_blocking=True)
 
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The next (inputs, targets) batch."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from typing import Any
 import torch
 
 from gapwatch.spec import RunSpec
+
+log = logging.getLogger(__name__)
 
 CHECKPOINT_VERSION = 1
 FILE_NAME = "checkpoint.pt"
@@ -53,14 +56,26 @@ class CheckpointStore:
         """Write `state` atomically, replacing the previous checkpoint."""
         self.directory.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_suffix(f".tmp-{os.getpid()}")
-        torch.save({"version": CHECKPOINT_VERSION, **state}, temporary)
+        with open(temporary, "wb") as file:
+            torch.save({"version": CHECKPOINT_VERSION, **state}, file)
+            file.flush()
+            os.fsync(file.fileno())  # the rename must never publish a half-written file
         os.replace(temporary, self.path)
 
-    def load(self, fingerprint: str, device: torch.device) -> dict[str, Any] | None:
-        """The stored checkpoint if it was written by the same spec, else None."""
+    def load(self, fingerprint: str) -> dict[str, Any] | None:
+        """The stored checkpoint if it was written by the same spec, else None.
+
+        Tensors stay on the CPU: RNG states must be CPU byte tensors, and `load_state_dict`
+        moves model, optimizer and strategy tensors to their device. An unreadable file is
+        treated as no checkpoint, so a torn file cannot make every retry of the run fail.
+        """
         if not self.path.exists():
             return None
-        state = torch.load(self.path, map_location=device, weights_only=False)
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as error:  # noqa: BLE001 - any unreadable checkpoint means start over
+            log.warning("ignoring unreadable checkpoint %s: %s", self.path, error)
+            return None
         if state.get("version") != CHECKPOINT_VERSION or state.get("spec") != fingerprint:
             return None
         return state

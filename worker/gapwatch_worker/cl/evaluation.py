@@ -121,6 +121,18 @@ class ContinualEvaluator:
         Raises:
             ValueError: If n_tasks is not in [1, self.n_tasks].
         """
+        means = self.scores_on_device(model, n_tasks).cpu()  # the one host copy
+        return TaskScores(accuracy=means[:, 0].tolist(), loss=means[:, 1].tolist())
+
+    def scores_on_device(self, model: nn.Module, n_tasks: int) -> torch.Tensor:
+        """Per-task (accuracy, mean loss) as an (n_tasks, 2) float64 tensor left on the device.
+
+        The caller copies it to the host, together with whatever else it needs at this step,
+        so that an evaluation costs one device-to-host transfer.
+
+        Raises:
+            ValueError: If n_tasks is not in [1, self.n_tasks].
+        """
         if not 1 <= n_tasks <= self.n_tasks:
             raise ValueError(f"n_tasks must be in [1, {self.n_tasks}], got {n_tasks}")
         rows = self._ends[n_tasks - 1]  # tasks are contiguous: a prefix slice, no gather
@@ -134,10 +146,10 @@ class ContinualEvaluator:
                 per_row = torch.stack([correct, loss], dim=1).to(torch.float64)
                 totals = torch.zeros((n_tasks, 2), dtype=torch.float64, device=per_row.device)
                 totals.index_add_(0, self.task_index[:rows], per_row)
-                means = (totals / self._sizes[:n_tasks, None]).cpu()  # the one host copy
+                means = totals / self._sizes[:n_tasks, None]
         finally:
             model.train(was_training)
-        return TaskScores(accuracy=means[:, 0].tolist(), loss=means[:, 1].tolist())
+        return means
 
     def _per_row(
         self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, task_index: torch.Tensor

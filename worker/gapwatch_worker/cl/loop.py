@@ -8,7 +8,11 @@ Evaluations happen at i = 0, whenever i % evaluation.every == 0, and at every ta
 never twice at one step. The boundary evaluation at e_k = s_{k+1} is made before task k + 1
 begins (before its `begin_task` and its first update). The tasks evaluated at step i are tasks
 0..c, where c is the task trained from step i on (the last task at the final step), or all
-tasks when evaluation.include_unseen is set.
+tasks when evaluation.include_unseen is set. Step 0 always covers every task: the untrained
+model's accuracy b_j is the baseline of forward transfer (METRICS.md).
+
+Each evaluation makes one device-to-host copy, which also carries the training losses of the
+updates since the previous one.
 """
 
 from __future__ import annotations
@@ -194,7 +198,7 @@ def run_experiment(
     sampler: TaskBatchSampler | None = None
     resumed_from: int | None = None
     fingerprint = spec_fingerprint(spec)
-    saved = checkpoints.load(fingerprint, device) if checkpoints is not None else None
+    saved = checkpoints.load(fingerprint) if checkpoints is not None else None
     if saved is not None:
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
@@ -214,13 +218,20 @@ def run_experiment(
 
     def evaluate(current_task: int) -> None:
         nonlocal evaluations
-        flush_train_losses(pending_losses, reporter)  # first: a diverged run stops here
-        seen = n_tasks if spec.evaluation.include_unseen else current_task + 1
-        scores = evaluator.evaluate(model, seen)
+        # Step 0 covers every task: the untrained model's accuracy b_j that FWT needs.
+        everything = spec.evaluation.include_unseen or iteration == 0
+        seen = n_tasks if everything else current_task + 1
+        scores = evaluator.scores_on_device(model, seen)
+        # One device-to-host copy for this evaluation and the training losses still pending.
+        losses = [loss.to(torch.float64) for _, loss, _ in pending_losses]
+        host = torch.cat([torch.stack(losses), scores.flatten()]) if losses else scores.flatten()
+        host_values = host.cpu().tolist()
+        report_train_losses(pending_losses, host_values[: len(losses)], reporter)
+        means = host_values[len(losses) :]
         values: dict[str, float] = {}
         for j in range(seen):
-            values[metric_key_eval_acc(j)] = scores.accuracy[j]
-            values[metric_key_eval_loss(j)] = scores.loss[j]
+            values[metric_key_eval_acc(j)] = means[2 * j]
+            values[metric_key_eval_loss(j)] = means[2 * j + 1]
         reporter.report_scalars(iteration, values)
         evaluations += 1
 
@@ -315,9 +326,18 @@ def flush_train_losses(pending: list[tuple[int, torch.Tensor, float]], reporter:
     Raises:
         TrainingDiverged: At the first non-finite loss, naming its step.
     """
-    if not pending:
-        return
-    losses = torch.stack([loss for _, loss, _ in pending]).cpu().tolist()
+    if pending:
+        report_train_losses(pending, torch.stack([p[1] for p in pending]).cpu().tolist(), reporter)
+
+
+def report_train_losses(
+    pending: list[tuple[int, torch.Tensor, float]], losses: list[float], reporter: Reporter
+) -> None:
+    """Reports the pending updates' losses, already on the host, and clears the list.
+
+    Raises:
+        TrainingDiverged: At the first non-finite loss, naming its step.
+    """
     for (step, _, lr), loss in zip(pending, losses, strict=True):
         if not math.isfinite(loss):
             pending.clear()

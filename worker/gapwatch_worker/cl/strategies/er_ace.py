@@ -23,7 +23,11 @@ class ERACE(Strategy):
     seen so far). The new rows then cannot push the logits of absent (old) classes down, which
     is what makes plain ER's representation drift right after a task switch (Caccia et al.,
     "New insights on reducing abrupt representation change in online continual learning").
-    The mask applies from the first task on, as in the paper; the memory is a reservoir.
+    The mask applies from the first task on and the replayed CE covers only classes seen so
+    far, as the paper's equations read. The authors' released code (and mammoth) differ: they
+    mask the new batch only from the second task on and leave not-yet-seen classes unmasked.
+    The difference touches logits at the task switch, where the gap is measured: compare
+    against those implementations with this in mind. The memory is a reservoir.
 
     Attributes:
         buffer: Reservoir of (input, target, task id) rows.
