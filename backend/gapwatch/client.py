@@ -17,7 +17,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,6 +144,75 @@ class GapwatchClient:
         params = {k: v for k, v in params.items() if v is not None}
         answer = self._request("GET", f"/runs/{run_id}/metrics", params=params)
         return {s["key"]: (s["steps"], s["values"]) for s in answer["series"]}
+
+    def get_series(
+        self,
+        run_id: int,
+        keys: list[str] | None = None,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+        points: int | None = None,
+    ) -> dict[str, tuple[list[int], list[float]]]:
+        """Series as {key: (steps, values)}: at most `points` per key (M4-downsampled on the
+        server, every dip kept), or every point when `points` is None, following the pages."""
+        params: dict[str, Any] = {"start": start, "end": end, "points": points}
+        if keys is not None:
+            params["keys"] = ",".join(keys)
+        params = {k: v for k, v in params.items() if v is not None}
+        answer = self._request("GET", f"/runs/{run_id}/metrics", params=params)
+        series = {s["key"]: (s["steps"], s["values"]) for s in answer["series"]}
+        pending = dict(answer.get("next_start", {}))
+        while pending:
+            key, next_start = pending.popitem()
+            page = self._request(
+                "GET",
+                f"/runs/{run_id}/metrics",
+                params={**params, "keys": key, "start": next_start},
+            )
+            steps, values = page["series"][0]["steps"], page["series"][0]["values"]
+            series[key][0].extend(steps)
+            series[key][1].extend(values)
+            if key in page.get("next_start", {}):
+                pending[key] = page["next_start"][key]
+        return series
+
+    def get_summary(self, run_id: int, windows: list[int] | None = None) -> dict[str, Any]:
+        """ACC, BWT, FWT, forgetting, min-ACC, WC-ACC, WF^w and WP^w of a run, each named."""
+        params = {"windows": ",".join(map(str, windows))} if windows else None
+        return self._request("GET", f"/runs/{run_id}/summary", params=params)
+
+    def get_gaps(self, run_id: int) -> dict[str, Any]:
+        """The stability gap of every earlier task at every task boundary."""
+        return self._request("GET", f"/runs/{run_id}/gaps")
+
+    def compare(
+        self,
+        runs: list[int] | None = None,
+        *,
+        group: str | None = None,
+        keys: list[str] | None = None,
+        points: int | None = None,
+    ) -> dict[str, Any]:
+        """Runs (by id, or every run of a group) side by side, with series aligned by step."""
+        params: dict[str, Any] = {"group": group, "points": points}
+        if runs is not None:
+            params["runs"] = ",".join(map(str, runs))
+        if keys is not None:
+            params["keys"] = ",".join(keys)
+        return self._request(
+            "GET", "/compare", params={k: v for k, v in params.items() if v is not None}
+        )
+
+    def export_metrics(self, run_id: int, format: str = "csv") -> Iterator[bytes]:
+        """Every point of a run, streamed: CSV `key,step,value` rows or one JSON document."""
+        with self._http.stream(
+            "GET", f"/runs/{run_id}/export", params={"format": format}
+        ) as response:
+            if not response.is_success:
+                response.read()
+                _raise_for_status(response)
+            yield from response.iter_bytes()
 
     def get_events(self, run_id: int, kind: str | None = None) -> list[dict[str, Any]]:
         params = {"kind": kind} if kind else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gapwatch.server.models import MetricPoint, RunEvent
+from gapwatch.server.models import MetricChunk, RunEvent
 from tests.server.conftest import claim, create_run
 
 ACC0 = "eval/acc/task_0"
@@ -17,7 +17,7 @@ def _batch(key: str, steps: list[int], values: list[float]) -> dict:
 
 def _point_count(factory: sessionmaker[Session]) -> int:
     with factory() as session:
-        return session.scalar(select(func.count()).select_from(MetricPoint)) or 0
+        return session.scalar(select(func.coalesce(func.sum(MetricChunk.n), 0))) or 0
 
 
 def test_the_same_batch_twice_stores_each_point_once(api, db_session_factory) -> None:

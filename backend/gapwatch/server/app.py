@@ -12,11 +12,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gapwatch.config import Settings, get_settings
 from gapwatch.queue import RunQueue
+from gapwatch.server.compare.endpoints import router as compare_router
 from gapwatch.server.db import create_db_engine, create_session_factory
 from gapwatch.server.errors import install_error_handlers
 from gapwatch.server.events.endpoints import router as events_router
+from gapwatch.server.metrics.endpoints import export_router
 from gapwatch.server.metrics.endpoints import router as metrics_router
 from gapwatch.server.runs.endpoints import router as runs_router
+from gapwatch.server.summaries.endpoints import router as summaries_router
 
 API_PREFIX = "/api/v1"
 
@@ -62,6 +65,9 @@ def create_app(
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(runs_router)
     api.include_router(metrics_router)
+    api.include_router(export_router)
+    api.include_router(summaries_router)
+    api.include_router(compare_router)
     api.include_router(events_router)
     app.include_router(api)
 

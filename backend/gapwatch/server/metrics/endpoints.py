@@ -1,30 +1,41 @@
-"""Metric points of a run: batched ingest (worker) and series queries."""
+"""Metric points of a run: batched ingest (worker), series queries and a streamed export."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response, StreamingResponse
 
 from gapwatch.server.deps import RunWriter, SessionDep
 from gapwatch.server.metrics import repository, service
 from gapwatch.server.metrics.schemas import (
+    MAX_DOWNSAMPLED_POINTS,
+    MAX_PAGE_POINTS,
     METRIC_KEY_PATTERN,
     IngestResult,
     MetricBatch,
     MetricKeys,
+    MetricsExport,
     MetricsRead,
     Step,
+    inline_schema,
+    parse_batch,
 )
 from gapwatch.server.runs.service import get_run
 
 router = APIRouter(prefix="/runs/{run_id}/metrics", tags=["metrics"])
+export_router = APIRouter(prefix="/runs/{run_id}", tags=["metrics"])
 _KEY = re.compile(METRIC_KEY_PATTERN)
+JSON_NUMPY = orjson.OPT_SERIALIZE_NUMPY
 
 
-def _parse_keys(keys: str | None) -> list[str] | None:
+def parse_keys(keys: str | None) -> list[str] | None:
+    """The `keys` query parameter as a list, or a 422 naming it."""
     if keys is None:
         return None
     parsed = [k.strip() for k in keys.split(",") if k.strip()]
@@ -37,9 +48,34 @@ def _parse_keys(keys: str | None) -> list[str] | None:
     return list(dict.fromkeys(parsed))
 
 
-@router.post("", response_model=IngestResult, operation_id="metrics-ingest")
-def ingest_metrics(batch: MetricBatch, run: RunWriter, session: SessionDep) -> IngestResult:
+@dataclass(frozen=True)
+class RawBody:
+    content: bytes
+    content_type: str | None
+
+
+async def read_raw_body(request: Request) -> RawBody:
+    return RawBody(await request.body(), request.headers.get("content-type"))
+
+
+# The body is parsed by `parse_batch` (numpy fast path, MetricBatch for the rest), so its schema
+# is declared here rather than through a parameter that FastAPI would parse with json.loads.
+_BATCH_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": inline_schema(MetricBatch)}},
+    }
+}
+
+
+@router.post(
+    "", response_model=IngestResult, operation_id="metrics-ingest", openapi_extra=_BATCH_BODY
+)
+def ingest_metrics(
+    body: Annotated[RawBody, Depends(read_raw_body)], run: RunWriter, session: SessionDep
+) -> IngestResult:
     """Worker or user loop: store a batch of points (idempotent per run, key and step)."""
+    batch = parse_batch(body.content, body.content_type)
     return service.ingest(session, run, batch)
 
 
@@ -52,11 +88,48 @@ def read_metrics(
     ] = None,
     start: Annotated[Step | None, Query(description="First step (inclusive).")] = None,
     end: Annotated[Step | None, Query(description="Last step (exclusive).")] = None,
-) -> MetricsRead:
-    """Series of a run: steps and values per key, ordered by step."""
+    points: Annotated[
+        int | None,
+        Query(
+            ge=4,
+            le=MAX_DOWNSAMPLED_POINTS,
+            description="At most this many points per key: a range holding more is reduced to "
+            "the first, last, minimum and maximum point of each of points/4 step buckets (M4), "
+            "so no dip is lost. Omit for every point.",
+        ),
+    ] = None,
+    raw: Annotated[bool, Query(description="Every point, even if `points` is given.")] = False,
+    limit: Annotated[
+        int,
+        Query(ge=1, le=MAX_PAGE_POINTS, description="Raw reads: points per key per page."),
+    ] = MAX_PAGE_POINTS,
+) -> Response:
+    """Series of a run: steps and values per key, ordered by step; downsampled on request."""
     get_run(session, run_id)
-    series = service.read(session, run_id, _parse_keys(keys), start=start, end=end)
-    return MetricsRead(run_id=run_id, series=series)
+    answers = service.read(
+        session,
+        run_id,
+        parse_keys(keys),
+        start=start,
+        end=end,
+        points=None if raw else points,
+        limit=limit,
+    )
+    # Serialized straight from the numpy arrays: a million-point answer without a million
+    # Python floats. The shape is MetricsRead's.
+    document = {
+        "run_id": run_id,
+        "series": [
+            {"key": a.key, "steps": a.slice.points.steps, "values": a.slice.points.values}
+            for a in answers
+        ],
+        "downsampled": any(a.slice.downsampled for a in answers),
+        "points_in_range": {a.key: a.slice.in_range for a in answers},
+        "next_start": {
+            a.key: a.slice.next_start for a in answers if a.slice.next_start is not None
+        },
+    }
+    return Response(orjson.dumps(document, option=JSON_NUMPY), media_type="application/json")
 
 
 @router.get("/keys", response_model=MetricKeys, operation_id="metrics-keys")
@@ -64,3 +137,32 @@ def list_metric_keys(run_id: int, session: SessionDep) -> MetricKeys:
     """The metric keys a run has stored."""
     get_run(session, run_id)
     return MetricKeys(run_id=run_id, keys=repository.list_keys(session, run_id))
+
+
+@export_router.get(
+    "/export",
+    operation_id="metrics-export",
+    response_model=MetricsExport,
+    responses={
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "Every point of the run: CSV rows `key,step,value` under a header, "
+            "or one JSON document.",
+        }
+    },
+)
+def export_metrics(
+    run_id: int,
+    request: Request,
+    session: SessionDep,
+    format: Annotated[Literal["csv", "json"], Query(description="csv or json.")] = "csv",
+) -> StreamingResponse:
+    """Every point of a run, streamed as CSV or JSON."""
+    get_run(session, run_id)
+    factory = request.app.state.session_factory
+    if format == "csv":
+        body, media = service.export_csv(factory, run_id), "text/csv"
+    else:
+        body, media = service.export_json(factory, run_id), "application/json"
+    headers = {"Content-Disposition": f'attachment; filename="run-{run_id}-metrics.{format}"'}
+    return StreamingResponse(body, media_type=media, headers=headers)

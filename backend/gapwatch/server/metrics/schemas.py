@@ -1,17 +1,32 @@
 """Metric batches in and series out, columnar: one key, its steps and its values.
 
 Columnar bodies are a fraction of the size of one object per point and validate in one pass.
+`parse_batch` is the ingest path's parser: a numpy fast path for well-formed bodies, and the
+pydantic model `MetricBatch` (the contract, and the source of every 422) for everything else.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import array
+import email.message
+import json
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import numpy as np
+import orjson
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from gapwatch.server.metrics.chunks import Points
 
 METRIC_KEY_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_./\-]{0,127}$"
 MAX_POINTS_PER_BATCH = 200_000
+MAX_SERIES_PER_BATCH = 1_000
 MAX_STEP = 2**53  # exact in a float64 (JSON numbers in browsers)
+MAX_PAGE_POINTS = 1_000_000
+MAX_DOWNSAMPLED_POINTS = 100_000
 
 MetricKey = Annotated[str, Field(pattern=METRIC_KEY_PATTERN, examples=["eval/acc/task_0"])]
 Step = Annotated[int, Field(ge=0, le=MAX_STEP)]
@@ -43,7 +58,7 @@ class MetricBatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    series: list[SeriesBatch] = Field(min_length=1, max_length=1_000)
+    series: list[SeriesBatch] = Field(min_length=1, max_length=MAX_SERIES_PER_BATCH)
 
     @model_validator(mode="after")
     def _bounded(self) -> MetricBatch:
@@ -60,6 +75,14 @@ class MetricBatch(BaseModel):
         return sum(len(s.steps) for s in self.series)
 
 
+@dataclass(frozen=True)
+class SeriesPoints:
+    """One key's points from a validated batch, sorted by step."""
+
+    key: str
+    points: Points
+
+
 class IngestResult(BaseModel):
     received: int = Field(description="Points in the batch.")
     stored: int = Field(description="Points new to the store; the rest were already there.")
@@ -72,6 +95,28 @@ class SeriesRead(BaseModel):
 
 
 class MetricsRead(BaseModel):
+    """Series of a run. `series` keeps its original shape; the other fields say how it was cut."""
+
+    run_id: int
+    series: list[SeriesRead]
+    downsampled: bool = Field(
+        False,
+        description="True if any series holds more points in the range than `points`, and was "
+        "reduced to the first, last, minimum and maximum point of each step bucket (M4).",
+    )
+    points_in_range: dict[str, int] = Field(
+        default_factory=dict, description="Stored points of each key in [start, end)."
+    )
+    next_start: dict[str, int] = Field(
+        default_factory=dict,
+        description="Raw reads only: for each key cut at `limit` points, the `start` of its "
+        "next page. Empty when every point was returned.",
+    )
+
+
+class MetricsExport(BaseModel):
+    """Every point of a run (`GET /runs/{id}/export?format=json`)."""
+
     run_id: int
     series: list[SeriesRead]
 
@@ -79,3 +124,145 @@ class MetricsRead(BaseModel):
 class MetricKeys(BaseModel):
     run_id: int
     keys: list[str]
+
+
+# --- parsing an ingest body -----------------------------------------------------------------
+
+_KEY = re.compile(METRIC_KEY_PATTERN)
+_SERIES_FIELDS = {"key", "steps", "values"}
+
+
+def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema with its $defs inlined, for an OpenAPI requestBody."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(defs[node["$ref"].rsplit("/", 1)[-1]])
+            return {k: resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    return resolve(schema)
+
+
+def _is_json(content_type: str | None) -> bool:
+    if not content_type:
+        return True
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
+    )
+
+
+def _array(items: Any, typecode: str) -> np.ndarray | None:
+    """A list of JSON numbers as a numpy array, or None if any item is of another kind.
+
+    array.array converts in C and is strict: 'q' refuses floats, strings and None (a bool is
+    0 or 1, as the model's lax int reads it too), 'd' refuses strings and None; an int beyond
+    int64 raises. Refused items go to the model, which decides and words the 422.
+    """
+    if type(items) is not list:
+        return None
+    try:
+        return np.frombuffer(array.array(typecode, items), np.int64 if typecode == "q" else float)
+    except (TypeError, OverflowError, ValueError):
+        return None
+
+
+def _fast_parse(body: bytes) -> list[SeriesPoints] | None:
+    """The batch, if it is canonical JSON that MetricBatch would accept unchanged; else None.
+
+    Builds numpy arrays straight from the parsed lists, without a Python object per point
+    beyond the parser's. Anything unusual (a float step, a string value, a repeated step, an
+    out-of-range number, NaN, which orjson rejects) returns None, so the pydantic model decides
+    with its own messages: this path never accepts what the model would refuse.
+    """
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if type(doc) is not dict or doc.keys() != {"series"}:
+        return None
+    items = doc["series"]
+    if type(items) is not list or not 1 <= len(items) <= MAX_SERIES_PER_BATCH:
+        return None
+    parsed: list[SeriesPoints] = []
+    seen: set[str] = set()
+    total = 0
+    for item in items:
+        if type(item) is not dict or item.keys() != _SERIES_FIELDS:
+            return None
+        key = item["key"]
+        if type(key) is not str or key in seen or not _KEY.match(key):
+            return None
+        seen.add(key)
+        steps, values = _array(item["steps"], "q"), _array(item["values"], "d")
+        if steps is None or values is None or steps.size != values.size:
+            return None
+        total += steps.size
+        if total > MAX_POINTS_PER_BATCH:
+            return None
+        if steps.size:
+            if steps.min() < 0 or steps.max() > MAX_STEP or not np.isfinite(values).all():
+                return None
+            order = np.argsort(steps, kind="stable")
+            steps, values = steps[order], values[order]
+            if steps.size > 1 and not (steps[1:] > steps[:-1]).all():
+                return None
+        parsed.append(SeriesPoints(key, Points(steps, values)))
+    return parsed
+
+
+def _validation_error(error: ValidationError) -> RequestValidationError:
+    return RequestValidationError(
+        [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False)]
+    )
+
+
+def parse_batch(body: bytes, content_type: str | None) -> list[SeriesPoints]:
+    """A metric batch from a request body, or RequestValidationError (422) as FastAPI words it.
+
+    Raises:
+        RequestValidationError: The body is not JSON, or MetricBatch refuses it.
+    """
+    if not body:
+        raise RequestValidationError(
+            [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]
+        )
+    if _is_json(content_type):
+        fast = _fast_parse(body)
+        if fast is not None:
+            return fast
+        try:
+            document: Any = json.loads(body)
+        except json.JSONDecodeError as error:
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "json_invalid",
+                        "loc": ("body", error.pos),
+                        "msg": "JSON decode error",
+                        "input": {},
+                        "ctx": {"error": error.msg},
+                    }
+                ]
+            ) from error
+    else:
+        document = body
+    try:
+        batch = MetricBatch.model_validate(document)
+    except ValidationError as error:
+        raise _validation_error(error) from None
+    out = []
+    for series in batch.series:
+        steps = np.array(series.steps, dtype=np.int64)
+        values = np.array(series.values, dtype=np.float64)
+        order = np.argsort(steps, kind="stable")
+        out.append(SeriesPoints(series.key, Points(steps[order], values[order])))
+    return out

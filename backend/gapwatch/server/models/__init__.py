@@ -2,12 +2,12 @@
 
 from gapwatch.server.models.base import Base
 from gapwatch.server.models.event import RunEvent
-from gapwatch.server.models.metric import MetricPoint, MetricSeries
+from gapwatch.server.models.metric import MetricChunk, MetricSeries
 from gapwatch.server.models.run import TERMINAL_STATUSES, Run, RunStatus
 
 __all__ = [
     "Base",
-    "MetricPoint",
+    "MetricChunk",
     "MetricSeries",
     "Run",
     "RunEvent",

@@ -1,0 +1,61 @@
+"""Runs side by side: their summaries, spread across them, and series aligned by step."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from gapwatch.server.summaries.schemas import RunSummary
+
+Number = float | None
+
+
+class Spread(BaseModel):
+    """One metric across the compared runs."""
+
+    mean: Number
+    std: Number = Field(description="Sample standard deviation (n − 1); null for one run.")
+    n: int = Field(description="Runs where the metric is defined.")
+
+
+class WindowSpread(Spread):
+    w: int
+
+
+class SummarySpread(BaseModel):
+    """Mean ± std of each summary number across the runs (e.g. seeds of one group)."""
+
+    acc: Spread
+    bwt: Spread
+    fwt: Spread
+    forgetting: Spread
+    forgetting_from_learned: Spread
+    learning_accuracy: Spread
+    min_acc: Spread
+    wc_acc: Spread
+    wf: list[WindowSpread]
+    wp: list[WindowSpread]
+
+
+class AlignedSeries(BaseModel):
+    """One key of every run on a shared step axis."""
+
+    key: str
+    steps: list[int] = Field(description="Union of the steps returned for any run.")
+    values: list[list[Number]] = Field(
+        description="One list per run (in `run_ids` order), aligned with `steps`; null where "
+        "that run has no point at that step."
+    )
+    mean: list[Number] = Field(description="Mean over the runs with a point at each step.")
+    std: list[Number] = Field(description="Sample std over them; null with fewer than two.")
+    count: list[int]
+    downsampled: bool = Field(
+        description="Each run's range was reduced with M4 over the same step buckets."
+    )
+
+
+class Comparison(BaseModel):
+    run_ids: list[int]
+    group: str | None
+    summaries: list[RunSummary]
+    spread: SummarySpread
+    series: list[AlignedSeries]

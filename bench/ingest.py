@@ -1,0 +1,317 @@
+"""Ingest throughput of the REST API on PostgreSQL, against a raw psycopg COPY of the same points.
+
+Creates a fresh PostgreSQL database, migrates it, starts one API server process (`gapwatch serve`,
+uvicorn) on it, and in each round, for each batch size:
+
+- API: a client posts a 10-task x 20,000-step run (10 keys `eval/acc/task_<j>` x 20,000 steps =
+  200,000 points) in batches shaped like the worker's (`batch / 10` consecutive steps of every
+  key per request), one request after another on one keep-alive connection. Bodies are
+  JSON-encoded before the clock starts (the worker encodes in its sender thread); the rate with
+  the encoding counted is printed too. Every point must be stored once and read back unchanged.
+- raw COPY: the same points, encoded into the same chunk rows (numpy) and written into the same
+  table, metric_chunks, with one psycopg `COPY ... FROM STDIN (FORMAT BINARY)` and a commit.
+
+For context it also times a raw COPY of the same points into a row-per-point table shaped like
+revision 0001's metric_points, and the fixed cost of one small authenticated write request.
+Values are accuracies on a 1,000-sample evaluation subset (k/1000), as the worker reports them.
+Medians over the rounds; ratios are of figures measured in the same run.
+
+Usage: .venv/bin/python bench/ingest.py [--rounds 5] [--batch 20000 --batch 200000]
+Needs PostgreSQL at GAPWATCH_BENCH_PG_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import numpy as np
+import orjson
+import psycopg
+from sqlalchemy.engine import make_url
+
+from gapwatch.server.metrics.chunks import Points, encode, split_by_window
+from gapwatch.server.migrate import upgrade_database
+
+ADMIN_URL = os.environ.get(
+    "GAPWATCH_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+TASKS = 10
+STEPS = 20_000
+WORKER_TOKEN = "bench-worker-token"
+SPEC = {
+    "benchmark": {"name": "split_digits"},
+    "model": {"name": "mlp"},
+    "strategy": {"name": "finetune"},
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def libpq(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def create_database() -> tuple[str, str]:
+    name = f"gapwatch_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(libpq(ADMIN_URL), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    upgrade_database(url)
+    return name, url
+
+
+def drop_database(name: str) -> None:
+    with psycopg.connect(libpq(ADMIN_URL), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def make_run() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(0)
+    steps = np.arange(STEPS, dtype=np.int64)
+    series = {}
+    for j in range(TASKS):
+        correct = np.clip(rng.normal(700 + 10 * j, 80, STEPS), 0, 1000).round()
+        series[f"eval/acc/task_{j}"] = (steps, correct / 1000.0)
+    return series
+
+
+def batches(series: dict[str, tuple[np.ndarray, np.ndarray]], batch_points: int) -> list[dict]:
+    per_key = max(1, batch_points // len(series))
+    out = []
+    for lo in range(0, STEPS, per_key):
+        out.append(
+            {
+                "series": [
+                    {"key": key, "steps": s[lo : lo + per_key], "values": v[lo : lo + per_key]}
+                    for key, (s, v) in series.items()
+                ]
+            }
+        )
+    return out
+
+
+def api_round(client: httpx.Client, series: dict, batch_points: int) -> tuple[float, float, int]:
+    run = client.post("/api/v1/runs", json=SPEC).json()
+    claimed = client.post(
+        f"/api/v1/runs/{run['id']}/claim",
+        json={"worker": "bench"},
+        headers={"Authorization": f"Bearer {WORKER_TOKEN}"},
+    ).json()
+    headers = {"Authorization": f"Bearer {claimed['token']}", "content-type": "application/json"}
+    path = f"/api/v1/runs/{run['id']}/metrics"
+    documents = batches(series, batch_points)
+    encode_started = time.perf_counter()
+    bodies = [orjson.dumps(d, option=orjson.OPT_SERIALIZE_NUMPY) for d in documents]
+    encoding = time.perf_counter() - encode_started
+    stored = 0
+    started = time.perf_counter()
+    for body in bodies:
+        response = client.post(path, content=body, headers=headers)
+        response.raise_for_status()
+        stored += response.json()["stored"]
+    elapsed = time.perf_counter() - started
+    check_read_back(client, run["id"], series)
+    return elapsed, elapsed + encoding, stored
+
+
+def check_read_back(client: httpx.Client, run_id: int, series: dict) -> None:
+    answer = client.get(f"/api/v1/runs/{run_id}/metrics", params={"raw": "true"}).json()
+    got = {s["key"]: (s["steps"], s["values"]) for s in answer["series"]}
+    for key, (steps, values) in series.items():
+        assert got[key][0] == steps.tolist() and got[key][1] == values.tolist(), key
+
+
+def raw_copy_round(url: str, series: dict) -> float:
+    """The same points as chunk rows, with one binary COPY into metric_chunks, committed."""
+    with psycopg.connect(libpq(url)) as connection:
+        run_id = connection.execute(
+            "INSERT INTO runs (tags, spec, status, created_at, progress_step, attempts) "
+            "VALUES ('[]', '{}', 'running', now(), 0, 0) RETURNING id"
+        ).fetchone()[0]
+        ids = {
+            key: connection.execute(
+                "INSERT INTO metric_series (run_id, key) VALUES (%s, %s) RETURNING id",
+                (run_id, key),
+            ).fetchone()[0]
+            for key in series
+        }
+        connection.commit()
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            with cursor.copy(
+                "COPY metric_chunks (series_id, first_step, last_step, n, m4_offsets, "
+                "m4_values, raw_offsets, raw_values) FROM STDIN (FORMAT BINARY)"
+            ) as copy:
+                copy.set_types(["int8", "int8", "int8", "int4", "bytea", "bytea", "bytea", "bytea"])
+                for key, (steps, values) in series.items():
+                    for _, points in split_by_window(Points(steps, values)):
+                        e = encode(points)
+                        copy.write_row(
+                            (ids[key], e.first_step, e.last_step, e.n, e.m4_offsets,
+                             e.m4_values, e.raw_offsets, e.raw_values)
+                        )  # fmt: skip
+        connection.commit()
+        return time.perf_counter() - started
+
+
+def row_layout_copy_round(url: str, series: dict) -> float:
+    """The same points as one row each, COPY'd into a table shaped like 0001's metric_points."""
+    with psycopg.connect(libpq(url)) as connection:
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS bench_points_rowwise (series_id bigint NOT NULL "
+            "REFERENCES metric_series (id) ON DELETE CASCADE, step bigint NOT NULL, "
+            "value double precision NOT NULL, PRIMARY KEY (series_id, step))"
+        )
+        run_id = connection.execute(
+            "INSERT INTO runs (tags, spec, status, created_at, progress_step, attempts) "
+            "VALUES ('[]', '{}', 'running', now(), 0, 0) RETURNING id"
+        ).fetchone()[0]
+        ids = [
+            connection.execute(
+                "INSERT INTO metric_series (run_id, key) VALUES (%s, %s) RETURNING id",
+                (run_id, key),
+            ).fetchone()[0]
+            for key in series
+        ]
+        connection.commit()
+        row = np.dtype(
+            [("fields", ">i2"), ("l1", ">i4"), ("series", ">i8"), ("l2", ">i4"), ("step", ">i8"),
+             ("l3", ">i4"), ("value", ">f8")]
+        )  # fmt: skip
+        started = time.perf_counter()
+        parts = []
+        for series_id, (steps, values) in zip(ids, series.values(), strict=True):
+            rows = np.empty(steps.size, row)
+            rows["fields"], rows["l1"], rows["l2"], rows["l3"] = 3, 8, 8, 8
+            rows["series"], rows["step"], rows["value"] = series_id, steps, values
+            parts.append(rows.tobytes())
+        payload = b"PGCOPY\n\xff\r\n\x00" + bytes(8) + b"".join(parts) + b"\xff\xff"
+        with connection.cursor() as cursor:
+            with cursor.copy(
+                "COPY bench_points_rowwise (series_id, step, value) FROM STDIN (FORMAT BINARY)"
+            ) as copy:
+                copy.write(payload)
+        connection.commit()
+        return time.perf_counter() - started
+
+
+def small_write_p50(client: httpx.Client) -> float:
+    """Median time of one authenticated write of one event: the per-request floor."""
+    run = client.post("/api/v1/runs", json=SPEC).json()
+    token = client.post(
+        f"/api/v1/runs/{run['id']}/claim",
+        json={"worker": "bench"},
+        headers={"Authorization": f"Bearer {WORKER_TOKEN}"},
+    ).json()["token"]
+    times = []
+    for step in range(40):
+        started = time.perf_counter()
+        client.post(
+            f"/api/v1/runs/{run['id']}/events",
+            json={"events": [{"step": step, "kind": "probe"}]},
+            headers={"Authorization": f"Bearer {token}"},
+        ).raise_for_status()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--batch", type=int, action="append", help="points per request (repeatable)"
+    )
+    args = parser.parse_args()
+    sizes = args.batch or [20_000, 200_000]
+    series = make_run()
+    total = TASKS * STEPS
+    name, url = create_database()
+    port = free_port()
+    data_dir = tempfile.mkdtemp(prefix="gapwatch-bench-")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GAPWATCH_")}
+    env.update(
+        GAPWATCH_DATABASE_URL=url,
+        GAPWATCH_DATA_DIR=data_dir,
+        GAPWATCH_WORKER_TOKEN=WORKER_TOKEN,
+        GAPWATCH_PORT=str(port),
+    )
+    log = Path(data_dir) / "server.log"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gapwatch.cli", "serve", "--no-migrate"],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    api: dict[int, list[float]] = {size: [] for size in sizes}
+    api_encoded: dict[int, list[float]] = {size: [] for size in sizes}
+    copies: list[float] = []
+    row_copies: list[float] = []
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("server did not start:\n" + log.read_text())
+            time.sleep(0.2)
+        with httpx.Client(base_url=base, timeout=120) as client:
+            for size in sizes:  # warm-up: imports, connection pool, caches
+                api_round(client, series, size)
+            raw_copy_round(url, series)
+            for _ in range(args.rounds):
+                copies.append(raw_copy_round(url, series))
+                for size in sizes:
+                    elapsed, with_encoding, stored = api_round(client, series, size)
+                    assert stored == total, f"stored {stored} of {total}"
+                    api[size].append(elapsed)
+                    api_encoded[size].append(with_encoding)
+                row_copies.append(row_layout_copy_round(url, series))
+            floor = small_write_p50(client)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        drop_database(name)
+    raw = total / statistics.median(copies)
+    print(f"points: {total:,} ({TASKS} keys x {STEPS:,} steps); {args.rounds} rounds, medians;")
+    print("  every point stored exactly once and read back unchanged")
+    print(f"raw psycopg COPY into metric_chunks (same points, same table): {raw:>11,.0f} points/s")
+    met = []
+    for size in sizes:
+        rate = total / statistics.median(api[size])
+        with_encoding = total / statistics.median(api_encoded[size])
+        requests = -(-STEPS // max(1, size // TASKS))
+        ok = rate >= 200_000 and rate / raw >= 0.3
+        met.append(ok)
+        print(
+            f"API, {size:>7,}-point requests ({requests:>2} requests): {rate:>11,.0f} points/s"
+            f"  ratio {rate / raw:.2f}  (with client JSON encoding {with_encoding:,.0f}/s)"
+            f"  target {'met' if ok else 'NOT met'}"
+        )
+    rows = total / statistics.median(row_copies)
+    print(f"context: raw COPY into a row-per-point table (0001's layout): {rows:>11,.0f} points/s")
+    print(
+        f"context: one small authenticated write request (POST /events), p50 {floor * 1e3:.1f} ms"
+    )
+    print("target: >= 200,000 points/s and >= 0.3 of raw COPY")
+
+
+if __name__ == "__main__":
+    main()
