@@ -136,22 +136,6 @@ class GapwatchClient:
         *,
         start: int | None = None,
         end: int | None = None,
-    ) -> dict[str, tuple[list[int], list[float]]]:
-        """Series of a run as {key: (steps, values)}."""
-        params: dict[str, Any] = {"start": start, "end": end}
-        if keys is not None:
-            params["keys"] = ",".join(keys)
-        params = {k: v for k, v in params.items() if v is not None}
-        answer = self._request("GET", f"/runs/{run_id}/metrics", params=params)
-        return {s["key"]: (s["steps"], s["values"]) for s in answer["series"]}
-
-    def get_series(
-        self,
-        run_id: int,
-        keys: list[str] | None = None,
-        *,
-        start: int | None = None,
-        end: int | None = None,
         points: int | None = None,
     ) -> dict[str, tuple[list[int], list[float]]]:
         """Series as {key: (steps, values)}: at most `points` per key (M4-downsampled on the

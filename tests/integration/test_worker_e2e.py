@@ -76,6 +76,17 @@ def test_finetune_forgets_and_replay_keeps_more(client: GapwatchClient) -> None:
     assert replay_learned > 0.9
     assert replay_final > final + 0.3, (replay_final, final)
 
+    # The summary is derived from these stored curves, with the real evaluation-set sizes.
+    summary = client.get_summary(finetune["id"])
+    assert summary["complete"] and summary["tasks_completed"] == N_TASKS
+    assert summary["eval_samples"]["source"] == "task_start.eval_samples"
+    assert all(50 < n < 200 for n in summary["eval_samples"]["per_task"])  # ~108 digits a task
+    final_accuracies = [series[f"eval/acc/task_{j}"][1][-1] for j in range(N_TASKS)]
+    assert summary["acc"]["value"] == pytest.approx(sum(final_accuracies) / N_TASKS)
+    assert summary["accuracy_matrix"]["rows"][0][0] == pytest.approx(learned)
+    assert summary["wc_acc"]["value"] <= summary["acc"]["value"] + 1e-12
+    assert summary["forgetting"]["value"] > 0.5  # finetuning forgets
+
 
 def test_a_failing_run_is_failed_with_its_error_and_the_worker_goes_on(
     client: GapwatchClient,

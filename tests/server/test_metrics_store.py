@@ -102,7 +102,7 @@ def test_raw_reads_are_paged_and_the_client_follows_the_pages(api, running) -> N
     assert next_start == first["series"][0]["steps"][-1] + 3
     assert first["points_in_range"] == {KEY: 9996} and first["downsampled"] is False
     client = GapwatchClient("http://testserver", transport=api._transport)
-    series = client.get_series(run_id, [KEY], start=10)
+    series = client.get_metrics(run_id, [KEY], start=10)
     assert series[KEY][0] == steps[4:].tolist()
     assert client.get_metrics(run_id, [KEY], end=9)[KEY] == ([0, 3, 6], [0.0, 1e-4, 2e-4])
 

@@ -63,11 +63,23 @@ def test_evaluates_at_zero_every_multiple_and_every_boundary(make_spec: SpecFact
     assert all(0.0 <= v <= 1.0 for v in reporter.values(metric_key_eval_acc(0)))
     assert reporter.progress == (30, 30)
     assert reporter.events == [
-        Event(0, EVENT_TASK_START, {"task": 0, "classes": [0, 1, 2], "iterations": 10}),
+        Event(
+            0,
+            EVENT_TASK_START,
+            {"task": 0, "classes": [0, 1, 2], "iterations": 10, "eval_samples": 50},
+        ),
         Event(10, EVENT_TASK_END, {"task": 0}),
-        Event(10, EVENT_TASK_START, {"task": 1, "classes": [3, 4, 5], "iterations": 10}),
+        Event(
+            10,
+            EVENT_TASK_START,
+            {"task": 1, "classes": [3, 4, 5], "iterations": 10, "eval_samples": 50},
+        ),
         Event(20, EVENT_TASK_END, {"task": 1}),
-        Event(20, EVENT_TASK_START, {"task": 2, "classes": [6, 7, 8], "iterations": 10}),
+        Event(
+            20,
+            EVENT_TASK_START,
+            {"task": 2, "classes": [6, 7, 8], "iterations": 10, "eval_samples": 50},
+        ),
         Event(30, EVENT_TASK_END, {"task": 2}),
     ]
 

@@ -288,7 +288,13 @@ def run_experiment(
             reporter.report_event(
                 iteration,
                 EVENT_TASK_START,
-                {"task": task_id, "classes": list(task.classes), "iterations": length},
+                {
+                    "task": task_id,
+                    "classes": list(task.classes),
+                    "iterations": length,
+                    # n of the standard errors: the test split may hold fewer than subset_size
+                    "eval_samples": len(evaluator.subsets[task_id]),
+                },
             )
             strategy.begin_task(task_id, task)
             sampler = TaskBatchSampler(task, spec.training.batch_size, batch_generator)
