@@ -23,60 +23,34 @@ Needs PostgreSQL at GAPWATCH_BENCH_PG_URL (default postgresql+psycopg://postgres
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import httpx
 import numpy as np
 import orjson
 import psycopg
-from sqlalchemy.engine import make_url
 
 from gapwatch.server.metrics.chunks import Points, encode, split_by_window
-from gapwatch.server.migrate import upgrade_database
 
-ADMIN_URL = os.environ.get(
-    "GAPWATCH_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (  # noqa: E402
+    WORKER_TOKEN,
+    api_server,
+    create_database,
+    drop_database,
+    libpq,
 )
+
 TASKS = 10
 STEPS = 20_000
-WORKER_TOKEN = "bench-worker-token"
 SPEC = {
     "benchmark": {"name": "split_digits"},
     "model": {"name": "mlp"},
     "strategy": {"name": "finetune"},
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def create_database() -> tuple[str, str]:
-    name = f"gapwatch_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(libpq(ADMIN_URL), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    upgrade_database(url)
-    return name, url
-
-
-def drop_database(name: str) -> None:
-    with psycopg.connect(libpq(ADMIN_URL), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def make_run() -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -240,39 +214,12 @@ def main() -> None:
     series = make_run()
     total = TASKS * STEPS
     name, url = create_database()
-    port = free_port()
-    data_dir = tempfile.mkdtemp(prefix="gapwatch-bench-")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GAPWATCH_")}
-    env.update(
-        GAPWATCH_DATABASE_URL=url,
-        GAPWATCH_DATA_DIR=data_dir,
-        GAPWATCH_WORKER_TOKEN=WORKER_TOKEN,
-        GAPWATCH_PORT=str(port),
-    )
-    log = Path(data_dir) / "server.log"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gapwatch.cli", "serve", "--no-migrate"],
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
     api: dict[int, list[float]] = {size: [] for size in sizes}
     api_encoded: dict[int, list[float]] = {size: [] for size in sizes}
     copies: list[float] = []
     row_copies: list[float] = []
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("server did not start:\n" + log.read_text())
-            time.sleep(0.2)
-        with httpx.Client(base_url=base, timeout=120) as client:
+        with api_server(url) as base, httpx.Client(base_url=base, timeout=120) as client:
             for size in sizes:  # warm-up: imports, connection pool, caches
                 api_round(client, series, size)
             raw_copy_round(url, series)
@@ -286,8 +233,6 @@ def main() -> None:
                 row_copies.append(row_layout_copy_round(url, series))
             floor = small_write_p50(client)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
         drop_database(name)
     raw = total / statistics.median(copies)
     print(f"points: {total:,} ({TASKS} keys x {STEPS:,} steps); {args.rounds} rounds, medians;")

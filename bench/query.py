@@ -21,11 +21,8 @@ Needs PostgreSQL at GAPWATCH_BENCH_PG_URL (default postgresql+psycopg://postgres
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,7 +31,7 @@ import numpy as np
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest import WORKER_TOKEN, create_database, drop_database, free_port  # noqa: E402
+from common import WORKER_TOKEN, api_server, create_database, drop_database  # noqa: E402
 
 STEPS = 1_000_000
 SPEC = {"benchmark": {"name": "split_digits"}, "model": {"name": "mlp"}, "strategy": {"name": "er"}}
@@ -113,38 +110,11 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(4)
     name, url = create_database()
-    port = free_port()
-    data_dir = tempfile.mkdtemp(prefix="gapwatch-bench-")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GAPWATCH_")}
-    env.update(
-        GAPWATCH_DATABASE_URL=url,
-        GAPWATCH_DATA_DIR=data_dir,
-        GAPWATCH_WORKER_TOKEN=WORKER_TOKEN,
-        GAPWATCH_PORT=str(port),
-    )
-    log = Path(data_dir) / "server.log"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gapwatch.cli", "serve", "--no-migrate"],
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
     lines: list[str] = []
     worst_p95 = 0.0
     dips_kept = True
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("server did not start:\n" + log.read_text())
-            time.sleep(0.2)
-        with httpx.Client(base_url=base, timeout=300) as client:
+        with api_server(url) as base, httpx.Client(base_url=base, timeout=300) as client:
             api = Api(client)
             steps = np.arange(STEPS, dtype=np.int64)
             values = accuracy_walk(rng, STEPS)
@@ -227,8 +197,6 @@ def main() -> None:
             )
             dips_kept &= big_found == zoom_found == trials
     finally:
-        server.terminate()
-        server.wait(timeout=30)
         drop_database(name)
     ok = worst_p95 < 50 and dips_kept
     lines.append(

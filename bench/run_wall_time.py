@@ -15,19 +15,19 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 from gapwatch.client import GapwatchClient
 from gapwatch.spec import RunSpec
 from gapwatch_worker.cl.loop import run_experiment
 from gapwatch_worker.cl.reporting import MemoryReporter
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import free_port, wait_healthy  # noqa: E402
 
 
 def spec_for(strategy: str) -> dict:
@@ -38,24 +38,6 @@ def spec_for(strategy: str) -> dict:
         "evaluation": {"every": 1},
         "device": "cpu",
     }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_healthy(url: str, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError("service did not start")
 
 
 def engine_alone(strategy: str) -> tuple[float, int]:
@@ -81,15 +63,16 @@ def main() -> None:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("GAPWATCH_")}
         env.update(GAPWATCH_DATA_DIR=str(Path(data_dir)), GAPWATCH_PORT=str(port))
+        log = Path(data_dir) / "service.log"
         service = subprocess.Popen(
             [sys.executable, "-m", "gapwatch.cli", "up"],
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
         )
         try:
             url = f"http://127.0.0.1:{port}"
-            wait_healthy(url)
+            wait_healthy(url, service, Path(data_dir) / "server.log")
             with GapwatchClient(url) as client:
                 through_service(client, "finetune")  # warm-up: worker imports, dataset load
                 for strategy in ("finetune", "er"):

@@ -22,6 +22,29 @@ CIFAR100_MEAN = (0.5071, 0.4865, 0.4409)
 CIFAR100_STD = (0.2673, 0.2564, 0.2762)
 
 
+def _split_cifar(
+    spec: SplitCIFAR10Spec | SplitCIFAR100Spec,
+    dataset: str,
+    n_classes: int,
+    mean: tuple[float, float, float],
+    std: tuple[float, float, float],
+    device: torch.device,
+    data_dir: Path | None,
+) -> Benchmark:
+    arrays = load_dataset(dataset, data_dir)
+    tasks = split_tasks(
+        arrays.train_x,
+        arrays.train_y,
+        arrays.test_x,
+        arrays.test_y,
+        task_classes(spec.n_tasks, n_classes),
+        device,
+        mean,
+        std,
+    )
+    return make_benchmark(spec.name, spec.scenario, tasks, INPUT_SHAPE)
+
+
 def build_split_cifar10(
     spec: SplitCIFAR10Spec, seed: int, device: torch.device, data_dir: Path | None = None
 ) -> Benchmark:
@@ -30,18 +53,7 @@ def build_split_cifar10(
     Raises:
         DatasetError: If CIFAR-10 is not cached and cannot be downloaded.
     """
-    arrays = load_dataset("cifar10", data_dir)
-    tasks = split_tasks(
-        arrays.train_x,
-        arrays.train_y,
-        arrays.test_x,
-        arrays.test_y,
-        task_classes(spec.n_tasks, 10),
-        device,
-        CIFAR10_MEAN,
-        CIFAR10_STD,
-    )
-    return make_benchmark(spec.name, spec.scenario, tasks, INPUT_SHAPE)
+    return _split_cifar(spec, "cifar10", 10, CIFAR10_MEAN, CIFAR10_STD, device, data_dir)
 
 
 def build_split_cifar100(
@@ -52,15 +64,4 @@ def build_split_cifar100(
     Raises:
         DatasetError: If CIFAR-100 is not cached and cannot be downloaded.
     """
-    arrays = load_dataset("cifar100", data_dir)
-    tasks = split_tasks(
-        arrays.train_x,
-        arrays.train_y,
-        arrays.test_x,
-        arrays.test_y,
-        task_classes(spec.n_tasks, 100),
-        device,
-        CIFAR100_MEAN,
-        CIFAR100_STD,
-    )
-    return make_benchmark(spec.name, spec.scenario, tasks, INPUT_SHAPE)
+    return _split_cifar(spec, "cifar100", 100, CIFAR100_MEAN, CIFAR100_STD, device, data_dir)

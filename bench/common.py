@@ -1,0 +1,93 @@
+"""Plumbing shared by the benchmarks: free ports, throwaway databases, an API server process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import psycopg
+from sqlalchemy.engine import make_url
+
+from gapwatch.server.migrate import upgrade_database
+
+ADMIN_URL = os.environ.get(
+    "GAPWATCH_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+WORKER_TOKEN = "bench-worker-token"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def libpq(url: str) -> str:
+    """A SQLAlchemy URL as psycopg's connection string."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def create_database() -> tuple[str, str]:
+    """A new, migrated PostgreSQL database: (name, SQLAlchemy URL)."""
+    name = f"gapwatch_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(libpq(ADMIN_URL), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    upgrade_database(url)
+    return name, url
+
+
+def drop_database(name: str) -> None:
+    with psycopg.connect(libpq(ADMIN_URL), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def wait_healthy(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Wait for /health; exit with the server's log if it does not come up within 60 s."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(base_url + "/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise SystemExit("server did not start:\n" + log.read_text())
+        time.sleep(0.2)
+
+
+@contextmanager
+def api_server(database_url: str) -> Iterator[str]:
+    """One `gapwatch serve` process on `database_url`; yields its base URL."""
+    port = free_port()
+    data_dir = tempfile.mkdtemp(prefix="gapwatch-bench-")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GAPWATCH_")}
+    env.update(
+        GAPWATCH_DATABASE_URL=database_url,
+        GAPWATCH_DATA_DIR=data_dir,
+        GAPWATCH_WORKER_TOKEN=WORKER_TOKEN,
+        GAPWATCH_PORT=str(port),
+    )
+    log = Path(data_dir) / "server.log"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gapwatch.cli", "serve", "--no-migrate"],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(base_url, server, log)
+        yield base_url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
