@@ -60,9 +60,10 @@ class RunQueue:
         self._celery = make_celery(settings)
         self._queue = settings.queue
 
-    def enqueue_run(self, run_id: int) -> None:
-        """Send one run to the queue. Call only after the run row is committed."""
-        self._celery.send_task(RUN_TASK_NAME, args=[run_id], queue=self._queue)
+    def enqueue_run(self, run_id: int, queue: str | None = None) -> None:
+        """Send one run to `queue` (default: the configured one). Call only after the run row
+        is committed."""
+        self._celery.send_task(RUN_TASK_NAME, args=[run_id], queue=queue or self._queue)
 
     def close(self) -> None:
         """Release broker connections."""

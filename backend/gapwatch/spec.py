@@ -387,6 +387,12 @@ class RunSpec(_Strict):
     evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
     seed: int = Field(0, ge=0, le=MAX_SEED)
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N.")
+    queue: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        description="Celery queue of the run (e.g. gpu, cpu, a lab's label); workers subscribe "
+        "with `gapwatch worker -Q`. Default: GAPWATCH_QUEUE.",
+    )
     checkpoint_every: int | None = Field(
         1000,
         ge=1,

@@ -192,3 +192,19 @@ def test_openapi_lists_every_route_with_a_response_model_and_operation_id(api) -
             assert success, (method, path)
             content = operation["responses"][success[0]].get("content", {})
             assert content["application/json"]["schema"], (method, path)
+
+
+def test_a_run_goes_to_the_queue_its_spec_names(
+    api, redis_client: redis.Redis, unconsumed_queue: str
+) -> None:
+    named = f"{unconsumed_queue}-gpu"
+    try:
+        run = create_run(api, queue=named)
+        assert run["spec"]["queue"] == named
+        message = json.loads(redis_client.lindex(named, 0))
+        assert message["headers"]["argsrepr"] == f"[{run['id']}]"
+    finally:
+        redis_client.delete(named)
+    assert ("body", "queue") in _error_locations(
+        api.post("/api/v1/runs", json={**SPEC, "queue": "no spaces allowed"})
+    )

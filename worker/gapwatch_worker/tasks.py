@@ -13,6 +13,7 @@ import socket
 import traceback
 
 import httpx
+from celery.utils.log import get_task_logger
 
 from gapwatch.client import ClaimedRun, GapwatchClient, RunConflict, RunNotFound
 from gapwatch.config import get_settings
@@ -21,7 +22,8 @@ from gapwatch_worker.app import celery_app
 from gapwatch_worker.cl.checkpoint import CheckpointStore
 from gapwatch_worker.cl.loop import run_experiment
 
-log = logging.getLogger(__name__)
+# Celery's task logger: its lines reach the worker's log whatever the root logger's setup.
+log: logging.Logger = get_task_logger(__name__)
 
 MAX_ERROR_CHARS = 8_000
 
@@ -59,6 +61,7 @@ def execute_run(self: object, run_id: int) -> str:
             # Already done, cancelled, or alive on another worker: a duplicate delivery.
             log.info("run %s not executed: %s", run_id, refusal.detail)
             return "skipped"
+        log.info("run %s claimed (attempt %d)", run_id, claim.attempts)
         return execute_claimed_run(api, claim)
 
 

@@ -45,7 +45,7 @@ def create_run(session: Session, spec: RunSpec, run_queue: RunQueue) -> Run:
         ),
     )
     run_id = run.id
-    call_after_commit(session, lambda: run_queue.enqueue_run(run_id))
+    call_after_commit(session, lambda: run_queue.enqueue_run(run_id, spec.queue))
     return run
 
 
@@ -139,8 +139,10 @@ def recover_embedded_runs(session: Session, run_queue: RunQueue) -> tuple[int, i
         run.status = RunStatus.failed
         run.error = "interrupted: the service stopped while this run was executing"
         run.finished_at = utcnow()
-    queued_ids = [run.id for run in repository.with_status(session, RunStatus.queued)]
+    queued = [
+        (run.id, run.spec.get("queue")) for run in repository.with_status(session, RunStatus.queued)
+    ]
     session.flush()
-    for run_id in queued_ids:
-        call_after_commit(session, lambda run_id=run_id: run_queue.enqueue_run(run_id))
-    return len(interrupted), len(queued_ids)
+    for run_id, queue in queued:
+        call_after_commit(session, lambda r=run_id, q=queue: run_queue.enqueue_run(r, q))
+    return len(interrupted), len(queued)
