@@ -56,6 +56,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _apply_overrides(args)
     if not args.no_migrate:
         cmd_migrate(args)
+    _recover(settings, fail_running=False)  # other hosts' workers may be running runs
     _serve(settings)
     return 0
 
@@ -106,7 +107,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     settings = _apply_overrides(args)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     cmd_migrate(args)
-    _recover(settings)
+    _recover(settings, fail_running=True)  # the embedded worker is the only one
     env = dict(os.environ, GAPWATCH_API_URL=settings.resolved_api_url)
     # Own session: the terminal's Ctrl-C reaches only us, and we stop the worker ourselves.
     worker = subprocess.Popen(worker_command(settings), env=env, start_new_session=True)
@@ -123,16 +124,16 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _recover(settings: Settings) -> None:
+def _recover(settings: Settings, *, fail_running: bool) -> None:
     from gapwatch.queue import RunQueue
     from gapwatch.server.db import create_db_engine, create_session_factory, pop_after_commit
-    from gapwatch.server.runs.service import recover_embedded_runs
+    from gapwatch.server.runs.service import recover_runs
 
     engine = create_db_engine(settings.resolved_database_url)
     queue = RunQueue(settings)
     try:
         with create_session_factory(engine)() as session:
-            failed, requeued = recover_embedded_runs(session, queue)
+            failed, requeued = recover_runs(session, queue, fail_running=fail_running)
             session.commit()
             for callback in pop_after_commit(session):
                 callback()

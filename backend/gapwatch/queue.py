@@ -12,6 +12,11 @@ from celery import Celery
 from gapwatch.config import FILESYSTEM_BROKER, Settings
 
 RUN_TASK_NAME = "gapwatch.execute_run"
+PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2}
+
+
+class BrokerUnavailable(RuntimeError):
+    """A run could not be sent to the broker."""
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -62,8 +67,22 @@ class RunQueue:
 
     def enqueue_run(self, run_id: int, queue: str | None = None) -> None:
         """Send one run to `queue` (default: the configured one). Call only after the run row
-        is committed."""
-        self._celery.send_task(RUN_TASK_NAME, args=[run_id], queue=queue or self._queue)
+        is committed.
+
+        Raises:
+            BrokerUnavailable: If the broker cannot be reached within a few short retries (a
+                request must not hang on a dead broker).
+        """
+        try:
+            self._celery.send_task(
+                RUN_TASK_NAME,
+                args=[run_id],
+                queue=queue or self._queue,
+                retry=True,
+                retry_policy=PUBLISH_RETRY_POLICY,
+            )
+        except Exception as error:  # kombu raises several types, all meaning "not sent"
+            raise BrokerUnavailable(f"{type(error).__name__}: {error}") from error
 
     def close(self) -> None:
         """Release broker connections."""

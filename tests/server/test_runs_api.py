@@ -208,3 +208,18 @@ def test_a_run_goes_to_the_queue_its_spec_names(
     assert ("body", "queue") in _error_locations(
         api.post("/api/v1/runs", json={**SPEC, "queue": "no spaces allowed"})
     )
+
+
+def test_an_unreachable_broker_is_a_503_and_the_run_is_kept(settings, db_session_factory) -> None:
+    from fastapi.testclient import TestClient
+
+    from gapwatch.server.app import create_app
+    from tests.conftest import free_port
+
+    dead = settings.model_copy(update={"broker_url": f"redis://127.0.0.1:{free_port()}/0"})
+    with TestClient(create_app(dead, session_factory=db_session_factory)) as client:
+        response = client.post("/api/v1/runs", json=SPEC)
+        assert response.status_code == 503, response.text
+        assert "stays queued" in response.json()["detail"]
+        newest = client.get("/api/v1/runs", params={"limit": 1}).json()["items"][0]
+    assert newest["status"] == "queued" and newest["spec"]["strategy"] == SPEC["strategy"]

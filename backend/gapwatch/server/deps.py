@@ -11,9 +11,9 @@ from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
 from gapwatch.config import Settings
-from gapwatch.queue import RunQueue
+from gapwatch.queue import BrokerUnavailable, RunQueue
 from gapwatch.server.db import pop_after_commit
-from gapwatch.server.errors import Forbidden, NotFound, Unauthorized
+from gapwatch.server.errors import Forbidden, NotFound, ServiceUnavailable, Unauthorized
 from gapwatch.server.models import Run
 
 
@@ -32,8 +32,15 @@ def get_db_session(request: Request) -> Iterator[Session]:
         raise
     finally:
         session.close()
-    for callback in pop_after_commit(session):
-        callback()
+    try:
+        for callback in pop_after_commit(session):
+            callback()
+    except BrokerUnavailable as error:
+        # The rows are committed; say so, so the client neither retries blindly nor loses it.
+        raise ServiceUnavailable(
+            f"stored, but the broker is unreachable ({error}); the run stays queued and is "
+            "sent again when the API service starts next"
+        ) from error
 
 
 def get_settings_dep(request: Request) -> Settings:

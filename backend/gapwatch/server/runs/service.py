@@ -126,15 +126,15 @@ def require_writable(run: Run) -> None:
         raise Conflict(f"run {run.id} is {run.status}; it accepts no more data")
 
 
-def recover_embedded_runs(session: Session, run_queue: RunQueue) -> tuple[int, int]:
-    """At embedded start-up, before the worker starts: settle runs the last stop left behind.
+def recover_runs(session: Session, run_queue: RunQueue, *, fail_running: bool) -> tuple[int, int]:
+    """At start-up: send `queued` runs again and, in embedded mode, fail interrupted ones.
 
-    The embedded worker is the only one, so a run still `running` was interrupted by the stop
-    and is failed with a clear message; `queued` runs are sent again, since the filesystem
-    broker may have dropped their messages (a duplicate is refused by the claim). Returns
-    (failed, requeued).
+    A queued run's message may be lost (a broker that was down at submission, the filesystem
+    broker's files); sending it again is safe because a duplicate delivery is refused by the
+    claim. `fail_running` only where the starting service owns the only worker (embedded): a
+    run still `running` there was interrupted by the stop. Returns (failed, requeued).
     """
-    interrupted = repository.with_status(session, RunStatus.running)
+    interrupted = repository.with_status(session, RunStatus.running) if fail_running else []
     for run in interrupted:
         run.status = RunStatus.failed
         run.error = "interrupted: the service stopped while this run was executing"
