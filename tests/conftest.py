@@ -135,6 +135,8 @@ def settings(tmp_path: Path, pg_url: str, unconsumed_queue: str) -> Settings:
         broker_url=REDIS_URL,
         queue=unconsumed_queue,
         worker_token=SecretStr(WORKER_TOKEN),
+        # The rolled-back session shares one connection: no second thread may use it.
+        stale_sweep_interval_s=0,
     )
 
 

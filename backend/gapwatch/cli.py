@@ -31,12 +31,16 @@ def _apply_overrides(args: argparse.Namespace) -> Settings:
 
 
 def cmd_migrate(_args: argparse.Namespace) -> int:
+    from sqlalchemy.engine import make_url
+
     from gapwatch.server.migrate import upgrade_database
 
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade_database(settings.resolved_database_url)
-    print(f"database at head: {settings.resolved_database_url}")
+    # Logs of a container are widely readable: never print the password.
+    shown = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+    print(f"database at head: {shown}")
     return 0
 
 

@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     heartbeat_timeout_s: float = Field(
         120.0, gt=0, description="A running run silent this long may be claimed again."
     )
+    stale_sweep_interval_s: float = Field(
+        30.0,
+        ge=0,
+        description="How often the API sends running runs with a stale heartbeat back to the "
+        "queue (their worker died); 0 disables the sweep.",
+    )
     broker_visibility_timeout_s: float = Field(
         6 * 3600.0,
         gt=0,

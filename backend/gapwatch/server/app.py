@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,13 +15,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from gapwatch.config import Settings, get_settings
 from gapwatch.queue import RunQueue
 from gapwatch.server.compare.endpoints import router as compare_router
-from gapwatch.server.db import create_db_engine, create_session_factory
+from gapwatch.server.db import create_db_engine, create_session_factory, pop_after_commit
 from gapwatch.server.errors import install_error_handlers
 from gapwatch.server.events.endpoints import router as events_router
 from gapwatch.server.metrics.endpoints import export_router
 from gapwatch.server.metrics.endpoints import router as metrics_router
+from gapwatch.server.runs import service as runs_service
 from gapwatch.server.runs.endpoints import router as runs_router
 from gapwatch.server.summaries.endpoints import router as summaries_router
+
+log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 
@@ -27,6 +32,32 @@ API_PREFIX = "/api/v1"
 class Health(BaseModel):
     status: str
     database: str
+
+
+async def _sweep_stale_runs(
+    settings: Settings, session_factory: sessionmaker[Session], run_queue: RunQueue
+) -> None:
+    """Every stale_sweep_interval_s: requeue running runs whose heartbeat went stale."""
+    while True:
+        await asyncio.sleep(settings.stale_sweep_interval_s)
+        try:
+            await asyncio.to_thread(_sweep_once, settings, session_factory, run_queue)
+        except Exception:  # noqa: BLE001 - a failed sweep is retried at the next interval
+            log.exception("stale-run sweep failed")
+
+
+def _sweep_once(
+    settings: Settings, session_factory: sessionmaker[Session], run_queue: RunQueue
+) -> None:
+    with session_factory() as session:
+        count = runs_service.requeue_stale_runs(
+            session, run_queue, heartbeat_timeout_s=settings.heartbeat_timeout_s
+        )
+        session.commit()
+        for callback in pop_after_commit(session):
+            callback()
+    if count:
+        log.warning("requeued %d run(s) whose worker stopped sending heartbeats", count)
 
 
 def create_app(
@@ -45,7 +76,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        sweeper = None
+        if settings.stale_sweep_interval_s > 0:
+            sweeper = asyncio.create_task(_sweep_stale_runs(settings, session_factory, queue))
         yield
+        if sweeper is not None:
+            sweeper.cancel()
         if run_queue is None:
             queue.close()
         if engine is not None:

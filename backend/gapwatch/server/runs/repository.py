@@ -78,5 +78,21 @@ def claim(
     return True
 
 
+def requeue_stale(session: Session, stale_before: datetime) -> list[tuple[int, str | None]]:
+    """Set running runs whose heartbeat is older than `stale_before` back to queued.
+
+    One conditional UPDATE: a heartbeat that lands meanwhile keeps its run. Returns the
+    (id, queue) of the runs requeued.
+    """
+    rows = session.execute(
+        update(Run)
+        .where(Run.status == RunStatus.running, Run.heartbeat_at < stale_before)
+        .values(status=RunStatus.queued)
+        .returning(Run.id, Run.spec)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return [(run_id, spec.get("queue")) for run_id, spec in rows]
+
+
 def with_status(session: Session, status: RunStatus) -> Sequence[Run]:
     return session.scalars(select(Run).where(Run.status == status).order_by(Run.id)).all()

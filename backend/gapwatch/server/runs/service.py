@@ -146,3 +146,18 @@ def recover_runs(session: Session, run_queue: RunQueue, *, fail_running: bool) -
     for run_id, queue in queued:
         call_after_commit(session, lambda r=run_id, q=queue: run_queue.enqueue_run(r, q))
     return len(interrupted), len(queued)
+
+
+def requeue_stale_runs(session: Session, run_queue: RunQueue, *, heartbeat_timeout_s: float) -> int:
+    """Send running runs whose worker went silent back to the queue; returns how many.
+
+    Without this, a run whose message the broker already redelivered and a live worker
+    acknowledged (its claim was refused) would stay `running` forever once its first worker
+    died. The next claim resumes it from its checkpoint; a worker that was only slow learns of
+    it from the 409 on its next write and stops.
+    """
+    stale_before = utcnow() - timedelta(seconds=heartbeat_timeout_s)
+    requeued = repository.requeue_stale(session, stale_before)
+    for run_id, queue in requeued:
+        call_after_commit(session, lambda r=run_id, q=queue: run_queue.enqueue_run(r, q))
+    return len(requeued)
