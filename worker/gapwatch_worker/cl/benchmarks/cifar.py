@@ -8,10 +8,8 @@ import torch
 
 from gapwatch.spec import SplitCIFAR10Spec, SplitCIFAR100Spec
 
-from ..datasets import load_dataset
 from .base import Benchmark
-from .images import split_tasks, task_classes
-from .scenarios import make_benchmark
+from .images import split_benchmark
 
 INPUT_SHAPE = (3, 32, 32)
 # Per-channel mean and standard deviation of each training set's pixels in [0, 1] (the values
@@ -31,18 +29,18 @@ def _split_cifar(
     device: torch.device,
     data_dir: Path | None,
 ) -> Benchmark:
-    arrays = load_dataset(dataset, data_dir)
-    tasks = split_tasks(
-        arrays.train_x,
-        arrays.train_y,
-        arrays.test_x,
-        arrays.test_y,
-        task_classes(spec.n_tasks, n_classes),
+    return split_benchmark(
+        spec.name,
+        spec.scenario,
+        spec.n_tasks,
+        dataset,
+        n_classes,
+        INPUT_SHAPE,
         device,
+        data_dir,
         mean,
         std,
     )
-    return make_benchmark(spec.name, spec.scenario, tasks, INPUT_SHAPE)
 
 
 def build_split_cifar10(

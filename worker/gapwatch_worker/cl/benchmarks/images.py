@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from .base import TaskData
+from ..datasets import load_dataset
+from .base import Benchmark, TaskData
+from .scenarios import make_benchmark
 
 # A benchmark may take this share of the free memory of its device; the rest is for the model,
 # the evaluator's copy of the subsets, replay buffers and activations.
@@ -96,3 +99,34 @@ def check_memory(needed: int, device: torch.device, what: str) -> None:
             f"{what} needs {needed / 2**30:.1f} GiB on {device}, but only "
             f"{free / 2**30:.1f} GiB are free; use fewer tasks"
         )
+
+
+def split_benchmark(
+    spec_name: str,
+    scenario: str,
+    n_tasks: int,
+    dataset: str,
+    n_classes: int,
+    input_shape: tuple[int, ...],
+    device: torch.device,
+    data_dir: Path | None,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+) -> Benchmark:
+    """A class-split image benchmark: `dataset` in `n_tasks` tasks of consecutive classes.
+
+    Raises:
+        DatasetError: If the dataset is not cached and cannot be downloaded.
+    """
+    arrays = load_dataset(dataset, data_dir)
+    tasks = split_tasks(
+        arrays.train_x,
+        arrays.train_y,
+        arrays.test_x,
+        arrays.test_y,
+        task_classes(n_tasks, n_classes),
+        device,
+        mean,
+        std,
+    )
+    return make_benchmark(spec_name, scenario, tasks, input_shape)

@@ -8,10 +8,8 @@ import torch
 
 from gapwatch.spec import SplitFashionMNISTSpec, SplitMNISTSpec
 
-from ..datasets import load_dataset
 from .base import Benchmark
-from .images import split_tasks, task_classes
-from .scenarios import make_benchmark
+from .images import split_benchmark
 
 N_CLASSES = 10
 INPUT_SHAPE = (1, 28, 28)
@@ -23,16 +21,9 @@ def _build_split(
     device: torch.device,
     data_dir: Path | None,
 ) -> Benchmark:
-    arrays = load_dataset(dataset, data_dir)
-    tasks = split_tasks(
-        arrays.train_x,
-        arrays.train_y,
-        arrays.test_x,
-        arrays.test_y,
-        task_classes(spec.n_tasks, N_CLASSES),
-        device,
+    return split_benchmark(
+        spec.name, spec.scenario, spec.n_tasks, dataset, N_CLASSES, INPUT_SHAPE, device, data_dir
     )
-    return make_benchmark(spec.name, spec.scenario, tasks, INPUT_SHAPE)
 
 
 def build_split_mnist(
