@@ -83,7 +83,8 @@ def _aligned(
     end: int | None,
     points: int,
 ) -> AlignedSeries:
-    ids = [metrics_repository.series_ids(session, run.id, [key]).get(key) for run in runs]
+    by_run = metrics_repository.series_ids_of_runs(session, [run.id for run in runs], key)
+    ids = [by_run.get(run.id) for run in runs]
     extents = []
     for series_id in ids:
         if series_id is not None:

@@ -20,14 +20,31 @@ from gapwatch.server.models import MetricChunk, MetricSeries
 CHUNKS = MetricChunk.__table__
 
 
-def series_ids(session: Session, run_id: int, keys: Iterable[str]) -> dict[str, int]:
-    """Ids of the run's existing series among `keys`."""
+def series_ids(session: Session, run_id: int, keys: Iterable[str] | None) -> dict[str, int]:
+    """Ids of the run's existing series among `keys`, or of all its series when None."""
+    query = select(MetricSeries.key, MetricSeries.id).where(MetricSeries.run_id == run_id)
+    if keys is not None:
+        query = query.where(MetricSeries.key.in_(list(keys)))
+    return {key: series_id for key, series_id in session.execute(query)}
+
+
+def series_ids_of_runs(session: Session, run_ids: Sequence[int], key: str) -> dict[int, int]:
+    """{run id: id of its series `key`} for the runs that have one, in one query."""
     rows = session.execute(
-        select(MetricSeries.key, MetricSeries.id).where(
-            MetricSeries.run_id == run_id, MetricSeries.key.in_(list(keys))
+        select(MetricSeries.run_id, MetricSeries.id).where(
+            MetricSeries.run_id.in_(list(run_ids)), MetricSeries.key == key
         )
     )
-    return {key: series_id for key, series_id in rows}
+    return {run_id: series_id for run_id, series_id in rows}
+
+
+def _insert_missing_series(session: Session, run_id: int, keys: Sequence[str]) -> None:
+    """Create series rows for `keys`; a row another writer created meanwhile is kept."""
+    session.execute(
+        upsert_insert(session, MetricSeries)
+        .values([{"run_id": run_id, "key": k} for k in keys])
+        .on_conflict_do_nothing(index_elements=["run_id", "key"])
+    )
 
 
 def ensure_series(session: Session, run_id: int, keys: Sequence[str]) -> dict[str, int]:
@@ -35,11 +52,7 @@ def ensure_series(session: Session, run_id: int, keys: Sequence[str]) -> dict[st
     ids = series_ids(session, run_id, keys)
     missing = [k for k in keys if k not in ids]
     if missing:
-        session.execute(
-            upsert_insert(session, MetricSeries)
-            .values([{"run_id": run_id, "key": k} for k in missing])
-            .on_conflict_do_nothing(index_elements=["run_id", "key"])
-        )
+        _insert_missing_series(session, run_id, missing)
         ids = series_ids(session, run_id, keys)
     return ids
 
@@ -120,11 +133,7 @@ def lock_series(session: Session, run_id: int, keys: Sequence[str]) -> dict[str,
     ids = _lock_existing(driver, run_id, keys)
     missing = [k for k in keys if k not in ids]
     if missing:
-        session.execute(
-            upsert_insert(session, MetricSeries)
-            .values([{"run_id": run_id, "key": k} for k in missing])
-            .on_conflict_do_nothing(index_elements=["run_id", "key"])
-        )
+        _insert_missing_series(session, run_id, missing)
         ids.update(_lock_existing(driver, run_id, missing))
     return ids
 

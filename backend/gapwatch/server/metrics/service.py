@@ -254,8 +254,8 @@ def read(
     limit: int | None = None,
 ) -> list[SeriesAnswer]:
     """Series of `keys` (all the run's keys when None); a key with no points yet is empty."""
-    wanted = keys if keys is not None else repository.list_keys(session, run_id)
-    ids = repository.series_ids(session, run_id, wanted)
+    ids = repository.series_ids(session, run_id, keys)
+    wanted = keys if keys is not None else sorted(ids)
     return [
         SeriesAnswer(
             key,
@@ -278,7 +278,7 @@ def _series_pages(
     """(key, its points a few windows at a time) for each series, on a session of its own:
     the request's session has committed and closed by the time a streamed body is sent."""
     with session_factory() as session:
-        ids = repository.series_ids(session, run_id, repository.list_keys(session, run_id))
+        ids = repository.series_ids(session, run_id, None)
         for key in sorted(ids):
             yield key, iter_pages(session, ids[key])
 
