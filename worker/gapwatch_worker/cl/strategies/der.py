@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
@@ -11,12 +9,12 @@ from gapwatch.spec import DERSpec, TrainingSpec
 
 from ..benchmarks.base import Benchmark
 from ..benchmarks.scenarios import units_table
-from ..seeding import make_generator
-from .base import Strategy, TaskIds
+from .base import TaskIds
 from .buffer import ReservoirBuffer
+from .replay import ReplayStrategy, replay_batch_size, reservoir_for
 
 
-class DarkExperienceReplay(Strategy):
+class DarkExperienceReplay(ReplayStrategy):
     """Replays the logits the model gave to past rows, and for DER++ their targets too.
 
     loss = CE(new) + alpha * MSE(logits(x1), z1) [+ beta * CE(logits(x2), y2) for DER++], where
@@ -44,9 +42,9 @@ class DarkExperienceReplay(Strategy):
         beta: float = 0.0,
         units_table: torch.Tensor | None = None,
     ):
-        super().__init__(model, optimizer, device, units_table=units_table)
-        self.buffer = buffer
-        self.replay_batch_size = replay_batch_size
+        super().__init__(
+            model, optimizer, device, buffer, replay_batch_size, units_table=units_table
+        )
         self.alpha = alpha
         self.beta = beta
 
@@ -62,15 +60,13 @@ class DarkExperienceReplay(Strategy):
         benchmark: Benchmark,
     ) -> DarkExperienceReplay:
         """Builds DER (name "der", beta ignored) or DER++ (name "derpp")."""
-        buffer = ReservoirBuffer(
-            spec.buffer_size, device, make_generator(seed, f"{spec.name}/buffer")
-        )
+        buffer = reservoir_for(spec, device, seed)
         return cls(
             model,
             optimizer,
             device,
             buffer,
-            spec.replay_batch_size or training.batch_size,
+            replay_batch_size(spec, training),
             alpha=spec.alpha,
             beta=spec.beta if spec.name == "derpp" else 0.0,
             units_table=units_table(benchmark),
@@ -114,11 +110,3 @@ class DarkExperienceReplay(Strategy):
         # Masked units hold MASK_VALUE on both sides: they add exact zeros, not counted.
         widths = (self.units_table[:, 1] - self.units_table[:, 0])[task_ids]
         return (squared.sum(1) / widths).mean()
-
-    def state_dict(self) -> dict[str, Any]:
-        """The buffer (with its stored logits) and its generator."""
-        return {"buffer": self.buffer.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restores the buffer."""
-        self.buffer.load_state_dict(state["buffer"])

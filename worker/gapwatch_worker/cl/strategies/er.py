@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
@@ -12,11 +10,11 @@ from gapwatch.spec import ERSpec, TrainingSpec
 from ..benchmarks.base import Benchmark
 from ..benchmarks.scenarios import units_table
 from ..seeding import make_generator
-from .base import Strategy
-from .buffer import ClassBalancedBuffer, ReplayBuffer, ReservoirBuffer
+from .buffer import ClassBalancedBuffer, ReplayBuffer
+from .replay import ReplayStrategy, replay_batch_size, reservoir_for
 
 
-class ExperienceReplay(Strategy):
+class ExperienceReplay(ReplayStrategy):
     """ER (Chaudhry et al. 2019, "On tiny episodic memories"; mammoth's `er`).
 
     The memory holds (input, target, task id) rows: a uniform sample of the stream (reservoir)
@@ -42,9 +40,9 @@ class ExperienceReplay(Strategy):
         *,
         units_table: torch.Tensor | None = None,
     ):
-        super().__init__(model, optimizer, device, units_table=units_table)
-        self.buffer = buffer
-        self.replay_batch_size = replay_batch_size
+        super().__init__(
+            model, optimizer, device, buffer, replay_batch_size, units_table=units_table
+        )
         self.replay_weight = replay_weight
 
     @classmethod
@@ -59,20 +57,20 @@ class ExperienceReplay(Strategy):
         benchmark: Benchmark,
     ) -> ExperienceReplay:
         """Builds ER; the replay batch defaults to the training batch size."""
-        generator = make_generator(seed, "er/buffer")
         buffer: ReplayBuffer
         if spec.buffer_policy == "class_balanced":
+            generator = make_generator(seed, "er/buffer")
             buffer = ClassBalancedBuffer(
                 spec.buffer_size, device, generator, n_classes=benchmark.n_outputs
             )
         else:
-            buffer = ReservoirBuffer(spec.buffer_size, device, generator)
+            buffer = reservoir_for(spec, device, seed)
         return cls(
             model,
             optimizer,
             device,
             buffer,
-            spec.replay_batch_size or training.batch_size,
+            replay_batch_size(spec, training),
             spec.replay_weight,
             units_table=units_table(benchmark),
         )
@@ -94,11 +92,3 @@ class ExperienceReplay(Strategy):
             loss = self.update(objective)
         self.buffer.add(x, y, self.task_column(task_id, len(x)))
         return loss
-
-    def state_dict(self) -> dict[str, Any]:
-        """The buffer's contents and generator state."""
-        return {"buffer": self.buffer.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restores the buffer."""
-        self.buffer.load_state_dict(state["buffer"])

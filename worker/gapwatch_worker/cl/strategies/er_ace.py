@@ -11,12 +11,11 @@ from gapwatch.spec import ERACESpec, TrainingSpec
 
 from ..benchmarks.base import Benchmark
 from ..benchmarks.scenarios import MASK_VALUE, units_table
-from ..seeding import make_generator
-from .base import Strategy
 from .buffer import ReservoirBuffer
+from .replay import ReplayStrategy, replay_batch_size, reservoir_for
 
 
-class ERACE(Strategy):
+class ERACE(ReplayStrategy):
     """ER whose new rows only compete among the classes present in their own batch.
 
     loss = CE(new batch, over the classes present in it) + CE(replayed batch, over every class
@@ -46,9 +45,9 @@ class ERACE(Strategy):
         *,
         units_table: torch.Tensor | None = None,
     ):
-        super().__init__(model, optimizer, device, units_table=units_table)
-        self.buffer = buffer
-        self.replay_batch_size = replay_batch_size
+        super().__init__(
+            model, optimizer, device, buffer, replay_batch_size, units_table=units_table
+        )
         self.seen_classes = torch.zeros(n_outputs, dtype=torch.bool, device=device)
 
     @classmethod
@@ -63,13 +62,13 @@ class ERACE(Strategy):
         benchmark: Benchmark,
     ) -> ERACE:
         """Builds ER-ACE; the replay batch defaults to the training batch size."""
-        buffer = ReservoirBuffer(spec.buffer_size, device, make_generator(seed, "er_ace/buffer"))
+        buffer = reservoir_for(spec, device, seed)
         return cls(
             model,
             optimizer,
             device,
             buffer,
-            spec.replay_batch_size or training.batch_size,
+            replay_batch_size(spec, training),
             benchmark.n_outputs,
             units_table=units_table(benchmark),
         )
@@ -96,11 +95,11 @@ class ERACE(Strategy):
 
     def state_dict(self) -> dict[str, Any]:
         """The buffer and the classes seen so far."""
-        return {"buffer": self.buffer.state_dict(), "seen_classes": self.seen_classes}
+        return {**super().state_dict(), "seen_classes": self.seen_classes}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restores the buffer and the classes seen."""
-        self.buffer.load_state_dict(state["buffer"])
+        super().load_state_dict(state)
         self.seen_classes = state["seen_classes"].to(self.device).clone()
 
 
