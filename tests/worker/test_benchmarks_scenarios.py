@@ -73,7 +73,7 @@ def test_make_benchmark_maps_labels_to_targets(
     assert [t.classes for t in benchmark.tasks] == CLASSES  # dataset ids, for display
     table = units_table(benchmark)
     assert (table.tolist() if table is not None else None) == units
-    assert benchmark.input_dim == 1 and benchmark.n_classes == n_outputs
+    assert benchmark.input_dim == 1 and benchmark.n_outputs == n_outputs
 
 
 def test_mask_keeps_only_the_tasks_units() -> None:

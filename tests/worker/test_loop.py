@@ -20,6 +20,7 @@ from gapwatch.spec import (
     metric_key_eval_acc,
     metric_key_eval_loss,
 )
+from gapwatch_worker.cl.batches import TaskBatchSampler
 from gapwatch_worker.cl.benchmarks import TaskData, build_benchmark
 from gapwatch_worker.cl.loop import (
     STOP_CHECK_EVERY,
@@ -27,7 +28,6 @@ from gapwatch_worker.cl.loop import (
     iterations_per_task,
     resolve_device,
     run_experiment,
-    task_batches,
 )
 from gapwatch_worker.cl.reporting import Event, MemoryReporter
 
@@ -120,13 +120,14 @@ def test_iterations_per_task_rounds_float_noise_away() -> None:
 def test_batches_are_full_and_cover_each_epoch_once() -> None:
     y = torch.arange(10)
     task = TaskData(classes=(0,), train_x=y[:, None].float(), train_y=y, test_x=y, test_y=y)
-    batches = [b.tolist() for _, b in task_batches(task, 5, 4, torch.Generator().manual_seed(0))]
+    sampler = TaskBatchSampler(task, 4, torch.Generator().manual_seed(0))
+    batches = [sampler.next_batch()[1].tolist() for _ in range(5)]
     assert all(len(b) == 4 for b in batches)
     flat = [i for b in batches for i in b]
     assert sorted(flat[:10]) == list(range(10)) and sorted(flat[10:20]) == list(range(10))
     assert flat[:10] != flat[10:20]  # a new permutation each epoch
-    big = list(task_batches(task, 1, 25, torch.Generator().manual_seed(0)))
-    assert big[0][1].shape == (25,)
+    big = TaskBatchSampler(task, 25, torch.Generator().manual_seed(0)).next_batch()
+    assert big[1].shape == (25,)
 
 
 def _comparable(reporter: MemoryReporter) -> dict[str, tuple[list[int], list[float]]]:

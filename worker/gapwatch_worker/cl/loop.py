@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +41,7 @@ from gapwatch.spec import (
 )
 
 from .batches import TaskBatchSampler
-from .benchmarks import TaskData, build_benchmark
+from .benchmarks import build_benchmark
 from .checkpoint import CheckpointStore, restore_rng_states, rng_states, spec_fingerprint
 from .evaluation import ContinualEvaluator
 from .models import build_model
@@ -129,15 +129,6 @@ def iterations_per_task(training: TrainingSpec, n_train: int) -> int:
     assert training.epochs_per_task is not None  # the spec guarantees one of the two
     # Rounded first so that float noise (0.3 * 100 / 10 = 3.0000000000000004) adds no update.
     return max(1, math.ceil(round(training.epochs_per_task * n_train / training.batch_size, 9)))
-
-
-def task_batches(
-    task: TaskData, iterations: int, batch_size: int, generator: torch.Generator
-) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Yields `iterations` full batches of a task's train tensors (see TaskBatchSampler)."""
-    sampler = TaskBatchSampler(task, batch_size, generator)
-    for _ in range(iterations):
-        yield sampler.next_batch()
 
 
 def run_experiment(

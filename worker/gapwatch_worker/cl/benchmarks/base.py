@@ -52,8 +52,3 @@ class Benchmark:
     def input_dim(self) -> int:
         """Number of input features once flattened."""
         return math.prod(self.input_shape)
-
-    @property
-    def n_classes(self) -> int:
-        """Former name of `n_outputs`, kept for callers not yet moved."""
-        return self.n_outputs
