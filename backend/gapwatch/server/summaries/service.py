@@ -64,6 +64,11 @@ FORMULAS = {
 }
 
 
+def named(definition: str) -> dict[str, str]:
+    """A metric's definition id and its formula as METRICS.md writes it."""
+    return {"definition": definition, "formula": FORMULAS[definition]}
+
+
 def num(value: float | None) -> float | None:
     """JSON has no NaN: undefined numbers are null."""
     if value is None or math.isnan(value):
@@ -235,50 +240,43 @@ def _summary(run: Run, data: RunCurves, windows: tuple[int, ...]) -> RunSummary:
             rows=[nums(row) for row in s.accuracy_matrix],
         ),
         acc=AverageAccuracy(
-            definition=matrix.ACC,
-            formula=FORMULAS[matrix.ACC],
+            **named(matrix.ACC),
             value=num(s.acc),
             se=num(s.acc_se),
             per_boundary=nums(s.acc_per_boundary),
         ),
-        bwt=Transfer(definition=matrix.BWT, formula=FORMULAS[matrix.BWT], value=num(s.bwt)),
+        bwt=Transfer(**named(matrix.BWT), value=num(s.bwt)),
         fwt=ForwardTransfer(
-            definition=matrix.FWT,
-            formula=FORMULAS[matrix.FWT],
+            **named(matrix.FWT),
             value=num(s.fwt),
             initial_accuracy=nums(s.initial_accuracy),
             note=fwt_note,
         ),
         forgetting=Forgetting(
-            definition=matrix.FORGETTING_CHAUDHRY,
-            formula=FORMULAS[matrix.FORGETTING_CHAUDHRY],
+            **named(matrix.FORGETTING_CHAUDHRY),
             value=num(s.forgetting),
             per_task=nums(s.forgetting_per_task),
         ),
         forgetting_from_learned=Forgetting(
-            definition=matrix.FORGETTING_FROM_LEARNED,
-            formula=FORMULAS[matrix.FORGETTING_FROM_LEARNED],
+            **named(matrix.FORGETTING_FROM_LEARNED),
             value=num(s.forgetting_from_learned),
             per_task=nums(s.forgetting_from_learned_per_task),
         ),
         learning_accuracy=LearningAccuracy(
-            definition=matrix.LEARNING_ACCURACY,
-            formula=FORMULAS[matrix.LEARNING_ACCURACY],
+            **named(matrix.LEARNING_ACCURACY),
             value=num(s.learning_accuracy),
             se=num(s.learning_accuracy_se),
             per_task=nums(s.learning_accuracy_per_task),
         ),
         min_acc=MinAccuracy(
-            definition=continual.MIN_ACC,
-            formula=FORMULAS[continual.MIN_ACC],
+            **named(continual.MIN_ACC),
             value=num(s.min_acc),
             se=num(s.min_acc_se),
             per_task=nums(s.min_acc_per_task),
             per_boundary=nums(s.min_acc_per_boundary),
         ),
         wc_acc=WorstCaseAccuracy(
-            definition=continual.WC_ACC,
-            formula=FORMULAS[continual.WC_ACC],
+            **named(continual.WC_ACC),
             value=num(s.wc_acc),
             se=num(s.wc_acc_se),
             per_boundary=nums(s.wc_acc_per_boundary),
@@ -291,8 +289,7 @@ def _summary(run: Run, data: RunCurves, windows: tuple[int, ...]) -> RunSummary:
 
 def _windowed(name: str, values: tuple[analytics.Windowed, ...]) -> Windowed:
     return Windowed(
-        definition=name,
-        formula=FORMULAS[name],
+        **named(name),
         windows=[WindowValue(w=v.w, value=num(v.mean), per_task=nums(v.per_task)) for v in values],
     )
 
@@ -340,8 +337,7 @@ def _gaps(run: Run, data: RunCurves) -> RunGaps:
         )
     return RunGaps(
         run_id=run.id,
-        definition=STABILITY_GAP,
-        formula=FORMULAS[STABILITY_GAP],
+        **named(STABILITY_GAP),
         recovery_tolerance=analytics.RECOVERY_TOLERANCE,
         boundaries=boundaries,
     )
