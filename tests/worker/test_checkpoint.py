@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from gapwatch.spec import RunSpec
 from gapwatch_worker.cl.checkpoint import CheckpointStore, spec_fingerprint
-from gapwatch_worker.cl.loop import TrainingDiverged, run_experiment
+from gapwatch_worker.cl.loop import RunOutcome, TrainingDiverged, run_experiment
 from gapwatch_worker.cl.reporting import MemoryReporter
 
 STRATEGIES = [
@@ -49,6 +50,34 @@ def _points(reporter: MemoryReporter) -> dict[str, dict[int, float]]:
     }
 
 
+def crash_then_resume(
+    spec: RunSpec, directory: Path, crash_at: int
+) -> tuple[MemoryReporter, MemoryReporter, MemoryReporter, RunOutcome]:
+    """An uninterrupted run, and the same spec dying at `crash_at` then resumed.
+
+    Returns the uninterrupted run's points, the crashed part's, the resumed part's, and the
+    resumed call's outcome.
+    """
+    uninterrupted = MemoryReporter()
+    run_experiment(spec, uninterrupted)
+    store = CheckpointStore(directory)
+    crashed = CrashingReporter(crash_at=crash_at)
+    with pytest.raises(Crash):
+        run_experiment(spec, crashed, checkpoints=store)
+    resumed = MemoryReporter()
+    outcome = run_experiment(spec, resumed, checkpoints=store)
+    return uninterrupted, crashed, resumed, outcome
+
+
+def assert_resumed_from(uninterrupted: MemoryReporter, resumed: MemoryReporter, step: int) -> None:
+    """The resumed run evaluates from `step` on; the loss of the update that reached `step`
+    was reported before the checkpoint, so its training series resumes at step + 1."""
+    got = _points(resumed)
+    for key, points in _points(uninterrupted).items():
+        first = step + 1 if key.startswith("train/") else step
+        assert got.get(key, {}) == {s: v for s, v in points.items() if s >= first}, key
+
+
 @pytest.mark.parametrize("strategy", STRATEGIES, ids=lambda s: s["name"])
 def test_resume_gives_the_curves_of_an_uninterrupted_run(
     make_spec, tmp_path: Path, strategy: dict
@@ -60,23 +89,10 @@ def test_resume_gives_the_curves_of_an_uninterrupted_run(
         evaluation={"every": 1},
         checkpoint_every=5,
     )
-    uninterrupted = MemoryReporter()
-    run_experiment(spec, uninterrupted)
-
-    store = CheckpointStore(tmp_path / "run")
     # Dies at step 23, after the checkpoint of step 20 and inside task 1 (steps 12..24).
-    with pytest.raises(Crash):
-        run_experiment(spec, CrashingReporter(crash_at=23), checkpoints=store)
-    resumed = MemoryReporter()
-    outcome = run_experiment(spec, resumed, checkpoints=store)
+    uninterrupted, _, resumed, outcome = crash_then_resume(spec, tmp_path / "run", 23)
     assert outcome.resumed_from == 20 and outcome.iterations == 36
-
-    # The resumed run evaluates from step 20 on; the loss of the update that reached step 20
-    # was reported before the checkpoint, so its training series resumes at 21.
-    got = _points(resumed)
-    for key, points in _points(uninterrupted).items():
-        first = 21 if key.startswith("train/") else 20
-        assert got.get(key, {}) == {s: v for s, v in points.items() if s >= first}, key
+    assert_resumed_from(uninterrupted, resumed, 20)
     # Events of the resumed task are not repeated; later tasks' are.
     assert [(e.kind, e.step) for e in resumed.events] == [
         ("task_end", 24), ("task_start", 24), ("task_end", 36)
@@ -90,14 +106,8 @@ def test_the_crashed_part_plus_the_resumed_part_cover_the_run(make_spec, tmp_pat
         evaluation={"every": 1},
         checkpoint_every=7,
     )
-    uninterrupted = MemoryReporter()
-    run_experiment(spec, uninterrupted)
-    store = CheckpointStore(tmp_path / "run")
-    first = CrashingReporter(crash_at=31)
-    with pytest.raises(Crash):
-        run_experiment(spec, first, checkpoints=store)
-    second = MemoryReporter()
-    assert run_experiment(spec, second, checkpoints=store).resumed_from == 28
+    uninterrupted, first, second, outcome = crash_then_resume(spec, tmp_path / "run", 31)
+    assert outcome.resumed_from == 28
     merged = _points(first)
     for key, points in _points(second).items():
         for step, value in points.items():
@@ -152,14 +162,7 @@ def test_resume_from_a_checkpoint_at_a_task_boundary(make_spec, tmp_path: Path) 
         evaluation={"every": 1},
         checkpoint_every=12,
     )
-    uninterrupted = MemoryReporter()
-    run_experiment(spec, uninterrupted)
-    store = CheckpointStore(tmp_path / "run")
-    with pytest.raises(Crash):  # the checkpoint at 24 is the end of task 1, before its end_task
-        run_experiment(spec, CrashingReporter(crash_at=26), checkpoints=store)
-    resumed = MemoryReporter()
-    assert run_experiment(spec, resumed, checkpoints=store).resumed_from == 24
-    got = _points(resumed)
-    for key, points in _points(uninterrupted).items():
-        first = 25 if key.startswith("train/") else 24
-        assert got.get(key, {}) == {s: v for s, v in points.items() if s >= first}, key
+    # The checkpoint at 24 is the end of task 1, taken before its end_task.
+    uninterrupted, _, resumed, outcome = crash_then_resume(spec, tmp_path / "run", 26)
+    assert outcome.resumed_from == 24
+    assert_resumed_from(uninterrupted, resumed, 24)
