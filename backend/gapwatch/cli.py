@@ -164,6 +164,15 @@ def cmd_submit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_openapi(_args: argparse.Namespace) -> int:
+    from gapwatch.server.app import create_app
+
+    # An in-memory database: printing the schema must not create or touch a real one.
+    app = create_app(Settings(database_url="sqlite://", stale_sweep_interval_s=0))
+    sys.stdout.write(json.dumps(app.openapi(), indent=2, ensure_ascii=False) + "\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gapwatch", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -192,6 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--wait", action="store_true", help="wait until the run ends")
     submit.add_argument("--timeout", type=float, default=3600.0)
     submit.set_defaults(func=cmd_submit)
+
+    openapi = sub.add_parser("openapi", help="print the API's OpenAPI document (JSON)")
+    openapi.set_defaults(func=cmd_openapi)
     return parser
 
 

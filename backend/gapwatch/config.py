@@ -52,6 +52,11 @@ class Settings(BaseSettings):
         gt=0,
         description="Redis: an unacknowledged run message is delivered again after this long.",
     )
+    frontend_dir: Path | None = Field(
+        None,
+        description="The built dashboard (index.html and assets/). Default: frontend/dist of a "
+        "source checkout.",
+    )
 
     @model_validator(mode="after")
     def _no_placeholder_secret_in_production(self) -> Settings:
@@ -82,6 +87,14 @@ class Settings(BaseSettings):
     def broker_dir(self) -> Path:
         """Folder of the filesystem broker's messages (embedded mode only)."""
         return (self.data_dir / "broker").resolve()
+
+    @property
+    def resolved_frontend_dir(self) -> Path:
+        """Where the built dashboard is; it may not exist (the API then answers without it)."""
+        if self.frontend_dir is not None:
+            return self.frontend_dir.resolve()
+        # backend/gapwatch/config.py -> the checkout's frontend/dist (an editable install).
+        return (Path(__file__).resolve().parents[2] / "frontend" / "dist").resolve()
 
     @property
     def artifacts_dir(self) -> Path:

@@ -22,6 +22,7 @@ from gapwatch.server.metrics.endpoints import export_router
 from gapwatch.server.metrics.endpoints import router as metrics_router
 from gapwatch.server.runs import service as runs_service
 from gapwatch.server.runs.endpoints import router as runs_router
+from gapwatch.server.spa import mount_dashboard
 from gapwatch.server.summaries.endpoints import router as summaries_router
 
 log = logging.getLogger(__name__)
@@ -114,4 +115,6 @@ def create_app(
             session.execute(text("SELECT 1"))
         return Health(status="ok", database=session_factory.kw["bind"].dialect.name)
 
+    # Last: its catch-all GET must not shadow any API route.
+    mount_dashboard(app, settings.resolved_frontend_dir)
     return app
