@@ -9,7 +9,15 @@ STAMP := $(VENV)/.installed-stamp
 # pip takes the local CPU wheel; elsewhere the registry's build for the machine.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: up test install lint services clean
+.PHONY: up test install lint services clean dashboard frontend-test
+
+# The dashboard: npm packages from package-lock.json, then Vite's build, which the API serves.
+FRONTEND := frontend
+NPM_STAMP := $(FRONTEND)/node_modules/.package-lock.json
+DIST := $(FRONTEND)/dist/index.html
+FRONTEND_SOURCES := $(shell find $(FRONTEND)/src $(FRONTEND)/public -type f 2>/dev/null) \
+	$(FRONTEND)/index.html $(FRONTEND)/vite.config.ts $(FRONTEND)/tsconfig.json \
+	$(FRONTEND)/package.json
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,13 +28,26 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+$(NPM_STAMP): $(FRONTEND)/package-lock.json
+	cd $(FRONTEND) && npm ci --no-audit --no-fund --loglevel=error
+
+$(DIST): $(NPM_STAMP) $(FRONTEND_SOURCES)
+	cd $(FRONTEND) && npm run --silent build
+
+dashboard: $(DIST)
+
 ## Embedded service on http://127.0.0.1:8000: SQLite + filesystem broker + one worker.
-up: $(STAMP)
+up: $(STAMP) dashboard
 	$(BIN)/gapwatch up
 
 ## Every test, against real PostgreSQL and Redis (started if they are down).
-test: $(STAMP) services
+test: $(STAMP) services dashboard frontend-test
 	$(BIN)/python -m pytest
+
+## The SPA's own checks: generated API client current, types, Vitest.
+frontend-test: $(STAMP) $(NPM_STAMP)
+	cd $(FRONTEND) && GAPWATCH_PYTHON=$(abspath $(BIN)/python) npm run --silent check:api
+	cd $(FRONTEND) && npx tsc -b && npx vitest run
 
 services:
 	scripts/ensure-services
@@ -36,4 +57,4 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check backend worker tests migrations bench
 
 clean:
-	rm -rf $(VENV) .gapwatch test-artifacts .pytest_cache
+	rm -rf $(VENV) .gapwatch test-artifacts .pytest_cache $(FRONTEND)/node_modules $(FRONTEND)/dist

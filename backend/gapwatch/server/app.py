@@ -18,11 +18,13 @@ from gapwatch.server.compare.endpoints import router as compare_router
 from gapwatch.server.db import create_db_engine, create_session_factory, pop_after_commit
 from gapwatch.server.errors import install_error_handlers
 from gapwatch.server.events.endpoints import router as events_router
+from gapwatch.server.live.endpoints import router as live_router
 from gapwatch.server.metrics.endpoints import export_router
 from gapwatch.server.metrics.endpoints import router as metrics_router
 from gapwatch.server.runs import service as runs_service
 from gapwatch.server.runs.endpoints import router as runs_router
 from gapwatch.server.spa import mount_dashboard
+from gapwatch.server.specs.endpoints import router as specs_router
 from gapwatch.server.summaries.endpoints import router as summaries_router
 
 log = logging.getLogger(__name__)
@@ -106,6 +108,8 @@ def create_app(
     api.include_router(summaries_router)
     api.include_router(compare_router)
     api.include_router(events_router)
+    api.include_router(specs_router)
+    api.include_router(live_router)
     app.include_router(api)
 
     @app.get("/health", response_model=Health, operation_id="health", tags=["health"])

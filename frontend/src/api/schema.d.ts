@@ -9,7 +9,7 @@ export interface paths {
         };
         /**
          * List Runs
-         * @description List runs, newest first.
+         * @description List runs (newest first by default), filtered and sorted.
          */
         get: operations["runs-list"];
         put?: never;
@@ -266,6 +266,46 @@ export interface paths {
          * @description Worker or user loop: store events (idempotent per run, kind and step).
          */
         post: operations["events-ingest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/spec": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Describe Spec
+         * @description The RunSpec JSON Schema with defaults and bounds, and the presets.
+         */
+        get: operations["spec-describe"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{run_id}/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live Run
+         * @description Server-Sent Events of the run's status, progress and stored points.
+         */
+        get: operations["runs-live"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -805,6 +845,32 @@ export interface components {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
         };
+        /**
+         * Headline
+         * @description The runs list's numbers, computed from the stored points once the run has ended.
+         */
+        Headline: {
+            /**
+             * Acc
+             * @description Final ACC (fraction).
+             */
+            acc: number | null;
+            /**
+             * Min Acc
+             * @description Final min-ACC (fraction).
+             */
+            min_acc: number | null;
+            /**
+             * Wc Acc
+             * @description Final WC-ACC (fraction).
+             */
+            wc_acc: number | null;
+            /**
+             * Mean Gap Depth
+             * @description Mean stability-gap depth over every evaluated (boundary, earlier task) pair of the ended tasks (fraction).
+             */
+            mean_gap_depth: number | null;
+        };
         /** Health */
         Health: {
             /** Status */
@@ -875,6 +941,23 @@ export interface components {
             se: number | null;
             /** Per Task */
             per_task: (number | null)[];
+        };
+        /**
+         * LiveRunEvent
+         * @description The `data` of each `run` event of GET /runs/{id}/live.
+         */
+        LiveRunEvent: {
+            run: components["schemas"]["RunRead"];
+            /**
+             * Points
+             * @description Accuracy points stored: a change means new curve points.
+             */
+            points: number;
+            /**
+             * Events
+             * @description Task-boundary events stored.
+             */
+            events: number;
         };
         /**
          * LwFSpec
@@ -1038,6 +1121,22 @@ export interface components {
              */
             n_tasks: number;
         };
+        /** PresetRead */
+        PresetRead: {
+            /** Id */
+            id: string;
+            /** Title */
+            title: string;
+            /** Description */
+            description: string;
+            /**
+             * Spec
+             * @description A complete, valid RunSpec.
+             */
+            spec: {
+                [key: string]: unknown;
+            };
+        };
         /** Progress */
         Progress: {
             /**
@@ -1168,6 +1267,13 @@ export interface components {
             worker: string | null;
             /** Attempts */
             attempts: number;
+            /**
+             * Duration S
+             * @description started_at to finished_at, once ended.
+             */
+            duration_s: number | null;
+            /** @description Null until the run has ended and the runs list has computed it. */
+            headline: components["schemas"]["Headline"] | null;
         };
         /**
          * RunSpec
@@ -1288,6 +1394,21 @@ export interface components {
             steps: number[];
             /** Values */
             values: number[];
+        };
+        /**
+         * SpecDescription
+         * @description The RunSpec JSON Schema (options, defaults, bounds) and the ready-made specs.
+         */
+        SpecDescription: {
+            /**
+             * Schema
+             * @description JSON Schema of RunSpec as the API validates it: discriminated unions (oneOf + discriminator) for benchmark, model and strategy; defaults and bounds.
+             */
+            schema: {
+                [key: string]: unknown;
+            };
+            /** Presets */
+            presets: components["schemas"]["PresetRead"][];
         };
         /**
          * SplitCIFAR100Spec
@@ -1637,6 +1758,11 @@ export interface operations {
             query?: {
                 status?: ("queued" | "running" | "succeeded" | "failed" | "cancelled") | null;
                 group?: string | null;
+                benchmark?: string | null;
+                strategy?: string | null;
+                tag?: string | null;
+                /** @description Order: a column name, descending with a leading '-'; runs without the number come last. */
+                sort?: "created_at" | "-created_at" | "acc" | "-acc" | "min_acc" | "-min_acc" | "wc_acc" | "-wc_acc" | "mean_gap_depth" | "-mean_gap_depth" | "duration" | "-duration";
                 limit?: number;
                 offset?: number;
             };
@@ -2198,6 +2324,57 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EventIngestResult"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "spec-describe": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SpecDescription"];
+                };
+            };
+        };
+    };
+    "runs-live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `event: run` frames whose data is a LiveRunEvent: one at once, then one whenever status, progress, points or boundary events change (checked every second); the stream ends after the frame with a terminal status. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["LiveRunEvent"];
                 };
             };
             /** @description Validation Error */

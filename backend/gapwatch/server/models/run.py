@@ -55,3 +55,14 @@ class Run(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # SHA-256 of the token handed to the worker at claim; the token itself is never stored.
     token_hash: Mapped[str | None] = mapped_column(String(64))
+
+    # Copies of spec fields and numbers derived once the run has ended, for the runs list's
+    # filters and sorting (revision 0003). `headline_at` is when the numbers were computed.
+    benchmark: Mapped[str | None] = mapped_column(String(64), index=True)
+    strategy: Mapped[str | None] = mapped_column(String(64), index=True)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    headline_acc: Mapped[float | None] = mapped_column(Float)
+    headline_min_acc: Mapped[float | None] = mapped_column(Float)
+    headline_wc_acc: Mapped[float | None] = mapped_column(Float)
+    headline_gap_depth: Mapped[float | None] = mapped_column(Float)
+    headline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

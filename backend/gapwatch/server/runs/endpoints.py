@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 
 from gapwatch.server.deps import RunQueueDep, RunWriter, SessionDep, SettingsDep, WorkerAuth
-from gapwatch.server.runs import service
+from gapwatch.server.runs import listing, service
+from gapwatch.server.runs.repository import SORT_KEYS, RunFilter
 from gapwatch.server.runs.schemas import (
     ClaimRequest,
     ClaimResponse,
@@ -31,16 +32,31 @@ def create_run(spec: RunSpec, session: SessionDep, run_queue: RunQueueDep) -> Ru
     return RunRead.from_row(service.create_run(session, spec, run_queue))
 
 
+NameQuery = Annotated[str | None, Query(max_length=64, pattern=r"^[a-z0-9_]+$")]
+SortKey = Literal[SORT_KEYS]  # type: ignore[valid-type]
+
+
 @router.get("", response_model=RunPage, operation_id="runs-list")
 def list_runs(
     session: SessionDep,
     status: RunStatusName | None = None,
     group: Annotated[str | None, Query(max_length=200)] = None,
+    benchmark: NameQuery = None,
+    strategy: NameQuery = None,
+    tag: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    sort: Annotated[
+        SortKey,
+        Query(
+            description="Order: a column name, descending with a leading '-'; runs without "
+            "the number come last."
+        ),
+    ] = "-created_at",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> RunPage:
-    """List runs, newest first."""
-    rows, total = service.list_runs(session, status=status, group=group, limit=limit, offset=offset)
+    """List runs (newest first by default), filtered and sorted."""
+    where = RunFilter(status=status, group=group, benchmark=benchmark, strategy=strategy, tag=tag)
+    rows, total = listing.list_runs(session, where, sort=sort, limit=limit, offset=offset)
     return RunPage(
         items=[RunRead.from_row(r) for r in rows], total=total, limit=limit, offset=offset
     )

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, exists, func, or_, select, type_coerce, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from gapwatch.server.models import Run, RunStatus
+from gapwatch.server.models.run import TERMINAL_STATUSES
 
 
 def get(session: Session, run_id: int) -> Run | None:
@@ -21,23 +24,69 @@ def add(session: Session, run: Run) -> Run:
     return run
 
 
+# The runs list's `sort` values and the column each orders by; `-x` is descending. Runs
+# without the number (still running, or never evaluated) come last either way.
+SORT_COLUMNS = {
+    "created_at": Run.id,  # ids grow with creation time, and are unique: a stable order
+    "acc": Run.headline_acc,
+    "min_acc": Run.headline_min_acc,
+    "wc_acc": Run.headline_wc_acc,
+    "mean_gap_depth": Run.headline_gap_depth,
+    "duration": Run.duration_s,
+}
+SORT_KEYS = tuple(key for name in SORT_COLUMNS for key in (name, f"-{name}"))
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """What the runs list narrows to; None means any."""
+
+    status: str | None = None
+    group: str | None = None
+    benchmark: str | None = None
+    strategy: str | None = None
+    tag: str | None = None
+
+
+def _has_tag(session: Session, tag: str) -> ColumnElement[bool]:
+    if session.get_bind().dialect.name == "postgresql":
+        return type_coerce(Run.tags, JSONB).contains([tag])  # @>: the JSONB column's own operator
+    each = func.json_each(Run.tags).table_valued("value")
+    return exists(select(1).select_from(each).where(each.c.value == tag))
+
+
 def page(
-    session: Session,
-    *,
-    status: str | None,
-    group: str | None,
-    limit: int,
-    offset: int,
+    session: Session, where: RunFilter, *, sort: str, limit: int, offset: int
 ) -> tuple[Sequence[Run], int]:
-    """Runs newest first, with the count of all that match."""
+    """One page of runs in `sort` order, with the count of all that match."""
     query = select(Run)
-    if status is not None:
-        query = query.where(Run.status == status)
-    if group is not None:
-        query = query.where(Run.group_name == group)
+    for column, value in (
+        (Run.status, where.status),
+        (Run.group_name, where.group),
+        (Run.benchmark, where.benchmark),
+        (Run.strategy, where.strategy),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if where.tag is not None:
+        query = query.where(_has_tag(session, where.tag))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(Run.id.desc()).limit(limit).offset(offset)).all()
+    column = SORT_COLUMNS[sort.removeprefix("-")]
+    order = column.desc() if sort.startswith("-") else column.asc()
+    rows = session.scalars(
+        query.order_by(order.nulls_last(), Run.id.desc()).limit(limit).offset(offset)
+    ).all()
     return rows, total
+
+
+def ended_without_headline(session: Session, *, limit: int) -> Sequence[Run]:
+    """Ended runs whose headline numbers were never computed (oldest first)."""
+    return session.scalars(
+        select(Run)
+        .where(Run.status.in_([s.value for s in TERMINAL_STATUSES]), Run.headline_at.is_(None))
+        .order_by(Run.id)
+        .limit(limit)
+    ).all()
 
 
 def claim(

@@ -6,7 +6,6 @@ queued -> running -> succeeded | failed | cancelled. Services flush; the request
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy.orm import Session
@@ -39,6 +38,8 @@ def create_run(session: Session, spec: RunSpec, run_queue: RunQueue) -> Run:
             group_name=spec.group,
             tags=list(spec.tags),
             spec=spec.model_dump(mode="json"),
+            benchmark=spec.benchmark.name,
+            strategy=spec.strategy.name,
             status=RunStatus.queued,
             progress_step=0,
             attempts=0,
@@ -47,12 +48,6 @@ def create_run(session: Session, spec: RunSpec, run_queue: RunQueue) -> Run:
     run_id = run.id
     call_after_commit(session, lambda: run_queue.enqueue_run(run_id, spec.queue))
     return run
-
-
-def list_runs(
-    session: Session, *, status: str | None, group: str | None, limit: int, offset: int
-) -> tuple[Sequence[Run], int]:
-    return repository.page(session, status=status, group=group, limit=limit, offset=offset)
 
 
 def cancel_run(session: Session, run_id: int) -> Run:

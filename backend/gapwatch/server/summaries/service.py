@@ -341,3 +341,37 @@ def _gaps(run: Run, data: RunCurves) -> RunGaps:
         recovery_tolerance=analytics.RECOVERY_TOLERANCE,
         boundaries=boundaries,
     )
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The runs list's numbers for one run: final ACC, min-ACC, WC-ACC and mean gap depth."""
+
+    acc: float | None
+    min_acc: float | None
+    wc_acc: float | None
+    mean_gap_depth: float | None
+
+
+def headline(session: Session, run: Run) -> Headline:
+    """The run's headline numbers, from its stored points (uncached: computed once per run).
+
+    The mean gap depth averages the depth of every evaluated (boundary, earlier task) pair of
+    the boundaries whose task has ended, so each measured dip counts once.
+    """
+    series = repository.accuracy_series(session, run.id)
+    data = _load(session, run, series)
+    s = analytics.summarize(data.curves, data.schedule, data.eval_samples)
+    depths = [
+        row.depth
+        for boundary in analytics.stability_gaps(data.curves, data.schedule)
+        if boundary.end is not None
+        for _, row in boundary.rows
+        if row is not None and not math.isnan(row.depth)
+    ]
+    return Headline(
+        acc=num(s.acc),
+        min_acc=num(s.min_acc),
+        wc_acc=num(s.wc_acc),
+        mean_gap_depth=float(np.mean(depths)) if depths else None,
+    )

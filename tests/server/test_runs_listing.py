@@ -1,0 +1,125 @@
+"""The runs list: filters, sort by the headline numbers, and those numbers' values.
+
+Runs on both stores (the rolled-back PostgreSQL session and an embedded SQLite file), because the
+tag filter and NULLS LAST are written per dialect.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+from pytest import approx
+
+from gapwatch.config import Settings
+from gapwatch.server.app import create_app
+from gapwatch.server.migrate import upgrade_database
+from tests.conftest import WORKER_TOKEN
+from tests.server.analytics_helpers import CURVES, hand_computed_run, post_points
+from tests.server.conftest import claim, create_run
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def any_api(request, tmp_path: Path):
+    if request.param == "postgresql":
+        yield request.getfixturevalue("api")
+        return
+    settings = Settings(data_dir=tmp_path, worker_token=SecretStr(WORKER_TOKEN))
+    upgrade_database(settings.resolved_database_url)
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def finish(api: Any, run_id: int, auth: dict[str, str], status: str = "succeeded") -> None:
+    response = api.post(f"/api/v1/runs/{run_id}/finish", json={"status": status}, headers=auth)
+    assert response.status_code == 200, response.text
+
+
+def listed(api: Any, **params: Any) -> list[dict[str, Any]]:
+    response = api.get("/api/v1/runs", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
+def test_headline_numbers_are_the_summary_numbers_once_the_run_ended(any_api) -> None:
+    api = any_api
+    run_id, auth = hand_computed_run(api)
+    (running,) = listed(api)
+    assert running["headline"] is None and running["duration_s"] is None
+
+    finish(api, run_id, auth)
+    (run,) = listed(api)
+    summary = api.get(f"/api/v1/runs/{run_id}/summary").json()
+    assert run["headline"]["acc"] == approx(summary["acc"]["value"]) == approx(2.2 / 3)
+    assert run["headline"]["min_acc"] == approx(summary["min_acc"]["value"]) == approx(0.65)
+    assert run["headline"]["wc_acc"] == approx(summary["wc_acc"]["value"])
+    # Depths of the ended boundaries' rows: 0.0 (task 0 at s_1); 0.25 and 0.2 (at s_2).
+    assert run["headline"]["mean_gap_depth"] == approx(0.45 / 3)
+    assert run["duration_s"] is not None and run["duration_s"] >= 0
+    assert api.get(f"/api/v1/runs/{run_id}").json()["headline"] == run["headline"]
+
+
+def test_filters_by_status_benchmark_strategy_and_tag(any_api) -> None:
+    api = any_api
+    digits = create_run(api, tags=["paper", "sweep-1"])
+    synthetic = create_run(
+        api, benchmark={"name": "synthetic"}, strategy={"name": "er"}, tags=["sweep-1"]
+    )
+    api.post(f"/api/v1/runs/{synthetic['id']}/cancel")
+
+    def ids(**params: Any) -> list[int]:
+        return [r["id"] for r in listed(api, **params)]
+
+    assert ids() == [synthetic["id"], digits["id"]]
+    assert ids(status="cancelled") == [synthetic["id"]]
+    assert ids(benchmark="split_digits") == [digits["id"]]
+    assert ids(strategy="er") == [synthetic["id"]]
+    assert ids(tag="sweep-1") == [synthetic["id"], digits["id"]]
+    assert ids(tag="paper") == [digits["id"]]
+    assert ids(tag="pape") == []  # a whole tag, not a substring of the JSON text
+    assert ids(tag="sweep-1", strategy="finetune") == [digits["id"]]
+    assert api.get("/api/v1/runs", params={"tag": "paper"}).json()["total"] == 1
+
+
+def test_sort_by_a_number_puts_runs_without_it_last(any_api) -> None:
+    api = any_api
+    good_id, good_auth = hand_computed_run(api)
+    finish(api, good_id, good_auth)
+    worse = create_run(
+        api, benchmark={"name": "split_digits", "n_tasks": 3}, evaluation={"every": 2}
+    )
+    worse_auth = claim(api, worse["id"])
+    from tests.server.analytics_helpers import EVENTS, post_events
+
+    post_events(api, worse["id"], worse_auth, EVENTS)
+    halved = {k: (s, [v / 2 for v in vals]) for k, (s, vals) in CURVES.items()}
+    post_points(api, worse["id"], worse_auth, halved)
+    finish(api, worse["id"], worse_auth)
+    queued = create_run(api)  # never ran: no numbers
+
+    def order(sort: str) -> list[int]:
+        return [r["id"] for r in listed(api, sort=sort)]
+
+    assert order("-acc") == [good_id, worse["id"], queued["id"]]
+    assert order("acc") == [worse["id"], good_id, queued["id"]]
+    assert order("-mean_gap_depth") == [good_id, worse["id"], queued["id"]]
+    assert order("created_at") == [good_id, worse["id"], queued["id"]]
+    assert order("-created_at") == [queued["id"], worse["id"], good_id]
+    assert order("duration")[-1] == queued["id"]
+
+
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [("sort", "accuracy"), ("benchmark", "Split MNIST"), ("tag", ""), ("limit", "0")],
+)
+def test_bad_list_parameters_are_422_naming_them(api, param: str, value: str) -> None:
+    response = api.get("/api/v1/runs", params={param: value})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", param]
