@@ -7,6 +7,7 @@ import re
 import signal
 from pathlib import Path
 
+import httpx
 import pytest
 
 from gapwatch.client import GapwatchClient
@@ -41,6 +42,10 @@ def test_make_up_serves_trains_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> No
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: http_ok(url + "/health"), 60, "embedded service")
+        # The dashboard `make up` built, at / and at any of its own URLs.
+        for page in ("/", "/runs/1"):
+            html = httpx.get(url + page).text
+            assert '<div id="root">' in html and "/assets/" in html, (page, html[:300])
         with GapwatchClient(url) as client:
             run = client.create_run(
                 {
