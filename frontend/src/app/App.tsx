@@ -1,15 +1,16 @@
-import { useEffect } from "react";
+import "./app.css";
+
 import { NavLink, Navigate, Route, Routes } from "react-router";
 
 import { ComparePage } from "../features/compare/ComparePage";
 import { NewRunPage } from "../features/new-run/NewRunPage";
 import { RunPage } from "../features/run/RunPage";
 import { RunsPage } from "../features/runs/RunsPage";
-import { applyTheme, useTheme } from "./theme";
+import { NotFoundPage } from "./NotFoundPage";
+import { useTheme } from "./theme";
 
 export function App() {
   const [theme, setTheme] = useTheme();
-  useEffect(() => applyTheme(theme), [theme]);
 
   return (
     <div className="app">
@@ -41,7 +42,7 @@ export function App() {
           <Route path="/runs/new" element={<NewRunPage />} />
           <Route path="/runs/:runId" element={<RunPage />} />
           <Route path="/compare" element={<ComparePage />} />
-          <Route path="*" element={<p className="empty">No page here.</p>} />
+          <Route path="*" element={<NotFoundPage />} />
         </Routes>
       </main>
     </div>

@@ -1,0 +1,15 @@
+import type { RunRead } from "../api/client";
+
+export type RunStatus = RunRead["status"];
+
+/** Statuses after which a run never changes again. */
+export const TERMINAL_STATUSES: readonly RunStatus[] = ["succeeded", "failed", "cancelled"];
+
+export function isActiveStatus(status: RunStatus): boolean {
+  return status === "queued" || status === "running";
+}
+
+/** A run's status as a coloured pill; its text is the raw status word (tests and users rely on it). */
+export function StatusBadge({ status }: { status: RunStatus }) {
+  return <span className={`status-badge status-${status}`}>{status}</span>;
+}

@@ -1,0 +1,61 @@
+import { cleanup, fireEvent, render, screen } from "@testing-library/react";
+import { afterEach, describe, expect, it, vi } from "vitest";
+
+import { SchemaField } from "./SchemaField";
+import type { FieldDescriptor } from "./schemaForm";
+
+afterEach(cleanup);
+
+const bufferSize: FieldDescriptor = {
+  path: "strategy.buffer_size",
+  group: "strategy",
+  label: "Buffer size",
+  kind: "integer",
+  nullable: false,
+  required: false,
+  default: 200,
+  bounds: { minimum: 1, maximum: 1_000_000 },
+  description: "Samples kept in memory over the whole run.",
+};
+
+describe("SchemaField", () => {
+  it("names the input by its dotted path and shows help with bounds", () => {
+    render(<SchemaField field={bufferSize} value="200" onChange={() => {}} />);
+    const input = screen.getByTestId("field-strategy.buffer_size") as HTMLInputElement;
+    expect(input.name).toBe("strategy.buffer_size");
+    expect(input.value).toBe("200");
+    expect(screen.getByText(/Samples kept in memory/).textContent).toContain("1 … 1,000,000");
+    expect(screen.queryByTestId("field-error-strategy.buffer_size")).toBeNull();
+  });
+
+  it("shows its error and reports edits by path", () => {
+    const onChange = vi.fn();
+    render(<SchemaField field={bufferSize} value="0" error="Input should be greater than or equal to 1" onChange={onChange} />);
+    expect(screen.getByTestId("field-error-strategy.buffer_size").textContent).toBe(
+      "Input should be greater than or equal to 1",
+    );
+    expect(screen.getByTestId("field-strategy.buffer_size").getAttribute("aria-invalid")).toBe("true");
+    fireEvent.change(screen.getByTestId("field-strategy.buffer_size"), { target: { value: "50" } });
+    expect(onChange).toHaveBeenCalledWith("strategy.buffer_size", "50");
+  });
+
+  it("renders variants and enums as selects, booleans as checkboxes", () => {
+    const onChange = vi.fn();
+    render(
+      <>
+        <SchemaField
+          field={{ ...bufferSize, path: "strategy.name", kind: "variant", options: ["finetune", "er"] }}
+          value="er"
+          onChange={onChange}
+        />
+        <SchemaField field={{ ...bufferSize, path: "evaluation.include_unseen", kind: "boolean" }} value={false} onChange={onChange} />
+      </>,
+    );
+    const select = screen.getByTestId("field-strategy.name") as HTMLSelectElement;
+    expect([...select.options].map((o) => o.value)).toEqual(["finetune", "er"]);
+    fireEvent.change(select, { target: { value: "finetune" } });
+    expect(onChange).toHaveBeenCalledWith("strategy.name", "finetune");
+    fireEvent.click(screen.getByTestId("field-evaluation.include_unseen"));
+    expect(onChange).toHaveBeenCalledWith("evaluation.include_unseen", true);
+  });
+});

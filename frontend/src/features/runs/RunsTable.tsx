@@ -1,0 +1,180 @@
+import { Link } from "react-router";
+
+import type { RunRead } from "../../api/client";
+import { ProgressBar } from "../../components/ProgressBar";
+import { StatusBadge } from "../../components/StatusBadge";
+import { formatDuration, formatPercent, formatWhen } from "../../components/format";
+import { runRowView } from "./runRow";
+import { type RunsView, type SortColumn, sortDirection } from "./runsQuery";
+
+interface Props {
+  runs: readonly RunRead[];
+  view: RunsView;
+  now: number;
+  selected: ReadonlySet<number>;
+  onToggle: (id: number) => void;
+  onToggleAll: (ids: number[], select: boolean) => void;
+  onSort: (column: SortColumn) => void;
+}
+
+// Header hovers say which definition a number is (METRICS.md); the run page shows full formulas.
+const NUMBER_COLUMNS: { column: SortColumn; label: string; title: string }[] = [
+  {
+    column: "acc",
+    label: "ACC",
+    title: "Final average accuracy: (1/T) Σ_j R[T][j], accuracy on every task after the last one",
+  },
+  {
+    column: "min_acc",
+    label: "min-ACC",
+    title: "Mean over tasks j < T of the lowest accuracy of task j after its own training ended",
+  },
+  {
+    column: "wc_acc",
+    label: "WC-ACC",
+    title:
+      "Worst-case accuracy: (1/T)·R[T][T] + (1 − 1/T)·min-ACC; equals ACC when nothing ever dipped",
+  },
+  {
+    column: "mean_gap_depth",
+    label: "Gap depth",
+    title:
+      "Mean stability-gap depth: accuracy at a task boundary minus the trough after it, " +
+      "over boundaries and earlier tasks",
+  },
+];
+
+function SortHeader({
+  column,
+  label,
+  title,
+  view,
+  onSort,
+}: {
+  column: SortColumn;
+  label: string;
+  title?: string;
+  view: RunsView;
+  onSort: (column: SortColumn) => void;
+}) {
+  const direction = sortDirection(view.sort, column);
+  return (
+    <th
+      className="num sortable"
+      aria-sort={direction === "asc" ? "ascending" : direction === "desc" ? "descending" : "none"}
+    >
+      <button
+        type="button"
+        className="sort-button"
+        data-testid={`sort-${column}`}
+        title={title}
+        onClick={() => onSort(column)}
+      >
+        {label}
+        <span className="sort-arrow" aria-hidden>
+          {direction === "asc" ? "▲" : direction === "desc" ? "▼" : "↕"}
+        </span>
+      </button>
+    </th>
+  );
+}
+
+export function RunsTable({ runs, view, now, selected, onToggle, onToggleAll, onSort }: Props) {
+  const rows = runs.map((run) => runRowView(run, now));
+  const ids = rows.map((r) => r.id);
+  const allSelected = ids.length > 0 && ids.every((id) => selected.has(id));
+  return (
+    <div className="table-scroll">
+      <table className="runs-table" data-testid="runs-table">
+        <thead>
+          <tr>
+            <th className="select">
+              <input
+                type="checkbox"
+                aria-label="Select every run on this page"
+                checked={allSelected}
+                onChange={() => onToggleAll(ids, !allSelected)}
+              />
+            </th>
+            <th className="num">ID</th>
+            <th>Name</th>
+            <th>Status</th>
+            <th>Benchmark</th>
+            <th>Strategy</th>
+            <th className="num">Seed</th>
+            <SortHeader column="created_at" label="Created" view={view} onSort={onSort} />
+            <SortHeader column="duration" label="Duration" view={view} onSort={onSort} />
+            {NUMBER_COLUMNS.map((c) => (
+              <SortHeader key={c.column} {...c} view={view} onSort={onSort} />
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((row) => (
+            <tr
+              key={row.id}
+              data-testid={`run-row-${row.id}`}
+              className={selected.has(row.id) ? "selected" : undefined}
+            >
+              <td className="select">
+                <input
+                  type="checkbox"
+                  data-testid={`select-run-${row.id}`}
+                  aria-label={`Select run ${row.id}`}
+                  checked={selected.has(row.id)}
+                  onChange={() => onToggle(row.id)}
+                />
+              </td>
+              <td className="num">
+                <Link to={`/runs/${row.id}`}>{row.id}</Link>
+              </td>
+              <td className="name-cell">
+                <Link to={`/runs/${row.id}`} className="run-name">
+                  {row.name || <span className="muted">unnamed</span>}
+                </Link>
+                {row.tags.length > 0 && (
+                  <span className="tags">
+                    {row.tags.map((t) => (
+                      <span key={t} className="tag">
+                        {t}
+                      </span>
+                    ))}
+                  </span>
+                )}
+              </td>
+              <td data-testid={`run-status-${row.id}`}>
+                <StatusBadge status={row.status} />
+              </td>
+              <td>
+                {row.benchmark}
+                {row.scenario && <div className="muted small">{row.scenario}</div>}
+              </td>
+              <td>{row.strategy}</td>
+              <td className="num">{row.seed}</td>
+              <td className="num" title={new Date(row.createdAt).toLocaleString()}>
+                {formatWhen(row.createdAt, now)}
+              </td>
+              <td className="num">
+                {row.progress !== null ? (
+                  <div className="duration-progress">
+                    <span>{formatDuration(row.durationS)}</span>
+                    <ProgressBar
+                      fraction={row.progress}
+                      label={`${Math.round(row.progress * 100)}% done`}
+                    />
+                  </div>
+                ) : (
+                  formatDuration(row.durationS)
+                )}
+              </td>
+              <td className="num">{formatPercent(row.acc)}</td>
+              <td className="num">{formatPercent(row.minAcc)}</td>
+              <td className="num">{formatPercent(row.wcAcc)}</td>
+              <td className="num">{formatPercent(row.meanGapDepth)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

@@ -1,0 +1,88 @@
+import { describe, expect, it } from "vitest";
+
+import type { RunRead } from "../../api/client";
+import { compareHref, listNeedsPolling, runRowView } from "./runRow";
+
+function run(overrides: Partial<RunRead>): RunRead {
+  return {
+    id: 7,
+    name: "digits er",
+    group: "g",
+    tags: ["demo"],
+    status: "succeeded",
+    error: null,
+    spec: {
+      benchmark: { name: "split_digits", scenario: "class_incremental", n_tasks: 5, test_fraction: 0.3 },
+      model: { name: "mlp" },
+      strategy: { name: "er" },
+      seed: 3,
+    },
+    created_at: "2025-01-01T00:00:00Z",
+    started_at: "2025-01-01T00:00:10Z",
+    finished_at: "2025-01-01T00:01:40Z",
+    heartbeat_at: null,
+    progress: { step: 1500, total: 1500, fraction: 1 },
+    iterations_per_s: null,
+    worker: "w",
+    attempts: 1,
+    duration_s: 90,
+    headline: { acc: 0.81, min_acc: 0.42, wc_acc: 0.55, mean_gap_depth: 0.31 },
+    ...overrides,
+  } as RunRead;
+}
+
+const now = Date.parse("2025-01-01T00:05:10Z");
+
+describe("runRowView", () => {
+  it("reads benchmark, scenario, strategy, seed and the headline numbers", () => {
+    expect(runRowView(run({}), now)).toMatchObject({
+      id: 7,
+      benchmark: "split_digits",
+      scenario: "class-incremental",
+      strategy: "er",
+      seed: 3,
+      durationS: 90,
+      progress: null,
+      acc: 0.81,
+      minAcc: 0.42,
+      wcAcc: 0.55,
+      meanGapDepth: 0.31,
+    });
+  });
+
+  it("a running run has a live duration and a progress fraction, and no numbers yet", () => {
+    const row = runRowView(
+      run({
+        status: "running",
+        finished_at: null,
+        duration_s: null,
+        headline: null,
+        progress: { step: 300, total: 1500, fraction: 0.2 },
+      }),
+      now,
+    );
+    expect(row).toMatchObject({ durationS: 300, progress: 0.2, acc: null, meanGapDepth: null });
+  });
+
+  it("falls back to started/finished when the list has no duration yet; queued has none", () => {
+    expect(runRowView(run({ duration_s: null }), now).durationS).toBe(90);
+    expect(
+      runRowView(run({ status: "queued", started_at: null, finished_at: null, duration_s: null }), now).durationS,
+    ).toBeNull();
+  });
+});
+
+describe("listNeedsPolling", () => {
+  it("polls while a run is queued or running, not once all have ended", () => {
+    expect(listNeedsPolling([{ status: "succeeded" }, { status: "queued" }])).toBe(true);
+    expect(listNeedsPolling([{ status: "running" }])).toBe(true);
+    expect(listNeedsPolling([{ status: "succeeded" }, { status: "failed" }, { status: "cancelled" }])).toBe(false);
+    expect(listNeedsPolling(undefined)).toBe(false);
+  });
+});
+
+describe("compareHref", () => {
+  it("lists the selected ids in order", () => {
+    expect(compareHref(new Set([12, 3, 7]))).toBe("/compare?runs=3,7,12");
+  });
+});

@@ -1,0 +1,87 @@
+import { describe, expect, it } from "vitest";
+
+import {
+  DEFAULT_SORT,
+  PAGE_SIZE,
+  isFiltered,
+  listQuery,
+  pageInfo,
+  searchFromView,
+  sortDirection,
+  toggleSort,
+  viewFromSearch,
+  withFilter,
+} from "./runsQuery";
+
+const plain = viewFromSearch(new URLSearchParams());
+
+describe("the runs view in the URL", () => {
+  it("defaults to every run, newest first, first page", () => {
+    expect(plain).toEqual({
+      status: null,
+      benchmark: null,
+      strategy: null,
+      tag: null,
+      sort: DEFAULT_SORT,
+      offset: 0,
+    });
+    expect(searchFromView(plain).toString()).toBe("");
+  });
+
+  it("round-trips filters, sort and offset", () => {
+    const search = "status=running&benchmark=split_digits&strategy=er&tag=demo&sort=-min_acc&offset=50";
+    const view = viewFromSearch(new URLSearchParams(search));
+    expect(view).toEqual({
+      status: "running",
+      benchmark: "split_digits",
+      strategy: "er",
+      tag: "demo",
+      sort: "-min_acc",
+      offset: 50,
+    });
+    expect(searchFromView(view).toString()).toBe(search);
+  });
+
+  it("ignores values the API would refuse", () => {
+    const view = viewFromSearch(new URLSearchParams("status=done&sort=name&offset=-5&tag=%20"));
+    expect(view).toEqual(plain);
+  });
+
+  it("builds the API query with the page size", () => {
+    const view = viewFromSearch(new URLSearchParams("strategy=er&sort=acc&offset=100"));
+    expect(listQuery(view)).toEqual({ strategy: "er", sort: "acc", limit: PAGE_SIZE, offset: 100 });
+  });
+});
+
+describe("filters", () => {
+  it("a filter change goes back to the first page; clearing removes it", () => {
+    const paged = { ...plain, offset: 100 };
+    const filtered = withFilter(paged, "tag", " demo ");
+    expect(filtered).toMatchObject({ tag: "demo", offset: 0 });
+    expect(isFiltered(filtered)).toBe(true);
+    expect(isFiltered(withFilter(filtered, "tag", ""))).toBe(false);
+    expect(withFilter(plain, "status", "failed").status).toBe("failed");
+    expect(withFilter(plain, "status", "nonsense").status).toBeNull();
+  });
+});
+
+describe("sorting by column header", () => {
+  it("starts a new column descending, then flips", () => {
+    const first = toggleSort({ ...plain, offset: 50 }, "acc");
+    expect(first).toMatchObject({ sort: "-acc", offset: 0 });
+    expect(sortDirection(first.sort, "acc")).toBe("desc");
+    const second = toggleSort(first, "acc");
+    expect(second.sort).toBe("acc");
+    expect(sortDirection(second.sort, "acc")).toBe("asc");
+    expect(toggleSort(second, "acc").sort).toBe("-acc");
+    expect(sortDirection(second.sort, "min_acc")).toBeNull();
+  });
+});
+
+describe("pageInfo", () => {
+  it("labels the range and offers the neighbouring pages", () => {
+    expect(pageInfo(0, 50, 123)).toEqual({ label: "1–50 of 123", previous: null, next: 50 });
+    expect(pageInfo(100, 23, 123)).toEqual({ label: "101–123 of 123", previous: 50, next: null });
+    expect(pageInfo(0, 0, 0)).toEqual({ label: "0 runs", previous: null, next: null });
+  });
+});
