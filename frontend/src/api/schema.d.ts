@@ -2069,6 +2069,7 @@ export interface operations {
                         values: number[];
                     }[];
                 };
+                "application/x-gapwatch-columnar": string;
             };
         };
         responses: {

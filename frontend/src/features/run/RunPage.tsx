@@ -1,3 +1,262 @@
+// /runs/:runId — one run: header, summary cards, accuracy on every task with its stability gaps
+// marked, losses and learning rate, the gap table and the accuracy matrix. Live while running.
+import "./run.css";
+
+import { useCallback, useMemo, useRef } from "react";
+import { Link, useParams, useSearchParams } from "react-router";
+
+import { ApiError, type RunRead } from "../../api/client";
+
+import { boundarySteps, taskSpansFromEvents } from "../../charts/boundaries";
+import { formatRange, parseRange, pointsForWidth, type StepRange } from "../../charts/budget";
+import { composeCharts, downloadCanvas } from "../../charts/exportPng";
+import { troughMarkers } from "../../charts/troughs";
+import { useElementWidth } from "../../charts/useElementWidth";
+import { AccuracyCharts, type ChartLayout } from "./AccuracyCharts";
+import { AccuracyHeatmap } from "./AccuracyHeatmap";
+import { GapsTable } from "./GapsTable";
+import { useRun, useRunEvents, useRunGaps, useRunSeries, useRunSummary } from "./queries";
+import { RunHeader } from "./RunHeader";
+import {
+  accuracyTables,
+  chartTable,
+  lossTable,
+  plannedTasks,
+  runSeriesKeys,
+  TRAIN_LR,
+  visibleRange,
+} from "./runSeries";
+import { SummaryCards } from "./SummaryCards";
+import { TrainingCharts } from "./TrainingCharts";
+import { useRunLive } from "./useRunLive";
+
 export function RunPage() {
-  return <h1>RunPage</h1>;
+  const { runId } = useParams();
+  const id = Number(runId);
+  if (!Number.isInteger(id) || id < 1) {
+    return <p className="empty">No run “{runId}”.</p>;
+  }
+  return <RunView key={id} id={id} />;
+}
+
+function RunView({ id }: { readonly id: number }) {
+  const runQuery = useRun(id);
+  const run = runQuery.data;
+  // A run cancelled (or failed) while still queued never had a worker: nothing to chart.
+  const started = run !== undefined && run.status !== "queued" && hasStarted(run);
+  const live = useRunLive(id, run?.status);
+
+  const [params, setParams] = useSearchParams();
+  const layout: ChartLayout = params.get("layout") === "overlay" ? "overlay" : "per-task";
+  const zoomText = params.get("zoom");
+  const zoom = useMemo(() => parseRange(zoomText), [zoomText]);
+  const updateParams = useCallback(
+    (change: (next: URLSearchParams) => void) =>
+      setParams(
+        (current) => {
+          const next = new URLSearchParams(current);
+          change(next);
+          return next;
+        },
+        { replace: true },
+      ),
+    [setParams],
+  );
+  const setLayout = (value: ChartLayout) =>
+    updateParams((next) => (value === "overlay" ? next.set("layout", value) : next.delete("layout")));
+  const onZoom = useCallback(
+    (range: StepRange) => updateParams((next) => next.set("zoom", formatRange(range))),
+    [updateParams],
+  );
+  const onResetZoom = useCallback(() => updateParams((next) => next.delete("zoom")), [updateParams]);
+
+  const events = useRunEvents(id, started);
+  const summary = useRunSummary(id, started);
+  const gaps = useRunGaps(id, started);
+
+  const [chartsRef, chartsWidth] = useElementWidth<HTMLDivElement>();
+  const points = pointsForWidth(chartsWidth);
+  const spans = useMemo(() => taskSpansFromEvents(events.data?.events ?? []), [events.data]);
+  const nTasks = plannedTasks(run) ?? summary.data?.tasks_total ?? spans.length;
+  const tasks = useMemo(() => Array.from({ length: nTasks }, (_, j) => j), [nTasks]);
+  const keys = useMemo(() => runSeriesKeys(nTasks), [nTasks]);
+  const series = useRunSeries(id, keys, zoom, points, started && chartsWidth > 0);
+
+  // How the series were cut (for telling M4 bucket spacing from real holes in the curves).
+  const shape = useMemo(() => ({ points, range: zoom }), [points, zoom]);
+  const tables = useMemo(() => {
+    const read = series.data;
+    return {
+      accuracy: accuracyTables(read, tasks, shape),
+      loss: lossTable(read, tasks, shape),
+      lr: chartTable(read, [TRAIN_LR], shape),
+    };
+  }, [series.data, tasks, shape]);
+  const troughs = useMemo(() => troughMarkers(gaps.data), [gaps.data]);
+  const xRange = useMemo(
+    () => visibleRange(zoom, run?.progress.total ?? spans.at(-1)?.end ?? null),
+    [zoom, run?.progress.total, spans],
+  );
+
+  // Every chart shows the latest answer of each query it draws from (the e2e tests wait on it).
+  const ready =
+    [series, events, gaps, summary].every((q) => q.data !== undefined && !q.isFetching) &&
+    !series.isPlaceholderData;
+
+  const pageRef = useRef<HTMLDivElement>(null);
+  const exportPng = () => {
+    const canvas = pageRef.current && composeCharts(pageRef.current);
+    const suffix = zoom ? `-${formatRange(zoom)}` : "";
+    if (canvas) downloadCanvas(canvas, `gapwatch-run-${id}${suffix}.png`);
+  };
+
+  if (runQuery.isPending) return <p className="empty">Loading run {id}…</p>;
+  if (runQuery.error instanceof ApiError && runQuery.error.status === 404) {
+    return (
+      <p className="empty" data-testid="run-not-found">
+        Run {id} not found. <Link to="/runs">All runs</Link>
+      </p>
+    );
+  }
+  if (runQuery.isError || !run) {
+    return <p className="error">Could not load run {id}: {runQuery.error?.message}</p>;
+  }
+
+  const syncKey = `run-${id}`;
+  const downsampled = series.data?.downsampled ?? false;
+  return (
+    <div className="run-page" ref={pageRef}>
+      <RunHeader run={run} live={live} onExportPng={started ? exportPng : null} />
+
+      {!started ? (
+        <section className="run-waiting" data-testid="run-waiting">
+          {run.status === "queued" ? (
+            <>
+              <p className="run-waiting-text">Waiting for a worker…</p>
+              <p className="muted">
+                The run is queued; it starts when a worker picks it up. Its spec:
+              </p>
+            </>
+          ) : (
+            <p className="muted">
+              This run {run.status === "cancelled" ? "was cancelled" : "ended"} before a worker
+              started it. Its spec:
+            </p>
+          )}
+          <pre className="run-spec">{JSON.stringify(run.spec, null, 2)}</pre>
+        </section>
+      ) : (
+        <>
+          {summary.data && <SummaryCards summary={summary.data} />}
+
+          <section className="run-section" aria-labelledby="accuracy-heading">
+            <div className="section-head">
+              <h2 id="accuracy-heading">Accuracy on each task</h2>
+              <div className="chart-toolbar">
+                <span className="muted zoom-hint">
+                  {zoom ? (
+                    <>
+                      iterations {zoom.start.toLocaleString("en-US")}–
+                      {(zoom.end - 1).toLocaleString("en-US")}{" "}
+                      <button type="button" data-testid="reset-zoom" onClick={onResetZoom}>
+                        Reset zoom
+                      </button>
+                    </>
+                  ) : (
+                    "drag across a chart to zoom · double-click to reset"
+                  )}
+                </span>
+                <label className="layout-select">
+                  Layout{" "}
+                  <select
+                    data-testid="chart-layout"
+                    value={layout}
+                    onChange={(e) => setLayout(e.target.value as ChartLayout)}
+                  >
+                    <option value="per-task">one chart per task</option>
+                    <option value="overlay">all tasks overlaid</option>
+                  </select>
+                </label>
+              </div>
+            </div>
+            <div
+              ref={chartsRef}
+              className="charts-measure"
+              data-testid="run-charts"
+              data-ready={ready ? "true" : "false"}
+            >
+              {series.isError && (
+                <p className="error">Could not load the series: {series.error.message}</p>
+              )}
+              {nTasks === 0 ? (
+                <p className="empty">No task has started yet.</p>
+              ) : (
+                <AccuracyCharts
+                  layout={layout}
+                  tasks={tasks}
+                  spans={spans}
+                  perTask={tables.accuracy.perTask}
+                  overlay={tables.accuracy.overlay}
+                  troughs={troughs}
+                  xRange={xRange}
+                  syncKey={syncKey}
+                  onZoom={onZoom}
+                  onResetZoom={onResetZoom}
+                />
+              )}
+            </div>
+            <p className="chart-note muted">
+              {plural(boundarySteps(spans).length, "task boundary", "task boundaries")} (dashed) ·
+              dots mark each stability-gap trough with its depth and recovery time
+              {downsampled &&
+                ` · at most ${points.toLocaleString("en-US")} points per series (M4: every dip` +
+                  " kept); zoom for full resolution"}
+              {series.isFetching && " · loading…"}
+            </p>
+          </section>
+
+          <section className="run-section" aria-labelledby="training-heading">
+            <h2 id="training-heading">Training</h2>
+            <TrainingCharts
+              tasks={tasks}
+              spans={spans}
+              loss={tables.loss}
+              lr={tables.lr}
+              xRange={xRange}
+              syncKey={syncKey}
+              onZoom={onZoom}
+              onResetZoom={onResetZoom}
+            />
+          </section>
+
+          <div className="run-analysis">
+            <section className="run-section" aria-labelledby="gaps-heading">
+              <h2 id="gaps-heading">Stability gap per boundary</h2>
+              {gaps.data ? (
+                <GapsTable gaps={gaps.data} />
+              ) : (
+                <p className="empty">{gaps.isError ? gaps.error.message : "Loading…"}</p>
+              )}
+            </section>
+            <section className="run-section" aria-labelledby="matrix-heading">
+              <h2 id="matrix-heading">Accuracy matrix</h2>
+              {summary.data ? (
+                <AccuracyHeatmap matrix={summary.data.accuracy_matrix} />
+              ) : (
+                <p className="empty">{summary.isError ? summary.error.message : "Loading…"}</p>
+              )}
+            </section>
+          </div>
+        </>
+      )}
+    </div>
+  );
+}
+
+function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+function hasStarted(run: RunRead): boolean {
+  return run.started_at !== null || run.progress.step > 0;
 }

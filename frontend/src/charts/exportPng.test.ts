@@ -1,0 +1,27 @@
+import { describe, expect, it } from "vitest";
+
+import { composeLayout } from "./exportPng";
+
+describe("composeLayout", () => {
+  it("keeps the page layout, shifted to the padded image origin", () => {
+    const layout = composeLayout(
+      [
+        { x: 100, y: 300, w: 500, h: 250 },
+        { x: 620, y: 300, w: 500, h: 250 },
+        { x: 100, y: 570, w: 1020, h: 200 },
+      ],
+      16,
+    );
+    expect(layout.width).toBe(1020 + 32);
+    expect(layout.height).toBe(470 + 32);
+    expect(layout.placed).toEqual([
+      { x: 16, y: 16, w: 500, h: 250 },
+      { x: 536, y: 16, w: 500, h: 250 },
+      { x: 16, y: 286, w: 1020, h: 200 },
+    ]);
+  });
+
+  it("is just the padding when there is nothing to draw", () => {
+    expect(composeLayout([], 10)).toEqual({ width: 20, height: 20, placed: [] });
+  });
+});

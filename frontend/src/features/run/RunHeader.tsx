@@ -1,0 +1,150 @@
+// The run's name, status, what it trains, its progress while running, and its actions.
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { Link } from "react-router";
+
+import { api, unwrap, type RunRead } from "../../api/client";
+import { formatCount, formatDuration } from "../../components/format";
+import { ProgressBar } from "../../components/ProgressBar";
+import { isActiveStatus, StatusBadge } from "../../components/StatusBadge";
+import { runKeys } from "./queries";
+import type { LiveMode } from "./useRunLive";
+
+interface Props {
+  readonly run: RunRead;
+  readonly live: LiveMode;
+  readonly onExportPng: (() => void) | null;
+}
+
+/** "split_digits (class_incremental, 5 tasks)" and friends: the spec's names, short. */
+export function describeSpec(run: RunRead): { label: string; value: string }[] {
+  const spec = run.spec;
+  const benchmark = spec.benchmark as { name: string; scenario?: string; n_tasks?: number };
+  const details = [
+    benchmark.scenario?.replace(/_/g, "-"),
+    benchmark.n_tasks && `${benchmark.n_tasks} tasks`,
+  ]
+    .filter(Boolean)
+    .join(", ");
+  const training = spec.training;
+  const schedule = training?.iterations_per_task
+    ? `${training.iterations_per_task.toLocaleString("en-US")} it/task`
+    : training?.epochs_per_task
+      ? `${training.epochs_per_task} epochs/task`
+      : null;
+  return [
+    { label: "benchmark", value: details ? `${benchmark.name} (${details})` : benchmark.name },
+    { label: "strategy", value: spec.strategy.name },
+    { label: "model", value: spec.model.name },
+    { label: "seed", value: String(spec.seed ?? 0) },
+    ...(schedule ? [{ label: "training", value: schedule }] : []),
+    ...(spec.evaluation ? [{ label: "eval every", value: `${spec.evaluation.every ?? 1} it` }] : []),
+  ];
+}
+
+/** "1,200 / 1,500 it (80.0%) · 412.3 it/s" while running; the totals and the time taken after. */
+export function progressText(run: RunRead): string {
+  const { step, total, fraction } = run.progress;
+  const parts = [`${step.toLocaleString("en-US")} / ${total?.toLocaleString("en-US") ?? "?"} it`];
+  if (fraction != null) parts[0] += ` (${(fraction * 100).toFixed(1)}%)`;
+  if (isActiveStatus(run.status)) {
+    if (run.iterations_per_s != null) parts.push(`${run.iterations_per_s.toFixed(1)} it/s`);
+  } else if (run.duration_s != null) {
+    parts.push(`took ${formatDuration(run.duration_s)}`);
+  }
+  return parts.join(" · ");
+}
+
+export function RunHeader({ run, live, onExportPng }: Props) {
+  const client = useQueryClient();
+  const cancel = useMutation({
+    mutationFn: async () =>
+      unwrap(
+        await api.POST("/api/v1/runs/{run_id}/cancel", { params: { path: { run_id: run.id } } }),
+      ),
+    onSuccess: (updated) => client.setQueryData(runKeys.run(run.id), updated),
+  });
+  const active = isActiveStatus(run.status);
+  const { step, total, fraction } = run.progress;
+  return (
+    <header className="run-header">
+      <div className="run-title-row">
+        <h1 className="run-title">
+          {run.name ?? `Run ${run.id}`} <span className="run-id">#{run.id}</span>
+        </h1>
+        <span data-testid="run-status" data-status={run.status}>
+          <StatusBadge status={run.status} />
+        </span>
+        {live !== "off" && (
+          <span className="run-live" title={live === "stream" ? "live stream" : "polling every 2 s"}>
+            ● live
+          </span>
+        )}
+        <div className="run-actions">
+          {active && (
+            <button
+              type="button"
+              data-testid="cancel-run"
+              disabled={cancel.isPending}
+              onClick={() => cancel.mutate()}
+            >
+              {cancel.isPending ? "Cancelling…" : "Cancel run"}
+            </button>
+          )}
+          <a
+            className="button-link"
+            data-testid="export-csv"
+            href={`/api/v1/runs/${run.id}/export?format=csv`}
+            download
+          >
+            Export CSV
+          </a>
+          <button
+            type="button"
+            data-testid="export-png"
+            disabled={!onExportPng}
+            onClick={() => onExportPng?.()}
+          >
+            Export PNG
+          </button>
+        </div>
+      </div>
+      <dl className="run-meta">
+        {describeSpec(run).map(({ label, value }) => (
+          <div key={label}>
+            <dt>{label}</dt>
+            <dd>{value}</dd>
+          </div>
+        ))}
+        {run.group && (
+          <div>
+            <dt>group</dt>
+            <dd>
+              <Link to={`/compare?groups=${encodeURIComponent(run.group)}`}>{run.group}</Link>
+            </dd>
+          </div>
+        )}
+        {run.tags.length > 0 && (
+          <div>
+            <dt>tags</dt>
+            <dd>{run.tags.join(", ")}</dd>
+          </div>
+        )}
+      </dl>
+      {(run.status === "running" || run.started_at !== null) && (
+        <div className="run-progress" data-testid="progress-bar" data-status={run.status}>
+          <ProgressBar
+            fraction={fraction ?? (run.status === "succeeded" ? 1 : 0)}
+            label={`${formatCount(step)} of ${total == null ? "?" : formatCount(total)} iterations`}
+          />
+          <span className="run-progress-text">{progressText(run)}</span>
+        </div>
+      )}
+      {cancel.error && <p className="error">Could not cancel: {cancel.error.message}</p>}
+      {run.status === "failed" && run.error && (
+        <pre className="run-error" data-testid="run-error">
+          {run.error}
+        </pre>
+      )}
+    </header>
+  );
+}
