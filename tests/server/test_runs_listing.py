@@ -123,3 +123,15 @@ def test_bad_list_parameters_are_422_naming_them(api, param: str, value: str) ->
     response = api.get("/api/v1/runs", params={param: value})
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["query", param]
+
+
+def test_run_and_compare_answers_carry_the_headline_of_an_ended_run(api) -> None:
+    run_id, auth = hand_computed_run(api)
+    assert api.get(f"/api/v1/runs/{run_id}").json()["headline"] is None  # still running
+    finish(api, run_id, auth)
+    # Neither the list nor anything else computed it before: runs-get does, then compare shows it.
+    headline = api.get(f"/api/v1/runs/{run_id}").json()["headline"]
+    assert headline["mean_gap_depth"] == approx(0.15)
+    comparison = api.get("/api/v1/compare", params={"runs": str(run_id)}).json()
+    assert [r["id"] for r in comparison["runs"]] == comparison["run_ids"] == [run_id]
+    assert comparison["runs"][0]["headline"] == headline

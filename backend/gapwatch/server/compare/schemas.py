@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from gapwatch.server.runs.schemas import RunRead
 from gapwatch.server.summaries.schemas import RunSummary
 
 Number = float | None
@@ -55,6 +56,7 @@ class AlignedSeries(BaseModel):
 
 class Comparison(BaseModel):
     run_ids: list[int]
+    runs: list[RunRead] = Field(description="The runs of run_ids, in the same order.")
     group: str | None
     summaries: list[RunSummary]
     spread: SummarySpread

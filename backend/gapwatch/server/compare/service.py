@@ -20,6 +20,8 @@ from gapwatch.server.errors import GapwatchError, NotFound
 from gapwatch.server.metrics import repository as metrics_repository
 from gapwatch.server.metrics import service as metrics_service
 from gapwatch.server.models import Run
+from gapwatch.server.runs.listing import record_headlines
+from gapwatch.server.runs.schemas import RunRead
 from gapwatch.server.summaries import service as summaries
 from gapwatch.server.summaries.schemas import RunSummary
 
@@ -138,9 +140,11 @@ def compare(
 ) -> Comparison:
     """Summaries side by side, their spread, and `keys` of every run on a shared step axis."""
     runs = select_runs(session, ids, group)
+    record_headlines(session, [run for run in runs if run.headline_at is None])
     items = [summaries.summarize(session, run, cache, windows) for run in runs]
     return Comparison(
         run_ids=[run.id for run in runs],
+        runs=[RunRead.from_row(run) for run in runs],
         group=group,
         summaries=items,
         spread=_summary_spread(items, windows),

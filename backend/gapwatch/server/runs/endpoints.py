@@ -64,8 +64,11 @@ def list_runs(
 
 @router.get("/{run_id}", response_model=RunRead, operation_id="runs-get")
 def get_run(run_id: int, session: SessionDep) -> RunRead:
-    """One run with its spec, status, timestamps and progress."""
-    return RunRead.from_row(service.get_run(session, run_id))
+    """One run with its spec, status, timestamps, progress and (once ended) headline numbers."""
+    run = service.get_run(session, run_id)
+    if run.headline_at is None:
+        listing.record_headlines(session, [run])
+    return RunRead.from_row(run)
 
 
 @router.post("/{run_id}/cancel", response_model=RunRead, operation_id="runs-cancel")
