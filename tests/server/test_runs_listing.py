@@ -126,12 +126,53 @@ def test_bad_list_parameters_are_422_naming_them(api, param: str, value: str) ->
 
 
 def test_run_and_compare_answers_carry_the_headline_of_an_ended_run(api) -> None:
-    run_id, auth = hand_computed_run(api)
+    run_id, _ = hand_computed_run(api)
     assert api.get(f"/api/v1/runs/{run_id}").json()["headline"] is None  # still running
-    finish(api, run_id, auth)
-    # Neither the list nor anything else computed it before: runs-get does, then compare shows it.
+    api.post(f"/api/v1/runs/{run_id}/cancel")
+    # Cancelling computes nothing: runs-get does, then compare shows the same numbers.
     headline = api.get(f"/api/v1/runs/{run_id}").json()["headline"]
-    assert headline["mean_gap_depth"] == approx(0.15)
+    assert headline["mean_gap_depth"] == approx(0.15) and headline["acc"] == approx(2.2 / 3)
     comparison = api.get("/api/v1/compare", params={"runs": str(run_id)}).json()
     assert [r["id"] for r in comparison["runs"]] == comparison["run_ids"] == [run_id]
     assert comparison["runs"][0]["headline"] == headline
+
+
+def test_finish_computes_the_headline_and_leaves_summary_and_gaps_cached(api) -> None:
+    run_id, auth = hand_computed_run(api)
+    cache = api.app.state.analysis_cache
+    finished = api.post(
+        f"/api/v1/runs/{run_id}/finish", json={"status": "succeeded"}, headers=auth
+    ).json()
+    assert finished["headline"]["min_acc"] == approx(0.65)
+    assert finished["duration_s"] is not None
+    misses = cache.misses
+    # What the run page asks for first is ready: no new load of the curves.
+    api.get(f"/api/v1/runs/{run_id}/summary").raise_for_status()
+    api.get(f"/api/v1/runs/{run_id}/gaps").raise_for_status()
+    assert cache.misses == misses
+
+
+def test_one_load_serves_summary_and_gaps_even_when_asked_at_once() -> None:
+    import threading
+
+    from gapwatch.server.summaries.service import AnalysisCache
+
+    cache = AnalysisCache()
+    loads: list[str] = []
+    started = threading.Barrier(2)
+
+    def compute(product: str) -> str:
+        loads.append(product)
+        cache.put(1, "f", "gaps" if product == "summary" else "summary", "companion")
+        return product
+
+    def ask(product: str) -> None:
+        started.wait()
+        cache.get(1, "f", product, lambda: compute(product))
+
+    threads = [threading.Thread(target=ask, args=(p,)) for p in ("summary", "gaps")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(loads) == 1  # the second request waited for the first's load, then hit

@@ -26,6 +26,7 @@ from gapwatch.server.runs.endpoints import router as runs_router
 from gapwatch.server.spa import mount_dashboard
 from gapwatch.server.specs.endpoints import router as specs_router
 from gapwatch.server.summaries.endpoints import router as summaries_router
+from gapwatch.server.summaries.service import AnalysisCache
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ def create_app(
     app.state.settings = settings
     app.state.session_factory = session_factory
     app.state.run_queue = queue
+    app.state.analysis_cache = AnalysisCache()
     install_error_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX)

@@ -23,7 +23,8 @@ NOT_BUILT_PAGE = """<!doctype html>
 <p>The API is running, but the dashboard has not been built. <code>make up</code> builds it;
 by hand: <code>cd frontend &amp;&amp; npm ci &amp;&amp; npm run build</code>, or set
 <code>GAPWATCH_FRONTEND_DIR</code> to a built <code>dist/</code> folder.</p>
-<p>The REST API is at <a href="/api/v1/runs">/api/v1</a>; its reference at <a href="/docs">/docs</a>.</p>
+<p>The REST API is at <a href="/api/v1/runs">/api/v1</a>;
+its reference at <a href="/docs">/docs</a>.</p>
 </body></html>
 """
 

@@ -140,7 +140,7 @@ def compare(
 ) -> Comparison:
     """Summaries side by side, their spread, and `keys` of every run on a shared step axis."""
     runs = select_runs(session, ids, group)
-    record_headlines(session, [run for run in runs if run.headline_at is None])
+    record_headlines(session, [run for run in runs if run.headline_at is None], cache)
     items = [summaries.summarize(session, run, cache, windows) for run in runs]
     return Comparison(
         run_ids=[run.id for run in runs],

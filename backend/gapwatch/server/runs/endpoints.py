@@ -19,6 +19,7 @@ from gapwatch.server.runs.schemas import (
     RunRead,
     RunStatusName,
 )
+from gapwatch.server.summaries.endpoints import CacheDep
 from gapwatch.spec import RunSpec
 
 router = APIRouter(prefix="/runs", tags=["runs"])
@@ -39,6 +40,7 @@ SortKey = Literal[SORT_KEYS]  # type: ignore[valid-type]
 @router.get("", response_model=RunPage, operation_id="runs-list")
 def list_runs(
     session: SessionDep,
+    cache: CacheDep,
     status: RunStatusName | None = None,
     group: Annotated[str | None, Query(max_length=200)] = None,
     benchmark: NameQuery = None,
@@ -56,18 +58,18 @@ def list_runs(
 ) -> RunPage:
     """List runs (newest first by default), filtered and sorted."""
     where = RunFilter(status=status, group=group, benchmark=benchmark, strategy=strategy, tag=tag)
-    rows, total = listing.list_runs(session, where, sort=sort, limit=limit, offset=offset)
+    rows, total = listing.list_runs(session, cache, where, sort=sort, limit=limit, offset=offset)
     return RunPage(
         items=[RunRead.from_row(r) for r in rows], total=total, limit=limit, offset=offset
     )
 
 
 @router.get("/{run_id}", response_model=RunRead, operation_id="runs-get")
-def get_run(run_id: int, session: SessionDep) -> RunRead:
+def get_run(run_id: int, session: SessionDep, cache: CacheDep) -> RunRead:
     """One run with its spec, status, timestamps, progress and (once ended) headline numbers."""
     run = service.get_run(session, run_id)
     if run.headline_at is None:
-        listing.record_headlines(session, [run])
+        listing.record_headlines(session, [run], cache)
     return RunRead.from_row(run)
 
 
@@ -96,6 +98,10 @@ def heartbeat(body: HeartbeatRequest, run: RunWriter, session: SessionDep) -> He
 
 
 @router.post("/{run_id}/finish", response_model=RunRead, operation_id="runs-finish")
-def finish_run(body: FinishRequest, run: RunWriter, session: SessionDep) -> RunRead:
+def finish_run(
+    body: FinishRequest, run: RunWriter, session: SessionDep, cache: CacheDep
+) -> RunRead:
     """Worker only: mark the run succeeded or failed."""
-    return RunRead.from_row(service.finish_run(session, run, body))
+    run = service.finish_run(session, run, body)
+    listing.record_headline_at_finish(session, run, cache)
+    return RunRead.from_row(run)

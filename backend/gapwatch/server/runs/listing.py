@@ -6,6 +6,7 @@ the metric store, which asks runs/service whether a run is writable.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
@@ -15,29 +16,40 @@ from gapwatch.server.models.base import utcnow
 from gapwatch.server.runs import repository
 from gapwatch.server.summaries import service as summaries
 
+log = logging.getLogger(__name__)
+
 # Ended runs whose headline numbers are computed per query when a list needs them all.
 HEADLINE_BATCH = 100
 
 
 def list_runs(
-    session: Session, where: repository.RunFilter, *, sort: str, limit: int, offset: int
+    session: Session,
+    cache: summaries.AnalysisCache,
+    where: repository.RunFilter,
+    *,
+    sort: str,
+    limit: int,
+    offset: int,
 ) -> tuple[Sequence[Run], int]:
     """A page of runs; ended runs get their headline numbers computed on first listing."""
     if sort.removeprefix("-") != "created_at":
         # Sorting by a number needs it on every ended run, not only on this page's.
         while pending := repository.ended_without_headline(session, limit=HEADLINE_BATCH):
-            record_headlines(session, pending)
+            record_headlines(session, pending, cache)
     rows, total = repository.page(session, where, sort=sort, limit=limit, offset=offset)
-    record_headlines(session, [r for r in rows if r.headline_at is None])
+    record_headlines(session, [r for r in rows if r.headline_at is None], cache)
     return rows, total
 
 
-def record_headlines(session: Session, runs: Sequence[Run]) -> None:
-    """Compute and store the headline numbers and duration of ended runs."""
+def record_headlines(session: Session, runs: Sequence[Run], cache: summaries.AnalysisCache) -> None:
+    """Compute and store the headline numbers and duration of ended runs.
+
+    They come from the cached summary and gap table, which the run page then finds ready.
+    """
     for run in runs:
         if not RunStatus(run.status).is_terminal:
             continue
-        numbers = summaries.headline(session, run)
+        numbers = summaries.headline(session, run, cache)
         run.headline_acc = numbers.acc
         run.headline_min_acc = numbers.min_acc
         run.headline_wc_acc = numbers.wc_acc
@@ -46,3 +58,16 @@ def record_headlines(session: Session, runs: Sequence[Run]) -> None:
             run.duration_s = (run.finished_at - run.started_at).total_seconds()
         run.headline_at = utcnow()
     session.flush()
+
+
+def record_headline_at_finish(session: Session, run: Run, cache: summaries.AnalysisCache) -> None:
+    """At the worker's finish: compute the numbers now, while nobody waits on a page for them.
+
+    In a savepoint, and never raising: a failure here must not lose the finish itself; the
+    numbers are then computed on the next listing.
+    """
+    try:
+        with session.begin_nested():
+            record_headlines(session, [run], cache)
+    except Exception:  # noqa: BLE001 - the finish matters more than its derived numbers
+        log.exception("headline of run %d not computed at finish", run.id)

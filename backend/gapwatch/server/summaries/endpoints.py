@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -17,16 +16,11 @@ from gapwatch.server.summaries.schemas import RunGaps, RunSummary
 router = APIRouter(prefix="/runs/{run_id}", tags=["analytics"])
 MAX_WINDOW = 1_000_000
 DEFAULT_WINDOWS_QUERY = ",".join(map(str, DEFAULT_WINDOWS))
-_cache_lock = threading.Lock()
 
 
 def get_analysis_cache(request: Request) -> service.AnalysisCache:
-    """The app's summary cache, created on first use."""
-    with _cache_lock:
-        cache = getattr(request.app.state, "analysis_cache", None)
-        if cache is None:
-            cache = request.app.state.analysis_cache = service.AnalysisCache()
-    return cache
+    """The app's summary cache (one per process, made by create_app)."""
+    return request.app.state.analysis_cache  # type: ignore[no-any-return]
 
 
 CacheDep = Annotated[service.AnalysisCache, Depends(get_analysis_cache)]

@@ -87,26 +87,31 @@ class _Entry:
 
 
 class AnalysisCache:
-    """Per-process LRU of computed summaries and gap tables, keyed by run and fingerprint."""
+    """Per-process LRU of computed summaries and gap tables, keyed by run and fingerprint.
+
+    Computing a run's products is serialized per run: the run page asks for the summary and
+    the gaps at once, and the second request must wait for the first's load (which computes
+    both) instead of reading a million-point run from the store a second time.
+    """
 
     def __init__(self, max_runs: int = 256) -> None:
         self._entries: OrderedDict[int, _Entry] = OrderedDict()
         self._lock = threading.Lock()
+        self._run_locks: dict[int, threading.Lock] = {}
         self._max_runs = max_runs
         self.hits = 0
         self.misses = 0
 
-    def get(
-        self, run_id: int, fingerprint: Hashable, product: Hashable, compute: Callable[[], Any]
-    ) -> Any:
+    def _lookup(self, run_id: int, fingerprint: Hashable, product: Hashable) -> tuple[bool, Any]:
         with self._lock:
             entry = self._entries.get(run_id)
             if entry is not None and entry.fingerprint == fingerprint and product in entry.products:
                 self._entries.move_to_end(run_id)
                 self.hits += 1
-                return entry.products[product]
-            self.misses += 1
-        value = compute()  # outside the lock: two requests may both compute; both are right
+                return True, entry.products[product]
+        return False, None
+
+    def put(self, run_id: int, fingerprint: Hashable, product: Hashable, value: Any) -> None:
         with self._lock:
             entry = self._entries.get(run_id)
             if entry is None or entry.fingerprint != fingerprint:
@@ -114,7 +119,25 @@ class AnalysisCache:
             entry.products[product] = value
             self._entries.move_to_end(run_id)
             while len(self._entries) > self._max_runs:
-                self._entries.popitem(last=False)
+                evicted, _ = self._entries.popitem(last=False)
+                self._run_locks.pop(evicted, None)
+
+    def get(
+        self, run_id: int, fingerprint: Hashable, product: Hashable, compute: Callable[[], Any]
+    ) -> Any:
+        found, value = self._lookup(run_id, fingerprint, product)
+        if found:
+            return value
+        with self._lock:
+            run_lock = self._run_locks.setdefault(run_id, threading.Lock())
+        with run_lock:
+            found, value = self._lookup(run_id, fingerprint, product)
+            if found:
+                return value
+            with self._lock:
+                self.misses += 1
+            value = compute()
+            self.put(run_id, fingerprint, product, value)
         return value
 
 
@@ -193,7 +216,24 @@ def _cached(
 ) -> Any:
     series = repository.accuracy_series(session, run.id)
     fingerprint = (run.status, *repository.fingerprint(session, run.id, list(series.values())))
-    return cache.get(run.id, fingerprint, product, lambda: compute(_load(session, run, series)))
+
+    def load_and_compute() -> Any:
+        data = _load(session, run, series)
+        # One load serves the products a run page asks for together.
+        for companion, make in _companions(run).items():
+            if companion != product:
+                cache.put(run.id, fingerprint, companion, make(data))
+        return compute(data)
+
+    return cache.get(run.id, fingerprint, product, load_and_compute)
+
+
+def _companions(run: Run) -> dict[Hashable, Callable[[RunCurves], Any]]:
+    windows = tuple(continual.DEFAULT_WINDOWS)
+    return {
+        ("summary", windows): lambda data: _summary(run, data, windows),
+        "gaps": lambda data: _gaps(run, data),
+    }
 
 
 def summarize(
@@ -353,25 +393,23 @@ class Headline:
     mean_gap_depth: float | None
 
 
-def headline(session: Session, run: Run) -> Headline:
-    """The run's headline numbers, from its stored points (uncached: computed once per run).
+def headline(session: Session, run: Run, cache: AnalysisCache) -> Headline:
+    """The run's headline numbers, from its (cached) summary and gap table.
 
     The mean gap depth averages the depth of every evaluated (boundary, earlier task) pair of
     the boundaries whose task has ended, so each measured dip counts once.
     """
-    series = repository.accuracy_series(session, run.id)
-    data = _load(session, run, series)
-    s = analytics.summarize(data.curves, data.schedule, data.eval_samples)
+    summary = summarize(session, run, cache)
     depths = [
         row.depth
-        for boundary in analytics.stability_gaps(data.curves, data.schedule)
-        if boundary.end is not None
-        for _, row in boundary.rows
-        if row is not None and not math.isnan(row.depth)
+        for boundary in gaps(session, run, cache).boundaries
+        if boundary.complete
+        for row in boundary.rows
+        if row.evaluated and row.depth is not None
     ]
     return Headline(
-        acc=num(s.acc),
-        min_acc=num(s.min_acc),
-        wc_acc=num(s.wc_acc),
+        acc=summary.acc.value,
+        min_acc=summary.min_acc.value,
+        wc_acc=summary.wc_acc.value,
         mean_gap_depth=float(np.mean(depths)) if depths else None,
     )
