@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import httpx
+import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from gapwatch.client import COLUMNAR_MEDIA_TYPE, GapwatchClient, encode_columnar
 from gapwatch.server.models import MetricChunk, RunEvent
 from tests.server.conftest import claim, create_run
 
@@ -130,3 +133,74 @@ def test_events_are_idempotent_ordered_and_filterable(api, db_session_factory) -
     assert count == 3
     bad = api.post(path, json={"events": [{"step": 0, "kind": "Task Start"}]}, headers=auth)
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "kind"
+
+
+class RecordingTransport(httpx.BaseTransport):
+    """The app's own in-process transport, noting each request's content type."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.content_types: list[str | None] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.content_types.append(request.headers.get("content-type"))
+        return self.inner.handle_request(request)
+
+
+def test_the_client_sends_binary_batches_that_store_like_json(api, db_session_factory) -> None:
+    run = create_run(api)
+    token = claim(api, run["id"])["Authorization"].removeprefix("Bearer ")
+    transport = RecordingTransport(api._transport)
+    client = GapwatchClient("http://testserver", transport=transport)
+    series = [
+        {"key": ACC0, "steps": np.arange(3), "values": np.array([0.1, 0.5, 0.9])},
+        {"key": "train/loss", "steps": [2, 1], "values": [1.7, 2.3]},
+    ]
+    before = _point_count(db_session_factory)
+    assert client.post_metrics(run["id"], token, series) == 5
+    assert client.post_metrics(run["id"], token, series) == 0
+    # A batch the binary layout cannot hold (a step written 2.0) goes as JSON, and the server
+    # reads it as the JSON contract says.
+    assert client.post_metrics(run["id"], token, [{"key": ACC0, "steps": [3.0], "values": [1]}])
+    assert transport.content_types == [COLUMNAR_MEDIA_TYPE] * 2 + ["application/json"]
+    assert _point_count(db_session_factory) == before + 6
+    stored = client.get_metrics(run["id"])
+    assert stored == {
+        ACC0: ([0, 1, 2, 3], [0.1, 0.5, 0.9, 1.0]),
+        "train/loss": ([1, 2], [2.3, 1.7]),
+    }
+
+
+def test_binary_batches_keep_the_token_rules_and_their_order(api, db_session_factory) -> None:
+    run_a, run_b = create_run(api), create_run(api)
+    auth_a, auth_b = claim(api, run_a["id"]), claim(api, run_b["id"])
+    binary = {"content-type": COLUMNAR_MEDIA_TYPE}
+    good = encode_columnar([{"key": ACC0, "steps": [0], "values": [0.5]}])
+    bad = encode_columnar([{"key": ACC0, "steps": [0], "values": [float("nan")]}])
+
+    def post(run_id: int, body: bytes, auth: dict) -> httpx.Response:
+        return api.post(f"/api/v1/runs/{run_id}/metrics", content=body, headers={**binary, **auth})
+
+    before = _point_count(db_session_factory)
+    assert post(run_b["id"], good, {}).status_code == 401
+    assert post(run_b["id"], good, auth_a).status_code == 403
+    assert post(987654, good, auth_a).status_code == 404
+    # Who may write is said before anything about the body, to a stranger nothing else.
+    assert post(run_b["id"], bad, auth_a).status_code == 403
+    assert post(987654, bad, auth_a).status_code == 404
+    refused = post(run_b["id"], bad, auth_b)
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "series", 0, "values", 0]
+    assert _point_count(db_session_factory) == before
+    assert post(run_b["id"], good, auth_b).json() == {"received": 1, "stored": 1}
+    finished = api.post(
+        f"/api/v1/runs/{run_b['id']}/finish", json={"status": "succeeded"}, headers=auth_b
+    )
+    assert finished.status_code == 200
+    late = post(
+        run_b["id"], encode_columnar([{"key": ACC0, "steps": [1], "values": [0.5]}]), auth_b
+    )
+    assert late.status_code == 409 and "succeeded" in late.json()["detail"]
+    # A finished run's bad body is still its writer's 422: the body is checked before the state.
+    assert post(run_b["id"], bad, auth_b).status_code == 422
+    assert _point_count(db_session_factory) == before + 1

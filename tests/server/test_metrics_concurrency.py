@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gapwatch.config import Settings
 from gapwatch.server.db import create_db_engine, create_session_factory
+from gapwatch.server.deps import hash_token
 from gapwatch.server.metrics import service
 from gapwatch.server.metrics.chunks import Points, decode_many
 from gapwatch.server.metrics.schemas import SeriesPoints
@@ -21,6 +22,7 @@ from gapwatch.server.migrate import upgrade_database
 from gapwatch.server.models import MetricChunk, Run
 from tests.conftest import _create_database, _drop_database
 
+TOKEN = "run-token"
 SPEC = {"benchmark": {"name": "split_digits"}, "model": {"name": "mlp"}, "strategy": {"name": "er"}}
 
 
@@ -41,7 +43,14 @@ def factory(request, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
 
 def test_racing_overlapping_batches_store_and_count_each_step_once(factory) -> None:
     with factory() as session:
-        run = Run(spec=SPEC, tags=[], status="running", progress_step=0, attempts=0)
+        run = Run(
+            spec=SPEC,
+            tags=[],
+            status="running",
+            progress_step=0,
+            attempts=0,
+            token_hash=hash_token(TOKEN),
+        )
         session.add(run)
         session.commit()
         run_id = run.id
@@ -61,8 +70,7 @@ def test_racing_overlapping_batches_store_and_count_each_step_once(factory) -> N
                     SeriesPoints("train/loss", Points(steps[::3], steps[::3] / 1e3)),
                 ]
                 with factory() as session:
-                    run = session.get(Run, run_id)
-                    stored[t] += service.ingest(session, run, batch).stored
+                    stored[t] += service.ingest(session, run_id, TOKEN, batch).stored
                     session.commit()
         except BaseException as error:  # noqa: BLE001 - reported below
             errors.append(error)

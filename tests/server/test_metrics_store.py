@@ -242,3 +242,6 @@ def test_openapi_documents_the_new_operations(api) -> None:
     body = ingest["requestBody"]["content"]["application/json"]["schema"]
     assert body["required"] == ["series"]
     assert body["properties"]["series"]["items"]["properties"]["key"]["pattern"]
+    binary = ingest["requestBody"]["content"]["application/x-gapwatch-columnar"]["schema"]
+    assert binary["format"] == "binary" and "int64 steps" in binary["description"]
+    assert {p["name"] for p in ingest["parameters"]} == {"run_id", "authorization"}

@@ -6,13 +6,39 @@ contract; the real server is exercised by the integration tests.
 
 from __future__ import annotations
 
+import array
 import json
+import struct
 import threading
 
 import httpx
 import pytest
 
-from gapwatch.client import GapwatchClient, RunLogger
+from gapwatch.client import COLUMNAR_MEDIA_TYPE, GapwatchClient, RunLogger
+
+
+def decode_body(request: httpx.Request) -> dict:
+    """A JSON body, or a metric batch in the binary layout (see schemas.COLUMNAR_LAYOUT)."""
+    if request.headers.get("content-type") != COLUMNAR_MEDIA_TYPE:
+        return json.loads(request.content) if request.content else {}
+    body = request.content
+    assert body[:4] == b"GWC1"
+    (count,) = struct.unpack_from("<I", body, 4)
+    offset, heads = 8, []
+    for _ in range(count):
+        n, length = struct.unpack_from("<IH", body, offset)
+        heads.append((body[offset + 6 : offset + 6 + length].decode(), n))
+        offset += 6 + length
+    offset = -(-offset // 8) * 8
+    total = sum(n for _, n in heads)
+    steps = array.array("q", body[offset : offset + 8 * total])
+    values = array.array("d", body[offset + 8 * total :])
+    series, at = [], 0
+    for key, n in heads:
+        series.append({"key": key, "steps": steps[at : at + n].tolist(),
+                       "values": values[at : at + n].tolist()})  # fmt: skip
+        at += n
+    return {"series": series}
 
 
 class RecordingAPI:
@@ -20,6 +46,7 @@ class RecordingAPI:
 
     def __init__(self, fail_first: int = 0, fail_status: int = 503) -> None:
         self.requests: list[tuple[str, dict]] = []
+        self.raw: list[httpx.Request] = []
         self.points: dict[str, dict[int, float]] = {}
         self.status = "running"
         self._fail_left = fail_first
@@ -27,9 +54,10 @@ class RecordingAPI:
         self._lock = threading.Lock()
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content) if request.content else {}
+        body = decode_body(request)
         with self._lock:
             self.requests.append((request.url.path, body))
+            self.raw.append(request)
             if self._fail_left:
                 self._fail_left -= 1
                 return httpx.Response(self._fail_status, json={"detail": "try again"})
@@ -66,6 +94,9 @@ def test_points_go_in_few_batches_each_exactly_once() -> None:
         for step in range(5_000):
             logger.report_scalars(step, {"train/loss": 1.0 / (step + 1), "eval/acc/task_0": 0.5})
     batches = api.paths("/metrics")
+    assert {r.headers["content-type"] for r in api.raw if r.url.path.endswith("/metrics")} == {
+        COLUMNAR_MEDIA_TYPE
+    }  # the binary body, which the server reads without a Python object per number
     assert 10 <= len(batches) <= 12  # 10,000 points at 1,000 a batch, not 10,000 requests
     assert all(sum(len(s["steps"]) for s in b["series"]) <= 1_000 for b in batches)
     assert sorted(api.points["train/loss"]) == list(range(5_000))

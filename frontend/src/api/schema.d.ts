@@ -33,7 +33,7 @@ export interface paths {
         };
         /**
          * Get Run
-         * @description One run with its spec, status, timestamps and progress.
+         * @description One run with its spec, status, timestamps, progress and (once ended) headline numbers.
          */
         get: operations["runs-get"];
         put?: never;
@@ -504,6 +504,11 @@ export interface components {
         Comparison: {
             /** Run Ids */
             run_ids: number[];
+            /**
+             * Runs
+             * @description The runs of run_ids, in the same order.
+             */
+            runs: components["schemas"]["RunRead"][];
             /** Group */
             group: string | null;
             /** Summaries */

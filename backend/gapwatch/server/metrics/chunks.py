@@ -17,7 +17,7 @@ answer any bucketing whose edges are multiples of 64, exactly as the raw points 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -139,42 +139,104 @@ def block_starts(steps: Int64s, block: int) -> Int64s:
 
 def summary_indices(points: Points) -> Int64s:
     """Indices of the M4 points of every aligned SUMMARY_STEPS block (sorted, unique)."""
-    steps, values = points.steps, points.values
-    n = values.size
-    if n < 2 or steps[-1] - steps[0] + 1 != n:
-        return m4_indices(values, block_starts(steps, SUMMARY_STEPS))
-    # Consecutive steps (a point every iteration, the usual case): the blocks are the rows of
-    # a grid padded to whole blocks, and argmin/argmax run per row.
-    lead = int(steps[0]) % SUMMARY_STEPS
-    rows = -(-(lead + n) // SUMMARY_STEPS)
-    grid = np.full(rows * SUMMARY_STEPS, np.inf)
-    grid[lead : lead + n] = values
-    grid = grid.reshape(rows, SUMMARY_STEPS)
-    base = np.arange(rows) * SUMMARY_STEPS - lead
-    lowest = base + grid.argmin(axis=1)
-    grid[grid == np.inf] = -np.inf
-    flat = grid.reshape(-1)
-    flat[:lead] = -np.inf
-    highest = base + grid.argmax(axis=1)
-    firsts = np.maximum(base, 0)
-    lasts = np.minimum(base + SUMMARY_STEPS - 1, n - 1)
-    return np.unique(np.concatenate([firsts, lasts, lowest, highest]))
+    return np.flatnonzero(summary_mask(points.steps, points.values[np.newaxis, :])[0])
+
+
+def summary_mask(steps: Int64s, values: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+    """Per row of `values` (rows x len(steps), sharing the sorted unique `steps`): True at the
+    first, last, earliest minimum and earliest maximum point of every aligned SUMMARY_STEPS
+    block. Rows are done together: a batch's keys usually share their steps, and one pass
+    over all of them costs about what one key alone did."""
+    rows, n = values.shape
+    mask = np.zeros((rows, n), dtype=bool)
+    if n == 0:
+        return mask
+    if steps[-1] - steps[0] + 1 == n:
+        # Consecutive steps (a point every iteration, the usual case): the blocks are the
+        # rows of a grid padded to whole blocks, and argmin/argmax run per block.
+        lead = int(steps[0]) % SUMMARY_STEPS
+        blocks = -(-(lead + n) // SUMMARY_STEPS)
+        grid = np.full((rows, blocks * SUMMARY_STEPS), np.inf)
+        grid[:, lead : lead + n] = values
+        cells = grid.reshape(rows, blocks, SUMMARY_STEPS)
+        base = np.arange(blocks) * SUMMARY_STEPS - lead
+        lowest = base + cells.argmin(axis=2)
+        grid[:, :lead] = -np.inf  # the padding never wins: values are finite
+        grid[:, lead + n :] = -np.inf
+        highest = base + cells.argmax(axis=2)
+        starts = np.maximum(base, 0)
+        lasts = np.minimum(base + SUMMARY_STEPS - 1, n - 1)
+    else:
+        starts = block_starts(steps, SUMMARY_STEPS)
+        lasts = np.append(starts[1:], n) - 1
+        lengths = lasts - starts + 1
+        position = np.arange(n)
+        extremes = []
+        for reduce in (np.minimum, np.maximum):
+            extreme = np.repeat(reduce.reduceat(values, starts, axis=1), lengths, axis=1)
+            # The earliest index holding the block's extreme: the smallest matching position.
+            hits = np.where(values == extreme, position, n)
+            extremes.append(np.minimum.reduceat(hits, starts, axis=1))
+        lowest, highest = extremes
+    row = np.arange(rows)[:, np.newaxis]
+    mask[:, starts] = True
+    mask[:, lasts] = True
+    mask[row, lowest] = True
+    mask[row, highest] = True
+    return mask
 
 
 def encode(points: Points) -> EncodedChunk:
     """The row of a chunk holding `points` (sorted, unique, inside one window)."""
-    first = int(points.steps[0])
-    offsets = points.steps - first
-    keep = summary_indices(points)
-    return EncodedChunk(
-        n=len(points),
-        first_step=first,
-        last_step=int(points.steps[-1]),
-        m4_offsets=offsets[keep].astype(OFFSET_DTYPE).tobytes(),
-        m4_values=points.values[keep].astype(VALUE_DTYPE).tobytes(),
-        raw_offsets=offsets.astype(OFFSET_DTYPE).tobytes(),
-        raw_values=points.values.astype(VALUE_DTYPE).tobytes(),
-    )
+    return encode_rows(points.steps, points.values[np.newaxis, :])[0]
+
+
+def encode_rows(steps: Int64s, values: npt.NDArray[np.float64]) -> list[EncodedChunk]:
+    """The chunk rows of several series that share `steps` (sorted, unique, inside one
+    window), one per row of `values`, in one pass of numpy."""
+    first = int(steps[0])
+    offsets = (steps - first).astype(OFFSET_DTYPE)
+    values = np.ascontiguousarray(values, dtype=VALUE_DTYPE)
+    keep = summary_mask(steps, values)
+    counts = keep.sum(axis=1)
+    rows, columns = np.nonzero(keep)
+    m4_offsets = offsets[columns].tobytes()
+    m4_values = values[rows, columns].tobytes()
+    raw_offsets = offsets.tobytes()
+    raw_values = values.tobytes()
+    n = int(steps.size)
+    ends = np.cumsum(counts).tolist()
+    out = []
+    for row, (lo, hi) in enumerate(zip([0, *ends[:-1]], ends, strict=True)):
+        out.append(
+            EncodedChunk(
+                n=n,
+                first_step=first,
+                last_step=int(steps[-1]),
+                m4_offsets=m4_offsets[lo * OFFSET_DTYPE.itemsize : hi * OFFSET_DTYPE.itemsize],
+                m4_values=m4_values[lo * VALUE_DTYPE.itemsize : hi * VALUE_DTYPE.itemsize],
+                raw_offsets=raw_offsets,
+                raw_values=raw_values[
+                    row * n * VALUE_DTYPE.itemsize : (row + 1) * n * VALUE_DTYPE.itemsize
+                ],
+            )
+        )
+    return out
+
+
+def encode_many(pieces: Sequence[Points]) -> list[EncodedChunk]:
+    """The chunk rows of several pieces (each inside one window), in their order; pieces with
+    the same steps (a batch's keys logged together) are encoded together by `encode_rows`."""
+    groups: dict[bytes, list[int]] = {}
+    for number, piece in enumerate(pieces):
+        groups.setdefault(piece.steps.tobytes(), []).append(number)
+    out: list[EncodedChunk | None] = [None] * len(pieces)
+    for members in groups.values():
+        steps = pieces[members[0]].steps
+        values = np.stack([pieces[m].values for m in members])
+        for member, chunk in zip(members, encode_rows(steps, values), strict=True):
+            out[member] = chunk
+    return out  # type: ignore[return-value]
 
 
 def decode_many(rows: list[tuple[int, bytes, bytes]]) -> Points:

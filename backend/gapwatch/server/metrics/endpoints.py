@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
-from gapwatch.server.deps import RunWriter, SessionDep
+from gapwatch.server.deps import SessionDep, bearer_token, transaction
 from gapwatch.server.metrics import repository, service
 from gapwatch.server.metrics.schemas import (
+    COLUMNAR_LAYOUT,
+    COLUMNAR_MEDIA_TYPE,
     MAX_DOWNSAMPLED_POINTS,
     MAX_PAGE_POINTS,
     METRIC_KEY_PATTERN,
@@ -39,7 +42,7 @@ def parse_keys(keys: str | None) -> list[str] | None:
     if keys is None:
         return None
     parsed = [k.strip() for k in keys.split(",") if k.strip()]
-    bad = [k for k in parsed if not _KEY.match(k)]
+    bad = [k for k in parsed if not _KEY.fullmatch(k)]
     if bad or not parsed or len(parsed) > 500:
         reason = f"invalid metric key {bad[0]!r}" if bad else "give 1 to 500 comma-separated keys"
         raise RequestValidationError(
@@ -48,22 +51,17 @@ def parse_keys(keys: str | None) -> list[str] | None:
     return list(dict.fromkeys(parsed))
 
 
-@dataclass(frozen=True)
-class RawBody:
-    content: bytes
-    content_type: str | None
-
-
-async def read_raw_body(request: Request) -> RawBody:
-    return RawBody(await request.body(), request.headers.get("content-type"))
-
-
-# The body is parsed by `parse_batch` (numpy fast path, MetricBatch for the rest), so its schema
-# is declared here rather than through a parameter that FastAPI would parse with json.loads.
+# The body is parsed by `parse_batch` (numpy fast paths), so its schema is declared here rather
+# than through a parameter that FastAPI would parse with json.loads.
 _BATCH_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": inline_schema(MetricBatch)}},
+        "content": {
+            "application/json": {"schema": inline_schema(MetricBatch)},
+            COLUMNAR_MEDIA_TYPE: {
+                "schema": {"type": "string", "format": "binary", "description": COLUMNAR_LAYOUT}
+            },
+        },
     }
 }
 
@@ -71,12 +69,40 @@ _BATCH_BODY: dict[str, Any] = {
 @router.post(
     "", response_model=IngestResult, operation_id="metrics-ingest", openapi_extra=_BATCH_BODY
 )
-def ingest_metrics(
-    body: Annotated[RawBody, Depends(read_raw_body)], run: RunWriter, session: SessionDep
-) -> IngestResult:
+async def ingest_metrics(
+    run_id: int, request: Request, authorization: Annotated[str | None, Header()] = None
+) -> Response:
     """Worker or user loop: store a batch of points (idempotent per run, key and step)."""
-    batch = parse_batch(body.content, body.content_type)
-    return service.ingest(session, run, batch)
+    # The hot path of the API: one hop to a worker thread for parsing and the database, and
+    # the answer written directly (its shape is IngestResult's).
+    token = bearer_token(authorization)
+    body = await request.body()
+    result = await run_in_threadpool(
+        _ingest,
+        request.app.state.session_factory,
+        run_id,
+        token,
+        body,
+        request.headers.get("content-type"),
+    )
+    return Response(result.model_dump_json(), media_type="application/json")
+
+
+def _ingest(
+    factory: sessionmaker[Session],
+    run_id: int,
+    token: str,
+    body: bytes,
+    content_type: str | None,
+) -> IngestResult:
+    with transaction(factory) as session:
+        try:
+            batch = parse_batch(body, content_type)
+        except RequestValidationError:
+            # As for every write, a wrong token or run is said before anything about the body.
+            service.check_writer(session, run_id, token)
+            raise
+        return service.ingest(session, run_id, token, batch)
 
 
 @router.get("", response_model=MetricsRead, operation_id="metrics-read")

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from gapwatch.server.dialect import upsert_insert
 from gapwatch.server.metrics.chunks import WINDOW_STEPS, EncodedChunk
-from gapwatch.server.models import MetricChunk, MetricSeries
+from gapwatch.server.models import MetricChunk, MetricSeries, Run
 
 CHUNKS = MetricChunk.__table__
 
@@ -45,16 +45,6 @@ def _insert_missing_series(session: Session, run_id: int, keys: Sequence[str]) -
         .values([{"run_id": run_id, "key": k} for k in keys])
         .on_conflict_do_nothing(index_elements=["run_id", "key"])
     )
-
-
-def ensure_series(session: Session, run_id: int, keys: Sequence[str]) -> dict[str, int]:
-    """Ids of the run's series for `keys`, creating the missing ones (race-safe)."""
-    ids = series_ids(session, run_id, keys)
-    missing = [k for k in keys if k not in ids]
-    if missing:
-        _insert_missing_series(session, run_id, missing)
-        ids = series_ids(session, run_id, keys)
-    return ids
 
 
 def list_keys(session: Session, run_id: int) -> list[str]:
@@ -114,8 +104,29 @@ def _driver(session: Session) -> Any | None:
     return connection.connection.driver_connection
 
 
-def lock_series(session: Session, run_id: int, keys: Sequence[str]) -> dict[str, int]:
-    """Ids of the run's series for `keys`, created if missing, write-locked until commit.
+@dataclass(frozen=True)
+class WriteAccess:
+    """What a metric write needs to know about its run, read in the statement that locks.
+
+    Attributes:
+        found: Whether the run exists.
+        status: The run's status (None if not found).
+        token_hash: The hash of the run's token (None if not found or never claimed).
+        series: {key: id} of the batch's keys that have a series, write-locked, if the
+            token matched; else empty.
+    """
+
+    found: bool
+    status: str | None
+    token_hash: str | None
+    series: dict[str, int]
+
+
+def lock_for_write(
+    session: Session, run_id: int, keys: Sequence[str], token_hash: str
+) -> WriteAccess:
+    """The run's status and token hash, and, if `token_hash` is the run's, its existing series
+    for `keys` write-locked until commit: on PostgreSQL, all in one statement.
 
     Writers of one series take turns, so each sees what the previous one stored and no step is
     stored twice. PostgreSQL locks the rows in id order (two batches do not deadlock); SQLite
@@ -123,19 +134,47 @@ def lock_series(session: Session, run_id: int, keys: Sequence[str]) -> dict[str,
     """
     driver = _driver(session)
     if driver is None:
-        session.execute(
-            update(MetricSeries)
-            .where(MetricSeries.run_id == run_id, MetricSeries.key.in_(list(keys)))
-            .values(key=MetricSeries.key)
-            .execution_options(synchronize_session=False)
-        )
-        return ensure_series(session, run_id, keys)
-    ids = _lock_existing(driver, run_id, keys)
-    missing = [k for k in keys if k not in ids]
-    if missing:
-        _insert_missing_series(session, run_id, missing)
-        ids.update(_lock_existing(driver, run_id, missing))
-    return ids
+        row = session.execute(select(Run.status, Run.token_hash).where(Run.id == run_id)).first()
+        if row is None:
+            return WriteAccess(False, None, None, {})
+        locked = row.token_hash == token_hash and bool(keys)
+        ids = _lock_and_read_sqlite(session, run_id, keys) if locked else {}
+        return WriteAccess(True, row.status, row.token_hash, ids)
+    rows = driver.execute(_LOCK_FOR_WRITE, (list(keys), token_hash, run_id)).fetchall()
+    if not rows:
+        return WriteAccess(False, None, None, {})
+    return WriteAccess(
+        True, rows[0][0], rows[0][1], {key: sid for _, _, key, sid in rows if key is not None}
+    )
+
+
+# The lock is taken only for the run's token holder: a stranger's request locks nothing.
+_LOCK_FOR_WRITE = (
+    "SELECT r.status, r.token_hash, s.key, s.id FROM runs AS r LEFT JOIN LATERAL ("
+    "SELECT key, id FROM metric_series WHERE run_id = r.id AND key = ANY(%s) "
+    "AND r.token_hash = %s ORDER BY id FOR UPDATE) AS s ON true WHERE r.id = %s"
+)
+
+
+def _lock_and_read_sqlite(session: Session, run_id: int, keys: Sequence[str]) -> dict[str, int]:
+    # SQLite: a write statement makes this transaction the one writer; then read the ids.
+    session.execute(
+        update(MetricSeries)
+        .where(MetricSeries.run_id == run_id, MetricSeries.key.in_(list(keys)))
+        .values(key=MetricSeries.key)
+        .execution_options(synchronize_session=False)
+    )
+    return series_ids(session, run_id, keys)
+
+
+def create_series(session: Session, run_id: int, keys: Sequence[str]) -> dict[str, int]:
+    """Ids of new series for `keys` (the caller holds the run's write access), locked as
+    `lock_for_write` locks; a series another writer created meanwhile is kept and locked."""
+    _insert_missing_series(session, run_id, keys)
+    driver = _driver(session)
+    if driver is None:
+        return series_ids(session, run_id, keys)
+    return _lock_existing(driver, run_id, keys)
 
 
 def _lock_existing(driver: Any, run_id: int, keys: Sequence[str]) -> dict[str, int]:

@@ -1,8 +1,10 @@
 """Metric batches in and series out, columnar: one key, its steps and its values.
 
 Columnar bodies are a fraction of the size of one object per point and validate in one pass.
-`parse_batch` is the ingest path's parser: a numpy fast path for well-formed bodies, and the
-pydantic model `MetricBatch` (the contract, and the source of every 422) for everything else.
+`parse_batch` is the ingest path's parser. A JSON body (`MetricBatch`) takes a numpy fast path
+when well formed, and the pydantic model (the contract, and the source of its 422s) otherwise.
+A binary body (`COLUMNAR_MEDIA_TYPE`, see `COLUMNAR_LAYOUT`) is the same batch as raw arrays:
+numpy reads it without a Python object per point, which is what the worker's logger sends.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import array
 import email.message
 import json
 import re
+import struct
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -27,6 +30,15 @@ MAX_SERIES_PER_BATCH = 1_000
 MAX_STEP = 2**53  # exact in a float64 (JSON numbers in browsers)
 MAX_PAGE_POINTS = 1_000_000
 MAX_DOWNSAMPLED_POINTS = 100_000
+COLUMNAR_MEDIA_TYPE = "application/x-gapwatch-columnar"
+COLUMNAR_MAGIC = b"GWC1"
+COLUMNAR_LAYOUT = """A metric batch as arrays, all numbers little-endian:
+the 4 bytes `GWC1`; uint32 S, the number of series (1 to 1000); then for each series uint32 n
+(its number of points), uint16 L and its key (L bytes of UTF-8); zero bytes up to the next
+multiple of 8 from the start of the body; then the int64 steps of every series, series after
+series (N = the sum of the n, at most 200,000); then their float64 values in the same order.
+The body ends there. The rules are MetricBatch's; a 422 names the field as for JSON, e.g.
+["body", "series", 0, "values", 3] for a non-finite value."""
 
 MetricKey = Annotated[str, Field(pattern=METRIC_KEY_PATTERN, examples=["eval/acc/task_0"])]
 Step = Annotated[int, Field(ge=0, le=MAX_STEP)]
@@ -149,6 +161,11 @@ def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
     return resolve(schema)
 
 
+def _media_type(content_type: str | None) -> str:
+    """The media type of a Content-Type header, lowercase, without parameters."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
 def _is_json(content_type: str | None) -> bool:
     if not content_type:
         return True
@@ -199,7 +216,7 @@ def _fast_parse(body: bytes) -> list[SeriesPoints] | None:
         if type(item) is not dict or item.keys() != _SERIES_FIELDS:
             return None
         key = item["key"]
-        if type(key) is not str or key in seen or not _KEY.match(key):
+        if type(key) is not str or key in seen or not _KEY.fullmatch(key):
             return None
         seen.add(key)
         steps, values = _array(item["steps"], "q"), _array(item["values"], "d")
@@ -219,6 +236,102 @@ def _fast_parse(body: bytes) -> list[SeriesPoints] | None:
     return parsed
 
 
+_COLUMNAR_COUNT = struct.Struct("<I")
+_COLUMNAR_SERIES = struct.Struct("<IH")
+
+
+def _body_error(loc: tuple[str | int, ...], msg: str, kind: str = "value_error") -> Exception:
+    return RequestValidationError([{"type": kind, "loc": ("body", *loc), "msg": msg}])
+
+
+def _parse_columnar(body: bytes) -> list[SeriesPoints]:
+    """A batch in the binary layout (COLUMNAR_LAYOUT), checked as MetricBatch checks JSON.
+
+    The checks run in the model's order (a key's pattern, its steps and values, repeated steps,
+    then keys repeated across the batch), and the first failure is the 422, with the location
+    the model would give it.
+
+    Raises:
+        RequestValidationError: The body is not in the layout or breaks a rule of the batch.
+    """
+    if len(body) < 8 or body[:4] != COLUMNAR_MAGIC:
+        raise _body_error((), f"not a {COLUMNAR_MEDIA_TYPE} body: it must start with 'GWC1'")
+    (count,) = _COLUMNAR_COUNT.unpack_from(body, 4)
+    if not 1 <= count <= MAX_SERIES_PER_BATCH:
+        raise _body_error(("series",), f"{count} series; give 1 to {MAX_SERIES_PER_BATCH}")
+    offset, keys, counts = 8, [], []
+    try:
+        for _ in range(count):
+            n, length = _COLUMNAR_SERIES.unpack_from(body, offset)
+            offset += _COLUMNAR_SERIES.size
+            if offset + length > len(body):
+                raise struct.error
+            keys.append(body[offset : offset + length].decode())
+            counts.append(n)
+            offset += length
+    except (struct.error, UnicodeDecodeError):
+        raise _body_error((), "the series headers are cut short or not UTF-8") from None
+    total = sum(counts)
+    if total > MAX_POINTS_PER_BATCH:  # before touching the arrays
+        raise _body_error((), f"{total} points in one batch; at most {MAX_POINTS_PER_BATCH}")
+    start = -(-offset // 8) * 8
+    if len(body) != start + 16 * total or body[offset:start].strip(b"\0"):
+        raise _body_error((), f"{len(body)} bytes; the headers announce {start + 16 * total}")
+    for number, key in enumerate(keys):
+        if not _KEY.fullmatch(key):
+            raise _body_error(
+                ("series", number, "key"),
+                f"String should match pattern '{METRIC_KEY_PATTERN}'",
+                "string_pattern_mismatch",
+            )
+    steps = np.frombuffer(body, "<i8", total, start)
+    values = np.frombuffer(body, "<f8", total, start + 8 * total)
+    ends = np.cumsum(counts)
+    _check_points(steps, values, ends)
+    bounds = ends.tolist()
+    parsed = []
+    for number, (key, lo, hi) in enumerate(zip(keys, [0, *bounds[:-1]], bounds, strict=True)):
+        points = Points(steps[lo:hi], values[lo:hi])
+        if len(points) > 1 and not (points.steps[1:] > points.steps[:-1]).all():
+            order = np.argsort(points.steps, kind="stable")
+            points = Points(points.steps[order], points.values[order])
+            if not (points.steps[1:] > points.steps[:-1]).all():
+                raise _body_error(("series", number), f"steps of {key!r} repeat within one batch")
+        parsed.append(SeriesPoints(key, points))
+    if len(set(keys)) != count:
+        raise _body_error((), "a key appears twice in one batch; merge its points")
+    return parsed
+
+
+def _check_points(steps: np.ndarray, values: np.ndarray, ends: np.ndarray) -> None:
+    """422 for the first step out of bounds or non-finite value, named as the model would."""
+    bad_step = np.flatnonzero((steps < 0) | (steps > MAX_STEP))
+    bad_value = np.flatnonzero(~np.isfinite(values))
+    if not bad_step.size and not bad_value.size:
+        return
+    # The model checks a series' steps before its values: the first series with a bad point
+    # is the one to name, and within it a bad step before a bad value.
+    series_of = np.searchsorted(ends, [*bad_step[:1], *bad_value[:1]], "right")
+    number = int(series_of.min())
+    base = int(ends[number - 1]) if number else 0
+    if bad_step.size and np.searchsorted(ends, bad_step[0], "right") == number:
+        index = int(bad_step[0])
+        relation = (
+            "greater than or equal to 0"
+            if steps[index] < 0
+            else f"less than or equal to {MAX_STEP}"
+        )
+        kind = "greater_than_equal" if steps[index] < 0 else "less_than_equal"
+        raise _body_error(
+            ("series", number, "steps", index - base), f"Input should be {relation}", kind
+        )
+    raise _body_error(
+        ("series", number, "values", int(bad_value[0]) - base),
+        "Input should be a finite number",
+        "finite_number",
+    )
+
+
 def _validation_error(error: ValidationError) -> RequestValidationError:
     return RequestValidationError(
         [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False)]
@@ -229,12 +342,15 @@ def parse_batch(body: bytes, content_type: str | None) -> list[SeriesPoints]:
     """A metric batch from a request body, or RequestValidationError (422) as FastAPI words it.
 
     Raises:
-        RequestValidationError: The body is not JSON, or MetricBatch refuses it.
+        RequestValidationError: The body is neither JSON nor COLUMNAR_LAYOUT, or it breaks a
+            rule of MetricBatch.
     """
     if not body:
         raise RequestValidationError(
             [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]
         )
+    if _media_type(content_type) == COLUMNAR_MEDIA_TYPE:
+        return _parse_columnar(body)
     if _is_json(content_type):
         fast = _fast_parse(body)
         if fast is not None:

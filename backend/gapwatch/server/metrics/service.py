@@ -9,6 +9,7 @@ import numpy as np
 import orjson
 from sqlalchemy.orm import Session, sessionmaker
 
+from gapwatch.server.deps import check_run_token, hash_token
 from gapwatch.server.metrics import repository
 from gapwatch.server.metrics.chunks import (
     MAX_CHUNKS_PER_WINDOW,
@@ -20,6 +21,7 @@ from gapwatch.server.metrics.chunks import (
     decode_many,
     decode_steps,
     encode,
+    encode_many,
     m4,
     not_stored,
     split_by_window,
@@ -29,17 +31,38 @@ from gapwatch.server.models import Run
 from gapwatch.server.runs.service import require_writable
 
 
-def ingest(session: Session, run: Run, batch: Sequence[SeriesPoints]) -> IngestResult:
-    """Store a batch; points already stored (same run, key, step) are kept as they were.
+def check_writer(session: Session, run_id: int, token: str) -> None:
+    """404 for an unknown run, 403 unless `token` is the run's (see `check_run_token`)."""
+    access = repository.lock_for_write(session, run_id, [], hash_token(token))
+    check_run_token(run_id, access.found, access.token_hash, token)
 
-    Under the series' write locks: look up the chunks of the windows the batch touches (their
+
+def ingest(
+    session: Session, run_id: int, token: str, batch: Sequence[SeriesPoints]
+) -> IngestResult:
+    """Store a batch as the holder of `token`; points already stored (same run, key, step)
+    are kept as they were.
+
+    The first statement checks the token and the run's status and write-locks the batch's
+    series. Under those locks: look up the chunks of the windows the batch touches (their
     step ranges only), drop the incoming steps already stored (reading the offsets of the few
     chunks whose range overlaps the batch; none when a worker appends), and append one chunk
     per window, or merge the window's chunks into one when it would hold too many.
+
+    Raises:
+        NotFound: No such run.
+        Forbidden: `token` is not the run's.
+        Conflict: The run is not running.
     """
-    require_writable(run)
+    keys = [s.key for s in batch]
+    access = repository.lock_for_write(session, run_id, keys, hash_token(token))
+    check_run_token(run_id, access.found, access.token_hash, token)
+    require_writable(Run(id=run_id, status=access.status))
     received = sum(len(s.points) for s in batch)
-    ids = repository.lock_series(session, run.id, [s.key for s in batch])
+    ids = dict(access.series)
+    missing = [key for key in keys if key not in ids]
+    if missing:
+        ids.update(repository.create_series(session, run_id, missing))
     incoming = [(ids[s.key], s.points) for s in batch if len(s.points)]
     if not incoming:
         return IngestResult(received=received, stored=0)
@@ -51,7 +74,8 @@ def ingest(session: Session, run: Run, batch: Sequence[SeriesPoints]) -> IngestR
         (max(int(p.steps[-1]) for _, p in incoming) // WINDOW_STEPS + 1) * WINDOW_STEPS,
     )
     stored = 0
-    inserts: list[tuple[int, EncodedChunk]] = []
+    appended: list[tuple[int, Points]] = []
+    merged: list[tuple[int, EncodedChunk]] = []
     deletes: dict[int, list[int]] = {}
     for series_id, points in incoming:
         lo, hi = int(points.steps[0]), int(points.steps[-1])
@@ -72,13 +96,16 @@ def ingest(session: Session, run: Run, batch: Sequence[SeriesPoints]) -> IngestR
         for window, piece in split_by_window(points):
             present = by_window.get(window, [])
             if len(present) < MAX_CHUNKS_PER_WINDOW:
-                inserts.append((series_id, encode(piece)))
+                appended.append((series_id, piece))
                 continue
             old = decode_many(repository.read_raw(session, series_id, present))
             deletes.setdefault(series_id, []).extend(present)
-            inserts.append((series_id, encode(Points.union([old, piece]))))
+            merged.append((series_id, encode(Points.union([old, piece]))))
+    # The appended pieces of keys logged together share their steps: encoded in one pass.
+    encoded = encode_many([piece for _, piece in appended])
+    inserts = [(sid, chunk) for (sid, _), chunk in zip(appended, encoded, strict=True)]
     repository.delete_chunks(session, deletes)
-    repository.insert_chunks(session, inserts)
+    repository.insert_chunks(session, inserts + merged)
     return IngestResult(received=received, stored=stored)
 
 
