@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -59,6 +59,9 @@ PAINTED_PIXELS = """
 class SubmittedRuns:
     finetune: int
     er: int
+    live_streams: int  # EventSource connections the finetune run's page opened
+    series_points: list[int]  # points in each series answer that page received, in order
+    statuses: list[str]  # the status texts it showed, in order
 
 
 @pytest.fixture(scope="module")
@@ -103,17 +106,47 @@ def submit_preset(page: Page, base_url: str, preset: str) -> int:
     return run_id
 
 
+@dataclass
+class LiveWatch:
+    """What the first run's page fetched while it watched the run train."""
+
+    live_streams: int = 0  # GET /runs/<id>/live requests
+    metrics: list[Response] = field(default_factory=list)  # the series answers, in order
+    statuses: list[str] = field(default_factory=list)
+
+
 @pytest.fixture(scope="module")
 def submitted(browser: Browser, dashboard_url: str, e2e_worker: LiveProcess) -> SubmittedRuns:
-    """The two runs of the module, submitted through the New-run form."""
+    """The two runs of the module, submitted through the New-run form. The first run's page is
+    left open until the run has succeeded, to record how it followed the run live."""
     context, page, errors = open_page(browser)
+    watch = LiveWatch()
+
+    def on_request(request: Any) -> None:
+        if urlparse(request.url).path.endswith("/live"):
+            watch.live_streams += 1
+
+    def on_response(response: Response) -> None:
+        if re.fullmatch(r"/api/v1/runs/\d+/metrics", urlparse(response.url).path):
+            watch.metrics.append(response)
+
+    page.on("request", on_request)
+    page.on("response", on_response)
     try:
         finetune = submit_preset(page, dashboard_url, "split_digits_finetune")
+        status = page.get_by_test_id("run-status")
+        while "succeeded" not in (text := status.inner_text()):
+            if not watch.statuses or watch.statuses[-1] != text:
+                watch.statuses.append(text)
+            page.wait_for_timeout(100)
+            assert "failed" not in text, page.get_by_test_id("run-error").inner_text()
+        watch.statuses.append(text)
+        points = [sum(len(s["steps"]) for s in r.json()["series"]) for r in watch.metrics]
         er = submit_preset(page, dashboard_url, "split_digits_er")
     finally:
         context.close()
     assert not errors.messages, errors.messages
-    return SubmittedRuns(finetune, er)
+    return SubmittedRuns(finetune, er, watch.live_streams, points, watch.statuses)
 
 
 def wait_succeeded(page: Page) -> None:
@@ -166,6 +199,16 @@ def run_page(
 
 
 # --- tests, in the order the worker's progress allows ----------------------------------------
+
+
+def test_the_run_page_follows_the_run_live_over_one_stream(submitted: SubmittedRuns) -> None:
+    # The page opened on a queued or running run and showed it to the end without a reload: it
+    # fetched the series again as points arrived (the curves grew), over one SSE connection.
+    assert submitted.statuses[-1].strip().endswith("succeeded"), submitted.statuses
+    assert any("running" in s or "queued" in s for s in submitted.statuses), submitted.statuses
+    assert submitted.live_streams == 1
+    assert len(submitted.series_points) >= 2, submitted.series_points
+    assert submitted.series_points[-1] > submitted.series_points[0], submitted.series_points
 
 
 def test_the_form_submits_the_presets_as_specs(submitted: SubmittedRuns, api: httpx.Client) -> None:
@@ -324,6 +367,33 @@ def test_the_run_page_overlays_tasks_and_exports_csv_and_png(
     image = Path(png.value.path()).read_bytes()
     assert image.startswith(b"\x89PNG\r\n\x1a\n") and len(image) > 10_000
     assert png.value.suggested_filename.endswith(".png")
+
+
+def test_dragging_across_a_chart_asks_the_server_for_that_range(
+    submitted: SubmittedRuns, page: Page, dashboard_url: str
+) -> None:
+    page.goto(f"{dashboard_url}/runs/{submitted.finetune}")
+    expect(page.get_by_test_id("run-charts")).to_have_attribute("data-ready", "true")
+    plot = page.get_by_test_id("task-chart-0").locator(".u-over")
+    box = plot.bounding_box()
+    assert box is not None
+    y = box["y"] + box["height"] / 2
+    with page.expect_response(
+        lambda r: "/metrics" in r.url and "start" in parse_qs(urlparse(r.url).query)
+    ) as zoomed:
+        page.mouse.move(box["x"] + box["width"] * 0.2, y)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.3, y, steps=5)
+        page.mouse.up()
+    query = parse_qs(urlparse(zoomed.value.url).query)
+    start, end = int(query["start"][0]), int(query["end"][0])
+    # About a tenth of the 500 iterations, around iteration 100; the answer is that range only.
+    assert 60 <= start < end <= 200 and end - start <= 100, (start, end)
+    steps = [step for series in zoomed.value.json()["series"] for step in series["steps"]]
+    assert steps and start <= min(steps) and max(steps) < end
+    assert "zoom=" in page.url  # the zoomed view has its own URL
+    # The other task charts follow the same range (synced x).
+    expect(page.get_by_test_id("run-charts")).to_have_attribute("data-ready", "true")
 
 
 def test_the_runs_list_shows_both_and_compares_them(
