@@ -110,7 +110,7 @@ def submit_preset(page: Page, base_url: str, preset: str) -> int:
 class LiveWatch:
     """What the first run's page fetched while it watched the run train."""
 
-    live_streams: int = 0  # GET /runs/<id>/live requests
+    live_paths: list[str] = field(default_factory=list)  # GET /runs/<id>/live requests
     metrics: list[Response] = field(default_factory=list)  # the series answers, in order
     statuses: list[str] = field(default_factory=list)
 
@@ -124,7 +124,7 @@ def submitted(browser: Browser, dashboard_url: str, e2e_worker: LiveProcess) -> 
 
     def on_request(request: Any) -> None:
         if urlparse(request.url).path.endswith("/live"):
-            watch.live_streams += 1
+            watch.live_paths.append(urlparse(request.url).path)
 
     def on_response(response: Response) -> None:
         if re.fullmatch(r"/api/v1/runs/\d+/metrics", urlparse(response.url).path):
@@ -141,12 +141,18 @@ def submitted(browser: Browser, dashboard_url: str, e2e_worker: LiveProcess) -> 
             page.wait_for_timeout(100)
             assert "failed" not in text, page.get_by_test_id("run-error").inner_text()
         watch.statuses.append(text)
-        points = [sum(len(s["steps"]) for s in r.json()["series"]) for r in watch.metrics]
+        points = [
+            sum(len(s["steps"]) for s in r.json()["series"])
+            for r in watch.metrics
+            if f"/runs/{finetune}/" in r.url
+        ]
+        # Only the finetune page's: the ER run's page, opened next, has its own stream.
+        streams = watch.live_paths.count(f"/api/v1/runs/{finetune}/live")
         er = submit_preset(page, dashboard_url, "split_digits_er")
     finally:
         context.close()
     assert not errors.messages, errors.messages
-    return SubmittedRuns(finetune, er, watch.live_streams, points, watch.statuses)
+    return SubmittedRuns(finetune, er, streams, points, watch.statuses)
 
 
 def wait_succeeded(page: Page) -> None:
