@@ -120,6 +120,7 @@ def test_recovery_after_the_task_ended_does_not_count() -> None:
     row = gap_row(curve, start=4, end=8, task=0)
     assert row is not None and row.recovered_at is None and row.evaluations == 5
     assert gap_row(curve, start=4, end=None, task=0).recovered_at == 5  # live: window open
+    assert gap_row(curve, start=4, end=3, task=0) is None  # e_k before s_k: no window, no row
 
 
 def test_a_task_never_evaluated_after_training_leaves_its_metrics_undefined() -> None:

@@ -62,12 +62,15 @@ def gap_row(
         tolerance: How close to `before` counts as recovered (default one point, 0.01).
 
     Returns:
-        The row, or None if task j was not evaluated at exactly s_k (no `before`).
+        The row, or None if task j was not evaluated at exactly s_k (no `before`), or if the
+        boundary has no window (a malformed schedule whose e_k comes before s_k).
     """
     before = curve.at(start)
     if np.isnan(before):
         return None
     window = curve.between(start, end)
+    if len(window) == 0:
+        return None
     values = window.values
     trough_index = int(np.argmin(values))
     trough = float(values[trough_index])

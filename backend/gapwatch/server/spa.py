@@ -48,7 +48,7 @@ def mount_dashboard(app: FastAPI, dist: Path) -> None:
 
     @app.get("/{path:path}", include_in_schema=False)
     def dashboard(path: str, request: Request) -> Response:
-        if path.startswith(RESERVED_PREFIXES):
+        if path.startswith(RESERVED_PREFIXES) or "\x00" in path:
             return JSONResponse({"detail": "Not Found"}, status_code=404)
         if not index.is_file():
             return HTMLResponse(NOT_BUILT_PAGE, status_code=200)

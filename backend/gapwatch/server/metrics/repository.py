@@ -39,10 +39,14 @@ def series_ids_of_runs(session: Session, run_ids: Sequence[int], key: str) -> di
 
 
 def _insert_missing_series(session: Session, run_id: int, keys: Sequence[str]) -> None:
-    """Create series rows for `keys`; a row another writer created meanwhile is kept."""
+    """Create series rows for `keys`; a row another writer created meanwhile is kept.
+
+    In key order: two writers inserting the same new keys wait on each other's unique-index
+    entries one key at a time, and only a shared order keeps that from being a deadlock.
+    """
     session.execute(
         upsert_insert(session, MetricSeries)
-        .values([{"run_id": run_id, "key": k} for k in keys])
+        .values([{"run_id": run_id, "key": k} for k in sorted(keys)])
         .on_conflict_do_nothing(index_elements=["run_id", "key"])
     )
 

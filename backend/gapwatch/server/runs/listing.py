@@ -44,30 +44,40 @@ def list_runs(
 def record_headlines(session: Session, runs: Sequence[Run], cache: summaries.AnalysisCache) -> None:
     """Compute and store the headline numbers and duration of ended runs.
 
-    They come from the cached summary and gap table, which the run page then finds ready.
+    They come from the cached summary and gap table, which the run page then finds ready. All
+    numbers are computed before any row is written, and rows are written in id order: two
+    listings that backfill the same runs lock them in the same order and cannot deadlock. A
+    run whose numbers cannot be computed gets nulls (and a log line) rather than failing
+    every listing that shows it.
     """
-    for run in runs:
-        if not RunStatus(run.status).is_terminal:
-            continue
-        numbers = summaries.headline(session, run, cache)
-        run.headline_acc = numbers.acc
-        run.headline_min_acc = numbers.min_acc
-        run.headline_wc_acc = numbers.wc_acc
-        run.headline_gap_depth = numbers.mean_gap_depth
+    ended = sorted((r for r in runs if RunStatus(r.status).is_terminal), key=lambda r: r.id)
+    numbers: dict[int, summaries.Headline] = {}
+    for run in ended:
+        try:
+            with session.begin_nested():
+                numbers[run.id] = summaries.headline(session, run, cache)
+        except Exception:  # noqa: BLE001 - one malformed run must not break the runs list
+            log.exception("run %d: headline numbers not computed", run.id)
+            numbers[run.id] = summaries.Headline(None, None, None, None)
+    now = utcnow()
+    for run in ended:
+        headline = numbers[run.id]
+        run.headline_acc = headline.acc
+        run.headline_min_acc = headline.min_acc
+        run.headline_wc_acc = headline.wc_acc
+        run.headline_gap_depth = headline.mean_gap_depth
         if run.started_at is not None and run.finished_at is not None:
             run.duration_s = (run.finished_at - run.started_at).total_seconds()
-        run.headline_at = utcnow()
-    session.flush()
+        run.headline_at = now
+        session.flush()
 
 
 def record_headline_at_finish(session: Session, run: Run, cache: summaries.AnalysisCache) -> None:
     """At the worker's finish: compute the numbers now, while nobody waits on a page for them.
 
-    In a savepoint, and never raising: a failure here must not lose the finish itself; the
-    numbers are then computed on the next listing.
+    Never raising: a failure here must not lose the finish itself.
     """
     try:
-        with session.begin_nested():
-            record_headlines(session, [run], cache)
+        record_headlines(session, [run], cache)
     except Exception:  # noqa: BLE001 - the finish matters more than its derived numbers
         log.exception("headline of run %d not computed at finish", run.id)

@@ -8,6 +8,7 @@ afresh: a running run's summary is live, a finished run's is computed once per p
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections import OrderedDict
@@ -42,6 +43,8 @@ from gapwatch.server.summaries.schemas import (
     WorstCaseAccuracy,
 )
 from gapwatch.spec import EVENT_TASK_START
+
+log = logging.getLogger(__name__)
 
 FORMULAS = {
     "matrix": "R[k][j] = a_j(e_k): accuracy on task j right after training task k",
@@ -219,11 +222,18 @@ def _cached(
 
     def load_and_compute() -> Any:
         data = _load(session, run, series)
-        # One load serves the products a run page asks for together.
+        value = compute(data)
+        # One load serves the products a run page asks for together; a companion that fails
+        # must not fail the product asked for (its own request reports the error).
         for companion, make in _companions(run).items():
             if companion != product:
-                cache.put(run.id, fingerprint, companion, make(data))
-        return compute(data)
+                try:
+                    cache.put(run.id, fingerprint, companion, make(data))
+                except Exception:  # noqa: BLE001
+                    log.exception(
+                        "run %d: %r not computed alongside %r", run.id, companion, product
+                    )
+        return value
 
     return cache.get(run.id, fingerprint, product, load_and_compute)
 
