@@ -44,6 +44,7 @@ def test_spa_routes_assets_and_api_paths(dist: Path) -> None:
     assert "outside dist" not in c.get("/../secret.txt").text
     assert "outside dist" not in c.get("/%2e%2e/secret.txt").text
     assert c.get("/a%00b").status_code == 404  # a NUL byte is no file name (was a 500)
+    assert c.get("/api").status_code == 404
     unknown_api = c.get("/api/v1/nothing-here")
     assert unknown_api.status_code == 404 and unknown_api.json() == {"detail": "Not Found"}
     assert c.get("/health").json()["status"] == "ok"

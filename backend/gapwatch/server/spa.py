@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 # Paths the SPA fallback must never answer: an unknown API URL is a JSON 404, not a page.
-RESERVED_PREFIXES = ("api/", "health", "docs", "redoc", "openapi.json")
+RESERVED_PREFIXES = ("api", "health", "docs", "redoc", "openapi.json")
 
 NOT_BUILT_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Gapwatch</title></head>
