@@ -12,6 +12,7 @@ import {
   type Draft,
   type FieldErrors,
   allFields,
+  changeDraft,
   describeForm,
   draftFromSpec,
   fieldValue,
@@ -145,7 +146,9 @@ function NewRunForm({ description }: { description: SpecDescription }) {
   }, [refusals]);
 
   const change = (path: string, value: string | boolean) => {
-    setDraft((current) => ({ ...current, [path]: value }));
+    // A new variant drops the old one's values (see changeDraft). `fields` describes the draft
+    // of this render, which is the draft a change event sees: React re-renders between events.
+    setDraft((current) => changeDraft(fields, current, path, value));
     setServerErrors((current) => {
       // A new variant makes every server complaint about the old one moot.
       if (fields.find((f) => f.path === path)?.kind === "variant") return {};

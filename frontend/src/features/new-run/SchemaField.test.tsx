@@ -58,4 +58,38 @@ describe("SchemaField", () => {
     fireEvent.click(screen.getByTestId("field-evaluation.include_unseen"));
     expect(onChange).toHaveBeenCalledWith("evaluation.include_unseen", true);
   });
+
+  it("shows a held value that is not among the choices instead of silently showing the first", () => {
+    const onChange = vi.fn();
+    const nTasks: FieldDescriptor = {
+      ...bufferSize,
+      path: "benchmark.n_tasks",
+      kind: "enum",
+      options: [10, 20],
+      default: 10,
+      bounds: {},
+    };
+    render(<SchemaField field={nTasks} value="5" error="Choose one of 10, 20" onChange={onChange} />);
+    const select = screen.getByTestId("field-benchmark.n_tasks") as HTMLSelectElement;
+    // What is shown is what is held (and submitted): 5, not the first option 10.
+    expect(select.value).toBe("5");
+    const shown = select.options[select.selectedIndex]!;
+    expect(shown.textContent).toContain("5");
+    // It cannot be picked again, and the real choices follow it.
+    expect(shown.disabled).toBe(true);
+    expect([...select.options].filter((o) => !o.disabled).map((o) => o.value)).toEqual(["10", "20"]);
+    fireEvent.change(select, { target: { value: "20" } });
+    expect(onChange).toHaveBeenCalledWith("benchmark.n_tasks", "20");
+  });
+
+  it("adds no placeholder while the held value is a choice (or none, when nullable)", () => {
+    const field: FieldDescriptor = { ...bufferSize, kind: "enum", options: ["a", "b"], nullable: true };
+    const { rerender } = render(<SchemaField field={field} value="b" onChange={() => {}} />);
+    const select = () => screen.getByTestId("field-strategy.buffer_size") as HTMLSelectElement;
+    expect([...select().options].map((o) => o.value)).toEqual(["", "a", "b"]);
+    expect(select().value).toBe("b");
+    rerender(<SchemaField field={field} value="" onChange={() => {}} />);
+    expect([...select().options].map((o) => o.value)).toEqual(["", "a", "b"]);
+    expect(select().value).toBe("");
+  });
 });

@@ -47,12 +47,18 @@ export function SchemaField({ field, value, error, onChange }: Props) {
       />
     );
   } else if (field.kind === "variant" || field.kind === "enum") {
+    const text = String(value);
+    // A held value that is no choice (raw JSON, an old spec): without an option of its own the
+    // browser would show the first choice while the draft, and the submission, keep this one.
+    const stray =
+      !(field.nullable && text === "") && !field.options?.some((o) => String(o) === text);
     input = (
-      <select
-        {...common}
-        value={String(value)}
-        onChange={(e) => onChange(field.path, e.target.value)}
-      >
+      <select {...common} value={text} onChange={(e) => onChange(field.path, e.target.value)}>
+        {stray && (
+          <option value={text} disabled>
+            {text === "" ? "(no value)" : `${text} (not a choice)`}
+          </option>
+        )}
         {field.nullable && <option value="">none</option>}
         {field.options?.map((option) => (
           <option key={String(option)} value={String(option)}>

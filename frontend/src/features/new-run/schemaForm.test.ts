@@ -8,6 +8,7 @@ import {
   type SchemaContext,
   allFields,
   boundsHint,
+  changeDraft,
   describeForm,
   draftFromSpec,
   errorPathFromLoc,
@@ -217,6 +218,41 @@ describe("draft <-> spec", () => {
       gamma: 1,
       fisher_samples: 1024,
     });
+  });
+
+  it("switching a union's variant drops the old variant's values, so the new one's defaults apply", () => {
+    const digits = draftFromSpec(ER_DIGITS);
+    const rotated = changeDraft(formFor(digits).fields, digits, "benchmark.name", "rotated_mnist");
+    const { spec } = specFromDraft(formFor(rotated).fields, rotated);
+    // split_digits' class_incremental / 5 tasks must not carry over: rotated_mnist defaults.
+    expect(spec.benchmark).toEqual({
+      name: "rotated_mnist",
+      scenario: "domain_incremental",
+      n_tasks: 5,
+      angles: null,
+    });
+    const permuted = changeDraft(formFor(rotated).fields, rotated, "benchmark.name", "permuted_mnist");
+    expect(specFromDraft(formFor(permuted).fields, permuted).spec.benchmark).toEqual({
+      name: "permuted_mnist",
+      scenario: "domain_incremental",
+      n_tasks: 10,
+    });
+    // split_cifar100 only takes 10 or 20 tasks: the draft's 5 must not stay behind.
+    const cifar = changeDraft(formFor(digits).fields, digits, "benchmark.name", "split_cifar100");
+    const parsed = specFromDraft(formFor(cifar).fields, cifar);
+    expect(parsed.errors).toEqual({});
+    expect(parsed.spec.benchmark).toEqual({
+      name: "split_cifar100",
+      scenario: "class_incremental",
+      n_tasks: 10,
+    });
+    // Other sections, and the values of an unchanged tag, are left alone.
+    expect(parsed.spec.strategy).toEqual(ER_DIGITS.strategy);
+    expect(cifar["benchmark.name"]).toBe("split_cifar100");
+    const same = changeDraft(formFor(digits).fields, digits, "benchmark.name", "split_digits");
+    expect(same).toEqual(digits);
+    const edited = changeDraft(formFor(digits).fields, digits, "benchmark.n_tasks", "3");
+    expect(edited).toEqual({ ...digits, "benchmark.n_tasks": "3" });
   });
 
   it("a cleared nullable field is null; unreadable numbers are reported by path", () => {

@@ -295,6 +295,30 @@ export function fieldValue(field: FieldDescriptor, draft: Draft): string | boole
 }
 
 /**
+ * The draft after one input changed. Picking another variant of a union drops every value
+ * under that union but its tag, so the new variant starts from its own defaults: options of
+ * the same name differ between variants (rotated_mnist's scenario defaults to
+ * domain_incremental, split_cifar100 takes 10 or 20 tasks), and carrying the old variant's
+ * values over would submit a spec nobody chose, or one the server refuses.
+ */
+export function changeDraft(
+  fields: readonly FieldDescriptor[],
+  draft: Draft,
+  path: string,
+  value: string | boolean,
+): Draft {
+  const next: Draft = { ...draft, [path]: value };
+  const field = fields.find((f) => f.path === path);
+  if (field?.kind !== "variant" || fieldValue(field, draft) === value) return next;
+  const union = path.slice(0, Math.max(0, path.lastIndexOf(".")));
+  const prefix = union === "" ? "" : `${union}.`;
+  for (const key of Object.keys(next)) {
+    if (key !== path && key.startsWith(prefix)) delete next[key];
+  }
+  return next;
+}
+
+/**
  * A draft from a complete spec (a preset, or raw JSON the user pasted): objects are flattened
  * into dotted paths, lists joined with ", ", null becomes empty text.
  */

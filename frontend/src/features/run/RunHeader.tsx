@@ -61,7 +61,18 @@ export function RunHeader({ run, live, onExportPng }: Props) {
       unwrap(
         await api.POST("/api/v1/runs/{run_id}/cancel", { params: { path: { run_id: run.id } } }),
       ),
-    onSuccess: (updated) => client.setQueryData(runKeys.run(run.id), updated),
+    onSuccess: (updated) => {
+      client.setQueryData(runKeys.run(run.id), updated);
+      // The live hook lets go once the run is no longer active and drops the refresh it had
+      // pending, so fetch what the charts, cards and events show once more, now.
+      const derived = [
+        runKeys.metrics(run.id),
+        runKeys.summary(run.id),
+        runKeys.gaps(run.id),
+        runKeys.events(run.id),
+      ];
+      for (const queryKey of derived) void client.invalidateQueries({ queryKey });
+    },
   });
   const active = isActiveStatus(run.status);
   const { step, total, fraction } = run.progress;

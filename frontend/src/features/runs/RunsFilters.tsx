@@ -19,8 +19,13 @@ function choices(known: readonly string[], current: string | null): string[] {
 
 export function RunsFilters({ view, benchmarks, strategies, onChange }: Props) {
   const [tag, setTag] = useState(view.tag ?? "");
-  // The URL may change under the input (back button, a shared link): follow it.
-  useEffect(() => setTag(view.tag ?? ""), [view.tag]);
+  // The URL may change under the input (back button, a shared link): follow it. The URL holds
+  // the trimmed tag, so an input that trims to it already says the same: keep what was typed
+  // (a trailing space before the next word).
+  useEffect(() => {
+    const fromUrl = view.tag ?? "";
+    setTag((typed) => (typed.trim() === fromUrl ? typed : fromUrl));
+  }, [view.tag]);
   useEffect(() => {
     if ((view.tag ?? "") === tag.trim()) return;
     const timer = window.setTimeout(() => onChange(withFilter(view, "tag", tag)), TAG_DEBOUNCE_MS);

@@ -16,6 +16,7 @@ import {
   type RunsView,
   RUNS_QUERY_KEY,
   type SortColumn,
+  emptyPage,
   isFiltered,
   listQuery,
   pageInfo,
@@ -26,6 +27,10 @@ import {
 
 // While a listed run is queued or running, the list refreshes this often; then it stops.
 const POLL_MS = 2_000;
+// "Created 3 min ago" keeps ageing: every second while a listed run's duration ticks, else
+// twice a minute (minutes are the finest unit such an age shows).
+const CLOCK_RUNNING_MS = 1_000;
+const CLOCK_IDLE_MS = 30_000;
 
 export function RunsPage() {
   const [search, setSearch] = useSearchParams();
@@ -54,7 +59,9 @@ export function RunsPage() {
   }, [spec.data]);
 
   const items = runs.data?.items ?? [];
-  const now = useNow(1_000, items.some((r) => r.status === "running"));
+  const now = useNow(
+    items.some((r) => r.status === "running") ? CLOCK_RUNNING_MS : CLOCK_IDLE_MS,
+  );
 
   const toggle = (id: number) =>
     setSelected((current) => {
@@ -74,6 +81,7 @@ export function RunsPage() {
 
   const noRunsAtAll = runs.data !== undefined && runs.data.total === 0 && !isFiltered(view);
   const page = runs.data ? pageInfo(runs.data.offset, items.length, runs.data.total) : null;
+  const empty = runs.data ? emptyPage(items.length, runs.data.total) : null;
 
   return (
     <div className="runs-page">
@@ -112,7 +120,19 @@ export function RunsPage() {
           />
           {runs.isError && <p className="error">Could not load runs: {runs.error.message}</p>}
           {runs.isPending && <p className="muted">Loading runs…</p>}
-          {runs.data && items.length === 0 && (
+          {empty === "past-end" && (
+            <p className="empty" data-testid="runs-past-end">
+              This page is past the end of the list ({runs.data?.total} matching{" "}
+              {runs.data?.total === 1 ? "run" : "runs"}).{" "}
+              <Link
+                data-testid="runs-first-page"
+                to={{ search: searchFromView({ ...view, offset: 0 }).toString() }}
+              >
+                Go to the first page
+              </Link>
+            </p>
+          )}
+          {empty === "no-match" && (
             <p className="empty" data-testid="runs-no-match">
               No runs match these filters.{" "}
               <button

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   DEFAULT_SORT,
   PAGE_SIZE,
+  emptyPage,
   isFiltered,
   listQuery,
   pageInfo,
@@ -83,5 +84,16 @@ describe("pageInfo", () => {
     expect(pageInfo(0, 50, 123)).toEqual({ label: "1–50 of 123", previous: null, next: 50 });
     expect(pageInfo(100, 23, 123)).toEqual({ label: "101–123 of 123", previous: 50, next: null });
     expect(pageInfo(0, 0, 0)).toEqual({ label: "0 runs", previous: null, next: null });
+  });
+});
+
+describe("emptyPage", () => {
+  it("tells an offset past the end from a filter that matches nothing", () => {
+    // /runs?offset=100 with 6 runs: the runs exist, this page is past them.
+    expect(emptyPage(0, 6)).toBe("past-end");
+    expect(emptyPage(0, 50)).toBe("past-end");
+    expect(emptyPage(0, 0)).toBe("no-match");
+    expect(emptyPage(6, 6)).toBeNull();
+    expect(emptyPage(1, 51)).toBeNull();
   });
 });

@@ -126,3 +126,13 @@ export function pageInfo(offset: number, shown: number, total: number) {
     next: offset + shown < total ? offset + PAGE_SIZE : null,
   };
 }
+
+/**
+ * Why a page of the list is empty: "no-match" when no run matches the filters at all,
+ * "past-end" when runs match but the page lies beyond them (an old link's offset, say); null
+ * when the page has runs.
+ */
+export function emptyPage(shown: number, total: number): "no-match" | "past-end" | null {
+  if (shown > 0) return null;
+  return total > 0 ? "past-end" : "no-match";
+}
