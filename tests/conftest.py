@@ -15,6 +15,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -40,43 +41,41 @@ SESSION_TAG = uuid.uuid4().hex[:8]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 
 
-def _create_database(name: str) -> str:
+def _admin_execute(statement: str) -> None:
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
+            connection.execute(text(statement))
     finally:
         admin.dispose()
+
+
+@contextmanager
+def temporary_database(name: str, *, migrated: bool = True) -> Iterator[str]:
+    """A new PostgreSQL database (built by the Alembic migrations unless `migrated=False`);
+    yields its URL and drops it afterwards, whoever is still connected."""
+    _admin_execute(f'CREATE DATABASE "{name}"')
     url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    upgrade_database(url)
-    return url
-
-
-def _drop_database(name: str) -> None:
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if migrated:
+            upgrade_database(url)
+        yield url
     finally:
-        admin.dispose()
+        _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A migrated PostgreSQL database for rolled-back API tests."""
-    name = f"gapwatch_test_{SESSION_TAG}"
-    url = _create_database(name)
-    yield url
-    _drop_database(name)
+    with temporary_database(f"gapwatch_test_{SESSION_TAG}") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def pg_live_url() -> Iterator[str]:
     """A migrated PostgreSQL database that live server processes commit into."""
-    name = f"gapwatch_live_{SESSION_TAG}"
-    url = _create_database(name)
-    yield url
-    _drop_database(name)
+    with temporary_database(f"gapwatch_live_{SESSION_TAG}") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -208,28 +207,39 @@ class LiveProcess:
         return self.process.returncode
 
 
-@pytest.fixture(scope="session")
-def live_api(pg_live_url: str, test_queue: str, redis_client: redis.Redis) -> Iterator[str]:
-    """A real API server process (uvicorn) on PostgreSQL and Redis; yields its base URL."""
+@contextmanager
+def api_process(name: str, database_url: str, queue: str, **env: str) -> Iterator[str]:
+    """A real API server process (`gapwatch serve`, uvicorn) on `database_url` and the test
+    Redis; `env` adds or overrides GAPWATCH_* settings. Yields its base URL."""
     port = free_port()
-    env = clean_env(
-        GAPWATCH_DATABASE_URL=pg_live_url,
-        GAPWATCH_BROKER_URL=REDIS_URL,
-        GAPWATCH_QUEUE=test_queue,
-        GAPWATCH_WORKER_TOKEN=WORKER_TOKEN,
-        GAPWATCH_PORT=str(port),
-    )
     server = LiveProcess(
-        "api", [sys.executable, "-m", "gapwatch.cli", "serve", "--no-migrate"], env
+        name,
+        [sys.executable, "-m", "gapwatch.cli", "serve", "--no-migrate"],
+        clean_env(
+            GAPWATCH_DATABASE_URL=database_url,
+            GAPWATCH_BROKER_URL=REDIS_URL,
+            GAPWATCH_QUEUE=queue,
+            GAPWATCH_WORKER_TOKEN=WORKER_TOKEN,
+            GAPWATCH_PORT=str(port),
+            **env,
+        ),
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: http_ok(url + "/health"), 30, "API server start")
-    except TimeoutError:
+        try:
+            wait_until(lambda: http_ok(url + "/health"), 30, f"{name} start")
+        except TimeoutError:
+            raise AssertionError(f"{name} did not start:\n" + server.output()) from None
+        yield url
+    finally:
         server.stop()
-        raise AssertionError("API server did not start:\n" + server.output()) from None
-    yield url
-    server.stop()
+
+
+@pytest.fixture(scope="session")
+def live_api(pg_live_url: str, test_queue: str, redis_client: redis.Redis) -> Iterator[str]:
+    """A real API server process (uvicorn) on PostgreSQL and Redis; yields its base URL."""
+    with api_process("api", pg_live_url, test_queue) as url:
+        yield url
 
 
 def offline_dataset_env() -> dict[str, str]:

@@ -10,7 +10,6 @@ claim one of them against the wrong API.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,18 +19,12 @@ from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, s
 
 from tests.conftest import (
     ARTIFACTS,
-    REDIS_URL,
     REPO_ROOT,
     SESSION_TAG,
-    WORKER_TOKEN,
     LiveProcess,
-    _create_database,
-    _drop_database,
-    clean_env,
-    free_port,
-    http_ok,
+    api_process,
     start_worker,
-    wait_until,
+    temporary_database,
 )
 
 DIST = REPO_ROOT / "frontend" / "dist"
@@ -64,10 +57,8 @@ def dashboard_dist() -> Path:
 
 @pytest.fixture(scope="session")
 def e2e_database() -> Iterator[str]:
-    name = f"gapwatch_e2e_{SESSION_TAG}"
-    url = _create_database(name)
-    yield url
-    _drop_database(name)
+    with temporary_database(f"gapwatch_e2e_{SESSION_TAG}") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -80,26 +71,10 @@ def e2e_queue(redis_client: redis.Redis) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def dashboard_url(dashboard_dist: Path, e2e_database: str, e2e_queue: str) -> Iterator[str]:
     """`gapwatch serve` (uvicorn) serving the API and the built SPA; yields its base URL."""
-    port = free_port()
-    env = clean_env(
-        GAPWATCH_DATABASE_URL=e2e_database,
-        GAPWATCH_BROKER_URL=REDIS_URL,
-        GAPWATCH_QUEUE=e2e_queue,
-        GAPWATCH_WORKER_TOKEN=WORKER_TOKEN,
-        GAPWATCH_PORT=str(port),
-        GAPWATCH_FRONTEND_DIR=str(dashboard_dist),
-    )
-    server = LiveProcess(
-        "e2e-api", [sys.executable, "-m", "gapwatch.cli", "serve", "--no-migrate"], env
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: http_ok(url + "/health"), 30, "API server start")
-    except TimeoutError:
-        server.stop()
-        raise AssertionError("API server did not start:\n" + server.output()) from None
-    yield url
-    server.stop()
+    with api_process(
+        "e2e-api", e2e_database, e2e_queue, GAPWATCH_FRONTEND_DIR=str(dashboard_dist)
+    ) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

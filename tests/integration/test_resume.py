@@ -20,9 +20,8 @@ from tests.conftest import (
     SESSION_TAG,
     WORKER_TOKEN,
     LiveProcess,
+    api_process,
     clean_env,
-    free_port,
-    http_ok,
     offline_dataset_env,
     wait_until,
 )
@@ -46,50 +45,39 @@ def test_a_killed_workers_run_resumes_elsewhere_to_identical_curves(
     tmp_path: Path, pg_live_url: str, redis_client
 ) -> None:
     queue = f"gapwatch-test-{SESSION_TAG}-resume"
-    shared = {
-        "GAPWATCH_BROKER_URL": REDIS_URL,
-        "GAPWATCH_QUEUE": queue,
-        "GAPWATCH_WORKER_TOKEN": WORKER_TOKEN,
-        "GAPWATCH_DATA_DIR": str(tmp_path),  # the shared artifacts volume of both workers
-        **offline_dataset_env(),
-    }
-    port = free_port()
-    api = LiveProcess(
-        "resume-api",
-        [sys.executable, "-m", "gapwatch.cli", "serve", "--no-migrate"],
-        clean_env(
-            **shared,
-            GAPWATCH_DATABASE_URL=pg_live_url,
-            GAPWATCH_PORT=str(port),
-            GAPWATCH_HEARTBEAT_TIMEOUT_S="3",
-        ),
-    )
-    url = f"http://127.0.0.1:{port}"
-    worker_env = clean_env(**shared, GAPWATCH_API_URL=url, GAPWATCH_BROKER_VISIBILITY_TIMEOUT_S="6")
     worker_command = [sys.executable, "-m", "gapwatch.cli", "worker"]
     first = second = None
     try:
-        wait_until(lambda: http_ok(url + "/health"), 30, "API start")
-        first = LiveProcess("resume-worker-1", worker_command, worker_env)
-        wait_until(lambda: " ready." in first.output(), 60, "first worker ready")
-        client = GapwatchClient(url)
-        run_id = client.create_run(SPEC)["id"]
-        checkpoint = tmp_path / "artifacts" / "runs" / str(run_id) / "checkpoint.pt"
-        wait_until(checkpoint.exists, 120, "first checkpoint", interval_s=0.01)
-        first.stop(signal.SIGKILL)
-        stopped_at = client.get_run(run_id)["progress"]["step"]
-        assert client.get_run(run_id)["status"] == "running"
+        with api_process("resume-api", pg_live_url, queue, GAPWATCH_HEARTBEAT_TIMEOUT_S="3") as url:
+            worker_env = clean_env(
+                GAPWATCH_BROKER_URL=REDIS_URL,
+                GAPWATCH_QUEUE=queue,
+                GAPWATCH_WORKER_TOKEN=WORKER_TOKEN,
+                GAPWATCH_DATA_DIR=str(tmp_path),  # the shared artifacts volume of both workers
+                GAPWATCH_API_URL=url,
+                GAPWATCH_BROKER_VISIBILITY_TIMEOUT_S="6",
+                **offline_dataset_env(),
+            )
+            first = LiveProcess("resume-worker-1", worker_command, worker_env)
+            wait_until(lambda: " ready." in first.output(), 60, "first worker ready")
+            client = GapwatchClient(url)
+            run_id = client.create_run(SPEC)["id"]
+            checkpoint = tmp_path / "artifacts" / "runs" / str(run_id) / "checkpoint.pt"
+            wait_until(checkpoint.exists, 120, "first checkpoint", interval_s=0.01)
+            first.stop(signal.SIGKILL)
+            stopped_at = client.get_run(run_id)["progress"]["step"]
+            assert client.get_run(run_id)["status"] == "running"
 
-        second = LiveProcess("resume-worker-2", worker_command, worker_env)
-        finished = client.wait_for_run(run_id, timeout_s=180)
-        assert finished["status"] == "succeeded", finished["error"]
-        assert finished["attempts"] == 2, finished
-        assert stopped_at < 1600, "the first worker finished before it was killed"
-        assert "resuming from checkpoint" in second.output()
+            second = LiveProcess("resume-worker-2", worker_command, worker_env)
+            finished = client.wait_for_run(run_id, timeout_s=180)
+            assert finished["status"] == "succeeded", finished["error"]
+            assert finished["attempts"] == 2, finished
+            assert stopped_at < 1600, "the first worker finished before it was killed"
+            assert "resuming from checkpoint" in second.output()
 
-        stored = client.get_metrics(run_id)
+            stored = client.get_metrics(run_id)
     finally:
-        for process in (second, first, api):
+        for process in (second, first):
             if process is not None:
                 process.stop()
         redis_client.delete(queue)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ from gapwatch.server.metrics.chunks import Points, decode_many
 from gapwatch.server.metrics.schemas import SeriesPoints
 from gapwatch.server.migrate import upgrade_database
 from gapwatch.server.models import MetricChunk, Run
-from tests.conftest import _create_database, _drop_database
+from tests.conftest import temporary_database
 
 TOKEN = "run-token"
 SPEC = {"benchmark": {"name": "split_digits"}, "model": {"name": "mlp"}, "strategy": {"name": "er"}}
@@ -28,17 +29,16 @@ SPEC = {"benchmark": {"name": "split_digits"}, "model": {"name": "mlp"}, "strate
 
 @pytest.fixture(params=["postgresql", "sqlite"])
 def factory(request, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    if request.param == "postgresql":
-        name = f"gapwatch_concurrency_{tmp_path.name[-12:].lower()}".replace("-", "_")
-        url = _create_database(name)
-    else:
-        url = Settings(data_dir=tmp_path).resolved_database_url
-        upgrade_database(url)
-    engine = create_db_engine(url)
-    yield create_session_factory(engine)
-    engine.dispose()
-    if request.param == "postgresql":
-        _drop_database(name)
+    with ExitStack() as stack:
+        if request.param == "postgresql":
+            name = f"gapwatch_concurrency_{tmp_path.name[-12:].lower()}".replace("-", "_")
+            url = stack.enter_context(temporary_database(name))
+        else:
+            url = Settings(data_dir=tmp_path).resolved_database_url
+            upgrade_database(url)
+        engine = create_db_engine(url)
+        yield create_session_factory(engine)
+        engine.dispose()
 
 
 def test_racing_overlapping_batches_store_and_count_each_step_once(factory) -> None:

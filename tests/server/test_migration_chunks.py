@@ -14,7 +14,7 @@ from gapwatch.config import Settings
 from gapwatch.server.db import create_db_engine, create_session_factory
 from gapwatch.server.metrics import service
 from gapwatch.server.migrate import alembic_config
-from tests.conftest import PG_ADMIN_URL, _drop_database
+from tests.conftest import temporary_database
 
 POINTS = {  # series key -> steps (values are step / 1000); a few windows and a sparse tail
     "eval/acc/task_0": [*range(0, 5000), 9000, 123_456],
@@ -28,12 +28,8 @@ def database_url(request, tmp_path: Path) -> Iterator[str]:
         yield Settings(data_dir=tmp_path).resolved_database_url
         return
     name = f"gapwatch_migration_{tmp_path.name[-12:].lower()}".replace("-", "_")
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    _drop_database(name)
+    with temporary_database(name, migrated=False) as url:  # each test migrates it itself
+        yield url
 
 
 def test_points_survive_upgrade_and_downgrade(database_url: str) -> None:
