@@ -307,33 +307,44 @@ def insert_chunks(session: Session, chunks: Sequence[tuple[int, EncodedChunk]]) 
 _NO_START, _NO_END = -1, 2**63 - 1
 
 
-def chunk_index(
-    session: Session, series_id: int, start: int | None, end: int | None
-) -> list[ChunkInfo]:
-    """The series' chunks holding steps in [start, end) (maybe also others), by first step."""
+def _chunks_in_range(
+    session: Session, series_id: int, start: int | None, end: int | None, columns: tuple[str, ...]
+) -> list[tuple[Any, ...]]:
+    """`columns` of the series' chunks holding steps in [start, end) (maybe also others), by
+    first step: one indexed range query on (series_id, first_step)."""
     # A chunk lies inside one window, so one holding `start` begins in start's window.
     window_start = _NO_START if start is None else start // WINDOW_STEPS * WINDOW_STEPS
     start = _NO_START if start is None else start
     end = _NO_END if end is None else end
     driver = _driver(session)
     if driver is not None:
-        rows = driver.execute(
-            "SELECT first_step, last_step, n FROM metric_chunks WHERE series_id = %s "
-            "AND first_step >= %s AND last_step >= %s AND first_step < %s ORDER BY first_step",
-            (series_id, window_start, start, end),
-        ).fetchall()
-    else:
-        rows = session.execute(
-            select(CHUNKS.c.first_step, CHUNKS.c.last_step, CHUNKS.c.n)
-            .where(
-                CHUNKS.c.series_id == series_id,
-                CHUNKS.c.first_step >= window_start,
-                CHUNKS.c.last_step >= start,
-                CHUNKS.c.first_step < end,
+        with driver.cursor(binary=True) as cursor:
+            cursor.execute(
+                f"SELECT {', '.join(columns)} FROM metric_chunks WHERE series_id = %s "
+                "AND first_step >= %s AND last_step >= %s AND first_step < %s "
+                "ORDER BY first_step",
+                (series_id, window_start, start, end),
             )
-            .order_by(CHUNKS.c.first_step)
-        ).all()
-    return [ChunkInfo(*row) for row in rows]
+            return cursor.fetchall()
+    rows = session.execute(
+        select(*(CHUNKS.c[name] for name in columns))
+        .where(
+            CHUNKS.c.series_id == series_id,
+            CHUNKS.c.first_step >= window_start,
+            CHUNKS.c.last_step >= start,
+            CHUNKS.c.first_step < end,
+        )
+        .order_by(CHUNKS.c.first_step)
+    )
+    return [tuple(_bytes(v) if isinstance(v, memoryview) else v for v in row) for row in rows]
+
+
+def chunk_index(
+    session: Session, series_id: int, start: int | None, end: int | None
+) -> list[ChunkInfo]:
+    """The series' chunks holding steps in [start, end) (maybe also others), by first step."""
+    columns = ("first_step", "last_step", "n")
+    return [ChunkInfo(*row) for row in _chunks_in_range(session, series_id, start, end, columns)]
 
 
 @dataclass(frozen=True)
@@ -352,36 +363,9 @@ def chunk_summaries(
 ) -> list[ChunkSummary]:
     """Like `chunk_index`, with each chunk's M4 summary: a wide downsampled read needs no more
     than this one query (plus the raw points of chunks that straddle the range's ends)."""
-    window_start = _NO_START if start is None else start // WINDOW_STEPS * WINDOW_STEPS
-    start = _NO_START if start is None else start
-    end = _NO_END if end is None else end
-    driver = _driver(session)
-    if driver is not None:
-        with driver.cursor(binary=True) as cursor:
-            cursor.execute(
-                "SELECT first_step, last_step, n, m4_offsets, m4_values FROM metric_chunks "
-                "WHERE series_id = %s AND first_step >= %s AND last_step >= %s "
-                "AND first_step < %s ORDER BY first_step",
-                (series_id, window_start, start, end),
-            )
-            return [ChunkSummary(*row) for row in cursor.fetchall()]
-    rows = session.execute(
-        select(
-            CHUNKS.c.first_step,
-            CHUNKS.c.last_step,
-            CHUNKS.c.n,
-            CHUNKS.c.m4_offsets,
-            CHUNKS.c.m4_values,
-        )
-        .where(
-            CHUNKS.c.series_id == series_id,
-            CHUNKS.c.first_step >= window_start,
-            CHUNKS.c.last_step >= start,
-            CHUNKS.c.first_step < end,
-        )
-        .order_by(CHUNKS.c.first_step)
-    )
-    return [ChunkSummary(f, la, n, _bytes(o), _bytes(v)) for f, la, n, o, v in rows]
+    columns = ("first_step", "last_step", "n", "m4_offsets", "m4_values")
+    rows = _chunks_in_range(session, series_id, start, end, columns)
+    return [ChunkSummary(*row) for row in rows]
 
 
 def read_chunks(
