@@ -11,6 +11,7 @@ import { taskSpansFromEvents, taskTitle } from "../../charts/boundaries";
 import { formatRange, parseRange, pointsForWidth, type StepRange } from "../../charts/budget";
 import { TimeSeriesChart } from "../../charts/TimeSeriesChart";
 import { useElementWidth } from "../../charts/useElementWidth";
+import { ZoomHint } from "../../charts/ZoomHint";
 import { StatusBadge } from "../../components/StatusBadge";
 import { accKey, visibleRange } from "../run/runSeries";
 import {
@@ -125,19 +126,7 @@ function Comparison({ selection }: { readonly selection: SomeSelection }) {
       <section className="run-section" aria-labelledby="compare-accuracy-heading">
         <div className="section-head">
           <h2 id="compare-accuracy-heading">Accuracy on each task</h2>
-          <span className="muted zoom-hint">
-            {zoom ? (
-              <>
-                iterations {zoom.start.toLocaleString("en-US")}–
-                {(zoom.end - 1).toLocaleString("en-US")}{" "}
-                <button type="button" data-testid="reset-zoom" onClick={resetZoom}>
-                  Reset zoom
-                </button>
-              </>
-            ) : (
-              "drag across a chart to zoom · double-click to reset"
-            )}
-          </span>
+          <ZoomHint zoom={zoom} onReset={resetZoom} />
           <GroupLegend groups={groups} />
         </div>
         {!sameSchedule(runs) && (

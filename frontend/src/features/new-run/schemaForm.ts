@@ -37,17 +37,20 @@ export type FieldKind =
   /** An array of scalars, typed as comma-separated text. */
   | "list";
 
-export interface Bounds {
-  minimum?: number;
-  maximum?: number;
-  exclusiveMinimum?: number;
-  exclusiveMaximum?: number;
-  minLength?: number;
-  maxLength?: number;
-  pattern?: string;
-  minItems?: number;
-  maxItems?: number;
-}
+/** The schema keywords that bound a value: what the form shows next to a field and checks. */
+const BOUND_KEYS = [
+  "minimum",
+  "maximum",
+  "exclusiveMinimum",
+  "exclusiveMaximum",
+  "minLength",
+  "maxLength",
+  "pattern",
+  "minItems",
+  "maxItems",
+] as const;
+
+export type Bounds = Pick<JsonSchema, (typeof BOUND_KEYS)[number]>;
 
 export interface FieldDescriptor {
   /** Dotted path into the spec, e.g. "strategy.buffer_size"; also the input's `name`. */
@@ -86,18 +89,7 @@ const RUN_GROUP = "run";
 
 function boundsOf(schema: JsonSchema): Bounds {
   const bounds: Bounds = {};
-  const keys = [
-    "minimum",
-    "maximum",
-    "exclusiveMinimum",
-    "exclusiveMaximum",
-    "minLength",
-    "maxLength",
-    "pattern",
-    "minItems",
-    "maxItems",
-  ] as const;
-  for (const key of keys) {
+  for (const key of BOUND_KEYS) {
     if (schema[key] !== undefined) (bounds as Record<string, unknown>)[key] = schema[key];
   }
   return bounds;

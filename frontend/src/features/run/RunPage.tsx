@@ -12,6 +12,7 @@ import { formatRange, parseRange, pointsForWidth, type StepRange } from "../../c
 import { composeCharts, downloadCanvas } from "../../charts/exportPng";
 import { troughMarkers } from "../../charts/troughs";
 import { useElementWidth } from "../../charts/useElementWidth";
+import { ZoomHint } from "../../charts/ZoomHint";
 import { AccuracyCharts, type ChartLayout } from "./AccuracyCharts";
 import { AccuracyHeatmap } from "./AccuracyHeatmap";
 import { GapsTable } from "./GapsTable";
@@ -153,19 +154,7 @@ function RunView({ id }: { readonly id: number }) {
             <div className="section-head">
               <h2 id="accuracy-heading">Accuracy on each task</h2>
               <div className="chart-toolbar">
-                <span className="muted zoom-hint">
-                  {zoom ? (
-                    <>
-                      iterations {zoom.start.toLocaleString("en-US")}–
-                      {(zoom.end - 1).toLocaleString("en-US")}{" "}
-                      <button type="button" data-testid="reset-zoom" onClick={onResetZoom}>
-                        Reset zoom
-                      </button>
-                    </>
-                  ) : (
-                    "drag across a chart to zoom · double-click to reset"
-                  )}
-                </span>
+                <ZoomHint zoom={zoom} onReset={onResetZoom} />
                 <label className="layout-select">
                   Layout{" "}
                   <select

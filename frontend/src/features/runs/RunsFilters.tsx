@@ -17,6 +17,35 @@ function choices(known: readonly string[], current: string | null): string[] {
   return current && !known.includes(current) ? [...known, current] : [...known];
 }
 
+interface FilterSelectProps {
+  label: string;
+  filter: "status" | "benchmark" | "strategy";
+  options: readonly string[];
+  view: RunsView;
+  onChange: (next: RunsView) => void;
+}
+
+/** One select filter (`filter-<name>`): "any" or one of `options`. */
+function FilterSelect({ label, filter, options, view, onChange }: FilterSelectProps) {
+  return (
+    <label>
+      {label}
+      <select
+        data-testid={`filter-${filter}`}
+        value={view[filter] ?? ""}
+        onChange={(e) => onChange(withFilter(view, filter, e.target.value))}
+      >
+        <option value="">any</option>
+        {options.map((option) => (
+          <option key={option} value={option}>
+            {option}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
 export function RunsFilters({ view, benchmarks, strategies, onChange }: Props) {
   const [tag, setTag] = useState(view.tag ?? "");
   // The URL may change under the input (back button, a shared link): follow it. The URL holds
@@ -34,51 +63,27 @@ export function RunsFilters({ view, benchmarks, strategies, onChange }: Props) {
 
   return (
     <div className="runs-filters" role="search">
-      <label>
-        Status
-        <select
-          data-testid="filter-status"
-          value={view.status ?? ""}
-          onChange={(e) => onChange(withFilter(view, "status", e.target.value))}
-        >
-          <option value="">any</option>
-          {RUN_STATUSES.map((s) => (
-            <option key={s} value={s}>
-              {s}
-            </option>
-          ))}
-        </select>
-      </label>
-      <label>
-        Benchmark
-        <select
-          data-testid="filter-benchmark"
-          value={view.benchmark ?? ""}
-          onChange={(e) => onChange(withFilter(view, "benchmark", e.target.value))}
-        >
-          <option value="">any</option>
-          {choices(benchmarks, view.benchmark).map((b) => (
-            <option key={b} value={b}>
-              {b}
-            </option>
-          ))}
-        </select>
-      </label>
-      <label>
-        Strategy
-        <select
-          data-testid="filter-strategy"
-          value={view.strategy ?? ""}
-          onChange={(e) => onChange(withFilter(view, "strategy", e.target.value))}
-        >
-          <option value="">any</option>
-          {choices(strategies, view.strategy).map((s) => (
-            <option key={s} value={s}>
-              {s}
-            </option>
-          ))}
-        </select>
-      </label>
+      <FilterSelect
+        label="Status"
+        filter="status"
+        options={RUN_STATUSES}
+        view={view}
+        onChange={onChange}
+      />
+      <FilterSelect
+        label="Benchmark"
+        filter="benchmark"
+        options={choices(benchmarks, view.benchmark)}
+        view={view}
+        onChange={onChange}
+      />
+      <FilterSelect
+        label="Strategy"
+        filter="strategy"
+        options={choices(strategies, view.strategy)}
+        view={view}
+        onChange={onChange}
+      />
       <label>
         Tag
         <input
