@@ -24,6 +24,24 @@ ADMIN_URL = os.environ.get(
 )
 WORKER_TOKEN = "bench-worker-token"
 
+# Debian's Chromium, as the browser tests (tests/e2e) and bench/dashboard.py launch it. This
+# machine's network is closed: without the background-networking flags Chromium keeps trying
+# Google's hosts. Browser downloads by test tools are impossible here, hence an executable path.
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
+def chromium_executable() -> Path:
+    """GAPWATCH_CHROMIUM, or Debian's /usr/bin/chromium."""
+    return Path(os.environ.get("GAPWATCH_CHROMIUM", "/usr/bin/chromium"))
+
 
 def free_port() -> int:
     with socket.socket() as sock:

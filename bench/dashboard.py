@@ -37,7 +37,6 @@ the built dashboard (cd frontend && npm run build) and Python playwright (in the
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -53,8 +52,10 @@ from gapwatch.server.metrics.chunks import Points, encode, split_by_window
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
+    CHROMIUM_ARGS,
     WORKER_TOKEN,
     api_server,
+    chromium_executable,
     create_database,
     drop_database,
     libpq,
@@ -65,15 +66,6 @@ DIST = REPO_ROOT / "frontend" / "dist"
 TARGET_S = 1.5
 N_TASKS = 10
 EVAL_SAMPLES = 1000
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 # Installed before any page script runs: records performance.now() at the first animation frame
 # after the page shows every task chart drawn. `performance.now()` counts from navigation start.
@@ -339,8 +331,8 @@ def main() -> None:
         from playwright.sync_api import sync_playwright
     except ImportError:
         raise SystemExit("needs Python playwright: .venv/bin/pip install playwright") from None
-    chromium = os.environ.get("GAPWATCH_CHROMIUM", "/usr/bin/chromium")
-    if not Path(chromium).exists():
+    chromium = chromium_executable()
+    if not chromium.exists():
         raise SystemExit(f"no Chromium at {chromium} (set GAPWATCH_CHROMIUM)")
 
     name, url = create_database()
@@ -351,7 +343,7 @@ def main() -> None:
             tiny = seed_run(client, url, RunShape(N_TASKS, 100), args.every, "bench-tiny", 2)
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
-                    executable_path=chromium, headless=True, args=CHROMIUM_ARGS
+                    executable_path=str(chromium), headless=True, args=list(CHROMIUM_ARGS)
                 )
                 first = {run.run_id: load_run_page(browser, base, run, args.timeout)
                          for run in (big, tiny)}  # fmt: skip

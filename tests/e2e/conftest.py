@@ -17,6 +17,7 @@ import pytest
 import redis
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
+from bench.common import CHROMIUM_ARGS, chromium_executable
 from tests.conftest import (
     ARTIFACTS,
     REPO_ROOT,
@@ -29,20 +30,7 @@ from tests.conftest import (
 
 DIST = REPO_ROOT / "frontend" / "dist"
 SCREENSHOTS = ARTIFACTS / "e2e"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VIEWPORT = {"width": 1280, "height": 900}
-
-
-def chromium_executable() -> Path:
-    return Path(os.environ.get("GAPWATCH_CHROMIUM", "/usr/bin/chromium"))
 
 
 @pytest.fixture(scope="session")
@@ -95,7 +83,7 @@ def browser() -> Iterator[Browser]:
         pytest.skip(f"no Chromium at {executable} (apt-get install chromium, or GAPWATCH_CHROMIUM)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=str(executable), headless=True, args=CHROMIUM_ARGS
+            executable_path=str(executable), headless=True, args=list(CHROMIUM_ARGS)
         )
         yield browser
         browser.close()
