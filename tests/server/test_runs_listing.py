@@ -154,6 +154,7 @@ def test_finish_computes_the_headline_and_leaves_summary_and_gaps_cached(api) ->
 
 def test_one_load_serves_summary_and_gaps_even_when_asked_at_once() -> None:
     import threading
+    import time
 
     from gapwatch.server.summaries.service import AnalysisCache
 
@@ -163,6 +164,7 @@ def test_one_load_serves_summary_and_gaps_even_when_asked_at_once() -> None:
 
     def compute(product: str) -> str:
         loads.append(product)
+        time.sleep(0.2)  # a load takes a while: without the per-run lock both would be here
         cache.put(1, "f", "gaps" if product == "summary" else "summary", "companion")
         return product
 
