@@ -2,9 +2,7 @@ import type { RunRead } from "../api/client";
 
 export type RunStatus = RunRead["status"];
 
-/** Statuses after which a run never changes again. */
-export const TERMINAL_STATUSES: readonly RunStatus[] = ["succeeded", "failed", "cancelled"];
-
+/** A queued or running run: it still changes, so its views poll or stream. */
 export function isActiveStatus(status: RunStatus): boolean {
   return status === "queued" || status === "running";
 }

@@ -75,10 +75,6 @@ export function lossTable(
 }
 
 /** Whether a key holds any point in this answer (charts of absent keys are left out). */
-export function hasPoints(read: MetricsRead | undefined, key: string): boolean {
-  return (read?.series ?? []).some((s) => s.key === key && s.steps.length > 0);
-}
-
 /**
  * The x range to show: the zoom ([start, end) → [start, end − 1]) or, unzoomed, the whole run
  * as planned (so a running run's curves grow into a fixed frame instead of rescaling).
