@@ -48,12 +48,12 @@ def mount_dashboard(app: FastAPI, dist: Path) -> None:
 
     @app.get("/{path:path}", include_in_schema=False)
     def dashboard(path: str, request: Request) -> Response:
-        if path.startswith(RESERVED_PREFIXES) or "\x00" in path:
+        if path.startswith(RESERVED_PREFIXES):
             return JSONResponse({"detail": "Not Found"}, status_code=404)
         if not index.is_file():
             return HTMLResponse(NOT_BUILT_PAGE, status_code=200)
-        candidate = (dist / path).resolve()
-        # Top-level files of the build (favicon, robots.txt); never a path outside dist.
-        if path and candidate.parent == dist.resolve() and candidate.is_file():
-            return FileResponse(candidate)
+        # Top-level files of the build (favicon, robots.txt): one path component that names a
+        # file, so never a path outside dist (is_file is False for a name with a NUL byte).
+        if "/" not in path and path not in ("", ".", "..") and (dist / path).is_file():
+            return FileResponse(dist / path)
         return FileResponse(index, headers={"Cache-Control": "no-cache"})
