@@ -17,6 +17,7 @@ from __future__ import annotations
 import array
 import logging
 import math
+import os
 import struct
 import sys
 import threading
@@ -98,6 +99,15 @@ class RunConflict(GapwatchAPIError):
     """409: the run is not in a state that allows this (finished, cancelled, claimed)."""
 
 
+class NotAuthenticated(GapwatchAPIError):
+    """401: no credentials, or a key that is invalid, expired or revoked (set GAPWATCH_API_KEY
+    or pass api_key=)."""
+
+
+class NotAllowed(GapwatchAPIError):
+    """403: authenticated, but the role is missing (the detail names it)."""
+
+
 def _raise_for_status(response: httpx.Response) -> None:
     if response.is_success:
         return
@@ -105,7 +115,12 @@ def _raise_for_status(response: httpx.Response) -> None:
         detail = response.json().get("detail", response.text)
     except ValueError:
         detail = response.text
-    error = {404: RunNotFound, 409: RunConflict}.get(response.status_code, GapwatchAPIError)
+    error = {
+        401: NotAuthenticated,
+        403: NotAllowed,
+        404: RunNotFound,
+        409: RunConflict,
+    }.get(response.status_code, GapwatchAPIError)
     raise error(response.status_code, detail)
 
 
@@ -119,19 +134,32 @@ class ClaimedRun:
     attempts: int
 
 
+API_KEY_ENV = "GAPWATCH_API_KEY"
+
+
 class GapwatchClient:
-    """Synchronous client of one Gapwatch server."""
+    """Synchronous client of one Gapwatch server.
+
+    Requests carry `api_key` (default: the GAPWATCH_API_KEY environment variable) as
+    `Authorization: Bearer`; the worker's calls carry the worker secret or a run token instead.
+    """
 
     def __init__(
         self,
         base_url: str,
         *,
+        api_key: str | None = None,
         timeout_s: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        api_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
         self._http = httpx.Client(
-            base_url=self.base_url + API_PREFIX, timeout=timeout_s, transport=transport
+            base_url=self.base_url + API_PREFIX,
+            timeout=timeout_s,
+            transport=transport,
+            headers=headers,
         )
 
     def close(self) -> None:

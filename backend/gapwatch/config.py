@@ -17,6 +17,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_WORKER_TOKEN = "dev-worker-token-change-me"
 FILESYSTEM_BROKER = "filesystem://"
+# Worker secrets shorter than this are refused in production: 32 random bytes is what
+# `openssl rand -hex 32` or `secrets.token_urlsafe(32)` gives.
+MIN_WORKER_SECRET_BYTES = 32
+# Values that look like a secret but are somebody's example; refused in production.
+PLACEHOLDER_SECRETS = frozenset(
+    {DEVELOPMENT_WORKER_TOKEN, "change-me", "changeme", "secret", "password", "replace-me"}
+)
+
+
+def split_list(value: str) -> list[str]:
+    """A comma-separated setting as a list of its non-empty, stripped items."""
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 class Settings(BaseSettings):
@@ -52,6 +64,53 @@ class Settings(BaseSettings):
         gt=0,
         description="Redis: an unacknowledged run message is delivered again after this long.",
     )
+    public_url: str | None = Field(
+        None,
+        description="The URL people open (https://gapwatch.lab.example): sign-in links are "
+        "printed with it, and its host is allowed. Default: http://host:port.",
+    )
+    allowed_hosts: str = Field(
+        "",
+        description="Comma-separated Host header values the API answers (a leading '*.' "
+        "allows subdomains; '*' allows any). Always allowed: localhost, 127.0.0.1, ::1, the "
+        "host of public_url and api_url, and `host` unless it is a wildcard address.",
+    )
+    cors_origins: str = Field(
+        "",
+        description="Comma-separated origins allowed to call the API from another site's "
+        "pages (CORS). Empty: none.",
+    )
+    session_ttl_s: float = Field(
+        14 * 24 * 3600.0, gt=0, description="A dashboard sign-in lasts this long."
+    )
+    login_link_ttl_s: float = Field(
+        15 * 60.0, gt=0, le=7 * 24 * 3600.0, description="A one-time sign-in link is valid this long."
+    )
+    secure_cookies: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="Mark the session cookie Secure: 'auto' when the request or public_url is "
+        "https.",
+    )
+    sign_in_rate_per_minute: int = Field(
+        10, ge=0, description="Failed sign-ins allowed per user name and per address a minute."
+    )
+    submit_rate_per_minute: int = Field(
+        120, ge=0, description="Runs one caller may submit a minute (0: no limit)."
+    )
+    max_parameters: int = Field(
+        200_000_000, ge=1, description="A run spec whose model has more parameters is refused."
+    )
+    max_eval_rows: int = Field(
+        2_000_000_000,
+        ge=1,
+        description="A run spec planning more (task, evaluation) accuracy values is refused.",
+    )
+    max_memory_bytes: int = Field(
+        32 * 2**30,
+        ge=1,
+        description="A run spec whose estimated worker memory (data, model, optimizer, replay "
+        "buffer) is larger is refused.",
+    )
     frontend_dir: Path | None = Field(
         None,
         description="The built dashboard (index.html and assets/). Default: frontend/dist of a "
@@ -59,13 +118,18 @@ class Settings(BaseSettings):
     )
 
     @model_validator(mode="after")
-    def _no_placeholder_secret_in_production(self) -> Settings:
-        # A known default token would let anyone on the network write into any run.
-        if (
-            self.environment == "production"
-            and self.worker_token.get_secret_value() == DEVELOPMENT_WORKER_TOKEN
-        ):
+    def _no_weak_secret_in_production(self) -> Settings:
+        # A known or short worker secret would let anyone on the network claim runs.
+        if self.environment != "production":
+            return self
+        secret = self.worker_token.get_secret_value()
+        if secret.strip().lower() in PLACEHOLDER_SECRETS:
             raise ValueError("set GAPWATCH_WORKER_TOKEN to a secret in production")
+        if not secret.isascii() or len(secret.encode()) < MIN_WORKER_SECRET_BYTES:
+            raise ValueError(
+                f"GAPWATCH_WORKER_TOKEN must be at least {MIN_WORKER_SECRET_BYTES} ASCII "
+                "characters in production (`openssl rand -hex 32`)"
+            )
         return self
 
     @property
@@ -82,6 +146,31 @@ class Settings(BaseSettings):
             return self.api_url.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def resolved_public_url(self) -> str:
+        """Where people open the dashboard: public_url, else the API's own address."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def resolved_allowed_hosts(self) -> list[str]:
+        """Host header values answered (without ports); see `allowed_hosts`."""
+        from urllib.parse import urlsplit
+
+        hosts = ["localhost", "127.0.0.1", "::1", *split_list(self.allowed_hosts)]
+        if self.host not in ("0.0.0.0", "::", ""):
+            hosts.append(self.host)
+        for url in (self.public_url, self.api_url):
+            if url and urlsplit(url).hostname:
+                hosts.append(urlsplit(url).hostname or "")
+        return list(dict.fromkeys(h.lower() for h in hosts if h))
+
+    @property
+    def resolved_cors_origins(self) -> list[str]:
+        return split_list(self.cors_origins)
 
     @property
     def broker_dir(self) -> Path:

@@ -24,6 +24,9 @@ MAX_BATCH_SIZE = 65_536
 MAX_SEED = 2**31 - 1
 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d{1,2})?)$")
+# Project names: lower-case slugs, so that they read well in URLs and on the command line.
+PROJECT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+DEFAULT_PROJECT = "default"
 
 
 class _Strict(BaseModel):
@@ -372,6 +375,12 @@ class EvaluationSpec(_Strict):
 class RunSpec(_Strict):
     """Everything needed to reproduce one continual-learning run."""
 
+    project: str | None = Field(
+        None,
+        pattern=PROJECT_NAME_PATTERN,
+        description="The project the run belongs to (you need the editor role there). "
+        "Default: the API key's project, else 'default'.",
+    )
     name: str | None = Field(None, max_length=200)
     group: str | None = Field(
         None, max_length=200, description="Runs that differ only by seed share a group."

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from gapwatch.config import Settings
+from gapwatch.server.accounts import service as accounts
 from gapwatch.server.app import create_app
+from gapwatch.server.models import Role
+from gapwatch.spec import DEFAULT_PROJECT
 from tests.conftest import WORKER_TOKEN
 
 with warnings.catch_warnings():
@@ -26,10 +31,69 @@ SPEC: dict[str, Any] = {
 WORKER_AUTH = {"Authorization": f"Bearer {WORKER_TOKEN}"}
 
 
+# The host name the in-process client uses: one of those the API answers by default.
+BASE_URL = "http://localhost"
+
+
+@dataclass(frozen=True)
+class Account:
+    """A user and one of their API keys."""
+
+    name: str
+    key: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+def make_account(
+    factory: sessionmaker[Session],
+    name: str,
+    *,
+    project: str | None = DEFAULT_PROJECT,
+    role: Role = Role.owner,
+    is_admin: bool = False,
+    password: str | None = None,
+    key_project: str | None = None,
+    key_role: Role | None = None,
+) -> Account:
+    """A committed user with `role` in `project` (created if missing) and an API key."""
+    with factory() as session:
+        user = accounts.create_user(session, name, password=password, is_admin=is_admin)
+        if project is not None:
+            found = accounts.repository.project_by_name(session, project)
+            if found is None:
+                found = accounts.create_project(session, user, project)
+            accounts.set_member(session, found, user, role)
+        scope = accounts.get_project(session, key_project) if key_project else None
+        _, secret = accounts.create_key(session, user, "tests", project=scope, role=key_role)
+        session.commit()
+    return Account(name=name, key=secret)
+
+
 @pytest.fixture
-def api(settings: Settings, db_session_factory: sessionmaker[Session]) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, session_factory=db_session_factory)) as client:
+def account(db_session_factory: sessionmaker[Session]) -> Account:
+    """The default caller of `api`: owner of the `default` project, not an admin."""
+    return make_account(db_session_factory, "alice")
+
+
+@pytest.fixture
+def app(settings: Settings, db_session_factory: sessionmaker[Session]) -> FastAPI:
+    return create_app(settings, session_factory=db_session_factory)
+
+
+@pytest.fixture
+def api(app: FastAPI, account: Account) -> Iterator[TestClient]:
+    """The app (started), called with `account`'s API key."""
+    with TestClient(app, base_url=BASE_URL, headers=account.auth) as client:
         yield client
+
+
+@pytest.fixture
+def anonymous(app: FastAPI, api: TestClient) -> TestClient:
+    """The same app, called without credentials (or with the ones a test gives)."""
+    return TestClient(app, base_url=BASE_URL)
 
 
 def create_run(api: TestClient, **overrides: Any) -> dict[str, Any]:
@@ -45,3 +109,32 @@ def claim(api: TestClient, run_id: int, worker: str = "w1") -> dict[str, str]:
     )
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def python_client(api: TestClient, transport: Any = None) -> Any:
+    """`gapwatch.client.GapwatchClient` over the in-process app, with `api`'s credentials."""
+    from gapwatch.client import GapwatchClient
+
+    key = api.headers.get("authorization", "").removeprefix("Bearer ") or None
+    return GapwatchClient(BASE_URL, transport=transport or api._transport, api_key=key)
+
+
+def client_with_account(
+    settings: Settings,
+    *,
+    session_factory: sessionmaker[Session] | None = None,
+    name: str = "alice",
+) -> TestClient:
+    """An app of its own on `settings` (or `session_factory`), called with the API key of a
+    new owner of the `default` project in that database. Use it as a context manager."""
+    from tests.conftest import seed_account
+
+    if session_factory is not None:
+        key = make_account(session_factory, name).key
+    else:
+        key = seed_account(settings.resolved_database_url, name)
+    return TestClient(
+        create_app(settings, session_factory=session_factory),
+        base_url=BASE_URL,
+        headers={"Authorization": f"Bearer {key}"},
+    )

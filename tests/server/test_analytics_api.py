@@ -10,7 +10,7 @@ from tests.server.analytics_helpers import (
     post_events,
     post_points,
 )
-from tests.server.conftest import claim, create_run
+from tests.server.conftest import claim, create_run, python_client
 
 approx = pytest.approx
 
@@ -172,10 +172,10 @@ def test_compare_errors(api) -> None:
 
 
 def test_the_python_client_reads_summaries_gaps_and_comparisons(api) -> None:
-    from gapwatch.client import GapwatchClient, RunNotFound
+    from gapwatch.client import RunNotFound
 
     run_id, _ = hand_computed_run(api, group="client")
-    client = GapwatchClient("http://testserver", transport=api._transport)
+    client = python_client(api)
     summary = client.get_summary(run_id, windows=[2])
     assert summary["min_acc"]["value"] == approx(0.65)
     assert [w["w"] for w in summary["wp"]["windows"]] == [2]

@@ -7,9 +7,9 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gapwatch.client import COLUMNAR_MEDIA_TYPE, GapwatchClient, encode_columnar
+from gapwatch.client import COLUMNAR_MEDIA_TYPE, encode_columnar
 from gapwatch.server.models import MetricChunk, RunEvent
-from tests.server.conftest import claim, create_run
+from tests.server.conftest import claim, create_run, python_client
 
 ACC0 = "eval/acc/task_0"
 
@@ -66,12 +66,14 @@ def test_series_query_by_keys_and_step_range(api) -> None:
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "keys"]
 
 
-def test_ingest_requires_the_token_of_that_run(api) -> None:
+def test_ingest_requires_the_token_of_that_run(api, anonymous) -> None:
     run_a, run_b = create_run(api), create_run(api)
     auth_a = claim(api, run_a["id"])
     claim(api, run_b["id"])
     batch = _batch(ACC0, [0], [0.5])
-    assert api.post(f"/api/v1/runs/{run_b['id']}/metrics", json=batch).status_code == 401
+    assert anonymous.post(f"/api/v1/runs/{run_b['id']}/metrics", json=batch).status_code == 401
+    # A user's API key is not the run's token either.
+    assert api.post(f"/api/v1/runs/{run_b['id']}/metrics", json=batch).status_code == 403
     wrong = api.post(f"/api/v1/runs/{run_b['id']}/metrics", json=batch, headers=auth_a)
     assert wrong.status_code == 403
     assert api.get(f"/api/v1/runs/{run_b['id']}/metrics/keys").json()["keys"] == []
@@ -151,7 +153,7 @@ def test_the_client_sends_binary_batches_that_store_like_json(api, db_session_fa
     run = create_run(api)
     token = claim(api, run["id"])["Authorization"].removeprefix("Bearer ")
     transport = RecordingTransport(api._transport)
-    client = GapwatchClient("http://testserver", transport=transport)
+    client = python_client(api, transport)
     series = [
         {"key": ACC0, "steps": np.arange(3), "values": np.array([0.1, 0.5, 0.9])},
         {"key": "train/loss", "steps": [2, 1], "values": [1.7, 2.3]},
@@ -171,7 +173,9 @@ def test_the_client_sends_binary_batches_that_store_like_json(api, db_session_fa
     }
 
 
-def test_binary_batches_keep_the_token_rules_and_their_order(api, db_session_factory) -> None:
+def test_binary_batches_keep_the_token_rules_and_their_order(
+    api, anonymous, db_session_factory
+) -> None:
     run_a, run_b = create_run(api), create_run(api)
     auth_a, auth_b = claim(api, run_a["id"]), claim(api, run_b["id"])
     binary = {"content-type": COLUMNAR_MEDIA_TYPE}
@@ -179,7 +183,9 @@ def test_binary_batches_keep_the_token_rules_and_their_order(api, db_session_fac
     bad = encode_columnar([{"key": ACC0, "steps": [0], "values": [float("nan")]}])
 
     def post(run_id: int, body: bytes, auth: dict) -> httpx.Response:
-        return api.post(f"/api/v1/runs/{run_id}/metrics", content=body, headers={**binary, **auth})
+        client = api if auth else anonymous
+        path = f"/api/v1/runs/{run_id}/metrics"
+        return client.post(path, content=body, headers={**binary, **auth})
 
     before = _point_count(db_session_factory)
     assert post(run_b["id"], good, {}).status_code == 401

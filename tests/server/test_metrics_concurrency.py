@@ -14,14 +14,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gapwatch.config import Settings
+from gapwatch.server.access.tokens import hash_secret
 from gapwatch.server.db import create_db_engine, create_session_factory
-from gapwatch.server.deps import hash_token
 from gapwatch.server.metrics import service
 from gapwatch.server.metrics.chunks import Points, decode_many
 from gapwatch.server.metrics.schemas import SeriesPoints
 from gapwatch.server.migrate import upgrade_database
 from gapwatch.server.models import MetricChunk, Run
-from tests.conftest import temporary_database
+from tests.conftest import default_project_id, temporary_database
 
 TOKEN = "run-token"
 SPEC = {"benchmark": {"name": "split_digits"}, "model": {"name": "mlp"}, "strategy": {"name": "er"}}
@@ -44,12 +44,13 @@ def factory(request, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
 def test_racing_overlapping_batches_store_and_count_each_step_once(factory) -> None:
     with factory() as session:
         run = Run(
+            project_id=default_project_id(session),
             spec=SPEC,
             tags=[],
             status="running",
             progress_step=0,
             attempts=0,
-            token_hash=hash_token(TOKEN),
+            token_hash=hash_secret(TOKEN),
         )
         session.add(run)
         session.commit()

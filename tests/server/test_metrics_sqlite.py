@@ -11,15 +11,14 @@ import pytest
 from pydantic import SecretStr
 
 from gapwatch.config import Settings
-from gapwatch.server.app import create_app
 from gapwatch.server.metrics.chunks import SUMMARY_STEPS, Points, m4
 from gapwatch.server.migrate import upgrade_database
 from tests.conftest import WORKER_TOKEN
 from tests.server.analytics_helpers import hand_computed_run
+from tests.server.conftest import client_with_account
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
 
 KEY = "eval/acc/task_0"
 
@@ -28,7 +27,7 @@ KEY = "eval/acc/task_0"
 def sqlite_api(tmp_path: Path):
     settings = Settings(data_dir=tmp_path, worker_token=SecretStr(WORKER_TOKEN))
     upgrade_database(settings.resolved_database_url)
-    with TestClient(create_app(settings)) as client:
+    with client_with_account(settings) as client:
         yield client
 
 

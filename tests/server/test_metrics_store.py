@@ -11,10 +11,9 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
-from gapwatch.client import GapwatchClient
 from gapwatch.server.metrics.chunks import MAX_CHUNKS_PER_WINDOW, SUMMARY_STEPS, Points, m4
 from gapwatch.server.models import MetricChunk, MetricSeries
-from tests.server.conftest import claim, create_run
+from tests.server.conftest import claim, create_run, python_client
 
 KEY = "eval/acc/task_0"
 
@@ -101,7 +100,7 @@ def test_raw_reads_are_paged_and_the_client_follows_the_pages(api, running) -> N
     next_start = first["next_start"][KEY]
     assert next_start == first["series"][0]["steps"][-1] + 3
     assert first["points_in_range"] == {KEY: 9996} and first["downsampled"] is False
-    client = GapwatchClient("http://testserver", transport=api._transport)
+    client = python_client(api)
     series = client.get_metrics(run_id, [KEY], start=10)
     assert series[KEY][0] == steps[4:].tolist()
     assert client.get_metrics(run_id, [KEY], end=9)[KEY] == ([0, 3, 6], [0.0, 1e-4, 2e-4])
@@ -193,7 +192,7 @@ def test_export_streams_every_point_as_csv_and_json(api, running) -> None:
     assert [s["key"] for s in document["series"]] == [KEY, "train/loss"]
     assert document["series"][1]["values"] == (steps / 7).tolist()
     assert api.get(f"/api/v1/runs/{run_id}/export", params={"format": "xml"}).status_code == 422
-    client = GapwatchClient("http://testserver", transport=api._transport)
+    client = python_client(api)
     assert b"".join(client.export_metrics(run_id)).decode() == response.text
 
 

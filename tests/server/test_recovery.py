@@ -10,6 +10,7 @@ from gapwatch.server.db import create_db_engine, create_session_factory, pop_aft
 from gapwatch.server.migrate import upgrade_database
 from gapwatch.server.models import Run
 from gapwatch.server.runs.service import recover_runs
+from tests.conftest import default_project_id
 
 SPEC = {"benchmark": {"name": "split_digits"}, "model": {"name": "mlp"}, "strategy": {"name": "er"}}
 
@@ -27,7 +28,16 @@ def _recover(
     factory = create_session_factory(engine)
     with factory() as session:
         for status in statuses:
-            session.add(Run(spec=SPEC, tags=[], status=status, progress_step=0, attempts=0))
+            session.add(
+                Run(
+                    project_id=default_project_id(session),
+                    spec=SPEC,
+                    tags=[],
+                    status=status,
+                    progress_step=0,
+                    attempts=0,
+                )
+            )
         session.commit()
     queue = RunQueue(settings)
     with factory() as session:

@@ -15,15 +15,13 @@ from pydantic import SecretStr
 from pytest import approx
 
 from gapwatch.config import Settings
-from gapwatch.server.app import create_app
 from gapwatch.server.migrate import upgrade_database
 from tests.conftest import WORKER_TOKEN
 from tests.server.analytics_helpers import CURVES, hand_computed_run, post_points
-from tests.server.conftest import claim, create_run
+from tests.server.conftest import claim, client_with_account, create_run
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -33,7 +31,7 @@ def any_api(request, tmp_path: Path):
         return
     settings = Settings(data_dir=tmp_path, worker_token=SecretStr(WORKER_TOKEN))
     upgrade_database(settings.resolved_database_url)
-    with TestClient(create_app(settings)) as client:
+    with client_with_account(settings) as client:
         yield client
 
 

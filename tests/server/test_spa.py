@@ -28,7 +28,7 @@ def dist(tmp_path: Path) -> Path:
 
 def client(frontend_dir: Path) -> TestClient:
     settings = Settings(database_url="sqlite://", frontend_dir=frontend_dir)
-    return TestClient(create_app(settings))
+    return TestClient(create_app(settings), base_url="http://localhost")
 
 
 def test_spa_routes_assets_and_api_paths(dist: Path) -> None:
@@ -45,10 +45,12 @@ def test_spa_routes_assets_and_api_paths(dist: Path) -> None:
     assert "outside dist" not in c.get("/%2e%2e/secret.txt").text
     assert "id=root" in c.get("/a%00b").text  # a NUL byte names no file: the SPA (was a 500)
     assert c.get("/api").status_code == 404
+    # An API path answers nothing, not even "no such path", without credentials.
     unknown_api = c.get("/api/v1/nothing-here")
-    assert unknown_api.status_code == 404 and unknown_api.json() == {"detail": "Not Found"}
+    assert unknown_api.status_code == 401 and "Bearer" in unknown_api.json()["detail"]
     assert c.get("/health").json()["status"] == "ok"
-    assert c.get("/openapi.json").json()["info"]["title"] == "Gapwatch"
+    assert c.get("/openapi.json").status_code == 401
+    assert c.get("/docs").status_code == 200  # a static page; the schema it loads needs sign-in
 
 
 def test_without_a_build_the_root_says_how_to_build_it(tmp_path: Path) -> None:

@@ -11,17 +11,15 @@ from sqlalchemy import update
 
 from gapwatch.config import Settings
 from gapwatch.queue import RunQueue
-from gapwatch.server.app import create_app
 from gapwatch.server.db import pop_after_commit
 from gapwatch.server.models import Run
 from gapwatch.server.models.base import utcnow
 from gapwatch.server.runs.service import requeue_stale_runs
 from tests.conftest import wait_until
-from tests.server.conftest import SPEC, WORKER_AUTH, claim, create_run
+from tests.server.conftest import SPEC, WORKER_AUTH, claim, client_with_account, create_run
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
 
 
 def test_a_silent_run_goes_back_to_the_queue_and_its_old_worker_is_told(
@@ -70,7 +68,7 @@ def test_the_api_process_sweeps_on_its_own(settings: Settings, pg_live_url: str)
             "heartbeat_timeout_s": 0.5,
         }
     )
-    with TestClient(create_app(fast)) as client:
+    with client_with_account(fast, name="sweeper") as client:
         run = client.post("/api/v1/runs", json=SPEC).json()
         claimed = client.post(
             f"/api/v1/runs/{run['id']}/claim", json={"worker": "w"}, headers=WORKER_AUTH

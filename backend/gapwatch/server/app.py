@@ -14,8 +14,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gapwatch.config import Settings, get_settings
 from gapwatch.queue import RunQueue
+from gapwatch.server.access.middleware import AuthenticationMiddleware
+from gapwatch.server.accounts.endpoints import (
+    auth_router,
+    keys_router,
+    projects_router,
+    users_router,
+)
+from gapwatch.server.cache import AnalysisCache
 from gapwatch.server.compare.endpoints import router as compare_router
 from gapwatch.server.db import create_db_engine, create_session_factory, pop_after_commit
+from gapwatch.server.edge import RateLimiter, install_edge
 from gapwatch.server.errors import install_error_handlers
 from gapwatch.server.events.endpoints import router as events_router
 from gapwatch.server.live.endpoints import router as live_router
@@ -26,7 +35,6 @@ from gapwatch.server.runs.endpoints import router as runs_router
 from gapwatch.server.spa import mount_dashboard
 from gapwatch.server.specs.endpoints import router as specs_router
 from gapwatch.server.summaries.endpoints import router as summaries_router
-from gapwatch.server.summaries.service import AnalysisCache
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +109,19 @@ def create_app(
     app.state.session_factory = session_factory
     app.state.run_queue = queue
     app.state.analysis_cache = AnalysisCache()
+    app.state.submit_limiter = RateLimiter(settings.submit_rate_per_minute)
+    app.state.sign_in_limiter = RateLimiter(settings.sign_in_rate_per_minute)
     install_error_handlers(app)
+    # Who is calling is known before routing and before any body is read; the edge (host
+    # check, headers, body limits) wraps even that, so it is added last (outermost).
+    app.add_middleware(AuthenticationMiddleware, session_factory=lambda: session_factory)
+    install_edge(app, settings)
 
     api = APIRouter(prefix=API_PREFIX)
+    api.include_router(auth_router)
+    api.include_router(keys_router)
+    api.include_router(projects_router)
+    api.include_router(users_router)
     api.include_router(runs_router)
     api.include_router(metrics_router)
     api.include_router(export_router)

@@ -1,9 +1,13 @@
-"""FastAPI dependencies as `Annotated` aliases: the session, settings, queue and tokens."""
+"""FastAPI dependencies as `Annotated` aliases, the only place that defines them: the request's
+session, settings, queue and cache; who is calling; and the run a caller may touch.
+
+Endpoints import their aliases from here and from nowhere else; this module imports only the
+floors below the domains (access, models, db).
+"""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
@@ -13,9 +17,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gapwatch.config import Settings
 from gapwatch.queue import BrokerUnavailable, RunQueue
+from gapwatch.server.access import service as access
+from gapwatch.server.access.middleware import PRINCIPAL_STATE
+from gapwatch.server.access.principal import Principal
+from gapwatch.server.access.tokens import AUTHENTICATE_HINT, bearer_value
+from gapwatch.server.cache import AnalysisCache
 from gapwatch.server.db import pop_after_commit
-from gapwatch.server.errors import Forbidden, NotFound, ServiceUnavailable, Unauthorized
-from gapwatch.server.models import Run
+from gapwatch.server.errors import ServiceUnavailable, TooManyRequests, Unauthorized
+from gapwatch.server.models import Role, Run
 
 
 @contextmanager
@@ -60,53 +69,72 @@ def get_run_queue(request: Request) -> RunQueue:
     return request.app.state.run_queue
 
 
+def get_analysis_cache(request: Request) -> AnalysisCache:
+    """The app's summary cache (one per process, made by create_app)."""
+    return request.app.state.analysis_cache  # type: ignore[no-any-return]
+
+
 SessionDep = Annotated[Session, Depends(get_db_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 RunQueueDep = Annotated[RunQueue, Depends(get_run_queue)]
+CacheDep = Annotated[AnalysisCache, Depends(get_analysis_cache)]
 
 
-def hash_token(token: str) -> str:
-    """SHA-256 hex of a token: what the database keeps instead of the token."""
-    return hashlib.sha256(token.encode()).hexdigest()
+def current_principal(request: Request) -> Principal:
+    """The caller, as the authentication middleware found them; 401 if anonymous."""
+    principal = getattr(request.state, PRINCIPAL_STATE, None)
+    if principal is None:
+        raise Unauthorized(f"authentication required: {AUTHENTICATE_HINT}")
+    return principal  # type: ignore[no-any-return]
 
 
-def bearer_token(authorization: str | None) -> str:
-    """The token of an `Authorization: Bearer <token>` header; 401 without one."""
-    if not authorization or not authorization.lower().startswith("bearer "):
-        raise Unauthorized("missing 'Authorization: Bearer <token>' header")
-    return authorization[7:].strip()
+Caller = Annotated[Principal, Depends(current_principal)]
 
 
-def check_run_token(run_id: int, found: bool, token_hash: str | None, token: str) -> None:
-    """404 if the run does not exist, 403 unless `token` is the one issued at its claim.
-
-    A run token is scoped to its run: a leaked token can write into that run and no other.
-    """
-    if not found:
-        raise NotFound(f"run {run_id} not found")
-    if token_hash is None or not hmac.compare_digest(token_hash, hash_token(token)):
-        raise Forbidden(f"token is not valid for run {run_id}")
+def run_for_viewer(run_id: int, session: SessionDep, caller: Caller) -> Run:
+    """The run, if the caller may read it (else 404)."""
+    return access.authorize_run(session, caller, run_id, Role.viewer)
 
 
-def require_worker_token(
+def run_for_editor(run_id: int, session: SessionDep, caller: Caller) -> Run:
+    """The run, if the caller may change it (404 if unseen, 403 if only a viewer)."""
+    return access.authorize_run(session, caller, run_id, Role.editor)
+
+
+RunViewer = Annotated[Run, Depends(run_for_viewer)]
+RunEditor = Annotated[Run, Depends(run_for_editor)]
+
+
+def require_worker_secret(
     settings: SettingsDep, authorization: Annotated[str | None, Header()] = None
 ) -> None:
-    """Only holders of the worker token may claim runs."""
-    expected = settings.worker_token.get_secret_value()
-    if not hmac.compare_digest(bearer_token(authorization).encode(), expected.encode()):
-        raise Forbidden("invalid worker token")
+    """Only holders of the worker secret may claim runs."""
+    access.WorkerSecret(settings.worker_token.get_secret_value()).check(bearer_value(authorization))
 
 
 def require_run_token(
     run_id: int, session: SessionDep, authorization: Annotated[str | None, Header()] = None
 ) -> Run:
     """The run, if the bearer token is the one issued when this run was claimed."""
-    token = bearer_token(authorization)
+    token = bearer_value(authorization)
     run = session.get(Run, run_id)
-    check_run_token(run_id, run is not None, run.token_hash if run else None, token)
+    access.check_run_token(run_id, run is not None, run.token_hash if run else None, token)
     assert run is not None  # checked above
     return run
 
 
-WorkerAuth = Annotated[None, Depends(require_worker_token)]
+WorkerAuth = Annotated[None, Depends(require_worker_secret)]
 RunWriter = Annotated[Run, Depends(require_run_token)]
+
+
+def limit_submissions(request: Request, caller: Caller) -> None:
+    """429 with Retry-After once a caller (an API key, or a person) submits too fast."""
+    key = f"key:{caller.key_id}" if caller.key_id is not None else f"user:{caller.user_id}"
+    wait = request.app.state.submit_limiter.hit(key)
+    if wait is not None:
+        raise TooManyRequests(
+            f"too many runs submitted; try again in {math.ceil(wait)} s", retry_after_s=wait
+        )
+
+
+SubmitRateLimit = Annotated[None, Depends(limit_submissions)]

@@ -29,6 +29,29 @@ function describe(body: unknown): string {
   return JSON.stringify(body);
 }
 
+/**
+ * What a refused request says, for a form: the server's `detail` sentence, or a 422's problems
+ * as "field: message" lines; anything else (a network failure) by its message.
+ */
+export function apiErrorText(error: unknown): string {
+  if (!(error instanceof ApiError)) return error instanceof Error ? error.message : String(error);
+  const body = error.body;
+  if (body && typeof body === "object" && "detail" in body) {
+    const detail = (body as { detail: unknown }).detail;
+    if (typeof detail === "string") return detail;
+    if (Array.isArray(detail)) {
+      return (detail as Schemas["ValidationError"][])
+        .map((d) => {
+          const field = d.loc.filter((part) => part !== "body").join(".");
+          const message = d.msg.replace(/^Value error, /, "");
+          return field ? `${field}: ${message}` : message;
+        })
+        .join("\n");
+    }
+  }
+  return error.message;
+}
+
 /** Unwraps an openapi-fetch result: the data, or an ApiError carrying the status and body. */
 export function unwrap<T>(result: { data?: T; error?: unknown; response: Response }): T {
   if (result.error !== undefined || !result.response.ok) {

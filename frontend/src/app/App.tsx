@@ -1,11 +1,18 @@
 import "./app.css";
 
-import { NavLink, Navigate, Route, Routes } from "react-router";
+import { useMutation } from "@tanstack/react-query";
+import { NavLink, Navigate, Route, Routes, useNavigate } from "react-router";
 
+import { api, unwrap } from "../api/client";
+import { SIGN_IN_PATH } from "../auth/nextPath";
+import type { Me } from "../auth/roles";
+import { RequireSession, SessionGate, useMaybeMe, useSessionActions } from "../auth/session";
 import { ComparePage } from "../features/compare/ComparePage";
 import { NewRunPage } from "../features/new-run/NewRunPage";
 import { RunPage } from "../features/run/RunPage";
 import { RunsPage } from "../features/runs/RunsPage";
+import { SettingsPage } from "../features/settings/SettingsPage";
+import { SignInPage } from "../features/sign-in/SignInPage";
 import { NotFoundPage } from "./NotFoundPage";
 import { useTheme } from "./theme";
 
@@ -18,13 +25,9 @@ export function App() {
         <NavLink to="/runs" className="brand">
           Gapwatch
         </NavLink>
-        <nav className="app-nav">
-          <NavLink to="/runs" end>
-            Runs
-          </NavLink>
-          <NavLink to="/runs/new">New run</NavLink>
-          <NavLink to="/compare">Compare</NavLink>
-        </nav>
+        <SessionGate>
+          <AppNav />
+        </SessionGate>
         <button
           type="button"
           className="theme-toggle"
@@ -36,15 +39,71 @@ export function App() {
         </button>
       </header>
       <main className="app-main">
-        <Routes>
-          <Route path="/" element={<Navigate to="/runs" replace />} />
-          <Route path="/runs" element={<RunsPage />} />
-          <Route path="/runs/new" element={<NewRunPage />} />
-          <Route path="/runs/:runId" element={<RunPage />} />
-          <Route path="/compare" element={<ComparePage />} />
-          <Route path="*" element={<NotFoundPage />} />
-        </Routes>
+        <SessionGate>
+          <Routes>
+            <Route path={SIGN_IN_PATH} element={<SignInPage />} />
+            <Route element={<RequireSession />}>
+              <Route path="/" element={<Navigate to="/runs" replace />} />
+              <Route path="/runs" element={<RunsPage />} />
+              <Route path="/runs/new" element={<NewRunPage />} />
+              <Route path="/runs/:runId" element={<RunPage />} />
+              <Route path="/compare" element={<ComparePage />} />
+              <Route path="/settings" element={<SettingsPage />} />
+              <Route path="*" element={<NotFoundPage />} />
+            </Route>
+          </Routes>
+        </SessionGate>
       </main>
+    </div>
+  );
+}
+
+/** The pages and the user's corner; nothing but the brand while signed out. */
+function AppNav() {
+  const me = useMaybeMe();
+  if (!me) return <div className="app-nav" />;
+  return (
+    <>
+      <nav className="app-nav">
+        <NavLink to="/runs" end>
+          Runs
+        </NavLink>
+        <NavLink to="/runs/new">New run</NavLink>
+        <NavLink to="/compare">Compare</NavLink>
+      </nav>
+      <UserMenu me={me} />
+    </>
+  );
+}
+
+function UserMenu({ me }: { readonly me: Me }) {
+  const navigate = useNavigate();
+  const session = useSessionActions();
+  const signOut = useMutation({
+    mutationFn: async () => unwrap(await api.POST("/api/v1/auth/sign-out")),
+    // Signed out either way: a failure here means the session had already ended.
+    onSettled: () => {
+      navigate(SIGN_IN_PATH);
+      session.signedOut();
+    },
+  });
+  return (
+    <div className="user-menu">
+      <span className="current-user" data-testid="current-user" title="Signed in as">
+        {me.user.name}
+        {me.user.is_admin && <span className="admin-badge">admin</span>}
+      </span>
+      <NavLink to="/settings" data-testid="nav-settings">
+        Settings
+      </NavLink>
+      <button
+        type="button"
+        data-testid="sign-out"
+        disabled={signOut.isPending}
+        onClick={() => signOut.mutate()}
+      >
+        Sign out
+      </button>
     </div>
   );
 }

@@ -9,15 +9,9 @@ from fastapi.exceptions import RequestValidationError
 
 from gapwatch.server.compare import service
 from gapwatch.server.compare.schemas import Comparison
-from gapwatch.server.deps import SessionDep
-from gapwatch.server.metrics.endpoints import parse_keys
-from gapwatch.server.metrics.schemas import MAX_DOWNSAMPLED_POINTS, Step
-from gapwatch.server.summaries.endpoints import (
-    DEFAULT_WINDOWS_QUERY,
-    CacheDep,
-    WindowsQuery,
-    parse_windows,
-)
+from gapwatch.server.deps import CacheDep, Caller, SessionDep
+from gapwatch.server.metrics.schemas import MAX_DOWNSAMPLED_POINTS, Step, parse_keys
+from gapwatch.server.summaries.schemas import DEFAULT_WINDOWS_QUERY, WindowsQuery, parse_windows
 
 router = APIRouter(prefix="/compare", tags=["analytics"])
 
@@ -58,6 +52,7 @@ def _parse_runs(runs: str | None, group: str | None) -> list[int] | None:
 def compare_runs(
     session: SessionDep,
     cache: CacheDep,
+    caller: Caller,
     runs: Annotated[str | None, Query(description="Comma-separated run ids.")] = None,
     group: Annotated[
         str | None, Query(max_length=200, description="Every run of this group.")
@@ -78,6 +73,7 @@ def compare_runs(
     return service.compare(
         session,
         cache,
+        caller,
         ids=ids,
         group=group,
         keys=parse_keys(keys) or [],

@@ -8,6 +8,9 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from gapwatch.analytics import across_runs
+from gapwatch.server.access import service as access
+from gapwatch.server.access.principal import Principal
+from gapwatch.server.cache import AnalysisCache
 from gapwatch.server.compare import repository
 from gapwatch.server.compare.schemas import (
     AlignedSeries,
@@ -17,7 +20,6 @@ from gapwatch.server.compare.schemas import (
     WindowSpread,
 )
 from gapwatch.server.errors import GapwatchError, NotFound
-from gapwatch.server.metrics import repository as metrics_repository
 from gapwatch.server.metrics import service as metrics_service
 from gapwatch.server.models import Run
 from gapwatch.server.runs.listing import record_headlines
@@ -34,16 +36,20 @@ class TooManyRuns(GapwatchError):
     status_code = 422
 
 
-def select_runs(session: Session, ids: Sequence[int] | None, group: str | None) -> list[Run]:
-    """The runs named by id (in that order) or the runs of a group (oldest first)."""
+def select_runs(
+    session: Session, caller: Principal, ids: Sequence[int] | None, group: str | None
+) -> list[Run]:
+    """The runs named by id (in that order) or the runs of a group (oldest first), among
+    those the caller may read: another project's run is not found, as everywhere."""
+    visible = access.visible_project_ids(session, caller)
     if ids is not None:
-        found = repository.runs_by_id(session, ids)
+        found = repository.runs_by_id(session, ids, visible)
         missing = [i for i in ids if i not in found]
         if missing:
             raise NotFound(f"run {missing[0]} not found")
         return [found[i] for i in ids]
     assert group is not None
-    runs = repository.runs_in_group(session, group, MAX_RUNS)
+    runs = repository.runs_in_group(session, group, MAX_RUNS, visible)
     if not runs:
         raise NotFound(f"no runs in group {group!r}")
     if len(runs) > MAX_RUNS:
@@ -85,23 +91,9 @@ def _aligned(
     end: int | None,
     points: int,
 ) -> AlignedSeries:
-    by_run = metrics_repository.series_ids_of_runs(session, [run.id for run in runs], key)
-    ids = [by_run.get(run.id) for run in runs]
-    extents = []
-    for series_id in ids:
-        if series_id is not None:
-            chunks = metrics_repository.chunk_index(session, series_id, start, end)
-            if chunks:
-                extents.append(metrics_service.extent(chunks, start, end))
-    shared = (min(e[0] for e in extents), max(e[1] for e in extents)) if extents else None
-    slices = [
-        metrics_service.read_series(
-            session, series_id, start=start, end=end, points=points, bucket_range=shared
-        )
-        if series_id is not None
-        else None
-        for series_id in ids
-    ]
+    slices = metrics_service.read_aligned(
+        session, [run.id for run in runs], key, start=start, end=end, points=points
+    )
     parts = [s.points.steps for s in slices if s is not None]
     steps = np.unique(np.concatenate(parts)) if parts else np.empty(0, np.int64)
     grid = np.full((len(runs), steps.size), np.nan)
@@ -128,7 +120,8 @@ def _aligned(
 
 def compare(
     session: Session,
-    cache: summaries.AnalysisCache,
+    cache: AnalysisCache,
+    caller: Principal,
     *,
     ids: Sequence[int] | None,
     group: str | None,
@@ -139,7 +132,7 @@ def compare(
     windows: Sequence[int],
 ) -> Comparison:
     """Summaries side by side, their spread, and `keys` of every run on a shared step axis."""
-    runs = select_runs(session, ids, group)
+    runs = select_runs(session, caller, ids, group)
     record_headlines(session, [run for run in runs if run.headline_at is None], cache)
     items = [summaries.summarize(session, run, cache, windows) for run in runs]
     return Comparison(

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from gapwatch.server.deps import RunWriter, SessionDep
+from gapwatch.server.access.service import require_writable
+from gapwatch.server.deps import RunViewer, RunWriter, SessionDep
 from gapwatch.server.events import repository
 from gapwatch.server.events.schemas import (
     EVENT_KIND_PATTERN,
@@ -15,7 +16,6 @@ from gapwatch.server.events.schemas import (
     EventRead,
     EventsRead,
 )
-from gapwatch.server.runs.service import get_run, require_writable
 
 router = APIRouter(prefix="/runs/{run_id}/events", tags=["events"])
 
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/runs/{run_id}/events", tags=["events"])
 @router.post("", response_model=EventIngestResult, operation_id="events-ingest")
 def ingest_events(batch: EventBatch, run: RunWriter, session: SessionDep) -> EventIngestResult:
     """Worker or user loop: store events (idempotent per run, kind and step)."""
-    require_writable(run)
+    require_writable(run.id, run.status)
     stored = repository.insert_events(session, run.id, [e.model_dump() for e in batch.events])
     return EventIngestResult(received=len(batch.events), stored=stored)
 
@@ -31,11 +31,11 @@ def ingest_events(batch: EventBatch, run: RunWriter, session: SessionDep) -> Eve
 @router.get("", response_model=EventsRead, operation_id="events-list")
 def list_events(
     run_id: int,
+    _run: RunViewer,
     session: SessionDep,
     kind: Annotated[str | None, Query(pattern=EVENT_KIND_PATTERN)] = None,
 ) -> EventsRead:
     """A run's events by step, e.g. `task_start` with its task index."""
-    get_run(session, run_id)
     rows = repository.list_events(session, run_id, kind)
     return EventsRead(
         run_id=run_id,

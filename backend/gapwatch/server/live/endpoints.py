@@ -17,11 +17,10 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session, sessionmaker
 
-from gapwatch.server.deps import SessionDep
+from gapwatch.server.deps import RunViewer
 from gapwatch.server.models import Run, RunStatus
 from gapwatch.server.runs.schemas import RunRead
-from gapwatch.server.runs.service import get_run
-from gapwatch.server.summaries import repository as summaries_repository
+from gapwatch.server.summaries import service as summaries
 
 router = APIRouter(prefix="/runs/{run_id}", tags=["runs"])
 
@@ -51,8 +50,7 @@ def _snapshot(session_factory: sessionmaker[Session], run_id: int) -> LiveRunEve
         run = session.get(Run, run_id)
         if run is None:
             return None
-        series = list(summaries_repository.accuracy_series(session, run_id).values())
-        points, events = summaries_repository.fingerprint(session, run_id, series)
+        points, events = summaries.stored_counts(session, run_id)
         return LiveRunEvent(run=RunRead.from_row(run), points=points, events=events)
 
 
@@ -103,9 +101,9 @@ async def _stream(
         }
     },
 )
-def live_run(run_id: int, request: Request, session: SessionDep) -> EventStream:
+def live_run(run_id: int, _run: RunViewer, request: Request) -> EventStream:
     """Server-Sent Events of the run's status, progress and stored points."""
-    get_run(session, run_id)  # an unknown run is a 404 before the stream starts
+    # RunViewer: an unknown or unseen run is a 404 before the stream starts.
     return EventStream(
         _stream(request, request.app.state.session_factory, run_id),
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

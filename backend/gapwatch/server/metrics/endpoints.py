@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -12,14 +11,14 @@ from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from gapwatch.server.deps import SessionDep, bearer_token, transaction
+from gapwatch.server.access.tokens import bearer_value
+from gapwatch.server.deps import RunViewer, SessionDep, transaction
 from gapwatch.server.metrics import repository, service
 from gapwatch.server.metrics.schemas import (
     COLUMNAR_LAYOUT,
     COLUMNAR_MEDIA_TYPE,
     MAX_DOWNSAMPLED_POINTS,
     MAX_PAGE_POINTS,
-    METRIC_KEY_PATTERN,
     IngestResult,
     MetricBatch,
     MetricKeys,
@@ -28,27 +27,12 @@ from gapwatch.server.metrics.schemas import (
     Step,
     inline_schema,
     parse_batch,
+    parse_keys,
 )
-from gapwatch.server.runs.service import get_run
 
 router = APIRouter(prefix="/runs/{run_id}/metrics", tags=["metrics"])
 export_router = APIRouter(prefix="/runs/{run_id}", tags=["metrics"])
-_KEY = re.compile(METRIC_KEY_PATTERN)
 JSON_NUMPY = orjson.OPT_SERIALIZE_NUMPY
-
-
-def parse_keys(keys: str | None) -> list[str] | None:
-    """The `keys` query parameter as a list, or a 422 naming it."""
-    if keys is None:
-        return None
-    parsed = [k.strip() for k in keys.split(",") if k.strip()]
-    bad = [k for k in parsed if not _KEY.fullmatch(k)]
-    if bad or not parsed or len(parsed) > 500:
-        reason = f"invalid metric key {bad[0]!r}" if bad else "give 1 to 500 comma-separated keys"
-        raise RequestValidationError(
-            [{"type": "value_error", "loc": ("query", "keys"), "msg": reason, "input": keys}]
-        )
-    return list(dict.fromkeys(parsed))
 
 
 # The body is parsed by `parse_batch` (numpy fast paths), so its schema is declared here rather
@@ -75,7 +59,7 @@ async def ingest_metrics(
     """Worker or user loop: store a batch of points (idempotent per run, key and step)."""
     # The hot path of the API: one hop to a worker thread for parsing and the database, and
     # the answer written directly (its shape is IngestResult's).
-    token = bearer_token(authorization)
+    token = bearer_value(authorization)
     body = await request.body()
     result = await run_in_threadpool(
         _ingest,
@@ -108,6 +92,7 @@ def _ingest(
 @router.get("", response_model=MetricsRead, operation_id="metrics-read")
 def read_metrics(
     run_id: int,
+    _run: RunViewer,
     session: SessionDep,
     keys: Annotated[
         str | None, Query(description="Comma-separated keys; all keys when omitted.")
@@ -131,7 +116,6 @@ def read_metrics(
     ] = MAX_PAGE_POINTS,
 ) -> Response:
     """Series of a run: steps and values per key, ordered by step; downsampled on request."""
-    get_run(session, run_id)
     answers = service.read(
         session,
         run_id,
@@ -159,9 +143,8 @@ def read_metrics(
 
 
 @router.get("/keys", response_model=MetricKeys, operation_id="metrics-keys")
-def list_metric_keys(run_id: int, session: SessionDep) -> MetricKeys:
+def list_metric_keys(run_id: int, _run: RunViewer, session: SessionDep) -> MetricKeys:
     """The metric keys a run has stored."""
-    get_run(session, run_id)
     return MetricKeys(run_id=run_id, keys=repository.list_keys(session, run_id))
 
 
@@ -179,12 +162,11 @@ def list_metric_keys(run_id: int, session: SessionDep) -> MetricKeys:
 )
 def export_metrics(
     run_id: int,
+    _run: RunViewer,
     request: Request,
-    session: SessionDep,
     format: Annotated[Literal["csv", "json"], Query(description="csv or json.")] = "csv",
 ) -> StreamingResponse:
     """Every point of a run, streamed as CSV or JSON."""
-    get_run(session, run_id)
     factory = request.app.state.session_factory
     if format == "csv":
         body, media = service.export_csv(factory, run_id), "text/csv"

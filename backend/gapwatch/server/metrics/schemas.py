@@ -382,3 +382,20 @@ def parse_batch(body: bytes, content_type: str | None) -> list[SeriesPoints]:
         order = np.argsort(steps, kind="stable")
         out.append(SeriesPoints(series.key, Points(steps[order], values[order])))
     return out
+
+
+_KEY = re.compile(METRIC_KEY_PATTERN)
+
+
+def parse_keys(keys: str | None) -> list[str] | None:
+    """The `keys` query parameter as a list, or a 422 naming it."""
+    if keys is None:
+        return None
+    parsed = [k.strip() for k in keys.split(",") if k.strip()]
+    bad = [k for k in parsed if not _KEY.fullmatch(k)]
+    if bad or not parsed or len(parsed) > 500:
+        reason = f"invalid metric key {bad[0]!r}" if bad else "give 1 to 500 comma-separated keys"
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("query", "keys"), "msg": reason, "input": keys}]
+        )
+    return list(dict.fromkeys(parsed))

@@ -9,7 +9,8 @@ import numpy as np
 import orjson
 from sqlalchemy.orm import Session, sessionmaker
 
-from gapwatch.server.deps import check_run_token, hash_token
+from gapwatch.server.access.service import check_run_token, require_writable
+from gapwatch.server.access.tokens import hash_secret
 from gapwatch.server.metrics import repository
 from gapwatch.server.metrics.chunks import (
     MAX_CHUNKS_PER_WINDOW,
@@ -27,13 +28,11 @@ from gapwatch.server.metrics.chunks import (
     split_by_window,
 )
 from gapwatch.server.metrics.schemas import IngestResult, SeriesPoints
-from gapwatch.server.models import Run
-from gapwatch.server.runs.service import require_writable
 
 
 def check_writer(session: Session, run_id: int, token: str) -> None:
     """404 for an unknown run, 403 unless `token` is the run's (see `check_run_token`)."""
-    access = repository.lock_for_write(session, run_id, [], hash_token(token))
+    access = repository.lock_for_write(session, run_id, [], hash_secret(token))
     check_run_token(run_id, access.found, access.token_hash, token)
 
 
@@ -55,9 +54,9 @@ def ingest(
         Conflict: The run is not running.
     """
     keys = [s.key for s in batch]
-    access = repository.lock_for_write(session, run_id, keys, hash_token(token))
+    access = repository.lock_for_write(session, run_id, keys, hash_secret(token))
     check_run_token(run_id, access.found, access.token_hash, token)
-    require_writable(Run(id=run_id, status=access.status))
+    require_writable(run_id, access.status)
     received = sum(len(s.points) for s in batch)
     ids = dict(access.series)
     missing = [key for key in keys if key not in ids]
@@ -208,6 +207,34 @@ def extent(
     lo = max(chunks[0].first_step, start or 0)
     hi = min(max(c.last_step for c in chunks) + 1, end if end is not None else 2**63 - 1)
     return lo, hi
+
+
+def read_aligned(
+    session: Session,
+    run_ids: Sequence[int],
+    key: str,
+    *,
+    start: int | None,
+    end: int | None,
+    points: int,
+) -> list[SeriesSlice | None]:
+    """`key` of each run (None where a run lacks it), downsampled over one shared step range
+    so that the runs' M4 buckets line up."""
+    by_run = repository.series_ids_of_runs(session, list(run_ids), key)
+    ids = [by_run.get(run_id) for run_id in run_ids]
+    extents = []
+    for series_id in ids:
+        if series_id is not None:
+            chunks = repository.chunk_index(session, series_id, start, end)
+            if chunks:
+                extents.append(extent(chunks, start, end))
+    shared = (min(e[0] for e in extents), max(e[1] for e in extents)) if extents else None
+    return [
+        read_series(session, series_id, start=start, end=end, points=points, bucket_range=shared)
+        if series_id is not None
+        else None
+        for series_id in ids
+    ]
 
 
 def _raw_page(

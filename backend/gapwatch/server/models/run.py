@@ -6,9 +6,10 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Float, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from gapwatch.server.models.account import Project
 from gapwatch.server.models.base import Base, BigIntId, JSONDoc, UTCDateTime, utcnow
 
 
@@ -38,6 +39,12 @@ class Run(Base):
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    # Who may see and touch the run (revision 0004); deleting a project deletes its runs.
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    # Loaded with the run (one join): every answer about a run names its project.
+    project: Mapped[Project] = relationship(lazy="joined", innerjoin=True)
     name: Mapped[str | None] = mapped_column(String(200))
     group_name: Mapped[str | None] = mapped_column(String(200), index=True)
     tags: Mapped[list[str]] = mapped_column(JSONDoc, default=list)

@@ -6,7 +6,19 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 
-from gapwatch.server.deps import RunQueueDep, RunWriter, SessionDep, SettingsDep, WorkerAuth
+from gapwatch.server.access import service as access
+from gapwatch.server.deps import (
+    CacheDep,
+    Caller,
+    RunEditor,
+    RunQueueDep,
+    RunViewer,
+    RunWriter,
+    SessionDep,
+    SettingsDep,
+    SubmitRateLimit,
+    WorkerAuth,
+)
 from gapwatch.server.runs import listing, service
 from gapwatch.server.runs.repository import SORT_KEYS, RunFilter
 from gapwatch.server.runs.schemas import (
@@ -19,8 +31,7 @@ from gapwatch.server.runs.schemas import (
     RunRead,
     RunStatusName,
 )
-from gapwatch.server.summaries.endpoints import CacheDep
-from gapwatch.spec import RunSpec
+from gapwatch.spec import PROJECT_NAME_PATTERN, RunSpec
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
@@ -28,9 +39,16 @@ router = APIRouter(prefix="/runs", tags=["runs"])
 @router.post(
     "", status_code=status.HTTP_201_CREATED, response_model=RunRead, operation_id="runs-create"
 )
-def create_run(spec: RunSpec, session: SessionDep, run_queue: RunQueueDep) -> RunRead:
-    """Submit a run; it is queued for a worker."""
-    return RunRead.from_row(service.create_run(session, spec, run_queue))
+def create_run(
+    spec: RunSpec,
+    caller: Caller,
+    _rate: SubmitRateLimit,
+    session: SessionDep,
+    run_queue: RunQueueDep,
+    settings: SettingsDep,
+) -> RunRead:
+    """Submit a run (editor); it is queued for a worker."""
+    return RunRead.from_row(service.create_run(session, caller, spec, run_queue, settings))
 
 
 NameQuery = Annotated[str | None, Query(max_length=64, pattern=r"^[a-z0-9_]+$")]
@@ -41,7 +59,9 @@ SortKey = Literal[SORT_KEYS]  # type: ignore[valid-type]
 def list_runs(
     session: SessionDep,
     cache: CacheDep,
+    caller: Caller,
     status: RunStatusName | None = None,
+    project: Annotated[str | None, Query(pattern=PROJECT_NAME_PATTERN)] = None,
     group: Annotated[str | None, Query(max_length=200)] = None,
     benchmark: NameQuery = None,
     strategy: NameQuery = None,
@@ -56,8 +76,16 @@ def list_runs(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> RunPage:
-    """List runs (newest first by default), filtered and sorted."""
-    where = RunFilter(status=status, group=group, benchmark=benchmark, strategy=strategy, tag=tag)
+    """List the runs of the caller's projects (newest first by default), filtered and sorted."""
+    where = RunFilter(
+        status=status,
+        project=project,
+        group=group,
+        benchmark=benchmark,
+        strategy=strategy,
+        tag=tag,
+        visible_projects=access.visible_project_ids(session, caller),
+    )
     rows, total = listing.list_runs(session, cache, where, sort=sort, limit=limit, offset=offset)
     return RunPage(
         items=[RunRead.from_row(r) for r in rows], total=total, limit=limit, offset=offset
@@ -65,18 +93,17 @@ def list_runs(
 
 
 @router.get("/{run_id}", response_model=RunRead, operation_id="runs-get")
-def get_run(run_id: int, session: SessionDep, cache: CacheDep) -> RunRead:
+def get_run(run: RunViewer, session: SessionDep, cache: CacheDep) -> RunRead:
     """One run with its spec, status, timestamps, progress and (once ended) headline numbers."""
-    run = service.get_run(session, run_id)
     if run.headline_at is None:
         listing.record_headlines(session, [run], cache)
     return RunRead.from_row(run)
 
 
 @router.post("/{run_id}/cancel", response_model=RunRead, operation_id="runs-cancel")
-def cancel_run(run_id: int, session: SessionDep) -> RunRead:
-    """Cancel a queued or running run."""
-    return RunRead.from_row(service.cancel_run(session, run_id))
+def cancel_run(run: RunEditor, session: SessionDep) -> RunRead:
+    """Cancel a queued or running run (editor)."""
+    return RunRead.from_row(service.cancel_run(session, run))
 
 
 @router.post("/{run_id}/claim", response_model=ClaimResponse, operation_id="runs-claim")

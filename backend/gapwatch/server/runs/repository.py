@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, exists, func, or_, select, type_coerce, up
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from gapwatch.server.models import Run, RunStatus
+from gapwatch.server.models import Project, Run, RunStatus
 from gapwatch.server.models.run import TERMINAL_STATUSES
 
 
@@ -42,10 +42,13 @@ class RunFilter:
     """What the runs list narrows to; None means any."""
 
     status: str | None = None
+    project: str | None = None
     group: str | None = None
     benchmark: str | None = None
     strategy: str | None = None
     tag: str | None = None
+    # The projects the caller may read; None: every project.
+    visible_projects: Sequence[int] | None = None
 
 
 def _has_tag(session: Session, tag: str) -> ColumnElement[bool]:
@@ -60,6 +63,10 @@ def page(
 ) -> tuple[Sequence[Run], int]:
     """One page of runs in `sort` order, with the count of all that match."""
     query = select(Run)
+    if where.visible_projects is not None:
+        query = query.where(Run.project_id.in_(list(where.visible_projects)))
+    if where.project is not None:
+        query = query.where(Run.project.has(Project.name == where.project))
     for column, value in (
         (Run.status, where.status),
         (Run.group_name, where.group),
@@ -106,7 +113,7 @@ def claim(
     claimable = or_(
         Run.status == RunStatus.queued,
         (Run.status == RunStatus.running)
-        & or_(Run.heartbeat_at.is_(None), Run.heartbeat_at < stale_before, Run.worker == worker),
+        & or_(Run.heartbeat_at.is_(None), Run.heartbeat_at < stale_before),
     )
     result = session.execute(
         update(Run)

@@ -35,6 +35,7 @@ class RunRead(BaseModel):
     """A run as the API shows it."""
 
     id: int
+    project: str = Field(description="The project the run belongs to.")
     name: str | None
     group: str | None
     tags: list[str]
@@ -60,6 +61,7 @@ class RunRead(BaseModel):
         fraction = min(1.0, run.progress_step / total) if total else None
         return cls(
             id=run.id,
+            project=run.project.name,
             name=run.name,
             group=run.group_name,
             tags=run.tags,
@@ -106,9 +108,14 @@ class ClaimResponse(BaseModel):
     token: str = Field(description="Bearer token for this run's ingest and status endpoints.")
 
 
+# The runs table keeps progress in 32-bit integers: the bounds say so (a larger step is a 422,
+# not a database error).
+MAX_PROGRESS_STEP = 2**31 - 1
+
+
 class HeartbeatRequest(_Body):
-    step: int = Field(ge=0, le=2**53)
-    total_steps: int = Field(ge=1, le=2**53)
+    step: int = Field(ge=0, le=MAX_PROGRESS_STEP)
+    total_steps: int = Field(ge=1, le=MAX_PROGRESS_STEP)
     iterations_per_s: float | None = Field(None, ge=0.0, le=1e9, allow_inf_nan=False)
 
 

@@ -5,16 +5,20 @@ queued -> running -> succeeded | failed | cancelled. Services flush; the request
 
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy.orm import Session
 
+from gapwatch.config import Settings
 from gapwatch.queue import RunQueue
+from gapwatch.resources import check_limits
+from gapwatch.server.access import service as access
+from gapwatch.server.access.principal import Principal
+from gapwatch.server.access.tokens import hash_secret, new_secret
 from gapwatch.server.db import call_after_commit
-from gapwatch.server.deps import hash_token
 from gapwatch.server.errors import Conflict, NotFound
-from gapwatch.server.models import Run, RunStatus
+from gapwatch.server.models import Role, Run, RunStatus
 from gapwatch.server.models.base import utcnow
 from gapwatch.server.runs import repository
 from gapwatch.server.runs.schemas import FinishRequest, HeartbeatRequest
@@ -22,18 +26,48 @@ from gapwatch.spec import RunSpec
 
 
 def get_run(session: Session, run_id: int) -> Run:
-    """The run, or NotFound."""
+    """The run, or NotFound (for the worker's side, whose tokens were checked already)."""
     run = repository.get(session, run_id)
     if run is None:
         raise NotFound(f"run {run_id} not found")
     return run
 
 
-def create_run(session: Session, spec: RunSpec, run_queue: RunQueue) -> Run:
-    """Store a queued run and enqueue it once the transaction has committed."""
+def check_resources(spec: RunSpec, settings: Settings) -> None:
+    """422 naming the part of the spec whose estimated cost is over a GAPWATCH_MAX_* cap."""
+    refused = check_limits(
+        spec,
+        max_parameters=settings.max_parameters,
+        max_eval_rows=settings.max_eval_rows,
+        max_memory_bytes=settings.max_memory_bytes,
+    )
+    if refused:
+        raise RequestValidationError(
+            [
+                {"type": "resource_limit", "loc": r.loc, "msg": r.message, "input": r.estimate}
+                for r in refused
+            ]
+        )
+
+
+def create_run(
+    session: Session, caller: Principal, spec: RunSpec, run_queue: RunQueue, settings: Settings
+) -> Run:
+    """Store a queued run in its project and enqueue it once the transaction has committed.
+
+    Raises:
+        NotFound: The caller is not in the spec's project (or it does not exist).
+        Forbidden: The caller is only a viewer there.
+        RequestValidationError: The spec's estimated cost is over a cap.
+    """
+    name = spec.project or access.default_project_name(session, caller)
+    project, _ = access.authorize_project(session, caller, name, Role.editor)
+    check_resources(spec, settings)
+    spec = spec.model_copy(update={"project": project.name})
     run = repository.add(
         session,
         Run(
+            project_id=project.id,
             name=spec.name,
             group_name=spec.group,
             tags=list(spec.tags),
@@ -50,9 +84,9 @@ def create_run(session: Session, spec: RunSpec, run_queue: RunQueue) -> Run:
     return run
 
 
-def cancel_run(session: Session, run_id: int) -> Run:
+def cancel_run(session: Session, run: Run) -> Run:
     """Cancel a queued or running run; the worker sees it at its next heartbeat."""
-    run = get_run(session, run_id)
+    run_id = run.id
     if RunStatus(run.status).is_terminal:
         raise Conflict(f"run {run_id} is already {run.status}")
     run.status = RunStatus.cancelled
@@ -66,19 +100,19 @@ def claim_run(
 ) -> tuple[Run, str]:
     """Hand the run to `worker` with a fresh run token, unless it is finished or still alive.
 
-    A running run may be claimed again when its heartbeat is stale (its worker died and the
-    broker redelivered it) or by the same worker (a retried task).
+    A running run may be claimed again only when its heartbeat is stale (its worker died and
+    the broker redelivered it), whatever worker name the claim gives: a name is no credential.
     """
     run = get_run(session, run_id)
     if RunStatus(run.status).is_terminal:
         raise Conflict(f"run {run_id} is already {run.status}")
-    token = secrets.token_urlsafe(32)
+    token = new_secret()
     now = utcnow()
     claimed = repository.claim(
         session,
         run,
         worker=worker,
-        token_hash=hash_token(token),
+        token_hash=hash_secret(token),
         now=now,
         stale_before=now - timedelta(seconds=heartbeat_timeout_s),
     )

@@ -8,9 +8,13 @@ evaluations); `se` is the standard error sqrt(p(1-p)/n) from the evaluation subs
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
+from fastapi import Query
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
+
+from gapwatch.analytics.continual import DEFAULT_WINDOWS
 
 Number = float | None
 
@@ -140,3 +144,37 @@ class RunGaps(BaseModel):
     formula: str
     recovery_tolerance: float = Field(description="Recovered: a_j >= before − this.")
     boundaries: list[BoundaryGapsRead]
+
+
+MAX_WINDOW = 1_000_000
+DEFAULT_WINDOWS_QUERY = ",".join(map(str, DEFAULT_WINDOWS))
+
+
+WindowsQuery = Annotated[
+    str,
+    Query(
+        description="Comma-separated window sizes w of WF^w and WP^w (evaluations, 2 to "
+        f"{MAX_WINDOW:,}).",
+        examples=["10,100"],
+    ),
+]
+
+
+def parse_windows(windows: str) -> tuple[int, ...]:
+    """The `windows` parameter as sorted unique sizes, or a 422 naming it."""
+    try:
+        sizes = sorted({int(w) for w in windows.split(",") if w.strip()})
+    except ValueError:
+        sizes = []
+    if not sizes or len(sizes) > 8 or sizes[0] < 2 or sizes[-1] > MAX_WINDOW:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("query", "windows"),
+                    "msg": f"give 1 to 8 comma-separated integers from 2 to {MAX_WINDOW}",
+                    "input": windows,
+                }
+            ]
+        )
+    return tuple(sizes)

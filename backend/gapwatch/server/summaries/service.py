@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,6 +20,7 @@ from sqlalchemy.orm import Session
 from gapwatch import analytics
 from gapwatch.analytics import continual, matrix
 from gapwatch.analytics.gap import STABILITY_GAP
+from gapwatch.server.cache import AnalysisCache
 from gapwatch.server.metrics.service import read_all
 from gapwatch.server.models import Run
 from gapwatch.server.summaries import repository
@@ -83,67 +82,6 @@ def nums(values: Sequence[float] | np.ndarray) -> list[float | None]:
     return [num(float(v)) for v in values]
 
 
-@dataclass
-class _Entry:
-    fingerprint: Hashable
-    products: dict[Hashable, Any] = field(default_factory=dict)
-
-
-class AnalysisCache:
-    """Per-process LRU of computed summaries and gap tables, keyed by run and fingerprint.
-
-    Computing a run's products is serialized per run: the run page asks for the summary and
-    the gaps at once, and the second request must wait for the first's load (which computes
-    both) instead of reading a million-point run from the store a second time.
-    """
-
-    def __init__(self, max_runs: int = 256) -> None:
-        self._entries: OrderedDict[int, _Entry] = OrderedDict()
-        self._lock = threading.Lock()
-        self._run_locks: dict[int, threading.Lock] = {}
-        self._max_runs = max_runs
-        self.hits = 0
-        self.misses = 0
-
-    def _lookup(self, run_id: int, fingerprint: Hashable, product: Hashable) -> tuple[bool, Any]:
-        with self._lock:
-            entry = self._entries.get(run_id)
-            if entry is not None and entry.fingerprint == fingerprint and product in entry.products:
-                self._entries.move_to_end(run_id)
-                self.hits += 1
-                return True, entry.products[product]
-        return False, None
-
-    def put(self, run_id: int, fingerprint: Hashable, product: Hashable, value: Any) -> None:
-        with self._lock:
-            entry = self._entries.get(run_id)
-            if entry is None or entry.fingerprint != fingerprint:
-                entry = self._entries[run_id] = _Entry(fingerprint)
-            entry.products[product] = value
-            self._entries.move_to_end(run_id)
-            while len(self._entries) > self._max_runs:
-                evicted, _ = self._entries.popitem(last=False)
-                self._run_locks.pop(evicted, None)
-
-    def get(
-        self, run_id: int, fingerprint: Hashable, product: Hashable, compute: Callable[[], Any]
-    ) -> Any:
-        found, value = self._lookup(run_id, fingerprint, product)
-        if found:
-            return value
-        with self._lock:
-            run_lock = self._run_locks.setdefault(run_id, threading.Lock())
-        with run_lock:
-            found, value = self._lookup(run_id, fingerprint, product)
-            if found:
-                return value
-            with self._lock:
-                self.misses += 1
-            value = compute()
-            self.put(run_id, fingerprint, product, value)
-        return value
-
-
 @dataclass(frozen=True)
 class RunCurves:
     """What the analytics need from the store."""
@@ -194,6 +132,12 @@ def _eval_samples(run: Run, payloads: list[dict[str, Any]]) -> tuple[list[int | 
             per_task.append(None)
     source = sources.pop() if len(sources) == 1 else ("mixed" if sources else "none")
     return per_task, source
+
+
+def stored_counts(session: Session, run_id: int) -> tuple[int, int]:
+    """(accuracy points, task-boundary events) stored for the run: what a live view watches."""
+    series = list(repository.accuracy_series(session, run_id).values())
+    return repository.fingerprint(session, run_id, series)
 
 
 def _load(session: Session, run: Run, series: dict[int, int]) -> RunCurves:

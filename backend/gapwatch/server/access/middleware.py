@@ -1,0 +1,124 @@
+"""Authentication before anything else: a pure ASGI middleware that knows the caller (or
+refuses the request) before a route is chosen or a byte of the body is read.
+
+- `Authorization: Bearer gw_...` is an API key; the dashboard's session cookie is a person.
+- Mutating requests made with the cookie must carry the session's CSRF token.
+- Requests without credentials reach only the public paths: `/health`, sign-in, the
+  dashboard's static files and the API reference pages.
+- The worker's endpoints take their own bearer secrets (the worker secret to claim, a run's
+  token to write into it), which the endpoints check themselves.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from http.cookies import CookieError, SimpleCookie
+from typing import Any
+
+import orjson
+from anyio import to_thread
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gapwatch.server.access import service
+from gapwatch.server.access.principal import Principal
+from gapwatch.server.access.tokens import (
+    AUTHENTICATE_HINT,
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    bearer_value,
+    is_api_key,
+)
+from gapwatch.server.errors import GapwatchError, Unauthorized
+
+API_PREFIX = "/api/"
+PUBLIC_API_PATHS = frozenset({"/api/v1/auth/sign-in", "/api/v1/auth/link"})
+# Paths that answer their own bearer secrets: the worker's claim and a run token's writes.
+WORKER_PATH = re.compile(r"^/api/v1/runs/[^/]+/(claim|heartbeat|finish|metrics|events)$")
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+PRINCIPAL_STATE = "principal"
+
+
+def needs_credentials(path: str) -> bool:
+    """Everything under /api/ and the OpenAPI document, except sign-in itself."""
+    if path == "/openapi.json":
+        return True
+    return path.startswith(API_PREFIX) and path not in PUBLIC_API_PATHS
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    raw = _header(scope, b"cookie")
+    if not raw:
+        return None
+    try:
+        jar = SimpleCookie(raw)
+    except CookieError:
+        return None
+    morsel = jar.get(name)
+    return morsel.value if morsel is not None and morsel.value else None
+
+
+class AuthenticationMiddleware:
+    """Sets `request.state.principal` (a Principal, or None on public paths)."""
+
+    def __init__(self, app: ASGIApp, session_factory: Callable[[], sessionmaker[Session]]):
+        self.app = app
+        self._session_factory = session_factory
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            principal = await self._authenticate(scope)
+        except GapwatchError as error:
+            await _answer(send, error)
+            return
+        scope.setdefault("state", {})[PRINCIPAL_STATE] = principal
+        await self.app(scope, receive, send)
+
+    async def _authenticate(self, scope: Scope) -> Principal | None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        authorization = _header(scope, b"authorization")
+        if authorization is not None:
+            value = bearer_value(authorization)
+            if not is_api_key(value):
+                if method == "POST" and WORKER_PATH.match(path):
+                    return None  # the endpoint checks the worker's or the run's secret
+                raise Unauthorized(f"not an API key: {AUTHENTICATE_HINT}")
+            return await to_thread.run_sync(self._with_session, service.principal_from_key, value)
+        cookie = _cookie(scope, SESSION_COOKIE)
+        principal = None
+        if cookie is not None:
+            principal = await to_thread.run_sync(
+                self._with_session, service.principal_from_session, cookie
+            )
+        if principal is None:
+            if needs_credentials(path) and not (method == "POST" and WORKER_PATH.match(path)):
+                what = "your sign-in has expired or was revoked; " if cookie else ""
+                raise Unauthorized(f"authentication required: {what}{AUTHENTICATE_HINT}")
+            return None
+        if method in MUTATING:
+            service.check_csrf(principal, _header(scope, CSRF_HEADER.lower().encode()))
+        return principal
+
+    def _with_session(self, function: Callable[[Session, str], Any], value: str) -> Any:
+        with self._session_factory()() as session:
+            return function(session, value)
+
+
+async def _answer(send: Send, error: GapwatchError) -> None:
+    headers = [(b"content-type", b"application/json")]
+    if isinstance(error, Unauthorized):
+        headers.append((b"www-authenticate", b'Bearer realm="gapwatch"'))
+    await send({"type": "http.response.start", "status": error.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": orjson.dumps({"detail": error.detail})})

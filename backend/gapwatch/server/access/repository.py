@@ -1,0 +1,87 @@
+"""Every query the access floor makes: credentials to callers, callers' roles."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, select
+from sqlalchemy.orm import Session
+
+from gapwatch.server.models import ApiKey, Membership, Project, Run, User, WebSession
+
+
+def key_caller(session: Session, key_hash: str) -> Row[Any] | None:
+    """The live key with this hash and its enabled user, in one indexed lookup."""
+    return session.execute(
+        select(
+            ApiKey.id,
+            ApiKey.project_id,
+            ApiKey.role,
+            ApiKey.expires_at,
+            User.id.label("user_id"),
+            User.name,
+            User.is_admin,
+        )
+        .join(User, User.id == ApiKey.user_id)
+        .where(
+            ApiKey.key_hash == key_hash,
+            ApiKey.revoked_at.is_(None),
+            User.disabled_at.is_(None),
+        )
+    ).first()
+
+
+def session_caller(session: Session, token_hash: str, now: datetime) -> Row[Any] | None:
+    """The unexpired, unrevoked web session with this hash and its enabled user."""
+    return session.execute(
+        select(WebSession.id, User.id.label("user_id"), User.name, User.is_admin)
+        .join(User, User.id == WebSession.user_id)
+        .where(
+            WebSession.token_hash == token_hash,
+            WebSession.revoked_at.is_(None),
+            WebSession.expires_at > now,
+            User.disabled_at.is_(None),
+        )
+    ).first()
+
+
+def run_with_member_role(
+    session: Session, run_id: int, user_id: int
+) -> tuple[Run, str | None] | None:
+    """The run and the user's membership role in its project (None if not a member)."""
+    row = session.execute(
+        select(Run, Membership.role)
+        .outerjoin(
+            Membership,
+            (Membership.project_id == Run.project_id) & (Membership.user_id == user_id),
+        )
+        .where(Run.id == run_id)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def project_with_member_role(
+    session: Session, name: str, user_id: int
+) -> tuple[Project, str | None] | None:
+    row = session.execute(
+        select(Project, Membership.role)
+        .outerjoin(
+            Membership,
+            (Membership.project_id == Project.id) & (Membership.user_id == user_id),
+        )
+        .where(Project.name == name)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def member_project_roles(session: Session, user_id: int) -> dict[int, str]:
+    """{project id: role} of the user's memberships."""
+    rows = session.execute(
+        select(Membership.project_id, Membership.role).where(Membership.user_id == user_id)
+    )
+    return {project_id: role for project_id, role in rows}
+
+
+def all_project_ids(session: Session) -> list[int]:
+    return list(session.scalars(select(Project.id)))

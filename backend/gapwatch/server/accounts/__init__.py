@@ -1,0 +1,1 @@
+"""Accounts: users, sign-in, sessions, one-time links, API keys, projects and members."""

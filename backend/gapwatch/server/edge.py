@@ -1,0 +1,580 @@
+"""The HTTP edge of the API: security headers, Host check, CORS, body limits, rate limiting.
+
+Everything here is plain ASGI (no `BaseHTTPMiddleware`, which copies every request into a task
+and breaks streaming): the middlewares only look at `http.response.start` and pass body chunks
+through untouched, so Server-Sent Events stream as before.
+
+`install_edge` is called last in `create_app`, after every other middleware, and gives (outermost
+first): security headers, Host check, CORS (only when origins are configured), body limit.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocketClose
+
+from gapwatch.config import Settings
+from gapwatch.server.errors import PayloadTooLarge
+
+log = logging.getLogger(__name__)
+
+# --- Security headers -------------------------------------------------------------------------
+
+# The dashboard is a Vite build: scripts and styles are files of its own origin. Inline styles stay
+# allowed because the chart library (uPlot) and React set `style` attributes; images may be data:
+# or blob: URLs (PNG export of a chart).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; connect-src 'self'; font-src 'self' data:; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+# FastAPI's /docs (Swagger UI) and /redoc pages load their bundle and stylesheet from
+# cdn.jsdelivr.net and start it with an inline <script>; ReDoc also loads Google Fonts, runs its
+# search in a blob: worker, and both show FastAPI's favicon. The strict policy would leave these
+# pages blank, so exactly these paths get a policy that allows those sources and no more (still no
+# framing, no plugins, no foreign form targets, and API calls only to this origin). They show
+# nothing but the public OpenAPI document.
+DOCS_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "img-src 'self' data: blob: https://fastapi.tiangolo.com https://cdn.jsdelivr.net; "
+    "font-src 'self' data: https://fonts.gstatic.com; worker-src 'self' blob:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
+
+SECURITY_HEADERS: dict[str, str] = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    # The CSP's frame-ancestors says the same to current browsers; this is for older ones.
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    # no-referrer: run pages, sign-in links (one-time tokens in the URL) and even the host name of
+    # a lab-internal server must not reach sites linked from run notes. Nothing here reads the
+    # Referer header. The dashboard calls the API with fetch(), whose Origin header this policy
+    # leaves alone; only HTML form posts would send `Origin: null`.
+    "Referrer-Policy": "no-referrer",
+    # Pages of other sites that this one opens (or that open it) get no window handle to it.
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+    ]
+
+
+_STRICT_HEADERS = _encoded(SECURITY_HEADERS)
+_DOCS_HEADERS = _encoded(
+    {**SECURITY_HEADERS, "Content-Security-Policy": DOCS_CONTENT_SECURITY_POLICY}
+)
+
+
+def _app_path(scope: Scope) -> str:
+    """The request path below the app's mount point (`root_path` stripped if the server kept it)."""
+    path: str = scope.get("path", "")
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :] or "/"
+    return path
+
+
+class SecurityHeadersMiddleware:
+    """Adds `SECURITY_HEADERS` to every HTTP response that lacks them.
+
+    A header the app already set (a handler's own CSP, say) is kept as it is.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = _DOCS_HEADERS if _app_path(scope) in DOCS_PATHS else _STRICT_HEADERS
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(item for item in extra if item[0] not in present)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+# --- Host check -------------------------------------------------------------------------------
+
+_MAX_ECHOED_HOST = 100
+
+
+def host_of(value: str) -> str | None:
+    """The host part of a Host header value, lower-case, without port or IPv6 brackets.
+
+    Args:
+        value: A Host header (`example.org:8000`, `[::1]:8000`, `EXAMPLE.org.`).
+
+    Returns:
+        The host (`example.org`, `::1`); a trailing dot of a fully qualified name is dropped.
+        None when the value is empty or malformed (a port that is not a number, an unclosed
+        bracket).
+    """
+    value = value.strip()
+    if value.startswith("["):
+        end = value.find("]")
+        if end == -1:
+            return None
+        host, rest = value[1:end], value[end + 1 :]
+        if rest and not (rest.startswith(":") and _is_port(rest[1:])):
+            return None
+    elif value.count(":") > 1:
+        # An IPv6 address without brackets: not valid in a Host header, but unambiguous (no port).
+        host = value
+    else:
+        host, colon, port = value.partition(":")
+        if colon and not _is_port(port):
+            return None
+    host = host.lower()
+    if host.endswith("."):
+        host = host[:-1]
+    return host or None
+
+
+def _is_port(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def host_allowed(host: str, allowed: Iterable[str]) -> bool:
+    """Whether `host` (as `host_of` gives it) matches one of the `allowed` patterns.
+
+    Args:
+        host: A lower-case host name or IP address without port.
+        allowed: Host names (case-insensitive; a port or brackets are ignored); `*.lab.org`
+            matches every subdomain of lab.org (not lab.org itself); `*` matches any host.
+
+    Returns:
+        True when a pattern matches.
+    """
+    for pattern in allowed:
+        pattern = pattern.strip().lower()
+        if pattern == "*":
+            return True
+        if pattern.startswith("*."):
+            if host.endswith(pattern[1:]) and len(host) > len(pattern) - 1:
+                return True
+        elif host == host_of(pattern):
+            return True
+    return False
+
+
+class AllowedHostsMiddleware:
+    """Answers 400 to requests for a Host that is not this server's.
+
+    A web page on another site can make a browser send requests to a server on the user's
+    network by pointing its own DNS name at that server's address (DNS rebinding); such requests
+    carry the attacker's name in the Host header, so refusing unknown names stops them. The JSON
+    answer says which setting to change, for the honest case of a new name or proxy.
+    """
+
+    def __init__(self, app: ASGIApp, allowed_hosts: Iterable[str]) -> None:
+        self.app = app
+        self.allowed_hosts = [h.strip().lower() for h in allowed_hosts if h.strip()]
+        self.allow_any = "*" in self.allowed_hosts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or self.allow_any:
+            await self.app(scope, receive, send)
+            return
+        values = [v for k, v in scope.get("headers", []) if k.lower() == b"host"]
+        detail: str | None = None
+        if not values:
+            detail = "the request has no Host header"
+        elif len(values) > 1:
+            # Two Host headers: a proxy and this server could each believe a different one.
+            detail = "the request has more than one Host header"
+        else:
+            raw = values[0].decode("latin-1")
+            host = host_of(raw)
+            if host is None or not host_allowed(host, self.allowed_hosts):
+                shown = (host if host is not None else raw)[:_MAX_ECHOED_HOST]
+                detail = f"Host '{shown}' is not allowed; add it to GAPWATCH_ALLOWED_HOSTS"
+        if detail is None:
+            await self.app(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await WebSocketClose(code=1008, reason="host not allowed")(scope, receive, send)
+        else:
+            await JSONResponse({"detail": detail}, status_code=400)(scope, receive, send)
+
+
+# --- Body limit -------------------------------------------------------------------------------
+
+# Run specs (POST /api/v1/runs) and every other small JSON body: a spec is a few KiB.
+SPEC_BODY_LIMIT = 64 * 2**10
+DEFAULT_BODY_LIMIT = SPEC_BODY_LIMIT
+# A metric batch is at most 200,000 points; as JSON with 17 significant digits that is ~8 MiB.
+METRICS_BODY_LIMIT = 32 * 2**20
+EVENTS_BODY_LIMIT = 2**20
+# Future dataset upload (POST /api/v1/datasets).
+DATASET_BODY_LIMIT = 2 * 2**30
+
+_METRICS_PATH = re.compile(r"/api/v1/runs/[^/]+/metrics/?")
+_EVENTS_PATH = re.compile(r"/api/v1/runs/[^/]+/events/?")
+_DATASETS_PATH = re.compile(r"/api/v1/datasets/?")
+
+
+def body_limit(method: str, path: str) -> int:
+    """The largest request body, in bytes, accepted for a request.
+
+    Args:
+        method: The HTTP method (any case).
+        path: The request path below the app's root, without query string.
+
+    Returns:
+        METRICS_BODY_LIMIT for POST /api/v1/runs/{id}/metrics, EVENTS_BODY_LIMIT for POST
+        /api/v1/runs/{id}/events, DATASET_BODY_LIMIT for POST /api/v1/datasets, and
+        DEFAULT_BODY_LIMIT (SPEC_BODY_LIMIT) for everything else. A trailing slash counts as the
+        same path, so that FastAPI's redirect to the canonical path is not a 413 first.
+    """
+    if method.upper() == "POST":
+        if _METRICS_PATH.fullmatch(path):
+            return METRICS_BODY_LIMIT
+        if _EVENTS_PATH.fullmatch(path):
+            return EVENTS_BODY_LIMIT
+        if _DATASETS_PATH.fullmatch(path):
+            return DATASET_BODY_LIMIT
+    return DEFAULT_BODY_LIMIT
+
+
+class RequestBodyTooLarge(PayloadTooLarge):
+    """Raised by `receive` once a body without Content-Length passes its limit.
+
+    The app never gets the chunk that crossed the limit. `BodyLimitMiddleware` answers 413 whatever
+    the app made of the exception (FastAPI turns errors while reading a body into a 400, and a
+    streaming response may wrap it in an ExceptionGroup).
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body larger than {limit} bytes")
+        self.limit = limit
+
+
+def _content_length(scope: Scope) -> int | None | str:
+    """The declared body length; None without the header; 'malformed' when unusable."""
+    values = {v.strip() for k, v in scope.get("headers", []) if k.lower() == b"content-length"}
+    if not values:
+        return None
+    if len(values) > 1:
+        return "malformed"
+    (value,) = values
+    # Strict digits: int() would also take '+12', ' 12' and '1_2'.
+    if not value or not value.isdigit():
+        return "malformed"
+    return int(value)
+
+
+def _refusal(status: int, detail: str) -> JSONResponse:
+    # Connection: close makes the server hang up instead of reading (and discarding) the rest of
+    # a body that may be gigabytes long before the next request on this connection.
+    return JSONResponse({"detail": detail}, status_code=status, headers={"Connection": "close"})
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies larger than `limit_for(method, path)` before they are read.
+
+    A declared Content-Length above the limit is a 413 at once, without calling the app (so a
+    client that sent `Expect: 100-continue` never uploads). Without Content-Length (chunked), the
+    bytes are counted as the app receives them, and the chunk that crosses the limit raises
+    `RequestBodyTooLarge` instead of reaching the app; the answer is a 413 if the app had not
+    started its response yet.
+    """
+
+    def __init__(self, app: ASGIApp, limit_for: Callable[[str, str], int] = body_limit) -> None:
+        self.app = app
+        self.limit_for = limit_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["method"], _app_path(scope))
+        declared = _content_length(scope)
+        if declared == "malformed":
+            await _refusal(400, "malformed Content-Length header")(scope, receive, send)
+            return
+        too_large = f"request body larger than {limit} bytes"
+        if isinstance(declared, int) and declared > limit:
+            await _refusal(413, too_large)(scope, receive, send)
+            return
+
+        received = 0
+        exceeded = False
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, exceeded
+            if exceeded:
+                raise RequestBodyTooLarge(limit)
+            message = await receive()
+            if message["type"] == "http.request":
+                # Counted even with a Content-Length: the server enforces it, but a server that
+                # does not would otherwise let any length through.
+                received += len(message.get("body", b""))
+                if received > limit:
+                    exceeded = True
+                    raise RequestBodyTooLarge(limit)
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if exceeded and not started:
+                # The app's answer to the exception (FastAPI's 400 "error parsing the body", a
+                # handler's 413): dropped, ours is sent below.
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not exceeded:
+                raise
+            if started:
+                # Too late for a 413: end here; the server closes the unfinished response.
+                log.warning("request body over %d bytes after the response started", limit)
+                return
+        if exceeded and not started:
+            await _refusal(413, too_large)(scope, receive, send)
+
+
+# --- Rate limiting ----------------------------------------------------------------------------
+
+MAX_RATE_LIMIT_KEYS = 100_000
+_WINDOW_S = 60.0
+# Float sums of limit * (60 / limit) may land a hair above 60: without this the limit-th hit in
+# one instant could be refused.
+_EPSILON_S = 1e-9
+
+
+class RateLimiter:
+    """At most `limit_per_minute` events per key in any minute, smoothly refilled.
+
+    A token bucket of `limit_per_minute` tokens that refills one token every
+    60 / limit_per_minute seconds, stored as one timestamp per key (the generic cell-rate
+    algorithm): a key may spend its whole minute at once, then one event per refill interval.
+    Refused events are not counted, so a client that keeps retrying is let in again as soon as
+    a token is back.
+
+    The state is in this process's memory, guarded by a lock (endpoints run in a thread pool).
+    With several API processes each keeps its own counts, so the effective limit is the limit
+    times the number of processes; a restart forgets everything. Memory is bounded: a key is
+    forgotten once its bucket is full again (idle for at most a minute), and beyond `max_keys`
+    tracked keys the least recently used one is forgotten (which forgives that key: the cap
+    guards memory, it is not a limit on its own).
+
+    For "count only failures" (sign-in), ask `retry_after(key)` before the attempt, `record(key)`
+    after a failure, and `reset(key)` after a success; `hit(key)` is check and record at once.
+    """
+
+    def __init__(
+        self,
+        limit_per_minute: int,
+        *,
+        max_keys: int = MAX_RATE_LIMIT_KEYS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Create a limiter.
+
+        Args:
+            limit_per_minute: Events allowed per key in a minute; 0 means no limit.
+            max_keys: The most keys tracked at once.
+            clock: Seconds from a monotonic clock (tests pass a fake one).
+
+        Raises:
+            ValueError: On a negative limit or a max_keys below 1.
+        """
+        if limit_per_minute < 0:
+            raise ValueError("limit_per_minute must be >= 0 (0: no limit)")
+        if max_keys < 1:
+            raise ValueError("max_keys must be >= 1")
+        self.limit_per_minute = limit_per_minute
+        self.max_keys = max_keys
+        self._clock = clock
+        self._interval = _WINDOW_S / limit_per_minute if limit_per_minute else 0.0
+        # key -> theoretical arrival time: when the key's bucket would be full again. Ordered by
+        # last use, so the oldest entries are first in line to be forgotten.
+        self._full_at: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        """The number of keys tracked now."""
+        with self._lock:
+            return len(self._full_at)
+
+    def hit(self, key: str) -> float | None:
+        """Count one event for `key` if it is allowed.
+
+        Args:
+            key: Who is limited (a user name, an address, a token's id).
+
+        Returns:
+            None when allowed (and counted); otherwise the seconds to wait before the next event
+            is allowed (not counted).
+        """
+        if not self.limit_per_minute:
+            return None
+        with self._lock:
+            now = self._clock()
+            wait = self._wait(key, now)
+            if wait is None:
+                self._add(key, now)
+            return wait
+
+    def retry_after(self, key: str) -> float | None:
+        """Whether an event for `key` would be allowed now, without counting one.
+
+        Args:
+            key: Who is limited.
+
+        Returns:
+            None when an event would be allowed; otherwise the seconds to wait.
+        """
+        if not self.limit_per_minute:
+            return None
+        with self._lock:
+            return self._wait(key, self._clock())
+
+    def record(self, key: str) -> None:
+        """Count one event for `key` whether or not it was allowed (e.g. a failed sign-in).
+
+        A key can not owe more than one minute: recording beyond the limit keeps its wait at one
+        refill interval after the last event.
+
+        Args:
+            key: Who is limited.
+        """
+        if not self.limit_per_minute:
+            return
+        with self._lock:
+            self._add(key, self._clock())
+
+    def reset(self, key: str) -> None:
+        """Forget `key`'s events (e.g. after a successful sign-in).
+
+        Args:
+            key: Who is limited.
+        """
+        with self._lock:
+            self._full_at.pop(key, None)
+
+    def _wait(self, key: str, now: float) -> float | None:
+        full_at = self._full_at.get(key)
+        if full_at is None:
+            return None
+        # Allowed while one more event would keep the bucket within one minute of refilling.
+        wait = full_at + self._interval - _WINDOW_S - now
+        return wait if wait > _EPSILON_S else None
+
+    def _add(self, key: str, now: float) -> None:
+        full_at = self._full_at.pop(key, now)
+        self._full_at[key] = min(max(full_at, now) + self._interval, now + _WINDOW_S)
+        self._forget(now)
+
+    def _forget(self, now: float) -> None:
+        # Amortised O(1): each key is removed at most once per insertion. Entries are in order of
+        # last use; the first one whose bucket is not yet full stops the sweep (it is full within
+        # a minute, so idle keys never stay long).
+        entries = self._full_at
+        while entries:
+            key, full_at = next(iter(entries.items()))
+            if full_at <= now or len(entries) > self.max_keys:
+                del entries[key]
+            else:
+                break
+
+
+# --- Installation -----------------------------------------------------------------------------
+
+CORS_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+CORS_HEADERS = ["Authorization", "Content-Type", "X-CSRF-Token"]
+
+
+def install_edge(app: FastAPI, settings: Settings) -> None:
+    """Add the edge middlewares to `app`; call it after every other middleware.
+
+    From the outside in: security headers (wrapping even Starlette's error middleware, so a 500
+    carries them too), Host check, CORS (only when `settings.resolved_cors_origins` is non-empty),
+    body limit (`body_limit`).
+
+    Args:
+        app: The application, not yet started (Starlette refuses middleware after that).
+        settings: Allowed hosts and CORS origins are read from it.
+    """
+    app.add_middleware(BodyLimitMiddleware)
+    origins = settings.resolved_cors_origins
+    if origins:
+        # With '*' a credentialed request would be answered with its own origin echoed, i.e.
+        # every site could act as the signed-in user: a wildcard is allowed only without cookies.
+        credentials = "*" not in origins
+        if not credentials:
+            log.warning("GAPWATCH_CORS_ORIGINS contains '*': cross-origin requests get no cookies")
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_credentials=credentials,
+            allow_methods=CORS_METHODS,
+            allow_headers=CORS_HEADERS,
+            # Scripts of an allowed origin may read how long to wait after a 429.
+            expose_headers=["Retry-After"],
+        )
+    app.add_middleware(AllowedHostsMiddleware, allowed_hosts=settings.resolved_allowed_hosts)
+
+    # Starlette puts ServerErrorMiddleware (which writes the 500 for an unhandled exception)
+    # outside every added middleware, so an added security-header middleware would miss 500s.
+    # Wrapping the built stack instead keeps Starlette's own error handling and still covers
+    # every response.
+    build_stack = app.build_middleware_stack
+
+    def build_middleware_stack() -> ASGIApp:
+        return SecurityHeadersMiddleware(build_stack())
+
+    app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
+
+
+__all__ = [
+    "CONTENT_SECURITY_POLICY",
+    "CORS_HEADERS",
+    "CORS_METHODS",
+    "DATASET_BODY_LIMIT",
+    "DEFAULT_BODY_LIMIT",
+    "DOCS_CONTENT_SECURITY_POLICY",
+    "DOCS_PATHS",
+    "EVENTS_BODY_LIMIT",
+    "MAX_RATE_LIMIT_KEYS",
+    "METRICS_BODY_LIMIT",
+    "SECURITY_HEADERS",
+    "SPEC_BODY_LIMIT",
+    "AllowedHostsMiddleware",
+    "BodyLimitMiddleware",
+    "RateLimiter",
+    "RequestBodyTooLarge",
+    "SecurityHeadersMiddleware",
+    "body_limit",
+    "host_allowed",
+    "host_of",
+    "install_edge",
+]

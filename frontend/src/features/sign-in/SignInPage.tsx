@@ -1,0 +1,148 @@
+// /sign-in — a name and password, or ?token=<one-time link token> (what `gapwatch login-link`
+// and the admins' Users section print), which is exchanged at once. Afterwards the user goes to
+// ?next= (a path on this site only), with the sign-in URL replaced in the history so that a
+// link's token neither stays in the address bar nor comes back with the Back button.
+import "./sign-in.css";
+
+import { useMutation } from "@tanstack/react-query";
+import { type FormEvent, useEffect, useRef, useState } from "react";
+import { Navigate, useNavigate, useSearchParams } from "react-router";
+
+import { api, unwrap } from "../../api/client";
+import { safeNext } from "../../auth/nextPath";
+import { useMaybeMe, useSessionActions } from "../../auth/session";
+import { retryAfterSeconds, signInErrorText } from "./signInErrors";
+
+/** A refused sign-in with what the answer said about waiting. */
+class Refused extends Error {
+  constructor(
+    readonly reason: unknown,
+    readonly retryAfter: number | null,
+  ) {
+    super("sign-in refused");
+  }
+}
+
+/** The signed-in answer, or a Refused that carries Retry-After. */
+function signedInOrRefused<T>(result: { data?: T; error?: unknown; response: Response }): T {
+  try {
+    return unwrap(result);
+  } catch (error) {
+    throw new Refused(error, retryAfterSeconds(result.response.headers.get("Retry-After")));
+  }
+}
+
+export function SignInPage() {
+  const [params, setParams] = useSearchParams();
+  const token = params.get("token");
+  const rawNext = params.get("next");
+  const next = safeNext(rawNext);
+  const me = useMaybeMe();
+  const navigate = useNavigate();
+  const session = useSessionActions();
+
+  const [name, setName] = useState("");
+  const [password, setPassword] = useState("");
+
+  const finish = async () => {
+    await session.signedIn();
+    navigate(next, { replace: true });
+  };
+
+  const withPassword = useMutation({
+    mutationFn: async () =>
+      signedInOrRefused(await api.POST("/api/v1/auth/sign-in", { body: { name, password } })),
+    onSuccess: finish,
+  });
+  const withLink = useMutation({
+    mutationFn: async (linkToken: string) =>
+      signedInOrRefused(await api.POST("/api/v1/auth/link", { body: { token: linkToken } })),
+    onSuccess: finish,
+    // A spent token is no use in the address bar either.
+    onError: () => setParams(rawNext ? { next: rawNext } : {}, { replace: true }),
+  });
+
+  // Exchange a link's token once, even if the effect runs twice (React's StrictMode does).
+  const exchanged = useRef<string | null>(null);
+  const exchange = withLink.mutate;
+  useEffect(() => {
+    if (token && exchanged.current !== token) {
+      exchanged.current = token;
+      exchange(token);
+    }
+  }, [token, exchange]);
+
+  const failed = withPassword.error
+    ? { error: withPassword.error, via: "password" as const }
+    : withLink.error
+      ? { error: withLink.error, via: "link" as const }
+      : null;
+  const busy =
+    withPassword.isPending || withLink.isPending || withPassword.isSuccess || withLink.isSuccess;
+  // Signed in already: on to `next`, unless a link just failed (say so first).
+  if (me && !token && !busy && !failed) return <Navigate to={next} replace />;
+
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    withLink.reset();
+    withPassword.mutate();
+  };
+  const message =
+    failed &&
+    (failed.error instanceof Refused
+      ? signInErrorText(failed.error.reason, failed.via, failed.error.retryAfter)
+      : signInErrorText(failed.error, failed.via));
+
+  return (
+    <section className="sign-in-page" data-testid="sign-in-page">
+      <h1>Sign in to Gapwatch</h1>
+      {token || withLink.isPending ? (
+        <p className="muted" data-testid="sign-in-link-pending">
+          Signing you in with the link…
+        </p>
+      ) : (
+        <form className="sign-in-form" onSubmit={submit}>
+          {message && (
+            <p className="sign-in-error" data-testid="sign-in-error" role="alert">
+              {message}
+            </p>
+          )}
+          <label htmlFor="sign-in-name">Name</label>
+          <input
+            id="sign-in-name"
+            data-testid="sign-in-name"
+            name="username"
+            autoComplete="username"
+            autoFocus
+            required
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+          />
+          <label htmlFor="sign-in-password">Password</label>
+          <input
+            id="sign-in-password"
+            data-testid="sign-in-password"
+            name="password"
+            type="password"
+            autoComplete="current-password"
+            required
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+          />
+          <button
+            type="submit"
+            className="primary"
+            data-testid="sign-in-submit"
+            disabled={busy || !name || !password}
+          >
+            {withPassword.isPending ? "Signing in…" : "Sign in"}
+          </button>
+          <p className="muted small">
+            No password yet? Ask an administrator for a one-time sign-in link, or run{" "}
+            <code>gapwatch login-link &lt;your name&gt;</code> on the server.
+          </p>
+        </form>
+      )}
+    </section>
+  );
+}
