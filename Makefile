@@ -55,6 +55,7 @@ services:
 lint: $(STAMP)
 	$(BIN)/ruff check backend worker tests migrations bench
 	$(BIN)/ruff format --check backend worker tests migrations bench
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .gapwatch test-artifacts .pytest_cache $(FRONTEND)/node_modules $(FRONTEND)/dist

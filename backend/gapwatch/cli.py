@@ -1,21 +1,34 @@
-"""`gapwatch up | serve | worker | migrate | submit`.
+"""`gapwatch up | serve | worker | migrate | submit | users | keys | projects | login-link`.
 
-`up` is the embedded default behind `make up`: migrate the SQLite file, start one Celery
-worker process on the filesystem broker, and serve the API; Ctrl-C stops both.
+`up` is the embedded default behind `make up`: migrate the SQLite file, create the first admin
+and print a one-time sign-in link if there is no user yet, start one Celery worker process on
+the filesystem broker, and serve the API; Ctrl-C stops both.
+
+`users`, `keys`, `projects` and `login-link` are administration on the server's host: they
+open the database of the current settings directly (as `docker compose run --rm backend
+gapwatch users create NAME --admin` does in a compose deployment).
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from gapwatch.config import FILESYSTEM_BROKER, Settings, get_settings
+from gapwatch.config import DEVELOPMENT_WORKER_TOKEN, FILESYSTEM_BROKER, Settings, get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger("gapwatch")
 
@@ -107,10 +120,61 @@ def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
+EMBEDDED_ADMIN = "admin"
+
+
+def _embedded_worker_secret() -> Settings:
+    """A random worker secret for this start, unless one is configured: the API and its one
+    worker share it through the environment, and no known value ever opens a claim."""
+    if get_settings().worker_token.get_secret_value() == DEVELOPMENT_WORKER_TOKEN:
+        os.environ["GAPWATCH_WORKER_TOKEN"] = secrets.token_urlsafe(32)
+        get_settings.cache_clear()
+    return get_settings()
+
+
+def _welcome(settings: Settings) -> None:
+    """The first start makes an admin and prints a one-time link; later ones say how to get
+    one. Nothing is ever served with a default password."""
+    from gapwatch.server.accounts import service as accounts
+    from gapwatch.server.accounts.endpoints import login_url
+
+    with _database() as session:
+        first = accounts.user_count(session) == 0
+        if first:
+            admin = accounts.create_user(session, EMBEDDED_ADMIN, password=None, is_admin=True)
+            token, expires = accounts.create_login_link(
+                session, admin, ttl_s=settings.login_link_ttl_s
+            )
+    minutes = round(settings.login_link_ttl_s / 60)
+    if first:
+        print(
+            f"\nGapwatch: created the admin user {EMBEDDED_ADMIN!r}. Sign in once with this link "
+            f"(valid for {minutes} minutes, one use):\n\n    {login_url(settings, token)}\n"
+        )
+    else:
+        print(
+            f"\nGapwatch: {settings.resolved_public_url}  (for a one-time sign-in link: "
+            f"`{_program()} login-link`)\n"
+        )
+
+
+def _program() -> str:
+    """How to call this command again from the user's shell (the venv's script under make)."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name == "gapwatch" and argv0.exists():
+        try:
+            return str(argv0.resolve().relative_to(Path.cwd()))
+        except ValueError:
+            return str(argv0)
+    return "gapwatch"
+
+
 def cmd_up(args: argparse.Namespace) -> int:
-    settings = _apply_overrides(args)
+    _apply_overrides(args)
+    settings = _embedded_worker_secret()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     cmd_migrate(args)
+    _welcome(settings)
     _recover(settings, fail_running=True)  # the embedded worker is the only one
     env = dict(os.environ, GAPWATCH_API_URL=settings.resolved_api_url)
     # Own session: the terminal's Ctrl-C reaches only us, and we stop the worker ourselves.
@@ -164,6 +228,159 @@ def cmd_submit(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- administration on the server's host --------------------------------------------------------
+
+
+@contextmanager
+def _database() -> Iterator[Session]:
+    """A session on the configured database that commits when the block ends."""
+    from gapwatch.server.db import create_db_engine, create_session_factory
+
+    engine = create_db_engine(get_settings().resolved_database_url)
+    try:
+        with create_session_factory(engine)() as session:
+            yield session
+            session.commit()
+    finally:
+        engine.dispose()
+
+
+class CommandError(Exception):
+    """A refusal to print on stderr (exit status 2)."""
+
+
+def _domain_errors() -> tuple[type[Exception], ...]:
+    from gapwatch.server.errors import GapwatchError
+
+    return (GapwatchError, CommandError)
+
+
+def _read_password(args: argparse.Namespace) -> str | None:
+    from gapwatch.server.access.passwords import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS
+
+    if getattr(args, "no_password", False):
+        return None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            raise CommandError("the passwords differ")
+    else:
+        raise CommandError("no terminal: give --password-stdin (or --no-password)")
+    if not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
+        raise CommandError(
+            f"a password has {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"
+        )
+    return password
+
+
+def _the_user(session: Session, name: str | None) -> Any:
+    """User `name`, or the only admin when no name is given."""
+    from gapwatch.server.accounts import service as accounts
+
+    if name:
+        return accounts.get_user(session, name)
+    admins = [u for u in accounts.users(session) if u.is_admin and u.disabled_at is None]
+    if len(admins) != 1:
+        raise CommandError("name the user (there is not exactly one enabled admin)")
+    return admins[0]
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from gapwatch.server.accounts import service as accounts
+
+    if args.action == "create":
+        password = _read_password(args)
+        with _database() as session:
+            user = accounts.create_user(session, args.name, password=password, is_admin=args.admin)
+            print(f"user {user.name} created" + (" (admin)" if user.is_admin else ""))
+    elif args.action == "list":
+        with _database() as session:
+            for user in accounts.users(session):
+                flags = [
+                    f for f, on in (("admin", user.is_admin), ("disabled", user.disabled_at)) if on
+                ]
+                print(f"{user.name}\t{','.join(flags) or '-'}\t{user.created_at:%Y-%m-%d}")
+    else:
+        with _database() as session:
+            accounts.update_user(session, args.name, disabled=args.action == "disable")
+            print(f"user {args.name} {args.action}d")
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from gapwatch.server.accounts import service as accounts
+    from gapwatch.server.models import Role
+
+    with _database() as session:
+        user = _the_user(session, args.user)
+        if args.action == "create":
+            project = accounts.get_project(session, args.project) if args.project else None
+            key, secret = accounts.create_key(
+                session,
+                user,
+                args.name,
+                project=project,
+                role=Role(args.role) if args.role else None,
+                expires_in_days=args.expires_in_days,
+            )
+            scope = f"project {args.project}" if project else "every project of the user"
+            print(
+                f"API key {key.id} {key.name!r} of {user.name} ({scope}, role "
+                f"{args.role or 'of the user'}); it is shown this once:"
+            )
+            print(secret)
+        elif args.action == "list":
+            keys = accounts.keys(session, user.id)
+            names = accounts.project_names(session, [k.project_id for k in keys])
+            for key in keys:
+                state = "revoked" if key.revoked_at else "active"
+                scope = names.get(key.project_id, "-") if key.project_id else "*"
+                print(f"{key.id}\t{key.prefix}…\t{key.name}\t{scope}\t{key.role or '-'}\t{state}")
+        else:
+            key = accounts.revoke_key(session, user.id, args.id)
+            print(f"API key {key.id} {key.name!r} revoked")
+    return 0
+
+
+def cmd_projects(args: argparse.Namespace) -> int:
+    from gapwatch.server.accounts import service as accounts
+    from gapwatch.server.accounts.repository import members
+    from gapwatch.server.models import Role
+
+    with _database() as session:
+        if args.action == "create":
+            project = accounts.create_project(session, _the_user(session, args.owner), args.name)
+            print(f"project {project.name} created")
+        elif args.action == "list":
+            from gapwatch.server.access.principal import Principal
+
+            everyone = Principal(user_id=0, user_name="", is_admin=True, via="session")
+            for project, _ in accounts.projects(session, everyone):
+                people = ", ".join(f"{u} ({r})" for u, r in members(session, project.id))
+                print(f"{project.name}\t{people or '-'}")
+        elif args.action == "add-member":
+            project = accounts.get_project(session, args.project)
+            user = accounts.get_user(session, args.user)
+            accounts.set_member(session, project, user, Role(args.role))
+            print(f"{user.name} is {args.role} of {project.name}")
+    return 0
+
+
+def cmd_login_link(args: argparse.Namespace) -> int:
+    from gapwatch.server.accounts import service as accounts
+    from gapwatch.server.accounts.endpoints import login_url
+
+    settings = get_settings()
+    with _database() as session:
+        user = _the_user(session, args.user)
+        token, expires = accounts.create_login_link(session, user, ttl_s=settings.login_link_ttl_s)
+    print(f"one-time sign-in link for {user.name}, valid until {expires:%H:%M:%S %Z}:")
+    print(login_url(settings, token))
+    return 0
+
+
 def cmd_openapi(_args: argparse.Namespace) -> int:
     from gapwatch.server.app import create_app
 
@@ -204,12 +421,64 @@ def build_parser() -> argparse.ArgumentParser:
 
     openapi = sub.add_parser("openapi", help="print the API's OpenAPI document (JSON)")
     openapi.set_defaults(func=cmd_openapi)
+
+    users = sub.add_parser("users", help="people who sign in (on the server's host)")
+    users_sub = users.add_subparsers(dest="action", required=True)
+    create = users_sub.add_parser("create", help="a new user (asks for a password)")
+    create.add_argument("name")
+    create.add_argument("--admin", action="store_true", help="may manage users and projects")
+    create.add_argument("--password-stdin", action="store_true", help="read it from stdin")
+    create.add_argument(
+        "--no-password", action="store_true", help="sign in with one-time links only"
+    )
+    users_sub.add_parser("list", help="every user")
+    for action in ("disable", "enable"):
+        toggle = users_sub.add_parser(action, help=f"{action} a user's sign-in and keys")
+        toggle.add_argument("name")
+    users.set_defaults(func=cmd_users)
+
+    keys = sub.add_parser("keys", help="API keys for programs (on the server's host)")
+    keys_sub = keys.add_subparsers(dest="action", required=True)
+    make = keys_sub.add_parser("create", help="a new key, printed once on the last line")
+    make.add_argument("name")
+    make.add_argument("--user", help="whose key (default: the only admin)")
+    make.add_argument("--project", help="the only project the key may act in")
+    make.add_argument("--role", choices=["viewer", "editor"], help="the most the key may do")
+    make.add_argument("--expires-in-days", type=int)
+    listing = keys_sub.add_parser("list", help="a user's keys (prefixes only)")
+    listing.add_argument("--user")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key at once")
+    revoke.add_argument("id", type=int)
+    revoke.add_argument("--user")
+    keys.set_defaults(func=cmd_keys)
+
+    projects = sub.add_parser("projects", help="projects and members (on the server's host)")
+    projects_sub = projects.add_subparsers(dest="action", required=True)
+    new = projects_sub.add_parser("create", help="a new project")
+    new.add_argument("name")
+    new.add_argument("--owner", help="its first owner (default: the only admin)")
+    projects_sub.add_parser("list", help="every project and its members")
+    member = projects_sub.add_parser("add-member", help="add a person or change their role")
+    member.add_argument("project")
+    member.add_argument("user")
+    member.add_argument("--role", choices=["viewer", "editor", "owner"], required=True)
+    projects.set_defaults(func=cmd_projects)
+
+    link = sub.add_parser("login-link", help="print a one-time sign-in link (15 minutes)")
+    link.add_argument("user", nargs="?", help="default: the only admin")
+    link.set_defaults(func=cmd_login_link)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     args = build_parser().parse_args(argv)
+    if args.command in ("users", "keys", "projects", "login-link"):
+        try:
+            return int(args.func(args))
+        except _domain_errors() as error:
+            print(f"gapwatch {args.command}: {getattr(error, 'detail', error)}", file=sys.stderr)
+            return 2
     return int(args.func(args))
 
 

@@ -84,7 +84,10 @@ class Settings(BaseSettings):
         14 * 24 * 3600.0, gt=0, description="A dashboard sign-in lasts this long."
     )
     login_link_ttl_s: float = Field(
-        15 * 60.0, gt=0, le=7 * 24 * 3600.0, description="A one-time sign-in link is valid this long."
+        15 * 60.0,
+        gt=0,
+        le=7 * 24 * 3600.0,
+        description="A one-time sign-in link is valid this long.",
     )
     secure_cookies: Literal["auto", "always", "never"] = Field(
         "auto",

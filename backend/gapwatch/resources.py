@@ -321,7 +321,7 @@ class _ModelShape:
     one CPU update (torch 2, 4 threads), in float32 values per row, measured / estimated:
     MLP 3 x 4000 on MNIST 16,024 / 16,040; CNN [32, 64] on MNIST 96,660 / 91,240; CNN
     [64, 64, 64] on CIFAR 205,000 / 216,360; reduced ResNet-18 (nf 20) on CIFAR 420,000 to
-    535,000 / 502,000.
+    600,000 over six runs / 502,000.
     """
 
     parameters: int

@@ -6,11 +6,18 @@ import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { BrowserRouter } from "react-router";
 
+import { ApiError } from "./api/client";
 import { App } from "./app/App";
+import { installSession } from "./auth/session";
+
+// A refusal (signed out, a missing role) stays a refusal: retry only what may pass next time.
+const retry = (failures: number, error: unknown) =>
+  !(error instanceof ApiError && (error.status === 401 || error.status === 403)) && failures < 1;
 
 const queryClient = new QueryClient({
-  defaultOptions: { queries: { staleTime: 2_000, retry: 1, refetchOnWindowFocus: false } },
+  defaultOptions: { queries: { staleTime: 2_000, retry, refetchOnWindowFocus: false } },
 });
+installSession(queryClient);
 
 createRoot(document.getElementById("root")!).render(
   <StrictMode>

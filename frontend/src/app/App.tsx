@@ -1,12 +1,12 @@
 import "./app.css";
 
 import { useMutation } from "@tanstack/react-query";
-import { NavLink, Navigate, Route, Routes, useNavigate } from "react-router";
+import { NavLink, Navigate, Route, Routes } from "react-router";
 
 import { api, unwrap } from "../api/client";
 import { SIGN_IN_PATH } from "../auth/nextPath";
 import type { Me } from "../auth/roles";
-import { RequireSession, SessionGate, useMaybeMe, useSessionActions } from "../auth/session";
+import { RequireSession, SessionGate, useMaybeMe } from "../auth/session";
 import { ComparePage } from "../features/compare/ComparePage";
 import { NewRunPage } from "../features/new-run/NewRunPage";
 import { RunPage } from "../features/run/RunPage";
@@ -25,9 +25,7 @@ export function App() {
         <NavLink to="/runs" className="brand">
           Gapwatch
         </NavLink>
-        <SessionGate>
-          <AppNav />
-        </SessionGate>
+        <AppNav />
         <button
           type="button"
           className="theme-toggle"
@@ -77,15 +75,11 @@ function AppNav() {
 }
 
 function UserMenu({ me }: { readonly me: Me }) {
-  const navigate = useNavigate();
-  const session = useSessionActions();
   const signOut = useMutation({
     mutationFn: async () => unwrap(await api.POST("/api/v1/auth/sign-out")),
-    // Signed out either way: a failure here means the session had already ended.
-    onSettled: () => {
-      navigate(SIGN_IN_PATH);
-      session.signedOut();
-    },
+    // A fresh page load: nothing the user's pages cached stays in memory. Signed out either
+    // way: a failure here means the session had already ended.
+    onSettled: () => window.location.assign(SIGN_IN_PATH),
   });
   return (
     <div className="user-menu">

@@ -85,8 +85,6 @@ export function useSessionActions() {
       client.removeQueries({ predicate: (q) => q.queryKey[0] !== meQuery.queryKey[0] });
       return client.fetchQuery({ ...meQuery, staleTime: 0 });
     },
-    /** After a sign-out (or a 401 from it): RequireSession then leaves the signed-in pages. */
-    signedOut: () => client.setQueryData(meQuery.queryKey, null),
     /** The user's projects or roles changed: read /auth/me again. */
     refresh: () => client.invalidateQueries({ queryKey: meQuery.queryKey }),
   };

@@ -96,6 +96,8 @@ class AuthenticationMiddleware:
                     return None  # the endpoint checks the worker's or the run's secret
                 raise Unauthorized(f"not an API key: {AUTHENTICATE_HINT}")
             return await to_thread.run_sync(self._with_session, service.principal_from_key, value)
+        if path in PUBLIC_API_PATHS:
+            return None  # signing in again replaces a session; the old cookie is not asked
         cookie = _cookie(scope, SESSION_COOKIE)
         principal = None
         if cookie is not None:

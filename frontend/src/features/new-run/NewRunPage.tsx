@@ -5,7 +5,10 @@ import { type FormEvent, useEffect, useMemo, useRef, useState } from "react";
 import { useNavigate } from "react-router";
 
 import { api, unwrap, type RunSpec } from "../../api/client";
+import { defaultProject, editableProjects } from "../../auth/roles";
+import { useMe } from "../../auth/session";
 import { RUNS_QUERY_KEY } from "../runs/runsQuery";
+import { draftForSpec, PROJECT_PATH, withProjectChoice } from "./projectField";
 import { RawSpecEditor } from "./RawSpecEditor";
 import { SchemaField } from "./SchemaField";
 import {
@@ -14,7 +17,6 @@ import {
   allFields,
   changeDraft,
   describeForm,
-  draftFromSpec,
   fieldValue,
   specFromDraft,
   validateSpec,
@@ -56,10 +58,13 @@ function NewRunForm({ description }: { description: SpecDescription }) {
   const { ctx, schema } = useMemo(() => runSpecSchema(description), [description]);
   const presets = description.presets;
   const initialPreset = presets.find((p) => p.id === DEFAULT_PRESET) ?? presets[0];
+  const me = useMe();
+  const projects = useMemo(() => editableProjects(me), [me]);
+  const initialProject = defaultProject(me);
 
   const [presetId, setPresetId] = useState(initialPreset?.id ?? "");
   const [draft, setDraft] = useState<Draft>(() =>
-    initialPreset ? draftFromSpec(initialPreset.spec) : {},
+    initialPreset ? draftForSpec(initialPreset.spec, null) : {},
   );
   const [seedsText, setSeedsText] = useState("");
   const [attempted, setAttempted] = useState(false);
@@ -71,13 +76,19 @@ function NewRunForm({ description }: { description: SpecDescription }) {
 
   const groups = useMemo(
     () =>
-      describeForm(ctx, schema, (path) => {
-        const value = draft[path];
-        return typeof value === "string" ? value : undefined;
-      }),
-    [ctx, schema, draft],
+      withProjectChoice(
+        describeForm(ctx, schema, (path) => {
+          const value = draft[path];
+          return typeof value === "string" ? value : undefined;
+        }),
+        projects,
+        initialProject,
+      ),
+    [ctx, schema, draft, projects, initialProject],
   );
   const fields = useMemo(() => allFields(groups), [groups]);
+  const projectField = fields.find((f) => f.path === PROJECT_PATH);
+  const chosenProject = projectField ? String(fieldValue(projectField, draft)) || null : null;
   const { spec, errors: parseErrors } = useMemo(() => specFromDraft(fields, draft), [fields, draft]);
   const seedBounds = fields.find((f) => f.path === "seed")?.bounds;
   const seeds = parseSeeds(seedsText, seedBounds?.minimum, seedBounds?.maximum);
@@ -161,7 +172,7 @@ function NewRunForm({ description }: { description: SpecDescription }) {
     const preset = presets.find((p) => p.id === id);
     if (!preset) return;
     setPresetId(id);
-    setDraft(draftFromSpec(preset.spec));
+    setDraft(draftForSpec(preset.spec, chosenProject));
     setAttempted(false);
     setServerErrors({});
     setFormErrors([]);
@@ -214,6 +225,13 @@ function NewRunForm({ description }: { description: SpecDescription }) {
         {preset && <p className="muted preset-description">{preset.description}</p>}
       </div>
 
+      {projects.length === 0 && (
+        <div className="form-error" data-testid="no-editable-project" role="alert">
+          You may not submit runs: that needs the editor or owner role in a project, and you
+          are a viewer{me.projects.length === 0 ? " nowhere yet" : " only"}. Ask a project owner.
+        </div>
+      )}
+
       {topErrors.length > 0 && (
         <div className="form-error" data-testid="form-error" role="alert" ref={formErrorRef}>
           {topErrors.map((message, i) => (
@@ -257,7 +275,7 @@ function NewRunForm({ description }: { description: SpecDescription }) {
         spec={spec}
         ctx={ctx}
         schema={schema}
-        onApply={(parsed) => setDraft(draftFromSpec(parsed))}
+        onApply={(parsed) => setDraft(draftForSpec(parsed, chosenProject))}
       />
 
       <div className="submit-bar">
@@ -268,7 +286,7 @@ function NewRunForm({ description }: { description: SpecDescription }) {
           type="submit"
           className="primary"
           data-testid="submit-run"
-          disabled={submission.isPending}
+          disabled={submission.isPending || projects.length === 0}
         >
           {submission.isPending
             ? "Submitting…"

@@ -3,6 +3,8 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { Link } from "react-router";
 
 import { api, unwrap, type RunRead } from "../../api/client";
+import { canEdit } from "../../auth/roles";
+import { useMe } from "../../auth/session";
 import { formatCount, formatDuration } from "../../components/format";
 import { ProgressBar } from "../../components/ProgressBar";
 import { isActiveStatus, StatusBadge } from "../../components/StatusBadge";
@@ -56,6 +58,8 @@ export function progressText(run: RunRead): string {
 
 export function RunHeader({ run, live, onExportPng }: Props) {
   const client = useQueryClient();
+  // Viewers see the run but may not stop it (the server would answer 403).
+  const mayCancel = canEdit(useMe(), run.project);
   const cancel = useMutation({
     mutationFn: async () =>
       unwrap(
@@ -91,7 +95,7 @@ export function RunHeader({ run, live, onExportPng }: Props) {
           </span>
         )}
         <div className="run-actions">
-          {active && (
+          {active && mayCancel && (
             <button
               type="button"
               data-testid="cancel-run"
@@ -120,6 +124,10 @@ export function RunHeader({ run, live, onExportPng }: Props) {
         </div>
       </div>
       <dl className="run-meta">
+        <div>
+          <dt>project</dt>
+          <dd data-testid="run-project">{run.project}</dd>
+        </div>
         {describeSpec(run).map(({ label, value }) => (
           <div key={label}>
             <dt>{label}</dt>

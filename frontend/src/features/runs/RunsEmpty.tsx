@@ -3,6 +3,7 @@ import { Link } from "react-router";
 // What an empty tracker says: the ways in, each runnable as shown (the origin is this
 // server's own, so the commands work as pasted).
 const curlExample = (origin: string) => `curl -X POST ${origin}/api/v1/runs \\
+  -H "Authorization: Bearer $GAPWATCH_API_KEY" \\
   -H 'Content-Type: application/json' \\
   -d '{"benchmark": {"name": "split_digits"},
        "model": {"name": "mlp"},
@@ -22,7 +23,10 @@ export function RunsEmpty() {
         <Link to="/runs/new">New-run form</Link>: its offline Split-Digits presets need no
         download and finish in seconds on a CPU.
       </p>
-      <p>Or submit a spec over the REST API:</p>
+      <p>
+        Or submit a spec over the REST API with an API key (create one under{" "}
+        <Link to="/settings">Settings</Link>, and set <code>GAPWATCH_API_KEY</code> to it):
+      </p>
       <pre className="code-block">
         <code>{curlExample(window.location.origin)}</code>
       </pre>

@@ -19,6 +19,7 @@ function Page({ seen }: { seen: (view: RunsView) => void }) {
   return (
     <RunsFilters
       view={view}
+      projects={[]}
       benchmarks={[]}
       strategies={[]}
       onChange={(next) => setSearch(searchFromView(next).toString())}
@@ -45,7 +46,7 @@ describe("RunsFilters tag input", () => {
   it("still follows the URL when it changes under the input", () => {
     function Controlled({ tag }: { tag: string | null }) {
       const view = { ...viewFromSearch(new URLSearchParams()), tag };
-      return <RunsFilters view={view} benchmarks={[]} strategies={[]} onChange={() => {}} />;
+      return <RunsFilters view={view} projects={[]} benchmarks={[]} strategies={[]} onChange={() => {}} />;
     }
     const { rerender } = render(<Controlled tag="demo" />);
     const input = screen.getByTestId("filter-tag") as HTMLInputElement;
@@ -54,5 +55,33 @@ describe("RunsFilters tag input", () => {
     expect(input.value).toBe("other");
     rerender(<Controlled tag={null} />);
     expect(input.value).toBe("");
+  });
+});
+
+describe("RunsFilters project select", () => {
+  it("offers the user's projects and puts the choice in the URL", () => {
+    const views: RunsView[] = [];
+    function WithProjects() {
+      const [search, setSearch] = useState("offset=50");
+      const view = viewFromSearch(new URLSearchParams(search));
+      views.push(view);
+      return (
+        <RunsFilters
+          view={view}
+          projects={["default", "lab-a"]}
+          benchmarks={[]}
+          strategies={[]}
+          onChange={(next) => setSearch(searchFromView(next).toString())}
+        />
+      );
+    }
+    render(<WithProjects />);
+    const select = screen.getByTestId("filter-project") as HTMLSelectElement;
+    expect([...select.options].map((o) => o.value)).toEqual(["", "default", "lab-a"]);
+    fireEvent.change(select, { target: { value: "lab-a" } });
+    expect(views.at(-1)).toMatchObject({ project: "lab-a", offset: 0 });
+    expect(select.value).toBe("lab-a");
+    fireEvent.change(select, { target: { value: "" } });
+    expect(views.at(-1)!.project).toBeNull();
   });
 });

@@ -7,6 +7,8 @@ const TAG_DEBOUNCE_MS = 350;
 
 interface Props {
   view: RunsView;
+  /** The user's projects (GET /auth/me). */
+  projects: readonly string[];
   benchmarks: readonly string[];
   strategies: readonly string[];
   onChange: (next: RunsView) => void;
@@ -19,7 +21,7 @@ function choices(known: readonly string[], current: string | null): string[] {
 
 interface FilterSelectProps {
   label: string;
-  filter: "status" | "benchmark" | "strategy";
+  filter: "project" | "status" | "benchmark" | "strategy";
   options: readonly string[];
   view: RunsView;
   onChange: (next: RunsView) => void;
@@ -46,7 +48,7 @@ function FilterSelect({ label, filter, options, view, onChange }: FilterSelectPr
   );
 }
 
-export function RunsFilters({ view, benchmarks, strategies, onChange }: Props) {
+export function RunsFilters({ view, projects, benchmarks, strategies, onChange }: Props) {
   const [tag, setTag] = useState(view.tag ?? "");
   // The URL may change under the input (back button, a shared link): follow it. The URL holds
   // the trimmed tag, so an input that trims to it already says the same: keep what was typed
@@ -63,6 +65,13 @@ export function RunsFilters({ view, benchmarks, strategies, onChange }: Props) {
 
   return (
     <div className="runs-filters" role="search">
+      <FilterSelect
+        label="Project"
+        filter="project"
+        options={choices(projects, view.project)}
+        view={view}
+        onChange={onChange}
+      />
       <FilterSelect
         label="Status"
         filter="status"

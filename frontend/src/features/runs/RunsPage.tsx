@@ -5,6 +5,7 @@ import { useCallback, useMemo, useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 
 import { api, unwrap } from "../../api/client";
+import { useMe } from "../../auth/session";
 import { useNow } from "../../components/useNow";
 import { unionTags } from "../new-run/schemaForm";
 import { runSpecSchema, useSpecDescription } from "../new-run/specQuery";
@@ -39,6 +40,8 @@ export function RunsPage() {
   const view = useMemo(() => viewFromSearch(new URLSearchParams(searchText)), [searchText]);
   const setView = useCallback((next: RunsView) => setSearch(searchFromView(next)), [setSearch]);
   const navigate = useNavigate();
+  const me = useMe();
+  const projects = useMemo(() => me.projects.map((p) => p.name), [me.projects]);
   const [selected, setSelected] = useState<ReadonlySet<number>>(new Set());
 
   const query = listQuery(view);
@@ -114,6 +117,7 @@ export function RunsPage() {
         <>
           <RunsFilters
             view={view}
+            projects={projects}
             benchmarks={names.benchmarks}
             strategies={names.strategies}
             onChange={setView}

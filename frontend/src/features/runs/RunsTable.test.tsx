@@ -11,6 +11,7 @@ afterEach(cleanup);
 function run(id: number, overrides: Partial<RunRead> = {}): RunRead {
   return {
     id,
+    project: "default",
     name: `run ${id}`,
     group: null,
     tags: [],
@@ -58,6 +59,7 @@ describe("RunsTable", () => {
     expect(screen.getByTestId("runs-table")).toBeTruthy();
     expect(screen.getByTestId("run-status-3").textContent).toBe("succeeded");
     expect(screen.getByTestId("run-status-4").textContent).toBe("running");
+    expect(screen.getByTestId("run-project-3").textContent).toBe("default");
     const row = screen.getByTestId("run-row-3");
     expect(within(row).getByRole("link", { name: "3" }).getAttribute("href")).toBe("/runs/3");
     expect(within(row).getByText("50.0%")).toBeTruthy();

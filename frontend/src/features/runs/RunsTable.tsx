@@ -97,6 +97,7 @@ export function RunsTable({ runs, view, now, selected, onToggle, onToggleAll, on
               />
             </th>
             <th className="num">ID</th>
+            <th>Project</th>
             <th>Name</th>
             <th>Status</th>
             <th>Benchmark</th>
@@ -128,6 +129,7 @@ export function RunsTable({ runs, view, now, selected, onToggle, onToggleAll, on
               <td className="num">
                 <Link to={`/runs/${row.id}`}>{row.id}</Link>
               </td>
+              <td data-testid={`run-project-${row.id}`}>{row.project}</td>
               <td className="name-cell">
                 <Link to={`/runs/${row.id}`} className="run-name">
                   {row.name || <span className="muted">unnamed</span>}

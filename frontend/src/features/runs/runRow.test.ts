@@ -6,6 +6,7 @@ import { compareHref, listNeedsPolling, runRowView } from "./runRow";
 function run(overrides: Partial<RunRead>): RunRead {
   return {
     id: 7,
+    project: "lab-a",
     name: "digits er",
     group: "g",
     tags: ["demo"],
@@ -37,6 +38,7 @@ describe("runRowView", () => {
   it("reads benchmark, scenario, strategy, seed and the headline numbers", () => {
     expect(runRowView(run({}), now)).toMatchObject({
       id: 7,
+      project: "lab-a",
       benchmark: "split_digits",
       scenario: "class-incremental",
       strategy: "er",

@@ -4,6 +4,7 @@ import { secondsBetween } from "../../components/format";
 
 export interface RunRowView {
   id: number;
+  project: string;
   name: string;
   status: RunRead["status"];
   benchmark: string;
@@ -38,6 +39,7 @@ export function runRowView(run: RunRead, now: number): RunRowView {
   const benchmark = run.spec.benchmark as { name: string; scenario?: unknown };
   return {
     id: run.id,
+    project: run.project,
     name: run.name ?? "",
     status: run.status,
     benchmark: benchmark.name,

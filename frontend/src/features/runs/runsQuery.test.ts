@@ -19,6 +19,7 @@ const plain = viewFromSearch(new URLSearchParams());
 describe("the runs view in the URL", () => {
   it("defaults to every run, newest first, first page", () => {
     expect(plain).toEqual({
+      project: null,
       status: null,
       benchmark: null,
       strategy: null,
@@ -30,9 +31,11 @@ describe("the runs view in the URL", () => {
   });
 
   it("round-trips filters, sort and offset", () => {
-    const search = "status=running&benchmark=split_digits&strategy=er&tag=demo&sort=-min_acc&offset=50";
+    const search =
+      "project=lab-a&status=running&benchmark=split_digits&strategy=er&tag=demo&sort=-min_acc&offset=50";
     const view = viewFromSearch(new URLSearchParams(search));
     expect(view).toEqual({
+      project: "lab-a",
       status: "running",
       benchmark: "split_digits",
       strategy: "er",
@@ -44,13 +47,15 @@ describe("the runs view in the URL", () => {
   });
 
   it("ignores values the API would refuse", () => {
-    const view = viewFromSearch(new URLSearchParams("status=done&sort=name&offset=-5&tag=%20"));
+    const view = viewFromSearch(new URLSearchParams("status=done&sort=name&offset=-5&tag=%20&project=Lab%20A"));
     expect(view).toEqual(plain);
   });
 
   it("builds the API query with the page size", () => {
     const view = viewFromSearch(new URLSearchParams("strategy=er&sort=acc&offset=100"));
     expect(listQuery(view)).toEqual({ strategy: "er", sort: "acc", limit: PAGE_SIZE, offset: 100 });
+    const inProject = viewFromSearch(new URLSearchParams("project=lab-a"));
+    expect(listQuery(inProject)).toMatchObject({ project: "lab-a" });
   });
 });
 
@@ -62,6 +67,9 @@ describe("filters", () => {
     expect(isFiltered(filtered)).toBe(true);
     expect(isFiltered(withFilter(filtered, "tag", ""))).toBe(false);
     expect(withFilter(plain, "status", "failed").status).toBe("failed");
+    const inProject = withFilter(paged, "project", "lab-a");
+    expect(inProject).toMatchObject({ project: "lab-a", offset: 0 });
+    expect(isFiltered(inProject)).toBe(true);
     expect(withFilter(plain, "status", "nonsense").status).toBeNull();
   });
 });

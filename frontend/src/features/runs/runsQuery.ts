@@ -35,12 +35,21 @@ export const DEFAULT_SORT: Sort = "-created_at";
 export const PAGE_SIZE = 50;
 
 export interface RunsView {
+  project: string | null;
   status: RunStatusFilter | null;
   benchmark: string | null;
   strategy: string | null;
   tag: string | null;
   sort: Sort;
   offset: number;
+}
+
+/** The API's project names (PROJECT_NAME_PATTERN): anything else it would answer with a 422. */
+const PROJECT_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+function projectName(value: string | null): string | null {
+  const name = nonEmpty(value);
+  return name && PROJECT_NAME.test(name) ? name : null;
 }
 
 function nonEmpty(value: string | null): string | null {
@@ -54,6 +63,7 @@ export function viewFromSearch(search: URLSearchParams): RunsView {
   const sort = search.get("sort");
   const offset = Number(search.get("offset") ?? "0");
   return {
+    project: projectName(search.get("project")),
     status: RUN_STATUSES.find((s) => s === status) ?? null,
     benchmark: nonEmpty(search.get("benchmark")),
     strategy: nonEmpty(search.get("strategy")),
@@ -66,6 +76,7 @@ export function viewFromSearch(search: URLSearchParams): RunsView {
 /** The URL query string of a view; defaults are left out so plain /runs stays plain. */
 export function searchFromView(view: RunsView): URLSearchParams {
   const search = new URLSearchParams();
+  if (view.project) search.set("project", view.project);
   if (view.status) search.set("status", view.status);
   if (view.benchmark) search.set("benchmark", view.benchmark);
   if (view.strategy) search.set("strategy", view.strategy);
@@ -78,6 +89,7 @@ export function searchFromView(view: RunsView): URLSearchParams {
 /** The runs-list API query of a view. */
 export function listQuery(view: RunsView): RunsListQuery {
   const query: RunsListQuery = { sort: view.sort, limit: PAGE_SIZE, offset: view.offset };
+  if (view.project) query.project = view.project;
   if (view.status) query.status = view.status;
   if (view.benchmark) query.benchmark = view.benchmark;
   if (view.strategy) query.strategy = view.strategy;
@@ -87,16 +99,17 @@ export function listQuery(view: RunsView): RunsListQuery {
 
 /** Whether any filter narrows the list (an empty filtered list is not an empty tracker). */
 export function isFiltered(view: RunsView): boolean {
-  return Boolean(view.status || view.benchmark || view.strategy || view.tag);
+  return Boolean(view.project || view.status || view.benchmark || view.strategy || view.tag);
 }
 
 /** A filter change: back to the first page, since the old offset may point past the end. */
 export function withFilter(
   view: RunsView,
-  key: "status" | "benchmark" | "strategy" | "tag",
+  key: "project" | "status" | "benchmark" | "strategy" | "tag",
   value: string | null,
 ): RunsView {
   const cleaned = nonEmpty(value);
+  if (key === "project") return { ...view, project: projectName(cleaned), offset: 0 };
   if (key === "status") {
     return { ...view, status: RUN_STATUSES.find((s) => s === cleaned) ?? null, offset: 0 };
   }
