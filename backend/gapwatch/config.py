@@ -64,8 +64,8 @@ class Settings(BaseSettings):
         gt=0,
         description="Redis: an unacknowledged run message is delivered again after this long.",
     )
-    public_url: str | None = Field(
-        None,
+    public_url: str = Field(
+        "",
         description="The URL people open (https://gapwatch.lab.example): sign-in links are "
         "printed with it, and its host is allowed. Default: http://host:port.",
     )

@@ -54,7 +54,7 @@ def test_serve_migrates_from_the_image_layout_and_passes_the_healthcheck(tmp_pat
         "GAPWATCH_HOST": "127.0.0.1",  # the image says 0.0.0.0; no need to listen outside here
         "GAPWATCH_PORT": str(port),
         "GAPWATCH_ENVIRONMENT": "production",
-        "GAPWATCH_WORKER_TOKEN": "a-real-secret-for-this-test",
+        "GAPWATCH_WORKER_TOKEN": "a-real-secret-for-this-test-0123456789abcdef",
     }
     assert healthcheck(port) != 0  # nothing listens yet: the check must fail
 

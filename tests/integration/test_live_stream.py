@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import WORKER_TOKEN
+from tests.conftest import WORKER_TOKEN, seed_account
 
 SPEC = {
     "benchmark": {"name": "split_digits"},
@@ -33,8 +33,11 @@ def events(response: httpx.Response) -> Iterator[dict[str, Any]]:
             kind, data = None, []
 
 
-def test_the_stream_follows_a_run_to_its_end_then_closes(live_api: str) -> None:
-    with httpx.Client(base_url=live_api, timeout=30) as api:
+def test_the_stream_follows_a_run_to_its_end_then_closes(
+    live_api: str, live_key: str, pg_live_url: str
+) -> None:
+    viewer = {"Authorization": f"Bearer {live_key}"}
+    with httpx.Client(base_url=live_api, timeout=30, headers=viewer) as api:
         run = api.post("/api/v1/runs", json=SPEC).json()
         run_id = run["id"]
         claimed = api.post(
@@ -79,3 +82,13 @@ def test_the_stream_follows_a_run_to_its_end_then_closes(live_api: str) -> None:
         with api.stream("GET", f"/api/v1/runs/{run_id}/live") as response:
             assert [e["run"]["status"] for e in events(response)] == ["succeeded"]
         assert api.get("/api/v1/runs/999999/live").status_code == 404
+
+    # The stream is no way around the access floor: no credentials is a 401, and a member of
+    # another project gets the 404 of a run that does not exist.
+    stranger = seed_account(pg_live_url, "live-stranger", project="elsewhere")
+    with httpx.Client(base_url=live_api, timeout=30) as anonymous:
+        assert anonymous.get(f"/api/v1/runs/{run_id}/live").status_code == 401
+        answer = anonymous.get(
+            f"/api/v1/runs/{run_id}/live", headers={"Authorization": f"Bearer {stranger}"}
+        )
+        assert answer.status_code == 404, answer.text

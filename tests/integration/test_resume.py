@@ -42,7 +42,7 @@ SPEC: dict[str, Any] = {
 
 
 def test_a_killed_workers_run_resumes_elsewhere_to_identical_curves(
-    tmp_path: Path, pg_live_url: str, redis_client
+    tmp_path: Path, pg_live_url: str, live_key: str, redis_client
 ) -> None:
     queue = f"gapwatch-test-{SESSION_TAG}-resume"
     worker_command = [sys.executable, "-m", "gapwatch.cli", "worker"]
@@ -60,7 +60,7 @@ def test_a_killed_workers_run_resumes_elsewhere_to_identical_curves(
             )
             first = LiveProcess("resume-worker-1", worker_command, worker_env)
             wait_until(lambda: " ready." in first.output(), 60, "first worker ready")
-            client = GapwatchClient(url)
+            client = GapwatchClient(url, api_key=live_key)
             run_id = client.create_run(SPEC)["id"]
             checkpoint = tmp_path / "artifacts" / "runs" / str(run_id) / "checkpoint.pt"
             wait_until(checkpoint.exists, 120, "first checkpoint", interval_s=0.01)

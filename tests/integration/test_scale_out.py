@@ -20,14 +20,14 @@ RUNS = 6
 
 
 def test_two_workers_share_six_runs_each_executed_exactly_once(
-    live_api: str, tmp_path: Path, redis_client
+    live_api: str, live_key: str, tmp_path: Path, redis_client
 ) -> None:
     queue = f"gapwatch-test-{SESSION_TAG}-scale"
     workers = [
         start_worker(f"scale-{i}", live_api, queue, tmp_path / f"worker-{i}") for i in (1, 2)
     ]
     try:
-        client = GapwatchClient(live_api)
+        client = GapwatchClient(live_api, api_key=live_key)
         spec = {
             "benchmark": {"name": "split_digits", "n_tasks": 2},
             "model": {"name": "mlp", "hidden_sizes": [64]},

@@ -31,8 +31,8 @@ def split_digits_spec(strategy: dict[str, Any], **overrides: Any) -> dict[str, A
 
 
 @pytest.fixture(scope="module")
-def client(live_api: str, live_worker: LiveProcess) -> GapwatchClient:
-    return GapwatchClient(live_api)
+def client(live_api: str, live_key: str, live_worker: LiveProcess) -> GapwatchClient:
+    return GapwatchClient(live_api, api_key=live_key)
 
 
 def _task0_accuracy(client: GapwatchClient, run_id: int) -> tuple[float, float]:

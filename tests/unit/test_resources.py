@@ -381,7 +381,12 @@ def test_memory_grows_with_every_knob() -> None:
     assert memory(model={"hidden_sizes": [512]}) > base
     assert memory(model={"hidden_sizes": [256, 256]}) > base
     assert memory(strategy={"buffer_size": 5000}) > base
-    assert memory(strategy={"replay_batch_size": 4096}) > base
+    # A replayed batch is at most the buffer: 4096 rows of a 500-row buffer are 500 rows.
+    assert memory(strategy={"replay_batch_size": 4096}) == memory(
+        strategy={"replay_batch_size": 500}
+    )
+    big_buffer = memory(strategy={"buffer_size": 5000})
+    assert memory(strategy={"buffer_size": 5000, "replay_batch_size": 4096}) > big_buffer
     assert memory(training={"batch_size": 4096}) > base
     assert memory(evaluation={"subset_size": 400}) > base
 

@@ -75,7 +75,11 @@ def test_json_schema_carries_options_defaults_and_bounds() -> None:
 def test_production_refuses_the_placeholder_worker_token() -> None:
     with pytest.raises(ValidationError, match="GAPWATCH_WORKER_TOKEN"):
         Settings(environment="production")
-    assert Settings(environment="production", worker_token=SecretStr("s3cret")).environment
+    strong = "0123456789abcdef" * 2
+    assert Settings(environment="production", worker_token=SecretStr(strong)).environment
+    for weak in ("s3cret", "", "x", "change-me", strong[:31], "é" * 32, "\u3000" * 40):
+        with pytest.raises(ValidationError, match="GAPWATCH_WORKER_TOKEN"):
+            Settings(environment="production", worker_token=SecretStr(weak))
     assert Settings().worker_token.get_secret_value() == DEVELOPMENT_WORKER_TOKEN
 
 

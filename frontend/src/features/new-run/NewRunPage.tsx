@@ -227,8 +227,9 @@ function NewRunForm({ description }: { description: SpecDescription }) {
 
       {projects.length === 0 && (
         <div className="form-error" data-testid="no-editable-project" role="alert">
-          You may not submit runs: that needs the editor or owner role in a project, and you
-          are a viewer{me.projects.length === 0 ? " nowhere yet" : " only"}. Ask a project owner.
+          You may not submit runs: that needs the editor or owner role in a project, and you are{" "}
+          {me.projects.length === 0 ? "in no project yet" : "a viewer wherever you are a member"}.
+          Ask a project owner.
         </div>
       )}
 

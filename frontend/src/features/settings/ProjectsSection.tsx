@@ -103,40 +103,42 @@ export function ProjectsSection() {
                 const expanded = open === project.name;
                 return (
                   <Fragment key={project.name}>
-                  <tr data-testid="project-row" data-project={project.name}>
-                    <td>{project.name}</td>
-                    <td data-testid="project-role">{project.role}</td>
-                    <td>{formatDateTime(project.created_at)}</td>
-                    <td className="row-actions">
-                      {owner && (
-                        <button
-                          type="button"
-                          data-testid="project-members-toggle"
-                          aria-expanded={expanded}
-                          onClick={() => setOpen(expanded ? null : project.name)}
-                        >
-                          {expanded ? "Hide members" : "Members"}
-                        </button>
-                      )}
-                      {owner && (
-                        <ConfirmButton
-                          testId="project-delete"
-                          label="Delete"
-                          question="Delete the project and all its runs?"
-                          confirmLabel="Delete project"
-                          disabled={remove.isPending}
-                          onConfirm={() => remove.mutate(project.name)}
-                        />
-                      )}
-                    </td>
-                  </tr>
-                  {expanded && (
-                    <tr className="members-row">
-                      <td colSpan={4}>
-                        <MembersPanel project={project.name} onOwnRoleChange={refresh} />
+                    <tr data-testid="project-row" data-project={project.name}>
+                      <td>{project.name}</td>
+                      <td data-testid="project-role">{project.role}</td>
+                      <td>{formatDateTime(project.created_at)}</td>
+                      <td>
+                        <div className="row-actions">
+                          {owner && (
+                            <button
+                              type="button"
+                              data-testid="project-members-toggle"
+                              aria-expanded={expanded}
+                              onClick={() => setOpen(expanded ? null : project.name)}
+                            >
+                              {expanded ? "Hide members" : "Members"}
+                            </button>
+                          )}
+                          {owner && (
+                            <ConfirmButton
+                              testId="project-delete"
+                              label="Delete"
+                              question="Delete the project and all its runs?"
+                              confirmLabel="Delete project"
+                              disabled={remove.isPending}
+                              onConfirm={() => remove.mutate(project.name)}
+                            />
+                          )}
+                        </div>
                       </td>
                     </tr>
-                  )}
+                    {expanded && (
+                      <tr className="members-row">
+                        <td colSpan={4}>
+                          <MembersPanel project={project.name} onOwnRoleChange={refresh} />
+                        </td>
+                      </tr>
+                    )}
                   </Fragment>
                 );
               })}

@@ -167,31 +167,33 @@ export function UsersSection() {
                   <td>{user.has_password ? "set" : "none"}</td>
                   <td data-testid="user-status">{user.disabled ? "disabled" : "active"}</td>
                   <td>{formatDateTime(user.created_at)}</td>
-                  <td className="row-actions">
-                    <button
-                      type="button"
-                      data-testid="user-toggle-disabled"
-                      disabled={update.isPending}
-                      onClick={() => update.mutate({ name: user.name, disabled: !user.disabled })}
-                    >
-                      {user.disabled ? "Enable" : "Disable"}
-                    </button>
-                    <button
-                      type="button"
-                      data-testid="user-toggle-admin"
-                      disabled={update.isPending}
-                      onClick={() => update.mutate({ name: user.name, is_admin: !user.is_admin })}
-                    >
-                      {user.is_admin ? "Remove admin" : "Make admin"}
-                    </button>
-                    <button
-                      type="button"
-                      data-testid="user-login-link"
-                      disabled={makeLink.isPending || user.disabled}
-                      onClick={() => makeLink.mutate(user.name)}
-                    >
-                      Sign-in link
-                    </button>
+                  <td>
+                    <div className="row-actions">
+                      <button
+                        type="button"
+                        data-testid="user-toggle-disabled"
+                        disabled={update.isPending}
+                        onClick={() => update.mutate({ name: user.name, disabled: !user.disabled })}
+                      >
+                        {user.disabled ? "Enable" : "Disable"}
+                      </button>
+                      <button
+                        type="button"
+                        data-testid="user-toggle-admin"
+                        disabled={update.isPending}
+                        onClick={() => update.mutate({ name: user.name, is_admin: !user.is_admin })}
+                      >
+                        {user.is_admin ? "Remove admin" : "Make admin"}
+                      </button>
+                      <button
+                        type="button"
+                        data-testid="user-login-link"
+                        disabled={makeLink.isPending || user.disabled}
+                        onClick={() => makeLink.mutate(user.name)}
+                      >
+                        Sign-in link
+                      </button>
+                    </div>
                   </td>
                 </tr>
               ))}
