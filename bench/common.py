@@ -1,4 +1,5 @@
-"""Plumbing shared by the benchmarks: free ports, throwaway databases, an API server process."""
+"""Plumbing shared by the benchmarks: free ports, throwaway databases, accounts, an API server
+process."""
 
 from __future__ import annotations
 
@@ -67,6 +68,57 @@ def create_database() -> tuple[str, str]:
 def drop_database(name: str) -> None:
     with psycopg.connect(libpq(ADMIN_URL), autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def seed_api_key(database_url: str, user: str = "bench") -> str:
+    """Commits `user` (created if missing) as an owner of the `default` project and returns a
+    new API key of theirs: what a person would get from `gapwatch keys create`."""
+    from gapwatch.server.accounts import service as accounts
+    from gapwatch.server.db import create_db_engine, create_session_factory
+    from gapwatch.server.models import Role
+    from gapwatch.spec import DEFAULT_PROJECT
+
+    engine = create_db_engine(database_url)
+    try:
+        with create_session_factory(engine)() as session:
+            found = accounts.repository.user_by_name(session, user)
+            if found is None:
+                found = accounts.create_user(session, user, password=None)
+            project = accounts.get_project(session, DEFAULT_PROJECT)
+            accounts.set_member(session, project, found, Role.owner)
+            _, key = accounts.create_key(session, found, "bench")
+            session.commit()
+            return key
+    finally:
+        engine.dispose()
+
+
+def login_tokens(database_url: str, user: str, count: int, ttl_s: float = 3600.0) -> list[str]:
+    """`count` one-time sign-in tokens of `user` (what `gapwatch login-link` puts in its URL),
+    committed; each is exchanged for a session with POST /api/v1/auth/link."""
+    from gapwatch.server.accounts import service as accounts
+    from gapwatch.server.db import create_db_engine, create_session_factory
+
+    engine = create_db_engine(database_url)
+    try:
+        with create_session_factory(engine)() as session:
+            person = accounts.get_user(session, user)
+            tokens = [
+                accounts.create_login_link(session, person, ttl_s=ttl_s)[0] for _ in range(count)
+            ]
+            session.commit()
+            return tokens
+    finally:
+        engine.dispose()
+
+
+def default_project_id(database_url: str) -> int:
+    """The id of the `default` project that the migrations create (every run has a project)."""
+    with psycopg.connect(libpq(database_url)) as connection:
+        row = connection.execute("SELECT id FROM projects WHERE name = 'default'").fetchone()
+    if row is None:
+        raise SystemExit("no `default` project: is the database migrated?")
+    return int(row[0])
 
 
 def wait_healthy(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:

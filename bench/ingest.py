@@ -1,7 +1,9 @@
 """Ingest throughput of the REST API on PostgreSQL, against a raw psycopg COPY of the same points.
 
-Creates a fresh PostgreSQL database, migrates it, starts one API server process (`gapwatch serve`,
-uvicorn) on it, and in each round, for each batch size:
+Creates a fresh PostgreSQL database, migrates it, seeds an owner of its `default` project with an
+API key (runs are created and read back with it; points go with each run's token, as a worker's
+do), starts one API server process (`gapwatch serve`, uvicorn) on it, and in each round, for
+each batch size:
 
 - API: a client posts a 10-task x 20,000-step run (10 keys `eval/acc/task_<j>` x 20,000 steps =
   200,000 points) in batches shaped like the worker's (`batch / 10` consecutive steps of every
@@ -50,8 +52,10 @@ from common import (  # noqa: E402
     WORKER_TOKEN,
     api_server,
     create_database,
+    default_project_id,
     drop_database,
     libpq,
+    seed_api_key,
 )
 
 TASKS = 10
@@ -161,12 +165,13 @@ def check_read_back(client: httpx.Client, run_id: int, series: dict) -> None:
         assert got[key][0] == steps.tolist() and got[key][1] == values.tolist(), key
 
 
-def raw_copy_round(url: str, series: dict) -> float:
+def raw_copy_round(url: str, series: dict, project_id: int) -> float:
     """The same points as chunk rows, with one binary COPY into metric_chunks, committed."""
     with psycopg.connect(libpq(url)) as connection:
         run_id = connection.execute(
-            "INSERT INTO runs (tags, spec, status, created_at, progress_step, attempts) "
-            "VALUES ('[]', '{}', 'running', now(), 0, 0) RETURNING id"
+            "INSERT INTO runs (project_id, tags, spec, status, created_at, progress_step, "
+            "attempts) VALUES (%s, '[]', '{}', 'running', now(), 0, 0) RETURNING id",
+            (project_id,),
         ).fetchone()[0]
         ids = {
             key: connection.execute(
@@ -198,7 +203,7 @@ def raw_copy_round(url: str, series: dict) -> float:
         return time.perf_counter() - started
 
 
-def row_layout_copy_round(url: str, series: dict) -> float:
+def row_layout_copy_round(url: str, series: dict, project_id: int) -> float:
     """The same points as one row each, COPY'd into a table shaped like 0001's metric_points."""
     with psycopg.connect(libpq(url)) as connection:
         connection.execute(
@@ -207,8 +212,9 @@ def row_layout_copy_round(url: str, series: dict) -> float:
             "value double precision NOT NULL, PRIMARY KEY (series_id, step))"
         )
         run_id = connection.execute(
-            "INSERT INTO runs (tags, spec, status, created_at, progress_step, attempts) "
-            "VALUES ('[]', '{}', 'running', now(), 0, 0) RETURNING id"
+            "INSERT INTO runs (project_id, tags, spec, status, created_at, progress_step, "
+            "attempts) VALUES (%s, '[]', '{}', 'running', now(), 0, 0) RETURNING id",
+            (project_id,),
         ).fetchone()[0]
         ids = [
             connection.execute(
@@ -284,15 +290,21 @@ def main() -> None:
     copies: list[float] = []
     row_copies: list[float] = []
     try:
-        with api_server(url) as base, httpx.Client(base_url=base, timeout=120) as client:
+        # Runs are created and read back with a key; the points go with each run's own token.
+        auth = {"Authorization": f"Bearer {seed_api_key(url)}"}
+        project_id = default_project_id(url)  # the raw COPY's runs belong somewhere too
+        with (
+            api_server(url) as base,
+            httpx.Client(base_url=base, timeout=120, headers=auth) as client,
+        ):
             posters = {"http.client": plain_poster(base), "httpx": httpx_poster(client)}
             for size in sizes:  # warm-up: imports, connection pool, caches
                 for body, via in variants:
                     api_round(client, posters[via], series, size, body)
-            raw_copy_round(url, series)
+            raw_copy_round(url, series, project_id)
             cases = [(size, body, via) for size in sizes for body, via in variants]
             for number in range(args.rounds):
-                copies.append(raw_copy_round(url, series))
+                copies.append(raw_copy_round(url, series, project_id))
                 # A different case follows the COPY in each round: none always meets the
                 # database just after a large write.
                 for size, body, via in cases[number % len(cases) :] + cases[: number % len(cases)]:
@@ -303,7 +315,7 @@ def main() -> None:
                     api[body, via][size].append(elapsed)
                     if (body, via) == variants[0]:
                         api_encoded[size].append(with_encoding)
-                row_copies.append(row_layout_copy_round(url, series))
+                row_copies.append(row_layout_copy_round(url, series, project_id))
             event_floor, ingest_floor = small_write_p50(client)
     finally:
         drop_database(name)

@@ -1,8 +1,8 @@
 """Series-query latency on a 1,000,000-step series, and whether a short dip survives M4.
 
-Creates a fresh PostgreSQL database, starts one API server process (`gapwatch serve`) on it,
-stores through the API a 1,000,000-step accuracy series (worker-sized requests of 20,000 steps),
-and prints:
+Creates a fresh PostgreSQL database with an owner of its `default` project and their API key,
+starts one API server process (`gapwatch serve`) on it, stores through the API a 1,000,000-step
+accuracy series (worker-sized requests of 20,000 steps), and prints:
 
 - `points=2000` over the whole range and over a 1% zoom: p50 and p95 of 20 requests each
   (target: p95 < 50 ms), and a raw read of all 1,000,000 points for comparison;
@@ -31,7 +31,13 @@ import numpy as np
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import WORKER_TOKEN, api_server, create_database, drop_database  # noqa: E402
+from common import (  # noqa: E402
+    WORKER_TOKEN,
+    api_server,
+    create_database,
+    drop_database,
+    seed_api_key,
+)
 
 STEPS = 1_000_000
 SPEC = {"benchmark": {"name": "split_digits"}, "model": {"name": "mlp"}, "strategy": {"name": "er"}}
@@ -114,7 +120,11 @@ def main() -> None:
     worst_p95 = 0.0
     dips_kept = True
     try:
-        with api_server(url) as base, httpx.Client(base_url=base, timeout=300) as client:
+        auth = {"Authorization": f"Bearer {seed_api_key(url)}"}  # reads; writes: the run token
+        with (
+            api_server(url) as base,
+            httpx.Client(base_url=base, timeout=300, headers=auth) as client,
+        ):
             api = Api(client)
             steps = np.arange(STEPS, dtype=np.int64)
             values = accuracy_walk(rng, STEPS)

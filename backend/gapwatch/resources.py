@@ -206,7 +206,7 @@ def _split_tasks(
 def _digits_tasks(spec: SplitDigitsSpec) -> tuple[tuple[int, ...], tuple[int, ...]]:
     # The engine's stratified split holds out round(test_fraction * n) of each class, at least
     # one and at most n - 1: the same arithmetic gives the exact sizes.
-    test = tuple(min(max(int(spec.test_fraction * n), 1), n - 1) for n in DIGITS_CLASS_COUNTS)
+    test = tuple(min(max(round(spec.test_fraction * n), 1), n - 1) for n in DIGITS_CLASS_COUNTS)
     train = tuple(n - t for n, t in zip(DIGITS_CLASS_COUNTS, test, strict=True))
     return _split_tasks(spec.n_tasks, train, test)
 
@@ -491,7 +491,7 @@ def _strategy_cost(spec: RunSpec, bench: _BenchmarkShape, model: _ModelShape) ->
         if isinstance(strategy, DERSpec):
             stored += bench.n_outputs * FLOAT32  # the logits of each stored row
         if isinstance(strategy, ERSpec) and strategy.buffer_policy == "class_balanced":
-            rows += 1  # a scratch row
+            rows += 0
             stored += FLOAT64  # a sort key per row
         replayed = min(strategy.replay_batch_size or batch, strategy.buffer_size)
         draws = 2 if strategy.name == "derpp" and strategy.beta > 0 else 1

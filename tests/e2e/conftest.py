@@ -5,14 +5,20 @@ Chromium driven by Python playwright.
 The database and queue are this module's own, not the integration tests' (`live_api`): the runs
 list then shows only the runs these tests submitted, and no other worker of the session can
 claim one of them against the wrong API.
+
+Every page but /sign-in needs a signed-in user: `page` is signed in as `e2e_owner` (the owner of
+the `default` project, with a password and an API key for the tests' own API calls); tests that
+act as someone else seed that account and open their own page with `open_page(..., account)`.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
@@ -24,6 +30,7 @@ from tests.conftest import (
     SESSION_TAG,
     LiveProcess,
     api_process,
+    seed_account,
     start_worker,
     temporary_database,
 )
@@ -47,6 +54,60 @@ def dashboard_dist() -> Path:
 def e2e_database() -> Iterator[str]:
     with temporary_database(f"gapwatch_e2e_{SESSION_TAG}") as url:
         yield url
+
+
+@dataclass(frozen=True)
+class Account:
+    """A user of the e2e database: their name, password (None: they sign in with a link) and
+    an API key of theirs (for the tests' own API calls)."""
+
+    name: str
+    password: str | None
+    key: str
+
+
+def seed_user(
+    database_url: str,
+    name: str,
+    *,
+    project: str | None = "default",
+    role: str = "owner",
+    is_admin: bool = False,
+    with_password: bool = True,
+) -> Account:
+    """Commits the user (see tests/conftest.py `seed_account`) with a password of their own."""
+    password = f"{name}-password" if with_password else None
+    key = seed_account(
+        database_url, name, project=project, role=role, is_admin=is_admin, password=password
+    )
+    return Account(name, password, key)
+
+
+@pytest.fixture(scope="session")
+def e2e_owner(e2e_database: str) -> Account:
+    """The owner of the `default` project, whom `page` signs in."""
+    return seed_user(e2e_database, "e2e-owner")
+
+
+def api_client(base_url: str, account: Account) -> httpx.Client:
+    """An httpx client of /api/v1 that authenticates with the account's API key."""
+    return httpx.Client(
+        base_url=base_url + "/api/v1",
+        headers={"Authorization": f"Bearer {account.key}"},
+        timeout=30,
+    )
+
+
+def sign_in(context: BrowserContext, base_url: str, account: Account) -> None:
+    """Signs the browser context in with the account's password, over the API: the session
+    cookie lands in the context's cookie jar, as after the sign-in form (which
+    tests/e2e/test_accounts.py drives itself)."""
+    assert account.password is not None, f"{account.name} has no password"
+    response = context.request.post(
+        f"{base_url}/api/v1/auth/sign-in",
+        data={"name": account.name, "password": account.password},
+    )
+    assert response.status == 200, response.text()
 
 
 @pytest.fixture(scope="session")
@@ -104,19 +165,26 @@ class PageErrors:
             self.messages.append(f"console.error: {message.text}")
 
 
-def open_page(browser: Browser) -> tuple[BrowserContext, Page, PageErrors]:
+def open_page(
+    browser: Browser, base_url: str | None = None, account: Account | None = None
+) -> tuple[BrowserContext, Page, PageErrors]:
     """A page in a fresh context: empty cache and storage, light colour scheme (the theme
-    starts from the system preference, so it is fixed here)."""
+    starts from the system preference, so it is fixed here), signed in as `account` on the
+    server at `base_url` if one is given, else signed out."""
     context = browser.new_context(viewport=VIEWPORT, color_scheme="light")
     context.set_default_timeout(15_000)
+    if account is not None:
+        assert base_url is not None
+        sign_in(context, base_url, account)
     page = context.new_page()
     return context, page, PageErrors(page)
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh page; the test fails if the dashboard threw or logged an error meanwhile."""
-    context, page, errors = open_page(browser)
+def page(browser: Browser, dashboard_url: str, e2e_owner: Account) -> Iterator[Page]:
+    """A fresh page signed in as `e2e_owner`; the test fails if the dashboard threw or logged
+    an error meanwhile."""
+    context, page, errors = open_page(browser, dashboard_url, e2e_owner)
     yield page
     context.close()
     if errors.messages:

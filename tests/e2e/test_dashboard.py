@@ -21,7 +21,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, Response, expect
 
 from tests.conftest import LiveProcess
-from tests.e2e.conftest import PageErrors, open_page
+from tests.e2e.conftest import Account, PageErrors, api_client, open_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -65,8 +65,9 @@ class SubmittedRuns:
 
 
 @pytest.fixture(scope="module")
-def api(dashboard_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=dashboard_url + "/api/v1", timeout=30) as client:
+def api(dashboard_url: str, e2e_owner: Account) -> Iterator[httpx.Client]:
+    """The API as the owner of `default`, where the form submits the module's runs."""
+    with api_client(dashboard_url, e2e_owner) as client:
         yield client
 
 
@@ -116,10 +117,12 @@ class LiveWatch:
 
 
 @pytest.fixture(scope="module")
-def submitted(browser: Browser, dashboard_url: str, e2e_worker: LiveProcess) -> SubmittedRuns:
+def submitted(
+    browser: Browser, dashboard_url: str, e2e_owner: Account, e2e_worker: LiveProcess
+) -> SubmittedRuns:
     """The two runs of the module, submitted through the New-run form. The first run's page is
     left open until the run has succeeded, to record how it followed the run live."""
-    context, page, errors = open_page(browser)
+    context, page, errors = open_page(browser, dashboard_url, e2e_owner)
     watch = LiveWatch()
 
     def on_request(request: Any) -> None:
@@ -195,10 +198,11 @@ def assert_chart_drew(container: Locator) -> None:
 
 
 def run_page(
-    browser: Browser, base_url: str, run_id: int
+    browser: Browser, base_url: str, account: Account, run_id: int
 ) -> tuple[BrowserContext, Page, PageErrors]:
-    """/runs/<id> in a fresh context whose canvases record the text drawn on them."""
-    context, page, errors = open_page(browser)
+    """/runs/<id> in a fresh context, signed in as `account`, whose canvases record the text
+    drawn on them."""
+    context, page, errors = open_page(browser, base_url, account)
     page.add_init_script(RECORD_CANVAS_TEXT)
     page.goto(f"{base_url}/runs/{run_id}")
     return context, page, errors
@@ -220,7 +224,10 @@ def test_the_run_page_follows_the_run_live_over_one_stream(submitted: SubmittedR
 def test_the_form_submits_the_presets_as_specs(submitted: SubmittedRuns, api: httpx.Client) -> None:
     # What the form sent is what the preset says, with the two fields the test typed.
     for run_id, strategy in ((submitted.finetune, "finetune"), (submitted.er, "er")):
-        spec = api.get(f"/runs/{run_id}").json()["spec"]
+        run = api.get(f"/runs/{run_id}").json()
+        # The form's project select starts at `default`, where its owner may submit.
+        assert run["project"] == "default"
+        spec = run["spec"]
         assert spec["benchmark"]["name"] == "split_digits"
         assert spec["benchmark"]["n_tasks"] == N_TASKS
         assert spec["strategy"]["name"] == strategy
@@ -281,11 +288,12 @@ def test_the_run_pages_draw_every_task_with_boundaries_troughs_and_the_api_numbe
     submitted: SubmittedRuns,
     browser: Browser,
     dashboard_url: str,
+    e2e_owner: Account,
     api: httpx.Client,
     screenshots: Path,
 ) -> None:
     for run_id in (submitted.finetune, submitted.er):
-        context, page, errors = run_page(browser, dashboard_url, run_id)
+        context, page, errors = run_page(browser, dashboard_url, e2e_owner, run_id)
         try:
             wait_succeeded(page)
             expect(page.get_by_test_id("progress-bar")).to_be_visible()

@@ -297,3 +297,18 @@ def test_a_worker_claims_with_its_secret_and_writes_with_the_run_token(api) -> N
         headers=token,
     )
     assert too_far.status_code == 422
+
+
+def test_a_wrong_worker_or_run_secret_is_refused_before_the_body_is_read(api, anonymous) -> None:
+    run = create_run(api)
+    claim(api, run["id"])
+    garbage = b"{not json"
+    wrong = {"Authorization": "Bearer not-the-run-token", "content-type": "application/json"}
+    for action in ("events", "heartbeat", "finish", "metrics"):
+        path = f"/api/v1/runs/{run['id']}/{action}"
+        answer = anonymous.post(path, content=garbage, headers=wrong)
+        assert answer.status_code == 403, (action, answer.text)
+        unknown = anonymous.post(f"/api/v1/runs/987654321/{action}", content=garbage, headers=wrong)
+        assert unknown.status_code == 404, (action, unknown.text)
+    claim_path = f"/api/v1/runs/{run['id']}/claim"
+    assert anonymous.post(claim_path, content=garbage, headers=wrong).status_code == 403

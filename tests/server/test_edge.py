@@ -61,7 +61,7 @@ def edge_settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "environment": "development",
         "host": "127.0.0.1",
-        "public_url": None,
+        "public_url": "",
         "api_url": None,
         "allowed_hosts": "",
         "cors_origins": "",

@@ -114,7 +114,11 @@ def create_app(
     install_error_handlers(app)
     # Who is calling is known before routing and before any body is read; the edge (host
     # check, headers, body limits) wraps even that, so it is added last (outermost).
-    app.add_middleware(AuthenticationMiddleware, session_factory=lambda: session_factory)
+    app.add_middleware(
+        AuthenticationMiddleware,
+        session_factory=lambda: session_factory,
+        worker_secret=lambda: settings.worker_token.get_secret_value(),
+    )
     install_edge(app, settings)
 
     api = APIRouter(prefix=API_PREFIX)

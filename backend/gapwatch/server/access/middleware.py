@@ -6,7 +6,8 @@ refuses the request) before a route is chosen or a byte of the body is read.
 - Requests without credentials reach only the public paths: `/health`, sign-in, the
   dashboard's static files and the API reference pages.
 - The worker's endpoints take their own bearer secrets (the worker secret to claim, a run's
-  token to write into it), which the endpoints check themselves.
+  token to write into it): checked here too, so that no body is read for a wrong one (the
+  endpoints check again, under their own locks).
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ from gapwatch.server.errors import GapwatchError, Unauthorized
 API_PREFIX = "/api/"
 PUBLIC_API_PATHS = frozenset({"/api/v1/auth/sign-in", "/api/v1/auth/link"})
 # Paths that answer their own bearer secrets: the worker's claim and a run token's writes.
-WORKER_PATH = re.compile(r"^/api/v1/runs/[^/]+/(claim|heartbeat|finish|metrics|events)$")
+WORKER_PATH = re.compile(r"^/api/v1/runs/([^/]+)/(claim|heartbeat|finish|metrics|events)$")
+# A run id the database can hold; anything else is left to the endpoint's 422.
+MAX_RUN_ID = 2**63 - 1
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PRINCIPAL_STATE = "principal"
 
@@ -69,9 +72,15 @@ def _cookie(scope: Scope, name: str) -> str | None:
 class AuthenticationMiddleware:
     """Sets `request.state.principal` (a Principal, or None on public paths)."""
 
-    def __init__(self, app: ASGIApp, session_factory: Callable[[], sessionmaker[Session]]):
+    def __init__(
+        self,
+        app: ASGIApp,
+        session_factory: Callable[[], sessionmaker[Session]],
+        worker_secret: Callable[[], str],
+    ):
         self.app = app
         self._session_factory = session_factory
+        self._worker_secret = worker_secret
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -92,9 +101,11 @@ class AuthenticationMiddleware:
         if authorization is not None:
             value = bearer_value(authorization)
             if not is_api_key(value):
-                if method == "POST" and WORKER_PATH.match(path):
-                    return None  # the endpoint checks the worker's or the run's secret
-                raise Unauthorized(f"not an API key: {AUTHENTICATE_HINT}")
+                worker_call = WORKER_PATH.match(path) if method == "POST" else None
+                if worker_call is None:
+                    raise Unauthorized(f"not an API key: {AUTHENTICATE_HINT}")
+                await self._check_worker_secret(worker_call, value)
+                return None
             return await to_thread.run_sync(self._with_session, service.principal_from_key, value)
         if path in PUBLIC_API_PATHS:
             return None  # signing in again replaces a session; the old cookie is not asked
@@ -112,6 +123,16 @@ class AuthenticationMiddleware:
         if method in MUTATING:
             service.check_csrf(principal, _header(scope, CSRF_HEADER.lower().encode()))
         return principal
+
+    async def _check_worker_secret(self, call: re.Match[str], value: str) -> None:
+        """The worker secret for a claim, the run's own token for its writes."""
+        run_id, action = call.group(1), call.group(2)
+        if action == "claim":
+            service.WorkerSecret(self._worker_secret()).check(value)
+        elif run_id.isdigit() and int(run_id) <= MAX_RUN_ID:
+            await to_thread.run_sync(
+                self._with_session, service.check_run_token_of, (int(run_id), value)
+            )
 
     def _with_session(self, function: Callable[[Session, str], Any], value: str) -> Any:
         with self._session_factory()() as session:

@@ -85,3 +85,9 @@ def member_project_roles(session: Session, user_id: int) -> dict[int, str]:
 
 def all_project_ids(session: Session) -> list[int]:
     return list(session.scalars(select(Project.id)))
+
+
+def run_token_hash(session: Session, run_id: int) -> str | None | bool:
+    """The run's token hash (None before its first claim), or False if there is no such run."""
+    row = session.execute(select(Run.token_hash).where(Run.id == run_id)).first()
+    return False if row is None else row[0]

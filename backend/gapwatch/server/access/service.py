@@ -163,6 +163,13 @@ def check_run_token(run_id: int, found: bool, token_hash: str | None, token: str
         raise Forbidden(f"token is not valid for run {run_id}")
 
 
+def check_run_token_of(session: Session, run_and_token: tuple[int, str]) -> None:
+    """`check_run_token` for a run known by id (one primary-key lookup)."""
+    run_id, token = run_and_token
+    token_hash = repository.run_token_hash(session, run_id)
+    check_run_token(run_id, token_hash is not False, token_hash or None, token)
+
+
 def require_writable(run_id: int, status: str) -> None:
     """Points and events are accepted only while the run is running."""
     if status != RunStatus.running:

@@ -34,8 +34,8 @@ describe("the project field", () => {
   it("keeps the chosen project across presets, but not over a spec that names one", () => {
     const fields = form(["default", "lab-a"], "default");
     expect(specFromDraft(fields, draftForSpec({ project: null }, "lab-a")).spec.project).toBe("lab-a");
-    expect(specFromDraft(fields, draftForSpec({ project: "lab-b" }, "lab-a")).spec.project).toBe(
-      "lab-b",
+    expect(specFromDraft(fields, draftForSpec({ project: "default" }, "lab-a")).spec.project).toBe(
+      "default",
     );
   });
 

@@ -46,6 +46,7 @@ const ER_DIGITS = {
   optimizer: { name: "sgd", lr: 0.01, momentum: 0, weight_decay: 0 },
   training: { iterations_per_task: 300, epochs_per_task: null, batch_size: 32 },
   evaluation: { every: 1, subset_size: 1000, include_unseen: false },
+  project: null,
   name: null,
   group: null,
   tags: ["demo", "er"],
@@ -69,6 +70,7 @@ describe("describeForm on the real RunSpec schema", () => {
     ]);
     const run = groups.find((g) => g.id === "run")!;
     expect(run.fields.map((f) => f.path)).toEqual([
+      "project",
       "name",
       "group",
       "tags",
