@@ -491,7 +491,7 @@ def _strategy_cost(spec: RunSpec, bench: _BenchmarkShape, model: _ModelShape) ->
         if isinstance(strategy, DERSpec):
             stored += bench.n_outputs * FLOAT32  # the logits of each stored row
         if isinstance(strategy, ERSpec) and strategy.buffer_policy == "class_balanced":
-            rows += 0
+            rows += 1  # a scratch row
             stored += FLOAT64  # a sort key per row
         replayed = min(strategy.replay_batch_size or batch, strategy.buffer_size)
         draws = 2 if strategy.name == "derpp" and strategy.beta > 0 else 1

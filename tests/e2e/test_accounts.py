@@ -225,9 +225,9 @@ def test_signing_out_other_sessions_sends_them_to_sign_in(
     expect(rows.first).to_have_attribute("data-current", "true")
 
     # The other browser's next request answers 401: it lands on sign-in, to come back here.
-    elsewhere.get_by_test_id("filter-status").select_option("failed")
+    elsewhere.get_by_role("link", name="Compare").click()
     elsewhere.wait_for_url(re.compile(r"/sign-in\?"))
-    assert parse_qs(urlparse(elsewhere.url).query)["next"] == ["/runs?status=failed"]
+    assert parse_qs(urlparse(elsewhere.url).query)["next"] == ["/compare"]
     expect(elsewhere.get_by_test_id("sign-in-submit")).to_be_visible()
     # This one stays signed in.
     here.reload()
@@ -245,6 +245,7 @@ def test_a_viewer_sees_the_run_but_may_not_cancel_it(
     viewer.goto(f"{dashboard_url}/runs")
     expect(viewer.get_by_test_id(f"run-row-{run_id}")).to_be_visible()
     expect(viewer.get_by_test_id(f"run-project-{run_id}")).to_have_text("viewed")
+    # Filters render with the list, so the options are there once the row is.
     options = viewer.get_by_test_id("filter-project").locator("option")
     assert options.evaluate_all("os => os.map(o => o.value)") == ["", "viewed"]
 
@@ -426,9 +427,9 @@ def test_an_owner_creates_a_project_and_manages_its_members(
 
     # The founder's own roles changed: the runs filter and the New-run form offer the project.
     page.goto(f"{dashboard_url}/runs/new")
+    expect(page.get_by_test_id("field-project")).to_have_value("default")
     options = page.get_by_test_id("field-project").locator("option")
     assert options.evaluate_all("os => os.map(o => o.value)") == ["default", "founded"]
-    expect(page.get_by_test_id("field-project")).to_have_value("default")
 
 
 def test_an_admin_invites_a_user_who_signs_in_with_the_link(

@@ -409,6 +409,8 @@ def test_permuted_and_rotated_mnist_copy_mnist_per_transformed_task() -> None:
     images = 70_000 * 784 * 4
     permuted = estimate(_spec(benchmark={"name": "permuted_mnist", "n_tasks": 10}))
     assert permuted.part("benchmark data") == 10 * images + 11 * 70_000 * 8
+    # Task 0 keeps the unpermuted tensors: the build adds only MNIST's uint8 arrays.
+    assert permuted.part("benchmark build") == 70_000 * 784
     # 0 and 360 degrees keep the unrotated tensors: two copies of MNIST plus the base.
     shared = {"name": "rotated_mnist", "n_tasks": 4, "angles": [0.0, 45.0, 360.0, 90.0]}
     assert estimate(_spec(benchmark=shared)).part("benchmark data") == 3 * images + 5 * 70_000 * 8
