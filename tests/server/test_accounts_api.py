@@ -312,3 +312,27 @@ def test_a_wrong_worker_or_run_secret_is_refused_before_the_body_is_read(api, an
         assert unknown.status_code == 404, (action, unknown.text)
     claim_path = f"/api/v1/runs/{run['id']}/claim"
     assert anonymous.post(claim_path, content=garbage, headers=wrong).status_code == 403
+
+
+def test_a_spec_too_big_for_a_worker_is_refused_at_submission(api) -> None:
+    wide = {**SPEC, "model": {"name": "mlp", "hidden_sizes": [16_384] * 16}}
+    answer = api.post("/api/v1/runs", json=wide)
+    assert answer.status_code == 422
+    error = answer.json()["detail"][0]
+    assert error["loc"][:2] == ["body", "model"]
+    assert "parameters" in error["msg"] and "GAPWATCH_MAX_PARAMETERS" in error["msg"]
+    assert "200,000,000" in error["msg"]
+    huge_data = {
+        **SPEC,
+        "benchmark": {
+            "name": "synthetic",
+            "n_tasks": 2,
+            "classes_per_task": 20,
+            "dim": 4096,
+            "train_per_class": 25_000,
+        },
+    }
+    refused = api.post("/api/v1/runs", json=huge_data)
+    assert refused.status_code == 422
+    assert "GAPWATCH_MAX_MEMORY_BYTES" in refused.json()["detail"][0]["msg"]
+    assert api.get("/api/v1/runs").json()["total"] == 0
