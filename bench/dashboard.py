@@ -300,7 +300,9 @@ def load_run_page(
             lambda r: answers.append(r) if httpx.URL(r.url).path == metrics_path else None,
         )
         page.goto(f"{base_url}/runs/{run.run_id}", wait_until="commit")
-        page.wait_for_function("window.__drawnAt !== null", timeout=timeout_s * 1000)
+        # A function, not an expression: Playwright evals expressions in the page, which the
+        # dashboard's Content-Security-Policy (script-src 'self') forbids.
+        page.wait_for_function("() => window.__drawnAt !== null", timeout=timeout_s * 1000)
         drawn_ms, signal = page.evaluate("[window.__drawnAt, window.__readySignal]")
         requests = page.evaluate(
             """performance.getEntriesByType("resource").map(

@@ -61,7 +61,10 @@ def test_a_killed_workers_run_resumes_elsewhere_to_identical_curves(
             first = LiveProcess("resume-worker-1", worker_command, worker_env)
             wait_until(lambda: " ready." in first.output(), 60, "first worker ready")
             client = GapwatchClient(url, api_key=live_key)
-            run_id = client.create_run(SPEC)["id"]
+            # Its own queue even when requeued: the session's other API process (live_api, on
+            # the same database) sends runs with stale heartbeats back to the run's queue, and a
+            # run this test leaves behind must not land on the live worker of later tests.
+            run_id = client.create_run({**SPEC, "queue": queue})["id"]
             checkpoint = tmp_path / "artifacts" / "runs" / str(run_id) / "checkpoint.pt"
             wait_until(checkpoint.exists, 120, "first checkpoint", interval_s=0.01)
             first.stop(signal.SIGKILL)
