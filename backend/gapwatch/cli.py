@@ -66,11 +66,25 @@ def _serve(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         log_level="info",
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _apply_overrides(args)
+    placeholder = settings.worker_token.get_secret_value() == DEVELOPMENT_WORKER_TOKEN
+    if placeholder and settings.host not in LOOPBACK_HOSTS:
+        # The placeholder is public: on a reachable address anyone could claim runs with it.
+        print(
+            f"gapwatch serve: listening on {settings.host} needs GAPWATCH_WORKER_TOKEN set to a "
+            "secret (`openssl rand -hex 32`); the development placeholder only serves loopback",
+            file=sys.stderr,
+        )
+        return 2
     if not args.no_migrate:
         cmd_migrate(args)
     _recover(settings, fail_running=False)  # other hosts' workers may be running runs

@@ -80,6 +80,12 @@ class Settings(BaseSettings):
         description="Comma-separated origins allowed to call the API from another site's "
         "pages (CORS). Empty: none.",
     )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="Comma-separated addresses of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto the API believes (the client's address counts for sign-in limits; "
+        "the scheme for Secure cookies). '*' trusts any: only behind a proxy that sets them.",
+    )
     session_ttl_s: float = Field(
         14 * 24 * 3600.0, gt=0, description="A dashboard sign-in lasts this long."
     )

@@ -186,9 +186,13 @@ def test_a_one_time_link_signs_in_once(
     token = one_time_link_token(e2e_database, user.name)
 
     page = pages()
-    page.goto(f"{dashboard_url}/sign-in?token={token}&next=%2Fsettings")
+    # The token is in the fragment, which no request carries (nor any server log).
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(f"{dashboard_url}/sign-in?next=%2Fsettings#token={token}")
     page.wait_for_url(f"{dashboard_url}/settings")
     expect(page.get_by_test_id("current-user")).to_have_text(user.name)
+    assert requested and not any(token in url for url in requested), requested
     # The token left the address bar and the history: Back does not return to it.
     assert token not in page.url
     page.go_back()
@@ -200,7 +204,7 @@ def test_a_one_time_link_signs_in_once(
 
     # The same link again, in another browser: refused, with what to do.
     again = pages()
-    again.goto(f"{dashboard_url}/sign-in?token={token}")
+    again.goto(f"{dashboard_url}/sign-in#token={token}")
     expect(again.get_by_test_id("sign-in-error")).to_have_text(USED_LINK)
     assert token not in again.url
     expect(again.get_by_test_id("current-user")).to_have_count(0)
@@ -446,7 +450,7 @@ def test_an_admin_invites_a_user_who_signs_in_with_the_link(
     expect(row.get_by_test_id("user-status")).to_have_text("active")
     row.get_by_test_id("user-login-link").click()
     url = page.get_by_test_id("user-link-url").inner_text().strip()
-    assert url.startswith(f"{dashboard_url}/sign-in?token="), url
+    assert url.startswith(f"{dashboard_url}/sign-in#token="), url
     page.screenshot(path=str(screenshots / "settings-admin.png"), full_page=True)
 
     invitee = pages()

@@ -3,6 +3,7 @@ viewer's key; sessions with their CSRF token; keys, links, projects and members.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from datetime import timedelta
@@ -308,8 +309,14 @@ def test_a_wrong_worker_or_run_secret_is_refused_before_the_body_is_read(api, an
         path = f"/api/v1/runs/{run['id']}/{action}"
         answer = anonymous.post(path, content=garbage, headers=wrong)
         assert answer.status_code == 403, (action, answer.text)
-        unknown = anonymous.post(f"/api/v1/runs/987654321/{action}", content=garbage, headers=wrong)
-        assert unknown.status_code == 404, (action, unknown.text)
+        # The same answer for a run that does not exist: a wrong token learns nothing.
+        for other in ("987654321", "9223372036854775808", "x"):
+            unknown = anonymous.post(
+                f"/api/v1/runs/{other}/{action}", content=garbage, headers=wrong
+            )
+            assert unknown.status_code == 403, (action, other, unknown.text)
+        nothing = anonymous.post(path, content=garbage, headers={"content-type": "text/plain"})
+        assert nothing.status_code == 401
     claim_path = f"/api/v1/runs/{run['id']}/claim"
     assert anonymous.post(claim_path, content=garbage, headers=wrong).status_code == 403
 
@@ -336,3 +343,106 @@ def test_a_spec_too_big_for_a_worker_is_refused_at_submission(api) -> None:
     assert refused.status_code == 422
     assert "GAPWATCH_MAX_MEMORY_BYTES" in refused.json()["detail"][0]["msg"]
     assert api.get("/api/v1/runs").json()["total"] == 0
+
+
+def test_successful_sign_ins_do_not_count_but_failures_do(anonymous, db_session_factory) -> None:
+    make_account(db_session_factory, "sol", password=PASSWORD)
+    for _ in range(15):  # more than the limit of failures: successes are given back
+        _sign_in(anonymous, "sol")
+    for _ in range(10):
+        anonymous.post("/api/v1/auth/sign-in", json={"name": "sol", "password": "wrong"})
+    assert (
+        anonymous.post("/api/v1/auth/sign-in", json={"name": "sol", "password": PASSWORD})
+    ).status_code == 429
+    # Failed password sign-ins under any name never block one-time links.
+    for _ in range(12):
+        anonymous.post("/api/v1/auth/sign-in", json={"name": "link", "password": "x"})
+    assert anonymous.post("/api/v1/auth/link", json={"token": "nope"}).status_code == 401
+
+
+def test_admin_links_carry_the_token_in_the_fragment(api, db_session_factory) -> None:
+    admin = make_account(db_session_factory, "root", is_admin=True)
+    make_account(db_session_factory, "nina", project=None)
+    link = api.post("/api/v1/users/nina/login-link", headers=admin.auth)
+    assert link.status_code == 200
+    url = link.json()["url"]
+    assert "/sign-in#token=" in url and "?token" not in url
+    # Disabling nina spends her unused links: enabling her again does not revive them.
+    api.patch("/api/v1/users/nina", json={"disabled": True}, headers=admin.auth)
+    api.patch("/api/v1/users/nina", json={"disabled": False}, headers=admin.auth)
+    token = url.split("#token=")[1]
+    assert api.post("/api/v1/auth/link", json={"token": token}).status_code == 401
+
+
+def test_a_new_password_signs_out_every_other_session(anonymous, app, db_session_factory) -> None:
+    from fastapi.testclient import TestClient
+
+    from tests.server.conftest import BASE_URL
+
+    make_account(db_session_factory, "otto", password=PASSWORD)
+    other = TestClient(app, base_url=BASE_URL)
+    _sign_in(other, "otto")
+    csrf = _sign_in(anonymous, "otto")
+    changed = anonymous.put(
+        "/api/v1/auth/password",
+        json={"current_password": PASSWORD, "new_password": "another long one"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert changed.status_code == 204
+    assert anonymous.get("/api/v1/auth/me").status_code == 200
+    assert other.get("/api/v1/auth/me").status_code == 401
+
+
+def test_narrowed_keys_cannot_touch_sessions_and_keys_do_not_outlive_their_maker(
+    api, anonymous, db_session_factory
+) -> None:
+    narrowed = make_account(db_session_factory, "nora", key_project="default")
+    assert api.get("/api/v1/auth/sessions", headers=narrowed.auth).status_code == 403
+    assert api.delete("/api/v1/auth/sessions/1", headers=narrowed.auth).status_code == 403
+    short = api.post("/api/v1/keys", json={"name": "short", "expires_in_days": 1}).json()
+    made = api.post(
+        "/api/v1/keys",
+        json={"name": "forever"},
+        headers={"Authorization": f"Bearer {short['secret']}"},
+    ).json()
+    assert made["key"]["expires_at"] == short["key"]["expires_at"]
+
+
+def test_submissions_are_limited_per_person_whatever_key_they_use(
+    settings, db_session_factory
+) -> None:
+    from tests.server.conftest import client_with_account
+
+    limited = settings.model_copy(update={"submit_rate_per_minute": 2})
+    with client_with_account(limited, session_factory=db_session_factory) as client:
+        answers = [client.post("/api/v1/runs", json=SPEC).status_code for _ in range(3)]
+        assert answers == [201, 201, 429]
+        fresh = client.post("/api/v1/keys", json={"name": "another"}).json()["secret"]
+        again = client.post("/api/v1/runs", json=SPEC, headers={"Authorization": f"Bearer {fresh}"})
+        assert again.status_code == 429 and int(again.headers["retry-after"]) >= 1
+
+
+def test_huge_ids_and_control_characters_are_client_errors(api, anonymous) -> None:
+    big = 2**63
+    for path in (f"/api/v1/runs/{big}", f"/api/v1/runs/{big}/summary", f"/api/v1/runs/{big}/live"):
+        assert api.get(path).status_code == 422, path
+    assert api.post(f"/api/v1/runs/{big}/cancel").status_code == 422
+    assert api.delete(f"/api/v1/keys/{big}").status_code == 422
+    assert api.get("/api/v1/compare", params={"runs": str(big)}).status_code == 422
+    for body in (
+        {"name": "alice\u0000", "password": "x"},
+        {"name": "\ud800", "password": "x"},
+        {"name": "alice", "password": "\ud800"},
+    ):
+        answer = anonymous.post(
+            "/api/v1/auth/sign-in",
+            content=json.dumps(body),  # ensure_ascii: a lone surrogate as \\ud800
+            headers={"content-type": "application/json"},
+        )
+        assert answer.status_code == 422, (body, answer.text)
+    link = anonymous.post(
+        "/api/v1/auth/link",
+        content=json.dumps({"token": "\ud800"}),
+        headers={"content-type": "application/json"},
+    )
+    assert link.status_code == 422

@@ -190,10 +190,11 @@ def test_binary_batches_keep_the_token_rules_and_their_order(
     before = _point_count(db_session_factory)
     assert post(run_b["id"], good, {}).status_code == 401
     assert post(run_b["id"], good, auth_a).status_code == 403
-    assert post(987654, good, auth_a).status_code == 404
+    # A wrong token hears the same for a run that does not exist: it learns nothing.
+    assert post(987654, good, auth_a).status_code == 403
     # Who may write is said before anything about the body, to a stranger nothing else.
     assert post(run_b["id"], bad, auth_a).status_code == 403
-    assert post(987654, bad, auth_a).status_code == 404
+    assert post(987654, bad, auth_a).status_code == 403
     refused = post(run_b["id"], bad, auth_b)
     assert refused.status_code == 422
     assert refused.json()["detail"][0]["loc"] == ["body", "series", 0, "values", 0]

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from gapwatch.config import Settings
@@ -74,6 +74,11 @@ def get_analysis_cache(request: Request) -> AnalysisCache:
     return request.app.state.analysis_cache  # type: ignore[no-any-return]
 
 
+# Ids are 64-bit in the database: a larger one is a 422 naming it, not a database error.
+MAX_ROW_ID = 2**63 - 1
+RunId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="A run's id.")]
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+
 SessionDep = Annotated[Session, Depends(get_db_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 RunQueueDep = Annotated[RunQueue, Depends(get_run_queue)]
@@ -91,12 +96,12 @@ def current_principal(request: Request) -> Principal:
 Caller = Annotated[Principal, Depends(current_principal)]
 
 
-def run_for_viewer(run_id: int, session: SessionDep, caller: Caller) -> Run:
+def run_for_viewer(run_id: RunId, session: SessionDep, caller: Caller) -> Run:
     """The run, if the caller may read it (else 404)."""
     return access.authorize_run(session, caller, run_id, Role.viewer)
 
 
-def run_for_editor(run_id: int, session: SessionDep, caller: Caller) -> Run:
+def run_for_editor(run_id: RunId, session: SessionDep, caller: Caller) -> Run:
     """The run, if the caller may change it (404 if unseen, 403 if only a viewer)."""
     return access.authorize_run(session, caller, run_id, Role.editor)
 
@@ -113,7 +118,7 @@ def require_worker_secret(
 
 
 def require_run_token(
-    run_id: int, session: SessionDep, authorization: Annotated[str | None, Header()] = None
+    run_id: RunId, session: SessionDep, authorization: Annotated[str | None, Header()] = None
 ) -> Run:
     """The run, if the bearer token is the one issued when this run was claimed."""
     token = bearer_value(authorization)
@@ -128,9 +133,9 @@ RunWriter = Annotated[Run, Depends(require_run_token)]
 
 
 def limit_submissions(request: Request, caller: Caller) -> None:
-    """429 with Retry-After once a caller (an API key, or a person) submits too fast."""
-    key = f"key:{caller.key_id}" if caller.key_id is not None else f"user:{caller.user_id}"
-    wait = request.app.state.submit_limiter.hit(key)
+    """429 with Retry-After once a person submits too fast, through any of their keys or
+    sessions (a new key must not be a new allowance)."""
+    wait = request.app.state.submit_limiter.hit(f"user:{caller.user_id}")
     if wait is not None:
         raise TooManyRequests(
             f"too many runs submitted; try again in {math.ceil(wait)} s", retry_after_s=wait

@@ -386,8 +386,9 @@ class RateLimiter:
     tracked keys the least recently used one is forgotten (which forgives that key: the cap
     guards memory, it is not a limit on its own).
 
-    For "count only failures" (sign-in), ask `retry_after(key)` before the attempt, `record(key)`
-    after a failure, and `reset(key)` after a success; `hit(key)` is check and record at once.
+    For "count only failures" (sign-in), reserve with `hit(key)` before the attempt (check and
+    count at once, so that parallel attempts cannot all pass the check) and `refund(key)` after
+    a success.
     """
 
     def __init__(
@@ -471,6 +472,24 @@ class RateLimiter:
             return
         with self._lock:
             self._add(key, self._clock())
+
+    def refund(self, key: str) -> None:
+        """Give back one counted event of `key` (an attempt reserved with `hit` that turned out
+        not to count, such as a sign-in that succeeded).
+
+        Args:
+            key: Who is limited.
+        """
+        if not self.limit_per_minute:
+            return
+        with self._lock:
+            full_at = self._full_at.get(key)
+            if full_at is not None:
+                full_at -= self._interval
+                if full_at <= self._clock():
+                    del self._full_at[key]
+                else:
+                    self._full_at[key] = full_at
 
     def reset(self, key: str) -> None:
         """Forget `key`'s events (e.g. after a successful sign-in).

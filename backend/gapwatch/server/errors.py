@@ -101,7 +101,10 @@ _MAX_INT_BITS = 128
 
 
 def _cut(text: str, limit: int = MAX_EXCERPT_CHARS) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
+    """`text` cut to `limit` characters, with "?" for lone surrogates (a JSON body may hold
+    one as \\ud800; the answer must still encode as UTF-8)."""
+    text = text if len(text) <= limit else text[:limit] + "…"
+    return text.encode("utf-8", "replace").decode("utf-8") if not text.isascii() else text
 
 
 def _excerpt(value: Any) -> Any:

@@ -31,7 +31,7 @@ from gapwatch.server.access.tokens import (
     bearer_value,
     is_api_key,
 )
-from gapwatch.server.errors import GapwatchError, Unauthorized
+from gapwatch.server.errors import Forbidden, GapwatchError, Unauthorized
 
 API_PREFIX = "/api/"
 PUBLIC_API_PATHS = frozenset({"/api/v1/auth/sign-in", "/api/v1/auth/link"})
@@ -116,7 +116,7 @@ class AuthenticationMiddleware:
                 self._with_session, service.principal_from_session, cookie
             )
         if principal is None:
-            if needs_credentials(path) and not (method == "POST" and WORKER_PATH.match(path)):
+            if needs_credentials(path):
                 what = "your sign-in has expired or was revoked; " if cookie else ""
                 raise Unauthorized(f"authentication required: {what}{AUTHENTICATE_HINT}")
             return None
@@ -133,6 +133,8 @@ class AuthenticationMiddleware:
             await to_thread.run_sync(
                 self._with_session, service.check_run_token_of, (int(run_id), value)
             )
+        else:  # no run has such an id, so no token is valid for it
+            raise Forbidden(f"token is not valid for run {run_id[:40]!r}")
 
     def _with_session(self, function: Callable[[Session, str], Any], value: str) -> Any:
         with self._session_factory()() as session:

@@ -91,3 +91,29 @@ def run_token_hash(session: Session, run_id: int) -> str | None | bool:
     """The run's token hash (None before its first claim), or False if there is no such run."""
     row = session.execute(select(Run.token_hash).where(Run.id == run_id)).first()
     return False if row is None else row[0]
+
+
+def credential_alive(
+    session: Session, *, key_id: int | None, session_id: int | None, now: datetime
+) -> bool:
+    """Whether the key or web session a caller used is still unrevoked, unexpired and its
+    user enabled."""
+    if key_id is not None:
+        query = (
+            select(ApiKey.expires_at)
+            .join(User, User.id == ApiKey.user_id)
+            .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None), User.disabled_at.is_(None))
+        )
+        row = session.execute(query).first()
+        return row is not None and (row[0] is None or row[0] > now)
+    query = (
+        select(WebSession.id)
+        .join(User, User.id == WebSession.user_id)
+        .where(
+            WebSession.id == session_id,
+            WebSession.revoked_at.is_(None),
+            WebSession.expires_at > now,
+            User.disabled_at.is_(None),
+        )
+    )
+    return session.execute(query).first() is not None

@@ -87,6 +87,22 @@ def authorize_run(session: Session, principal: Principal, run_id: int, need: Rol
     return run
 
 
+def may_still_read(session: Session, principal: Principal, run_id: int) -> bool:
+    """For long answers (a live stream): the caller's credential still holds and they may
+    still read the run. A revoked key, a signed-out session, a disabled user or a removed
+    member ends the stream at the next check."""
+    alive = repository.credential_alive(
+        session, key_id=principal.key_id, session_id=principal.session_id, now=utcnow()
+    )
+    if not alive:
+        return False
+    try:
+        authorize_run(session, principal, run_id, Role.viewer)
+    except NotFound:
+        return False
+    return True
+
+
 def authorize_project(
     session: Session, principal: Principal, name: str, need: Role
 ) -> tuple[Project, Role]:
@@ -153,13 +169,13 @@ class WorkerSecret:
 
 
 def check_run_token(run_id: int, found: bool, token_hash: str | None, token: str) -> None:
-    """404 if the run does not exist, 403 unless `token` is the one issued at its claim.
+    """403 unless `token` is the one issued when the run was claimed; the same 403 for a run
+    that does not exist, so that a wrong token tells nothing about which runs exist.
 
     A run token is scoped to its run: a leaked token can write into that run and no other.
     """
-    if not found:
-        raise NotFound(f"run {run_id} not found")
-    if token_hash is None or not secrets_equal(token_hash, hash_secret(token)):
+    given = hash_secret(token)
+    if not found or token_hash is None or not secrets_equal(token_hash, given):
         raise Forbidden(f"token is not valid for run {run_id}")
 
 

@@ -4,6 +4,8 @@ and (for admins) users."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
@@ -34,7 +36,7 @@ from gapwatch.server.accounts.schemas import (
     UserRead,
     UserUpdate,
 )
-from gapwatch.server.deps import Caller, SessionDep, SettingsDep
+from gapwatch.server.deps import Caller, RowId, SessionDep, SettingsDep
 from gapwatch.server.errors import Forbidden, TooManyRequests
 from gapwatch.server.models import ApiKey, Role, User, WebSession
 from gapwatch.spec import PROJECT_NAME_PATTERN
@@ -47,6 +49,11 @@ users_router = APIRouter(prefix="/users", tags=["accounts"])
 ProjectPath = Annotated[str, Path(pattern=PROJECT_NAME_PATTERN)]
 UserPath = Annotated[str, Path(pattern=USER_NAME_PATTERN)]
 SIGN_IN_PAGE = "/sign-in"
+
+
+def _manage_credentials(caller: Principal) -> None:
+    if not caller.may_manage_credentials():
+        raise Forbidden("a key narrowed to a project or role cannot manage keys or sessions")
 
 
 def user_read(user: User) -> UserRead:
@@ -105,18 +112,29 @@ def _client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _throttle_sign_in(request: Request, name: str) -> list[str]:
-    """429 while the name or the address has too many recent failures; the keys to count a
-    failure under."""
+@contextmanager
+def _sign_in_attempt(request: Request, keys: list[str]) -> Iterator[None]:
+    """Count an attempt under each key before it is checked, and give it back if it succeeds:
+    only failures count, and parallel guesses cannot all pass a check made before any of them
+    was counted. 429 while a key has too many recent failures."""
     limiter = request.app.state.sign_in_limiter
-    keys = [f"name:{name.lower()}", f"address:{_client_address(request)}"]
-    waits = [w for key in keys if (w := limiter.retry_after(key)) is not None]
+    counted, waits = [], []
+    for key in keys:
+        wait = limiter.hit(key)
+        if wait is None:
+            counted.append(key)
+        else:
+            waits.append(wait)
     if waits:
+        for key in counted:
+            limiter.refund(key)
         wait = max(waits)
         raise TooManyRequests(
             f"too many failed sign-ins; try again in {math.ceil(wait)} s", retry_after_s=wait
         )
-    return keys
+    yield
+    for key in counted:
+        limiter.refund(key)
 
 
 @auth_router.post("/sign-in", response_model=SignedIn, operation_id="auth-sign-in")
@@ -127,23 +145,17 @@ def sign_in(
     settings: SettingsDep,
 ) -> SignedIn:
     """Sign in with a name and password: sets the session cookie, returns the CSRF token."""
-    keys = _throttle_sign_in(request, body.name)
+    keys = [f"name:{body.name.lower()}", f"address:{_client_address(request)}"]
     # Its own transaction: a failed attempt must not leave anything half-written.
-    with request.app.state.session_factory() as session:
-        try:
-            user, web, secret = service.sign_in(
-                session,
-                body.name,
-                body.password,
-                ttl_s=settings.session_ttl_s,
-                user_agent=request.headers.get("user-agent"),
-                address=_client_address(request),
-            )
-        except Exception:
-            session.rollback()
-            for key in keys:
-                request.app.state.sign_in_limiter.record(key)
-            raise
+    with _sign_in_attempt(request, keys), request.app.state.session_factory() as session:
+        user, web, secret = service.sign_in(
+            session,
+            body.name,
+            body.password,
+            ttl_s=settings.session_ttl_s,
+            user_agent=request.headers.get("user-agent"),
+            address=_client_address(request),
+        )
         session.commit()
     return _start_session(request, response, settings, user, web, secret)
 
@@ -157,8 +169,9 @@ def sign_in_with_link(
     settings: SettingsDep,
 ) -> SignedIn:
     """Exchange a one-time sign-in link's token for a session (the link is then spent)."""
-    keys = _throttle_sign_in(request, "link")
-    try:
+    # Guessing a 256-bit token is hopeless; the limit only keeps one address from hammering.
+    # Its bucket is its own, so that failed password sign-ins never block links.
+    with _sign_in_attempt(request, [f"link-address:{_client_address(request)}"]):
         user, web, secret = service.sign_in_with_link(
             session,
             body.token,
@@ -166,9 +179,6 @@ def sign_in_with_link(
             user_agent=request.headers.get("user-agent"),
             address=_client_address(request),
         )
-    except Exception:
-        request.app.state.sign_in_limiter.record(keys[1])
-        raise
     return _start_session(request, response, settings, user, web, secret)
 
 
@@ -213,13 +223,18 @@ def change_password(body: PasswordChange, caller: Caller, session: SessionDep) -
     if caller.via != "session":
         raise Forbidden("change a password from a dashboard session")
     service.set_password(
-        session, caller.user_id, body.new_password, current_password=body.current_password
+        session,
+        caller.user_id,
+        body.new_password,
+        current_password=body.current_password,
+        keep_session_id=caller.session_id,
     )
 
 
 @auth_router.get("/sessions", response_model=list[SessionRead], operation_id="auth-sessions")
 def list_sessions(caller: Caller, session: SessionDep) -> list[SessionRead]:
     """Your signed-in dashboard sessions."""
+    _manage_credentials(caller)
     return [
         SessionRead(
             id=web.id,
@@ -238,8 +253,9 @@ def list_sessions(caller: Caller, session: SessionDep) -> list[SessionRead]:
     status_code=status.HTTP_204_NO_CONTENT,
     operation_id="auth-sessions-revoke",
 )
-def revoke_session(session_id: int, caller: Caller, session: SessionDep) -> None:
+def revoke_session(session_id: RowId, caller: Caller, session: SessionDep) -> None:
     """Sign one of your sessions out."""
+    _manage_credentials(caller)
     service.revoke_session(session, caller, session_id)
 
 
@@ -269,10 +285,9 @@ def create_key(body: KeyCreate, caller: Caller, session: SessionDep) -> KeyCreat
 
 
 @keys_router.delete("/{key_id}", response_model=KeyRead, operation_id="keys-revoke")
-def revoke_key(key_id: int, caller: Caller, session: SessionDep) -> KeyRead:
+def revoke_key(key_id: RowId, caller: Caller, session: SessionDep) -> KeyRead:
     """Revoke one of your API keys: it stops working at once."""
-    if not caller.may_manage_credentials():
-        raise Forbidden("a key narrowed to a project or role cannot revoke keys")
+    _manage_credentials(caller)
     key = service.revoke_key(session, caller.user_id, key_id)
     return key_read(key, service.project_names(session, [key.project_id]))
 
@@ -391,5 +406,9 @@ def create_login_link(
 
 
 def login_url(settings: Settings, token: str) -> str:
-    """The dashboard URL that signs in with a one-time token."""
-    return f"{settings.resolved_public_url}{SIGN_IN_PAGE}?token={token}"
+    """The dashboard URL that signs in with a one-time token.
+
+    The token travels in the fragment, which browsers never send: it appears in no server or
+    proxy log, and a link previewer that fetches the page without running it cannot spend it.
+    """
+    return f"{settings.resolved_public_url}{SIGN_IN_PAGE}#token={token}"

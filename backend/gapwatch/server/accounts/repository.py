@@ -117,10 +117,21 @@ def use_login_link(session: Session, token_hash: str, now: datetime) -> int | No
     ).scalar_one_or_none()
 
 
-def revoke_sessions_of(session: Session, user_id: int, now: datetime) -> None:
+def revoke_sessions_of(
+    session: Session, user_id: int, now: datetime, *, keep: int | None = None
+) -> None:
+    """Revoke every live session of the user but `keep`."""
+    query = update(WebSession).where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
+    if keep is not None:
+        query = query.where(WebSession.id != keep)
+    session.execute(query.values(revoked_at=now).execution_options(synchronize_session=False))
+
+
+def spend_login_links_of(session: Session, user_id: int, now: datetime) -> None:
+    """Mark the user's unused sign-in links used (a disabled user's links die with them)."""
     session.execute(
-        update(WebSession)
-        .where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
-        .values(revoked_at=now)
+        update(LoginLink)
+        .where(LoginLink.user_id == user_id, LoginLink.used_at.is_(None))
+        .values(used_at=now)
         .execution_options(synchronize_session=False)
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gapwatch.server.access.passwords import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS
 from gapwatch.spec import PROJECT_NAME_PATTERN
@@ -18,8 +18,21 @@ ProjectName = Field(pattern=PROJECT_NAME_PATTERN, description="a-z, 0-9, _ and -
 Password = Field(min_length=MIN_PASSWORD_CHARS, max_length=MAX_PASSWORD_CHARS)
 
 
+def _no_control_text(value: object) -> object:
+    """NUL and lone surrogates have no place in a name, a password or a token, and the
+    database or the hash would choke on them: refuse them as what they are, bad input."""
+    if isinstance(value, str) and any(c == "\x00" or 0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise ValueError("must not contain NUL or unpaired surrogate characters")
+    return value
+
+
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _clean_text(cls, value: object) -> object:
+        return _no_control_text(value)
 
 
 class SignInRequest(_Body):

@@ -101,6 +101,7 @@ def update_user(
         user.disabled_at = utcnow() if disabled else None
         if disabled:
             repository.revoke_sessions_of(session, user.id, utcnow())
+            repository.spend_login_links_of(session, user.id, utcnow())
     if is_admin is not None:
         user.is_admin = is_admin
     session.flush()
@@ -108,9 +109,15 @@ def update_user(
 
 
 def set_password(
-    session: Session, user_id: int, new_password: str, *, current_password: str | None
+    session: Session,
+    user_id: int,
+    new_password: str,
+    *,
+    current_password: str | None,
+    keep_session_id: int | None = None,
 ) -> None:
-    """Set a user's password; the current one is required once there is one."""
+    """Set a user's password (the current one is required once there is one) and sign out
+    every other session of theirs: whoever knew the old password is out."""
     user = session.get(User, user_id)
     assert user is not None
     if user.password_hash is not None and not verify_password(
@@ -118,10 +125,17 @@ def set_password(
     ):
         raise Forbidden("the current password is wrong")
     user.password_hash = hash_password(new_password)
+    repository.revoke_sessions_of(session, user.id, utcnow(), keep=keep_session_id)
     session.flush()
 
 
 # --- sign-in ----------------------------------------------------------------------------------
+
+
+def _printable(text: str | None, limit: int) -> str | None:
+    """A header value as stored: printable characters only (no NUL, no surrogates), cut."""
+    kept = "".join(c for c in (text or "") if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF)
+    return kept[:limit] or None
 
 
 def _new_session(
@@ -134,8 +148,8 @@ def _new_session(
         token_hash=hash_secret(secret),
         created_at=now,
         expires_at=now + timedelta(seconds=ttl_s),
-        user_agent=(user_agent or "")[:200] or None,
-        address=(address or "")[:64] or None,
+        user_agent=_printable(user_agent, 200),
+        address=_printable(address, 64),
     )
     session.add(web)
     session.flush()
@@ -263,7 +277,7 @@ def create_key_for(
     found = access.authorize_project(session, principal, project, Role.viewer) if project else None
     user = session.get(User, principal.user_id)
     assert user is not None
-    return create_key(
+    key, secret = create_key(
         session,
         user,
         name,
@@ -271,6 +285,13 @@ def create_key_for(
         role=role,
         expires_in_days=expires_in_days,
     )
+    # A key made by a key does not outlive it.
+    maker = session.get(ApiKey, principal.key_id) if principal.key_id is not None else None
+    if maker is not None and maker.expires_at is not None:
+        if key.expires_at is None or key.expires_at > maker.expires_at:
+            key.expires_at = maker.expires_at
+            session.flush()
+    return key, secret
 
 
 def keys(session: Session, user_id: int) -> Sequence[ApiKey]:

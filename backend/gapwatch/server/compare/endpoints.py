@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 
 from gapwatch.server.compare import service
 from gapwatch.server.compare.schemas import Comparison
-from gapwatch.server.deps import CacheDep, Caller, SessionDep
+from gapwatch.server.deps import MAX_ROW_ID, CacheDep, Caller, SessionDep
 from gapwatch.server.metrics.schemas import MAX_DOWNSAMPLED_POINTS, Step, parse_keys
 from gapwatch.server.summaries.schemas import DEFAULT_WINDOWS_QUERY, WindowsQuery, parse_windows
 
@@ -34,7 +34,7 @@ def _parse_runs(runs: str | None, group: str | None) -> list[int] | None:
         ids = list(dict.fromkeys(int(r) for r in runs.split(",") if r.strip()))
     except ValueError:
         ids = []
-    if not ids or len(ids) > service.MAX_RUNS or min(ids) < 1:
+    if not ids or len(ids) > service.MAX_RUNS or min(ids) < 1 or max(ids) > MAX_ROW_ID:
         raise RequestValidationError(
             [
                 {

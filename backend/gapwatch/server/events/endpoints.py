@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from gapwatch.server.access.service import require_writable
-from gapwatch.server.deps import RunViewer, RunWriter, SessionDep
+from gapwatch.server.deps import RunId, RunViewer, RunWriter, SessionDep
 from gapwatch.server.events import repository
 from gapwatch.server.events.schemas import (
     EVENT_KIND_PATTERN,
@@ -30,7 +30,7 @@ def ingest_events(batch: EventBatch, run: RunWriter, session: SessionDep) -> Eve
 
 @router.get("", response_model=EventsRead, operation_id="events-list")
 def list_events(
-    run_id: int,
+    run_id: RunId,
     _run: RunViewer,
     session: SessionDep,
     kind: Annotated[str | None, Query(pattern=EVENT_KIND_PATTERN)] = None,

@@ -17,7 +17,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session, sessionmaker
 
-from gapwatch.server.deps import RunViewer
+from gapwatch.server.access import service as access
+from gapwatch.server.access.principal import Principal
+from gapwatch.server.deps import Caller, RunId, RunViewer
 from gapwatch.server.models import Run, RunStatus
 from gapwatch.server.runs.schemas import RunRead
 from gapwatch.server.summaries import service as summaries
@@ -45,10 +47,13 @@ class LiveRunEvent(BaseModel):
     events: int = Field(description="Task-boundary events stored.")
 
 
-def _snapshot(session_factory: sessionmaker[Session], run_id: int) -> LiveRunEvent | None:
+def _snapshot(
+    session_factory: sessionmaker[Session], caller: Principal, run_id: int
+) -> LiveRunEvent | None:
+    """The run's state now; None once it is gone or the caller may no longer read it."""
     with session_factory() as session:
         run = session.get(Run, run_id)
-        if run is None:
+        if run is None or not access.may_still_read(session, caller, run_id):
             return None
         points, events = summaries.stored_counts(session, run_id)
         return LiveRunEvent(run=RunRead.from_row(run), points=points, events=events)
@@ -60,13 +65,13 @@ def _frame(event: LiveRunEvent) -> bytes:
 
 
 async def _stream(
-    request: Request, session_factory: sessionmaker[Session], run_id: int
+    request: Request, session_factory: sessionmaker[Session], caller: Principal, run_id: int
 ) -> AsyncIterator[bytes]:
     yield f"retry: {RECONNECT_MS}\n\n".encode()
     last: tuple[Any, ...] | None = None
     quiet_s = 0.0
     while True:
-        event = await asyncio.to_thread(_snapshot, session_factory, run_id)
+        event = await asyncio.to_thread(_snapshot, session_factory, caller, run_id)
         if event is None:
             return
         run = event.run
@@ -101,10 +106,10 @@ async def _stream(
         }
     },
 )
-def live_run(run_id: int, _run: RunViewer, request: Request) -> EventStream:
+def live_run(run_id: RunId, _run: RunViewer, caller: Caller, request: Request) -> EventStream:
     """Server-Sent Events of the run's status, progress and stored points."""
     # RunViewer: an unknown or unseen run is a 404 before the stream starts.
     return EventStream(
-        _stream(request, request.app.state.session_factory, run_id),
+        _stream(request, request.app.state.session_factory, caller, run_id),
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from gapwatch.server.access.tokens import bearer_value
-from gapwatch.server.deps import RunViewer, SessionDep, transaction
+from gapwatch.server.deps import RunId, RunViewer, SessionDep, transaction
 from gapwatch.server.metrics import repository, service
 from gapwatch.server.metrics.schemas import (
     COLUMNAR_LAYOUT,
@@ -54,7 +54,7 @@ _BATCH_BODY: dict[str, Any] = {
     "", response_model=IngestResult, operation_id="metrics-ingest", openapi_extra=_BATCH_BODY
 )
 async def ingest_metrics(
-    run_id: int, request: Request, authorization: Annotated[str | None, Header()] = None
+    run_id: RunId, request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> Response:
     """Worker or user loop: store a batch of points (idempotent per run, key and step)."""
     # The hot path of the API: one hop to a worker thread for parsing and the database, and
@@ -74,7 +74,7 @@ async def ingest_metrics(
 
 def _ingest(
     factory: sessionmaker[Session],
-    run_id: int,
+    run_id: RunId,
     token: str,
     body: bytes,
     content_type: str | None,
@@ -91,7 +91,7 @@ def _ingest(
 
 @router.get("", response_model=MetricsRead, operation_id="metrics-read")
 def read_metrics(
-    run_id: int,
+    run_id: RunId,
     _run: RunViewer,
     session: SessionDep,
     keys: Annotated[
@@ -143,7 +143,7 @@ def read_metrics(
 
 
 @router.get("/keys", response_model=MetricKeys, operation_id="metrics-keys")
-def list_metric_keys(run_id: int, _run: RunViewer, session: SessionDep) -> MetricKeys:
+def list_metric_keys(run_id: RunId, _run: RunViewer, session: SessionDep) -> MetricKeys:
     """The metric keys a run has stored."""
     return MetricKeys(run_id=run_id, keys=repository.list_keys(session, run_id))
 
@@ -161,7 +161,7 @@ def list_metric_keys(run_id: int, _run: RunViewer, session: SessionDep) -> Metri
     },
 )
 def export_metrics(
-    run_id: int,
+    run_id: RunId,
     _run: RunViewer,
     request: Request,
     format: Annotated[Literal["csv", "json"], Query(description="csv or json.")] = "csv",

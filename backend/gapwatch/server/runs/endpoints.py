@@ -11,6 +11,7 @@ from gapwatch.server.deps import (
     CacheDep,
     Caller,
     RunEditor,
+    RunId,
     RunQueueDep,
     RunViewer,
     RunWriter,
@@ -108,7 +109,7 @@ def cancel_run(run: RunEditor, session: SessionDep) -> RunRead:
 
 @router.post("/{run_id}/claim", response_model=ClaimResponse, operation_id="runs-claim")
 def claim_run(
-    run_id: int, body: ClaimRequest, session: SessionDep, settings: SettingsDep, _: WorkerAuth
+    run_id: RunId, body: ClaimRequest, session: SessionDep, settings: SettingsDep, _: WorkerAuth
 ) -> ClaimResponse:
     """Worker only: take the run and receive its run-scoped token."""
     run, token = service.claim_run(

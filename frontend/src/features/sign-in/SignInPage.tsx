@@ -1,16 +1,19 @@
-// /sign-in — a name and password, or ?token=<one-time link token> (what `gapwatch login-link`
-// and the admins' Users section print), which is exchanged at once. Afterwards the user goes to
-// ?next= (a path on this site only), with the sign-in URL replaced in the history so that a
+// /sign-in — a name and password, or #token=<one-time link token> (what `gapwatch login-link`
+// and the admins' Users section print), which is exchanged at once. The token is in the
+// fragment, which the browser never sends to a server: it reaches no access log, and a link
+// previewer that fetches the page without running it cannot spend it. Afterwards the user goes
+// to ?next= (a path on this site only), with the sign-in URL replaced in the history so that a
 // link's token neither stays in the address bar nor comes back with the Back button.
 import "./sign-in.css";
 
 import { useMutation } from "@tanstack/react-query";
 import { type FormEvent, useEffect, useRef, useState } from "react";
-import { Navigate, useNavigate, useSearchParams } from "react-router";
+import { Navigate, useLocation, useNavigate, useSearchParams } from "react-router";
 
 import { api, unwrap } from "../../api/client";
 import { safeNext } from "../../auth/nextPath";
 import { useMaybeMe, useSessionActions } from "../../auth/session";
+import { linkToken } from "./linkToken";
 import { retryAfterSeconds, signInErrorText } from "./signInErrors";
 
 /** A refused sign-in with what the answer said about waiting. */
@@ -33,8 +36,9 @@ function signedInOrRefused<T>(result: { data?: T; error?: unknown; response: Res
 }
 
 export function SignInPage() {
-  const [params, setParams] = useSearchParams();
-  const token = params.get("token");
+  const [params] = useSearchParams();
+  const location = useLocation();
+  const token = linkToken(location.hash);
   const rawNext = params.get("next");
   const next = safeNext(rawNext);
   const me = useMaybeMe();
@@ -59,7 +63,8 @@ export function SignInPage() {
       signedInOrRefused(await api.POST("/api/v1/auth/link", { body: { token: linkToken } })),
     onSuccess: finish,
     // A spent token is no use in the address bar either.
-    onError: () => setParams(rawNext ? { next: rawNext } : {}, { replace: true }),
+    onError: () =>
+      navigate({ pathname: location.pathname, search: location.search, hash: "" }, { replace: true }),
   });
 
   // Exchange a link's token once, even if the effect runs twice (React's StrictMode does).
