@@ -3,13 +3,16 @@
 In-process, directly, the step that `AuthenticationMiddleware` runs before routing: a fresh
 session from the app's own engine and session factory (`create_db_engine`, pool and pre-ping
 included), `principal_from_key(session, key)` (SHA-256 of the key, one indexed lookup of the
-key and its user) or `principal_from_session(session, cookie)`, then the session closes. The
-baseline is the same session opened for a trivial `SELECT 1`: the ratio key/baseline says what
-authentication costs beyond the round trip that any request's database work pays. The three are
-interleaved (rotating order) for --iterations calls each after a warm-up, on a fresh, migrated
+key and its user) or `principal_from_session(session, cookie)`, then the session closes; for
+context also `check_run_token_of`, the check of a run token that the middleware makes on every
+write of a worker. The baseline is the same session opened for a trivial `SELECT 1`: the ratio
+key/baseline says what authentication costs beyond the round trip that any request's database
+work pays. They are interleaved (rotating order) for --iterations calls each after a warm-up,
+on a fresh, migrated
 PostgreSQL database (and, unless --no-sqlite, on a SQLite file as `gapwatch up` uses). The
-database holds the bench user (owner of `default`) with a key and a signed-in session, among
---other-keys keys and as many sessions of other users, so lookups go through real indexes.
+database holds the bench user (owner of `default`) with a key, a signed-in session and a
+claimed run, among --other-keys keys and as many sessions of other users, so lookups go through
+real indexes.
 
 Over HTTP, against one `gapwatch serve` process (uvicorn) on that PostgreSQL database, over one
 keep-alive connection of http.client, --requests each, interleaved: GET /health without
@@ -43,12 +46,16 @@ from urllib.parse import urlsplit
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from gapwatch.server.access.service import principal_from_key, principal_from_session
-from gapwatch.server.access.tokens import SESSION_COOKIE, hash_secret
+from gapwatch.server.access.service import (
+    check_run_token_of,
+    principal_from_key,
+    principal_from_session,
+)
+from gapwatch.server.access.tokens import SESSION_COOKIE, hash_secret, new_secret
 from gapwatch.server.accounts import service as accounts
 from gapwatch.server.db import create_db_engine, create_session_factory
 from gapwatch.server.migrate import upgrade_database
-from gapwatch.server.models import Role
+from gapwatch.server.models import Role, Run, RunStatus
 from gapwatch.spec import DEFAULT_PROJECT
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -62,11 +69,13 @@ USER = "bench-auth"
 class Credentials:
     key: str
     cookie: str
+    run_id: int
+    run_token: str
 
 
 def seed(database_url: str, others: int) -> Credentials:
-    """The bench user (owner of `default`) with an API key and a signed-in session, among
-    `others` keys and sessions of other users; committed."""
+    """The bench user (owner of `default`) with an API key and a signed-in session, and a run
+    claimed with a run token, among `others` keys and sessions of other users; committed."""
     engine = create_db_engine(database_url)
     try:
         with create_session_factory(engine)() as session:
@@ -82,8 +91,16 @@ def seed(database_url: str, others: int) -> Credentials:
             _, key = accounts.create_key(session, user, "bench")
             token, _ = accounts.create_login_link(session, user, ttl_s=3600)
             _, _, cookie = accounts.sign_in_with_link(session, token, ttl_s=3600)
+            run_token = new_secret()
+            run = Run(
+                project_id=project.id,
+                spec={},
+                status=RunStatus.running,
+                token_hash=hash_secret(run_token),
+            )
+            session.add(run)
             session.commit()
-        return Credentials(key, cookie)
+            return Credentials(key, cookie, run.id, run_token)
     finally:
         engine.dispose()
 
@@ -131,11 +148,17 @@ def in_process(
         with factory() as session:
             return principal_from_session(session, credentials.cookie)
 
+    def run_token() -> object:
+        with factory() as session:
+            return check_run_token_of(session, (credentials.run_id, credentials.run_token))
+
     try:
         by_key, by_cookie = key(), cookie()
         assert by_key.user_name == USER and by_key.via == "key", by_key
         assert by_cookie is not None and by_cookie.user_name == USER, by_cookie
-        return interleaved({"baseline": baseline, "key": key, "cookie": cookie}, iterations, warmup)
+        run_token()  # raises unless the token is the run's
+        cases = {"baseline": baseline, "key": key, "cookie": cookie, "run token": run_token}
+        return interleaved(cases, iterations, warmup)
     finally:
         engine.dispose()
 
@@ -175,7 +198,7 @@ def over_http(
 
 def row(label: str, times: list[float], baseline: list[float] | None = None) -> str:
     p50, p95 = statistics.median(times), percentile(times, 0.95)
-    line = f"  {label:<42} p50 {p50:8.1f} us  p95 {p95:8.1f} us"
+    line = f"  {label:<50} p50 {p50:8.1f} us  p95 {p95:8.1f} us"
     if baseline is not None:
         base = statistics.median(baseline)
         line += f"  ratio {p50 / base:5.2f}  ({p50 - base:+.1f} us)"
@@ -187,6 +210,8 @@ def report_in_process(name: str, times: dict[str, list[float]], iterations: int)
     print(row("baseline: session + SELECT 1", times["baseline"]))
     print(row("API key: principal_from_key", times["key"], times["baseline"]))
     print(row("session cookie: principal_from_session", times["cookie"], times["baseline"]))
+    print(row("context: run token of a worker: check_run_token_of", times["run token"],
+              times["baseline"]))  # fmt: skip
 
 
 def main() -> None:
