@@ -163,12 +163,14 @@ def _welcome(settings: Settings) -> None:
     if first:
         print(
             f"\nGapwatch: created the admin user {EMBEDDED_ADMIN!r}. Sign in once with this link "
-            f"(valid for {minutes} minutes, one use):\n\n    {login_url(settings, token)}\n"
+            f"(valid for {minutes} minutes, one use):\n\n    {login_url(settings, token)}\n",
+            flush=True,
         )
     else:
         print(
             f"\nGapwatch: {settings.resolved_public_url}  (for a one-time sign-in link: "
-            f"`{_program()} login-link`)\n"
+            f"`{_program()} login-link`)\n",
+            flush=True,
         )
 
 

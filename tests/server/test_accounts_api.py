@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from gapwatch.server.access.middleware import PUBLIC_API_PATHS
+from gapwatch.server.access.recent import forget_all
 from gapwatch.server.models import Role, WebSession
 from gapwatch.server.models.base import utcnow
 from tests.server.conftest import SPEC, claim, create_run, make_account
@@ -172,6 +173,8 @@ def test_expired_and_revoked_sessions_open_nothing(
     with db_session_factory() as session:
         session.query(WebSession).update({"expires_at": utcnow() - timedelta(seconds=1)})
         session.commit()
+    # Time passing, in short: a session is remembered no longer than until it expires.
+    forget_all()
     expired = anonymous.get("/api/v1/auth/me")
     assert expired.status_code == 401 and "expired" in expired.json()["detail"]
     csrf = _sign_in(anonymous, "rita")

@@ -24,14 +24,17 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gapwatch.server.access import service
 from gapwatch.server.access.principal import Principal
+from gapwatch.server.access.recent import RecentCredentials
 from gapwatch.server.access.tokens import (
     AUTHENTICATE_HINT,
     CSRF_HEADER,
     SESSION_COOKIE,
     bearer_value,
+    hash_secret,
     is_api_key,
 )
 from gapwatch.server.errors import Forbidden, GapwatchError, Unauthorized
+from gapwatch.server.models.base import utcnow
 
 API_PREFIX = "/api/"
 PUBLIC_API_PATHS = frozenset({"/api/v1/auth/sign-in", "/api/v1/auth/link"})
@@ -81,6 +84,7 @@ class AuthenticationMiddleware:
         self.app = app
         self._session_factory = session_factory
         self._worker_secret = worker_secret
+        self._recent = RecentCredentials()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -106,14 +110,16 @@ class AuthenticationMiddleware:
                     raise Unauthorized(f"not an API key: {AUTHENTICATE_HINT}")
                 await self._check_worker_secret(worker_call, value)
                 return None
-            return await to_thread.run_sync(self._with_session, service.principal_from_key, value)
+            return await self._remembered(
+                ("key", hash_secret(value)), service.principal_from_key, value
+            )
         if path in PUBLIC_API_PATHS:
             return None  # signing in again replaces a session; the old cookie is not asked
         cookie = _cookie(scope, SESSION_COOKIE)
         principal = None
         if cookie is not None:
-            principal = await to_thread.run_sync(
-                self._with_session, service.principal_from_session, cookie
+            principal = await self._remembered(
+                ("session", hash_secret(cookie)), service.principal_from_session, cookie
             )
         if principal is None:
             if needs_credentials(path):
@@ -130,11 +136,27 @@ class AuthenticationMiddleware:
         if action == "claim":
             service.WorkerSecret(self._worker_secret()).check(value)
         elif run_id.isdigit() and int(run_id) <= MAX_RUN_ID:
-            await to_thread.run_sync(
-                self._with_session, service.check_run_token_of, (int(run_id), value)
+            # Remembered only as a gate before the body: each endpoint checks the token again.
+            await self._remembered(
+                ("run", int(run_id), hash_secret(value)),
+                lambda session, arg: service.check_run_token_of(session, arg) or True,
+                (int(run_id), value),
             )
         else:  # no run has such an id, so no token is valid for it
             raise Forbidden(f"token is not valid for run {run_id[:40]!r}")
+
+    async def _remembered(
+        self, digest: tuple[object, ...], check: Callable[[Session, Any], Any], value: Any
+    ) -> Any:
+        """`check(session, value)`'s answer, from the last second's if it was a success."""
+        found = self._recent.get(digest)
+        if found is None:
+            found = await to_thread.run_sync(self._with_session, check, value)
+            if found is not None:
+                expires = getattr(found, "expires_at", None)
+                left = None if expires is None else (expires - utcnow()).total_seconds()
+                self._recent.put(digest, found, valid_for_s=left)
+        return found
 
     def _with_session(self, function: Callable[[Session, str], Any], value: str) -> Any:
         with self._session_factory()() as session:

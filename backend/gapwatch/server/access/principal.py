@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from gapwatch.server.models import Role
@@ -22,6 +23,9 @@ class Principal:
     key_id: int | None = None
     key_project_id: int | None = None
     key_role: Role | None = None
+    # When the credential itself stops working (None: never), so that no one remembers it
+    # longer.
+    expires_at: datetime | None = None
 
     @property
     def sees_every_project(self) -> bool:

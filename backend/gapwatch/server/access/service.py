@@ -42,6 +42,7 @@ def principal_from_key(session: Session, key: str) -> Principal:
         key_id=row.id,
         key_project_id=row.project_id,
         key_role=Role(row.role) if row.role else None,
+        expires_at=row.expires_at,
     )
 
 
@@ -57,6 +58,7 @@ def principal_from_session(session: Session, cookie: str) -> Principal | None:
         via="session",
         session_id=row.id,
         csrf_token=csrf_token_for(cookie),
+        expires_at=row.expires_at,
     )
 
 

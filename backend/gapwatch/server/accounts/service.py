@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from gapwatch.server.access import service as access
 from gapwatch.server.access.passwords import hash_password, needs_rehash, verify_password
 from gapwatch.server.access.principal import Principal
+from gapwatch.server.access.recent import forget_all
 from gapwatch.server.access.tokens import (
     API_KEY_PREFIX,
     hash_secret,
@@ -105,6 +106,7 @@ def update_user(
     if is_admin is not None:
         user.is_admin = is_admin
     session.flush()
+    forget_all()
     return user
 
 
@@ -127,6 +129,7 @@ def set_password(
     user.password_hash = hash_password(new_password)
     repository.revoke_sessions_of(session, user.id, utcnow(), keep=keep_session_id)
     session.flush()
+    forget_all()
 
 
 # --- sign-in ----------------------------------------------------------------------------------
@@ -227,6 +230,7 @@ def revoke_session(session: Session, principal: Principal, session_id: int) -> N
     if web.revoked_at is None:
         web.revoked_at = utcnow()
         session.flush()
+        forget_all()
 
 
 # --- API keys ---------------------------------------------------------------------------------
@@ -305,6 +309,7 @@ def revoke_key(session: Session, user_id: int, key_id: int) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.flush()
+        forget_all()
     return key
 
 
@@ -356,6 +361,7 @@ def delete_project(session: Session, principal: Principal, name: str) -> None:
         raise Conflict(f"project {name!r} has {active} queued or running run(s); cancel them")
     session.delete(project)
     session.flush()
+    forget_all()  # keys narrowed to it are gone with it
 
 
 def members(session: Session, principal: Principal, name: str) -> list[tuple[str, str]]:
