@@ -28,7 +28,7 @@ from tests.conftest import (
 pytestmark = pytest.mark.integration
 
 # A one-time sign-in link as `gapwatch up` and `gapwatch login-link` print it.
-LINK = re.compile(r"(http://\S+)/sign-in\?token=([A-Za-z0-9_-]+)")
+LINK = re.compile(r"(http://\S+)/sign-in#token=([A-Za-z0-9_-]+)")
 # Later starts' hint: "(for a one-time sign-in link: `<command> login-link`)".
 LINK_HINT = re.compile(r"`([^`]+) login-link`")
 SESSION_COOKIE = "gapwatch_session"
@@ -109,7 +109,8 @@ def test_make_up_serves_trains_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> No
         # The first start created the admin and printed a link to the dashboard's sign-in
         # page; opening the page does not spend it, exchanging it does, once.
         token = _printed_link(service, url)
-        assert '<div id="root">' in httpx.get(f"{url}/sign-in?token={token}").text
+        # What a browser fetches for the link: the page, without the fragment (the token).
+        assert '<div id="root">' in httpx.get(f"{url}/sign-in").text
         user = _signed_in_user(url, token)
         assert user["name"] == "admin" and user["is_admin"] and not user["has_password"], user
         again = _exchange(url, token)

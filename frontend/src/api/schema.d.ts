@@ -3018,6 +3018,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A run's id. */
                 run_id: number;
             };
             cookie?: never;
@@ -3049,6 +3050,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A run's id. */
                 run_id: number;
             };
             cookie?: never;
@@ -3082,6 +3084,7 @@ export interface operations {
                 authorization?: string | null;
             };
             path: {
+                /** @description A run's id. */
                 run_id: number;
             };
             cookie?: never;
@@ -3119,6 +3122,7 @@ export interface operations {
                 authorization?: string | null;
             };
             path: {
+                /** @description A run's id. */
                 run_id: number;
             };
             cookie?: never;
@@ -3156,6 +3160,7 @@ export interface operations {
                 authorization?: string | null;
             };
             path: {
+                /** @description A run's id. */
                 run_id: number;
             };
             cookie?: never;
@@ -3204,6 +3209,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description A run's id. */
                 run_id: number;
             };
             cookie?: never;
@@ -3237,6 +3243,7 @@ export interface operations {
                 authorization?: string | null;
             };
             path: {
+                /** @description A run's id. */
                 run_id: number;
             };
             cookie?: never;
@@ -3286,6 +3293,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A run's id. */
                 run_id: number;
             };
             cookie?: never;
@@ -3320,6 +3328,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description A run's id. */
                 run_id: number;
             };
             cookie?: never;
@@ -3355,6 +3364,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description A run's id. */
                 run_id: number;
             };
             cookie?: never;
@@ -3386,6 +3396,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A run's id. */
                 run_id: number;
             };
             cookie?: never;
@@ -3463,6 +3474,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description A run's id. */
                 run_id: number;
             };
             cookie?: never;
@@ -3496,6 +3508,7 @@ export interface operations {
                 authorization?: string | null;
             };
             path: {
+                /** @description A run's id. */
                 run_id: number;
             };
             cookie?: never;
@@ -3551,6 +3564,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A run's id. */
                 run_id: number;
             };
             cookie?: never;
