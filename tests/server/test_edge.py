@@ -16,6 +16,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -184,7 +185,10 @@ def asgi_request(
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    asyncio.run(app(scope, receive, send))
+    # A thread of its own: an earlier test (playwright's sync API) may have left an event loop
+    # registered as running in this one, where asyncio.run refuses to start.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, app(scope, receive, send)).result()
     (start,) = [m for m in sent if m["type"] == "http.response.start"]
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     headers_out = {k.decode().lower(): v.decode() for k, v in start["headers"]}
