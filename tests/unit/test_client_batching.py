@@ -97,7 +97,9 @@ def test_points_go_in_few_batches_each_exactly_once() -> None:
     assert {r.headers["content-type"] for r in api.raw if r.url.path.endswith("/metrics")} == {
         COLUMNAR_MEDIA_TYPE
     }  # the binary body, which the server reads without a Python object per number
-    assert 10 <= len(batches) <= 12  # 10,000 points at 1,000 a batch, not 10,000 requests
+    # 10,000 points at 1,000 a batch, not 10,000 requests. Each wake of the sender may leave
+    # one partial batch (points added while it woke), so a busy machine may see up to twice 10.
+    assert 10 <= len(batches) <= 20
     assert all(sum(len(s["steps"]) for s in b["series"]) <= 1_000 for b in batches)
     assert sorted(api.points["train/loss"]) == list(range(5_000))
     assert api.points["train/loss"][4] == pytest.approx(0.2)
