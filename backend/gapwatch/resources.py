@@ -40,7 +40,6 @@ from gapwatch.spec import (
     SplitFashionMNISTSpec,
     SplitMNISTSpec,
     SyntheticSpec,
-    TrainingSpec,
 )
 
 PARAMETERS_SETTING = "GAPWATCH_MAX_PARAMETERS"
@@ -419,14 +418,6 @@ def _model_shape(spec: RunSpec, bench: _BenchmarkShape) -> _ModelShape:
 # --- Training length and evaluation plan ------------------------------------------------------
 
 
-def iterations_per_task(training: TrainingSpec, n_train: int) -> int:
-    """Updates on one task, as `cl/loop.py` counts them (epochs round up to full batches)."""
-    if training.iterations_per_task is not None:
-        return training.iterations_per_task
-    assert training.epochs_per_task is not None  # the spec guarantees one of the two
-    return max(1, math.ceil(round(training.epochs_per_task * n_train / training.batch_size, 9)))
-
-
 def count_eval_values(
     task_lengths: list[int] | tuple[int, ...], every: int, include_unseen: bool
 ) -> tuple[int, int]:
@@ -547,7 +538,7 @@ def estimate(spec: RunSpec) -> ResourceEstimate:
     strategy = _strategy_cost(spec, bench, model)
     training, evaluation = spec.training, spec.evaluation
 
-    lengths = [iterations_per_task(training, n) for n in bench.train_sizes]
+    lengths = [training.updates_per_task(n) for n in bench.train_sizes]
     evaluations, eval_values = count_eval_values(
         lengths, evaluation.every, evaluation.include_unseen
     )

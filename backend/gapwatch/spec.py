@@ -11,6 +11,7 @@ This module imports neither torch nor the server: users' own training loops impo
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, ClassVar, Literal
 
@@ -353,6 +354,16 @@ class TrainingSpec(_Strict):
         if self.iterations_per_task is None and self.epochs_per_task is None:
             self.iterations_per_task = 500
         return self
+
+    def updates_per_task(self, n_train: int) -> int:
+        """Updates on a task of `n_train` samples: iterations_per_task, or
+        ceil(epochs * n_train / batch_size). The engine trains this many; the API's resource
+        estimate counts them."""
+        if self.iterations_per_task is not None:
+            return self.iterations_per_task
+        assert self.epochs_per_task is not None  # the validator guarantees one of the two
+        # Rounded first so that float noise (0.3 * 100 / 10 = 3.0000000000000004) adds no update.
+        return max(1, math.ceil(round(self.epochs_per_task * n_train / self.batch_size, 9)))
 
 
 class EvaluationSpec(_Strict):

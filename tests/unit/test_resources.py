@@ -25,7 +25,7 @@ from gapwatch_worker.cl.benchmarks import Benchmark, build_benchmark, cifar, mni
 from gapwatch_worker.cl.benchmarks.images import task_classes
 from gapwatch_worker.cl.benchmarks.scenarios import output_targets
 from gapwatch_worker.cl.evaluation import ContinualEvaluator
-from gapwatch_worker.cl.loop import build_optimizer, iterations_per_task, run_experiment
+from gapwatch_worker.cl.loop import build_optimizer, run_experiment
 from gapwatch_worker.cl.models import build_model
 from gapwatch_worker.cl.reporting import MemoryReporter
 from gapwatch_worker.cl.strategies import build_strategy
@@ -254,7 +254,7 @@ def test_epochs_follow_the_engine_s_split_digits_sizes(n_tasks: int, test_fracti
     )
     built = build_benchmark(spec.benchmark, spec.seed, "cpu")
     assert estimate(spec).iterations == sum(
-        iterations_per_task(spec.training, len(t.train_y)) for t in built.tasks
+        spec.training.updates_per_task(len(t.train_y)) for t in built.tasks
     )
 
 

@@ -25,7 +25,6 @@ from gapwatch_worker.cl.benchmarks import TaskData, build_benchmark
 from gapwatch_worker.cl.loop import (
     STOP_CHECK_EVERY,
     RunOutcome,
-    iterations_per_task,
     resolve_device,
     run_experiment,
 )
@@ -112,9 +111,9 @@ def test_epochs_set_the_number_of_iterations(make_spec: SpecFactory) -> None:
 
 
 def test_iterations_per_task_rounds_float_noise_away() -> None:
-    assert iterations_per_task(TrainingSpec(epochs_per_task=0.3, batch_size=10), 100) == 3
-    assert iterations_per_task(TrainingSpec(epochs_per_task=1.0, batch_size=32), 100) == 4
-    assert iterations_per_task(TrainingSpec(iterations_per_task=7), 100) == 7
+    assert TrainingSpec(epochs_per_task=0.3, batch_size=10).updates_per_task(100) == 3
+    assert TrainingSpec(epochs_per_task=1.0, batch_size=32).updates_per_task(100) == 4
+    assert TrainingSpec(iterations_per_task=7).updates_per_task(100) == 7
 
 
 def test_batches_are_full_and_cover_each_epoch_once() -> None:

@@ -35,7 +35,6 @@ from gapwatch.spec import (
     TRAIN_LR_KEY,
     OptimizerSpec,
     RunSpec,
-    TrainingSpec,
     metric_key_eval_acc,
     metric_key_eval_loss,
 )
@@ -122,15 +121,6 @@ def build_optimizer(
     raise ValueError(f"unknown optimizer {spec.name!r}")
 
 
-def iterations_per_task(training: TrainingSpec, n_train: int) -> int:
-    """Updates on one task: iterations_per_task, or ceil(epochs * n_train / batch_size)."""
-    if training.iterations_per_task is not None:
-        return training.iterations_per_task
-    assert training.epochs_per_task is not None  # the spec guarantees one of the two
-    # Rounded first so that float noise (0.3 * 100 / 10 = 3.0000000000000004) adds no update.
-    return max(1, math.ceil(round(training.epochs_per_task * n_train / training.batch_size, 9)))
-
-
 def run_experiment(
     spec: RunSpec,
     reporter: Reporter,
@@ -179,7 +169,7 @@ def run_experiment(
     evaluator = ContinualEvaluator(benchmark.tasks, spec.evaluation.subset_size, spec.seed)
     batch_generator = make_generator(spec.seed, "batches")
     n_tasks = len(benchmark.tasks)
-    task_lengths = [iterations_per_task(spec.training, len(t.train_y)) for t in benchmark.tasks]
+    task_lengths = [spec.training.updates_per_task(len(t.train_y)) for t in benchmark.tasks]
     total_iterations = sum(task_lengths)
     every = spec.evaluation.every
 
