@@ -362,7 +362,6 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 def cmd_projects(args: argparse.Namespace) -> int:
     from gapwatch.server.accounts import service as accounts
-    from gapwatch.server.accounts.repository import members
     from gapwatch.server.models import Role
 
     with _database() as session:
@@ -370,11 +369,8 @@ def cmd_projects(args: argparse.Namespace) -> int:
             project = accounts.create_project(session, _the_user(session, args.owner), args.name)
             print(f"project {project.name} created")
         elif args.action == "list":
-            from gapwatch.server.access.principal import Principal
-
-            everyone = Principal(user_id=0, user_name="", is_admin=True, via="session")
-            for project, _ in accounts.projects(session, everyone):
-                people = ", ".join(f"{u} ({r})" for u, r in members(session, project.id))
+            for project, members in accounts.every_project_with_members(session):
+                people = ", ".join(f"{u} ({r})" for u, r in members)
                 print(f"{project.name}\t{people or '-'}")
         elif args.action == "add-member":
             project = accounts.get_project(session, args.project)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -167,8 +168,6 @@ class Settings(BaseSettings):
     @property
     def resolved_allowed_hosts(self) -> list[str]:
         """Host header values answered (without ports); see `allowed_hosts`."""
-        from urllib.parse import urlsplit
-
         hosts = ["localhost", "127.0.0.1", "::1", *split_list(self.allowed_hosts)]
         if self.host not in ("0.0.0.0", "::", ""):
             hosts.append(self.host)

@@ -114,7 +114,9 @@ def require_worker_secret(
     settings: SettingsDep, authorization: Annotated[str | None, Header()] = None
 ) -> None:
     """Only holders of the worker secret may claim runs."""
-    access.WorkerSecret(settings.worker_token.get_secret_value()).check(bearer_value(authorization))
+    access.check_worker_secret(
+        settings.worker_token.get_secret_value(), bearer_value(authorization)
+    )
 
 
 def require_run_token(
@@ -123,7 +125,7 @@ def require_run_token(
     """The run, if the bearer token is the one issued when this run was claimed."""
     token = bearer_value(authorization)
     run = session.get(Run, run_id)
-    access.check_run_token(run_id, run is not None, run.token_hash if run else None, token)
+    access.check_run_token(run_id, run.token_hash if run else None, token)
     assert run is not None  # checked above
     return run
 

@@ -164,17 +164,6 @@ def _short_error(error: dict[str, Any]) -> dict[str, Any]:
     return short
 
 
-def _json_safe(value: Any) -> Any:
-    """Non-finite floats as strings: the 422 echoes the input, and JSON has no NaN."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 async def _handle_validation(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
@@ -188,5 +177,6 @@ async def _handle_validation(_request: Request, exc: Exception) -> JSONResponse:
                 "msg": f"{len(errors) - MAX_VALIDATION_ERRORS} more errors not shown",
             }
         )
-    detail = _json_safe(jsonable_encoder(shown))
+    # Every input and context value is an excerpt already (NaN and infinities as strings).
+    detail = jsonable_encoder(shown)
     return JSONResponse({"detail": detail}, status_code=422)

@@ -134,12 +134,12 @@ class AuthenticationMiddleware:
         """The worker secret for a claim, the run's own token for its writes."""
         run_id, action = call.group(1), call.group(2)
         if action == "claim":
-            service.WorkerSecret(self._worker_secret()).check(value)
+            service.check_worker_secret(self._worker_secret(), value)
         elif run_id.isdigit() and int(run_id) <= MAX_RUN_ID:
             # Remembered only as a gate before the body: each endpoint checks the token again.
             await self._remembered(
                 ("run", int(run_id), hash_secret(value)),
-                lambda session, arg: service.check_run_token_of(session, arg) or True,
+                service.check_run_token_of,
                 (int(run_id), value),
             )
         else:  # no run has such an id, so no token is valid for it

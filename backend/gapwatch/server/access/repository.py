@@ -99,10 +99,9 @@ def all_project_ids(session: Session) -> list[int]:
     return list(session.scalars(select(Project.id)))
 
 
-def run_token_hash(session: Session, run_id: int) -> str | None | bool:
-    """The run's token hash (None before its first claim), or False if there is no such run."""
-    row = session.connection().execute(_RUN_TOKEN_HASH, {"run_id": run_id}).first()
-    return False if row is None else row[0]
+def run_token_hash(session: Session, run_id: int) -> str | None:
+    """The run's token hash; None before its first claim, or if there is no such run."""
+    return session.connection().execute(_RUN_TOKEN_HASH, {"run_id": run_id}).scalar()
 
 
 def credential_alive(

@@ -8,7 +8,6 @@ run the caller sees but may not change is a 403 that names the missing role.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -89,20 +88,19 @@ def authorize_run(session: Session, principal: Principal, run_id: int, need: Rol
     return run
 
 
-def may_still_read(session: Session, principal: Principal, run_id: int) -> bool:
-    """For long answers (a live stream): the caller's credential still holds and they may
-    still read the run. A revoked key, a signed-out session, a disabled user or a removed
-    member ends the stream at the next check."""
+def run_still_readable(session: Session, principal: Principal, run_id: int) -> Run | None:
+    """For long answers (a live stream): the run, while the caller's credential still holds
+    and they may still read it; None once a key is revoked, a session signed out, the user
+    disabled or removed from the project, or the run deleted."""
     alive = repository.credential_alive(
         session, key_id=principal.key_id, session_id=principal.session_id, now=utcnow()
     )
     if not alive:
-        return False
+        return None
     try:
-        authorize_run(session, principal, run_id, Role.viewer)
+        return authorize_run(session, principal, run_id, Role.viewer)
     except NotFound:
-        return False
-    return True
+        return None
 
 
 def authorize_project(
@@ -159,33 +157,28 @@ def require_admin(principal: Principal) -> None:
 # --- workers and their run tokens ---------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class WorkerSecret:
-    """The secret shared with workers, with which they claim runs."""
-
-    value: str
-
-    def check(self, given: str) -> None:
-        if not secrets_equal(given, self.value):
-            raise Forbidden("invalid worker token")
+def check_worker_secret(expected: str, given: str) -> None:
+    """Only holders of the secret shared with workers may claim runs."""
+    if not secrets_equal(given, expected):
+        raise Forbidden("invalid worker token")
 
 
-def check_run_token(run_id: int, found: bool, token_hash: str | None, token: str) -> None:
-    """403 unless `token` is the one issued when the run was claimed; the same 403 for a run
-    that does not exist, so that a wrong token tells nothing about which runs exist.
+def check_run_token(run_id: int, token_hash: str | None, token: str) -> None:
+    """403 unless `token` is the one issued when the run was claimed (`token_hash`: None for a
+    run never claimed, or one that does not exist: the same 403, so that a wrong token tells
+    nothing about which runs exist).
 
     A run token is scoped to its run: a leaked token can write into that run and no other.
     """
-    given = hash_secret(token)
-    if not found or token_hash is None or not secrets_equal(token_hash, given):
+    if token_hash is None or not secrets_equal(token_hash, hash_secret(token)):
         raise Forbidden(f"token is not valid for run {run_id}")
 
 
-def check_run_token_of(session: Session, run_and_token: tuple[int, str]) -> None:
-    """`check_run_token` for a run known by id (one primary-key lookup)."""
+def check_run_token_of(session: Session, run_and_token: tuple[int, str]) -> bool:
+    """`check_run_token` for a run known by id (one primary-key lookup); True, or it raises."""
     run_id, token = run_and_token
-    token_hash = repository.run_token_hash(session, run_id)
-    check_run_token(run_id, token_hash is not False, token_hash or None, token)
+    check_run_token(run_id, repository.run_token_hash(session, run_id), token)
+    return True
 
 
 def require_writable(run_id: int, status: str) -> None:

@@ -38,7 +38,7 @@ from gapwatch.server.accounts.schemas import (
 )
 from gapwatch.server.deps import Caller, RowId, SessionDep, SettingsDep
 from gapwatch.server.errors import Forbidden, TooManyRequests
-from gapwatch.server.models import ApiKey, Role, User, WebSession
+from gapwatch.server.models import ApiKey, Project, Role, User, WebSession
 from gapwatch.spec import PROJECT_NAME_PATTERN
 
 auth_router = APIRouter(prefix="/auth", tags=["accounts"])
@@ -142,12 +142,12 @@ def sign_in(
     body: SignInRequest,
     request: Request,
     response: Response,
+    session: SessionDep,
     settings: SettingsDep,
 ) -> SignedIn:
     """Sign in with a name and password: sets the session cookie, returns the CSRF token."""
     keys = [f"name:{body.name.lower()}", f"address:{_client_address(request)}"]
-    # Its own transaction: a failed attempt must not leave anything half-written.
-    with _sign_in_attempt(request, keys), request.app.state.session_factory() as session:
+    with _sign_in_attempt(request, keys):
         user, web, secret = service.sign_in(
             session,
             body.name,
@@ -156,7 +156,6 @@ def sign_in(
             user_agent=request.headers.get("user-agent"),
             address=_client_address(request),
         )
-        session.commit()
     return _start_session(request, response, settings, user, web, secret)
 
 
@@ -192,7 +191,6 @@ def sign_out(caller: Caller, session: SessionDep, response: Response) -> None:
 def _me(session: SessionDep, caller: Principal) -> Me:
     user = session.get(User, caller.user_id)
     assert user is not None
-    names = {p.id: p.name for p, _ in service.projects(session, caller)}
     key = None
     if caller.key_id is not None:
         found = session.get(ApiKey, caller.key_id)
@@ -203,9 +201,8 @@ def _me(session: SessionDep, caller: Principal) -> Me:
         via=caller.via,
         csrf_token=caller.csrf_token,
         projects=[
-            ProjectRole(name=names[i], role=r.value)  # type: ignore[arg-type]
-            for i, r in sorted(access.project_roles(session, caller).items())
-            if i in names
+            ProjectRole(name=project.name, role=role.value)  # type: ignore[arg-type]
+            for project, role in service.projects(session, caller)
         ],
         key=key,
     )
@@ -292,12 +289,12 @@ def revoke_key(key_id: RowId, caller: Caller, session: SessionDep) -> KeyRead:
     return key_read(key, service.project_names(session, [key.project_id]))
 
 
-def _project_read(project_and_role: tuple[object, Role]) -> ProjectRead:
+def _project_read(project_and_role: tuple[Project, Role]) -> ProjectRead:
     project, role = project_and_role
     return ProjectRead(
-        name=project.name,  # type: ignore[attr-defined]
+        name=project.name,
         role=role.value,  # type: ignore[arg-type]
-        created_at=project.created_at,  # type: ignore[attr-defined]
+        created_at=project.created_at,
     )
 
 

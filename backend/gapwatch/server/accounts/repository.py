@@ -37,6 +37,10 @@ def project_by_name(session: Session, name: str) -> Project | None:
     return session.scalar(select(Project).where(Project.name == name))
 
 
+def all_projects(session: Session) -> Sequence[Project]:
+    return session.scalars(select(Project).order_by(Project.name)).all()
+
+
 def projects_by_id(session: Session, ids: Sequence[int]) -> dict[int, Project]:
     rows = session.scalars(select(Project).where(Project.id.in_(list(ids))))
     return {project.id: project for project in rows}

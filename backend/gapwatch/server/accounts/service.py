@@ -353,6 +353,16 @@ def projects(session: Session, principal: Principal) -> list[tuple[Project, Role
     return sorted(((found[i], roles[i]) for i in roles), key=lambda item: item[0].name)
 
 
+def every_project_with_members(
+    session: Session,
+) -> list[tuple[Project, list[tuple[str, str]]]]:
+    """Every project by name with its (user, role) members: the server host's view."""
+    return [
+        (project, repository.members(session, project.id))
+        for project in repository.all_projects(session)
+    ]
+
+
 def delete_project(session: Session, principal: Principal, name: str) -> None:
     """Delete a project with its runs and their points (owner); 409 while a run is active."""
     project, _ = access.authorize_project(session, principal, name, Role.owner)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gapwatch.server.access import service as access
 from gapwatch.server.access.principal import Principal
 from gapwatch.server.deps import Caller, RunId, RunViewer
-from gapwatch.server.models import Run, RunStatus
+from gapwatch.server.models import RunStatus
 from gapwatch.server.runs.schemas import RunRead
 from gapwatch.server.summaries import service as summaries
 
@@ -52,8 +52,8 @@ def _snapshot(
 ) -> LiveRunEvent | None:
     """The run's state now; None once it is gone or the caller may no longer read it."""
     with session_factory() as session:
-        run = session.get(Run, run_id)
-        if run is None or not access.may_still_read(session, caller, run_id):
+        run = access.run_still_readable(session, caller, run_id)
+        if run is None:
             return None
         points, events = summaries.stored_counts(session, run_id)
         return LiveRunEvent(run=RunRead.from_row(run), points=points, events=events)

@@ -113,14 +113,12 @@ class WriteAccess:
     """What a metric write needs to know about its run, read in the statement that locks.
 
     Attributes:
-        found: Whether the run exists.
         status: The run's status (None if not found).
         token_hash: The hash of the run's token (None if not found or never claimed).
         series: {key: id} of the batch's keys that have a series, write-locked, if the
             token matched; else empty.
     """
 
-    found: bool
     status: str | None
     token_hash: str | None
     series: dict[str, int]
@@ -140,15 +138,15 @@ def lock_for_write(
     if driver is None:
         row = session.execute(select(Run.status, Run.token_hash).where(Run.id == run_id)).first()
         if row is None:
-            return WriteAccess(False, None, None, {})
+            return WriteAccess(None, None, {})
         locked = row.token_hash == token_hash and bool(keys)
         ids = _lock_and_read_sqlite(session, run_id, keys) if locked else {}
-        return WriteAccess(True, row.status, row.token_hash, ids)
+        return WriteAccess(row.status, row.token_hash, ids)
     rows = driver.execute(_LOCK_FOR_WRITE, (list(keys), token_hash, run_id)).fetchall()
     if not rows:
-        return WriteAccess(False, None, None, {})
+        return WriteAccess(None, None, {})
     return WriteAccess(
-        True, rows[0][0], rows[0][1], {key: sid for _, _, key, sid in rows if key is not None}
+        rows[0][0], rows[0][1], {key: sid for _, _, key, sid in rows if key is not None}
     )
 
 

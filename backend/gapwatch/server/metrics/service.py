@@ -31,9 +31,9 @@ from gapwatch.server.metrics.schemas import IngestResult, SeriesPoints
 
 
 def check_writer(session: Session, run_id: int, token: str) -> None:
-    """404 for an unknown run, 403 unless `token` is the run's (see `check_run_token`)."""
+    """403 unless `token` is the run's (see `check_run_token`)."""
     access = repository.lock_for_write(session, run_id, [], hash_secret(token))
-    check_run_token(run_id, access.found, access.token_hash, token)
+    check_run_token(run_id, access.token_hash, token)
 
 
 def ingest(
@@ -49,13 +49,12 @@ def ingest(
     per window, or merge the window's chunks into one when it would hold too many.
 
     Raises:
-        NotFound: No such run.
-        Forbidden: `token` is not the run's.
+        Forbidden: `token` is not the run's (or there is no such run).
         Conflict: The run is not running.
     """
     keys = [s.key for s in batch]
     access = repository.lock_for_write(session, run_id, keys, hash_secret(token))
-    check_run_token(run_id, access.found, access.token_hash, token)
+    check_run_token(run_id, access.token_hash, token)
     require_writable(run_id, access.status)
     received = sum(len(s.points) for s in batch)
     ids = dict(access.series)
