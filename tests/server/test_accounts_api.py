@@ -280,10 +280,24 @@ def test_a_foreign_host_is_refused(api) -> None:
     assert api.get("/health", headers={"host": "127.0.0.1:8000"}).status_code == 200
 
 
-def test_an_oversized_spec_is_refused_before_it_is_read(api) -> None:
+def test_bodies_are_limited_per_route(api) -> None:
     body = b'{"name": "' + b"x" * 70_000 + b'"}'
     answer = api.post("/api/v1/runs", content=body, headers={"content-type": "application/json"})
     assert answer.status_code == 413
+    # The ingest routes take more than a spec: a 20,000-point JSON batch (~0.5 MB) goes in...
+    run = create_run(api)
+    token = claim(api, run["id"])
+    steps = list(range(20_000))
+    batch = {"series": [{"key": "train/loss", "steps": steps, "values": [0.5] * 20_000}]}
+    stored = api.post(f"/api/v1/runs/{run['id']}/metrics", json=batch, headers=token)
+    assert stored.status_code == 200 and stored.json()["stored"] == 20_000
+    # ...but events stop at 1 MiB.
+    events = {
+        "events": [{"step": i, "kind": "note", "payload": {"x": "y" * 200}} for i in range(6000)]
+    }
+    refused = api.post(f"/api/v1/runs/{run['id']}/events", json=events, headers=token)
+    assert refused.status_code == 413
+    assert api.get(f"/api/v1/runs/{run['id']}/events").json()["events"] == []
 
 
 def test_a_worker_claims_with_its_secret_and_writes_with_the_run_token(api) -> None:

@@ -39,6 +39,8 @@ from gapwatch.server.summaries.endpoints import router as summaries_router
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
+# A run spec is a few KiB.
+DEFAULT_BODY_LIMIT = 64 * 2**10
 
 
 class Health(BaseModel):
@@ -104,6 +106,9 @@ def create_app(
         version="0.1.0",
         summary="Continual-learning experiment tracking that shows the stability gap.",
         lifespan=lifespan,
+        # Every body is limited before it is read (413): run specs and other JSON bodies to
+        # this; the ingest routes name larger limits of their own.
+        max_body_size=DEFAULT_BODY_LIMIT,
     )
     app.state.settings = settings
     app.state.session_factory = session_factory
@@ -113,7 +118,7 @@ def create_app(
     app.state.sign_in_limiter = RateLimiter(settings.sign_in_rate_per_minute)
     install_error_handlers(app)
     # Who is calling is known before routing and before any body is read; the edge (host
-    # check, headers, body limits) wraps even that, so it is added last (outermost).
+    # check, headers, CORS) wraps even that, so it is added last (outermost).
     app.add_middleware(
         AuthenticationMiddleware,
         session_factory=lambda: session_factory,

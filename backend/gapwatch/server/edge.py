@@ -1,17 +1,17 @@
-"""The HTTP edge of the API: security headers, Host check, CORS, body limits, rate limiting.
+"""The HTTP edge of the API: security headers, Host check, CORS, rate limiting. (Body sizes
+are limited by FastAPI's own `max_body_size`, per app and per route: see app.py.)
 
 Everything here is plain ASGI (no `BaseHTTPMiddleware`, which copies every request into a task
 and breaks streaming): the middlewares only look at `http.response.start` and pass body chunks
 through untouched, so Server-Sent Events stream as before.
 
 `install_edge` is called last in `create_app`, after every other middleware, and gives (outermost
-first): security headers, Host check, CORS (only when origins are configured), body limit.
+first): security headers, Host check, CORS (only when origins are configured).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -24,7 +24,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
 from gapwatch.config import Settings
-from gapwatch.server.errors import PayloadTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -220,147 +219,6 @@ class AllowedHostsMiddleware:
             await JSONResponse({"detail": detail}, status_code=400)(scope, receive, send)
 
 
-# --- Body limit -------------------------------------------------------------------------------
-
-# Run specs (POST /api/v1/runs) and every other small JSON body: a spec is a few KiB.
-SPEC_BODY_LIMIT = 64 * 2**10
-DEFAULT_BODY_LIMIT = SPEC_BODY_LIMIT
-# A metric batch is at most 200,000 points; as JSON with 17 significant digits that is ~8 MiB.
-METRICS_BODY_LIMIT = 32 * 2**20
-EVENTS_BODY_LIMIT = 2**20
-# Future dataset upload (POST /api/v1/datasets).
-DATASET_BODY_LIMIT = 2 * 2**30
-
-_METRICS_PATH = re.compile(r"/api/v1/runs/[^/]+/metrics/?")
-_EVENTS_PATH = re.compile(r"/api/v1/runs/[^/]+/events/?")
-_DATASETS_PATH = re.compile(r"/api/v1/datasets/?")
-
-
-def body_limit(method: str, path: str) -> int:
-    """The largest request body, in bytes, accepted for a request.
-
-    Args:
-        method: The HTTP method (any case).
-        path: The request path below the app's root, without query string.
-
-    Returns:
-        METRICS_BODY_LIMIT for POST /api/v1/runs/{id}/metrics, EVENTS_BODY_LIMIT for POST
-        /api/v1/runs/{id}/events, DATASET_BODY_LIMIT for POST /api/v1/datasets, and
-        DEFAULT_BODY_LIMIT (SPEC_BODY_LIMIT) for everything else. A trailing slash counts as the
-        same path, so that FastAPI's redirect to the canonical path is not a 413 first.
-    """
-    if method.upper() == "POST":
-        if _METRICS_PATH.fullmatch(path):
-            return METRICS_BODY_LIMIT
-        if _EVENTS_PATH.fullmatch(path):
-            return EVENTS_BODY_LIMIT
-        if _DATASETS_PATH.fullmatch(path):
-            return DATASET_BODY_LIMIT
-    return DEFAULT_BODY_LIMIT
-
-
-class RequestBodyTooLarge(PayloadTooLarge):
-    """Raised by `receive` once a body without Content-Length passes its limit.
-
-    The app never gets the chunk that crossed the limit. `BodyLimitMiddleware` answers 413 whatever
-    the app made of the exception (FastAPI turns errors while reading a body into a 400, and a
-    streaming response may wrap it in an ExceptionGroup).
-    """
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"request body larger than {limit} bytes")
-        self.limit = limit
-
-
-def _content_length(scope: Scope) -> int | None | str:
-    """The declared body length; None without the header; 'malformed' when unusable."""
-    values = {v.strip() for k, v in scope.get("headers", []) if k.lower() == b"content-length"}
-    if not values:
-        return None
-    if len(values) > 1:
-        return "malformed"
-    (value,) = values
-    # Strict digits: int() would also take '+12', ' 12' and '1_2'.
-    if not value or not value.isdigit():
-        return "malformed"
-    return int(value)
-
-
-def _refusal(status: int, detail: str) -> JSONResponse:
-    # Connection: close makes the server hang up instead of reading (and discarding) the rest of
-    # a body that may be gigabytes long before the next request on this connection.
-    return JSONResponse({"detail": detail}, status_code=status, headers={"Connection": "close"})
-
-
-class BodyLimitMiddleware:
-    """Refuses request bodies larger than `limit_for(method, path)` before they are read.
-
-    A declared Content-Length above the limit is a 413 at once, without calling the app (so a
-    client that sent `Expect: 100-continue` never uploads). Without Content-Length (chunked), the
-    bytes are counted as the app receives them, and the chunk that crosses the limit raises
-    `RequestBodyTooLarge` instead of reaching the app; the answer is a 413 if the app had not
-    started its response yet.
-    """
-
-    def __init__(self, app: ASGIApp, limit_for: Callable[[str, str], int] = body_limit) -> None:
-        self.app = app
-        self.limit_for = limit_for
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit = self.limit_for(scope["method"], _app_path(scope))
-        declared = _content_length(scope)
-        if declared == "malformed":
-            await _refusal(400, "malformed Content-Length header")(scope, receive, send)
-            return
-        too_large = f"request body larger than {limit} bytes"
-        if isinstance(declared, int) and declared > limit:
-            await _refusal(413, too_large)(scope, receive, send)
-            return
-
-        received = 0
-        exceeded = False
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received, exceeded
-            if exceeded:
-                raise RequestBodyTooLarge(limit)
-            message = await receive()
-            if message["type"] == "http.request":
-                # Counted even with a Content-Length: the server enforces it, but a server that
-                # does not would otherwise let any length through.
-                received += len(message.get("body", b""))
-                if received > limit:
-                    exceeded = True
-                    raise RequestBodyTooLarge(limit)
-            return message
-
-        async def guarded_send(message: Message) -> None:
-            nonlocal started
-            if exceeded and not started:
-                # The app's answer to the exception (FastAPI's 400 "error parsing the body", a
-                # handler's 413): dropped, ours is sent below.
-                return
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, guarded_send)
-        except Exception:
-            if not exceeded:
-                raise
-            if started:
-                # Too late for a 413: end here; the server closes the unfinished response.
-                log.warning("request body over %d bytes after the response started", limit)
-                return
-        if exceeded and not started:
-            await _refusal(413, too_large)(scope, receive, send)
-
-
 # --- Rate limiting ----------------------------------------------------------------------------
 
 MAX_RATE_LIMIT_KEYS = 100_000
@@ -536,14 +394,13 @@ def install_edge(app: FastAPI, settings: Settings) -> None:
     """Add the edge middlewares to `app`; call it after every other middleware.
 
     From the outside in: security headers (wrapping even Starlette's error middleware, so a 500
-    carries them too), Host check, CORS (only when `settings.resolved_cors_origins` is non-empty),
-    body limit (`body_limit`).
+    carries them too), Host check, CORS (only when `settings.resolved_cors_origins` is
+    non-empty).
 
     Args:
         app: The application, not yet started (Starlette refuses middleware after that).
         settings: Allowed hosts and CORS origins are read from it.
     """
-    app.add_middleware(BodyLimitMiddleware)
     origins = settings.resolved_cors_origins
     if origins:
         # With '*' a credentialed request would be answered with its own origin echoed, i.e.
@@ -578,21 +435,13 @@ __all__ = [
     "CONTENT_SECURITY_POLICY",
     "CORS_HEADERS",
     "CORS_METHODS",
-    "DATASET_BODY_LIMIT",
-    "DEFAULT_BODY_LIMIT",
     "DOCS_CONTENT_SECURITY_POLICY",
     "DOCS_PATHS",
-    "EVENTS_BODY_LIMIT",
     "MAX_RATE_LIMIT_KEYS",
-    "METRICS_BODY_LIMIT",
     "SECURITY_HEADERS",
-    "SPEC_BODY_LIMIT",
     "AllowedHostsMiddleware",
-    "BodyLimitMiddleware",
     "RateLimiter",
-    "RequestBodyTooLarge",
     "SecurityHeadersMiddleware",
-    "body_limit",
     "host_allowed",
     "host_of",
     "install_edge",

@@ -37,10 +37,6 @@ class Forbidden(GapwatchError):
     status_code = 403
 
 
-class PayloadTooLarge(GapwatchError):
-    status_code = 413
-
-
 class TooManyRequests(GapwatchError):
     """Over a rate limit; the answer's Retry-After header says when to try again."""
 

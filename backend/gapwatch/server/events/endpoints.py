@@ -11,6 +11,7 @@ from gapwatch.server.deps import RunId, RunViewer, RunWriter, SessionDep
 from gapwatch.server.events import repository
 from gapwatch.server.events.schemas import (
     EVENT_KIND_PATTERN,
+    EVENTS_BODY_LIMIT,
     EventBatch,
     EventIngestResult,
     EventRead,
@@ -20,7 +21,12 @@ from gapwatch.server.events.schemas import (
 router = APIRouter(prefix="/runs/{run_id}/events", tags=["events"])
 
 
-@router.post("", response_model=EventIngestResult, operation_id="events-ingest")
+@router.post(
+    "",
+    response_model=EventIngestResult,
+    operation_id="events-ingest",
+    max_body_size=EVENTS_BODY_LIMIT,
+)
 def ingest_events(batch: EventBatch, run: RunWriter, session: SessionDep) -> EventIngestResult:
     """Worker or user loop: store events (idempotent per run, kind and step)."""
     require_writable(run.id, run.status)

@@ -11,6 +11,8 @@ from gapwatch.server.metrics.schemas import Step
 
 EVENT_KIND_PATTERN = r"^[a-z_][a-z0-9_.\-]{0,63}$"
 MAX_PAYLOAD_CHARS = 16_384
+# The largest events body: a batch of boundaries and notes, far below this.
+EVENTS_BODY_LIMIT = 2**20
 
 
 class EventIn(BaseModel):

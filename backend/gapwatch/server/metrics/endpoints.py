@@ -19,6 +19,7 @@ from gapwatch.server.metrics.schemas import (
     COLUMNAR_MEDIA_TYPE,
     MAX_DOWNSAMPLED_POINTS,
     MAX_PAGE_POINTS,
+    METRICS_BODY_LIMIT,
     IngestResult,
     MetricBatch,
     MetricKeys,
@@ -51,7 +52,11 @@ _BATCH_BODY: dict[str, Any] = {
 
 
 @router.post(
-    "", response_model=IngestResult, operation_id="metrics-ingest", openapi_extra=_BATCH_BODY
+    "",
+    response_model=IngestResult,
+    operation_id="metrics-ingest",
+    openapi_extra=_BATCH_BODY,
+    max_body_size=METRICS_BODY_LIMIT,
 )
 async def ingest_metrics(
     run_id: RunId, request: Request, authorization: Annotated[str | None, Header()] = None
