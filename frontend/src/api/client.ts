@@ -16,6 +16,8 @@ export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly body: unknown,
+    /** The answer's headers (a 429's Retry-After, say). */
+    readonly headers: Headers = new Headers(),
   ) {
     super(`API answered ${status}: ${describe(body)}`);
   }
@@ -29,9 +31,23 @@ function describe(body: unknown): string {
   return JSON.stringify(body);
 }
 
+/** A 422 body's list of problems, or null for any other body. */
+export function validationErrors(body: unknown): Schemas["ValidationError"][] | null {
+  if (typeof body !== "object" || body === null || !("detail" in body)) return null;
+  const detail = (body as Schemas["HTTPValidationError"]).detail;
+  return Array.isArray(detail) ? detail : null;
+}
+
+/** A problem's message without the "Value error, " that pydantic puts before a validator's own
+ * message: noise in a form. */
+export function problemMessage(problem: Schemas["ValidationError"]): string {
+  return problem.msg.replace(/^Value error, /, "");
+}
+
 /**
  * What a refused request says, for a form: the server's `detail` sentence, or a 422's problems
- * as "field: message" lines; anything else (a network failure) by its message.
+ * as "field: message" lines; anything else (a network failure, a sentence of the form's own) by
+ * its message.
  */
 export function apiErrorText(error: unknown): string {
   if (!(error instanceof ApiError)) return error instanceof Error ? error.message : String(error);
@@ -39,15 +55,16 @@ export function apiErrorText(error: unknown): string {
   if (body && typeof body === "object" && "detail" in body) {
     const detail = (body as { detail: unknown }).detail;
     if (typeof detail === "string") return detail;
-    if (Array.isArray(detail)) {
-      return (detail as Schemas["ValidationError"][])
-        .map((d) => {
-          const field = d.loc.filter((part) => part !== "body").join(".");
-          const message = d.msg.replace(/^Value error, /, "");
-          return field ? `${field}: ${message}` : message;
-        })
-        .join("\n");
-    }
+  }
+  const problems = validationErrors(body);
+  if (problems) {
+    return problems
+      .map((problem) => {
+        const field = problem.loc.filter((part) => part !== "body").join(".");
+        const message = problemMessage(problem);
+        return field ? `${field}: ${message}` : message;
+      })
+      .join("\n");
   }
   return error.message;
 }
@@ -55,7 +72,7 @@ export function apiErrorText(error: unknown): string {
 /** Unwraps an openapi-fetch result: the data, or an ApiError carrying the status and body. */
 export function unwrap<T>(result: { data?: T; error?: unknown; response: Response }): T {
   if (result.error !== undefined || !result.response.ok) {
-    throw new ApiError(result.response.status, result.error);
+    throw new ApiError(result.response.status, result.error, result.response.headers);
   }
   return result.data as T;
 }

@@ -8,6 +8,8 @@ export type Role = Schemas["ProjectRole"]["role"];
 export const ROLES: readonly Role[] = ["viewer", "editor", "owner"];
 /** The project a run goes to when the user may submit there (the server's default too). */
 export const DEFAULT_PROJECT = "default";
+/** The API's project names (PROJECT_NAME_PATTERN): anything else it answers with a 422. */
+export const PROJECT_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 const RANK: Record<Role, number> = { viewer: 1, editor: 2, owner: 3 };
 
@@ -24,11 +26,6 @@ export function roleIn(me: Pick<Me, "projects">, project: string): Role | null {
 /** May submit and cancel runs in `project`. */
 export function canEdit(me: Pick<Me, "projects">, project: string): boolean {
   return includes(roleIn(me, project), "editor");
-}
-
-/** May manage `project`'s members (and delete it). */
-export function isOwner(me: Pick<Me, "projects">, project: string): boolean {
-  return includes(roleIn(me, project), "owner");
 }
 
 /** The projects where the user may submit runs, in the order /auth/me lists them. */

@@ -3,8 +3,10 @@ import { act, cleanup, render, screen } from "@testing-library/react";
 import { MemoryRouter, Route, Routes, useLocation } from "react-router";
 import { afterEach, describe, expect, it } from "vitest";
 
+import { api } from "../api/client";
 import type { Me } from "./roles";
-import { meQuery, RequireSession, SessionGate, useMe } from "./session";
+import { installSession, meQuery, RequireSession, SessionGate, useMe } from "./session";
+import { CSRF_HEADER } from "./sessionMiddleware";
 
 afterEach(cleanup);
 
@@ -59,9 +61,36 @@ describe("RequireSession", () => {
 
   it("leaves the page for sign-in once the session is gone (a 401 from any call)", async () => {
     const client = renderAt("/runs", ada);
-    expect(screen.getByTestId("runs-page")).toBeTruthy();
-    // What installSession's middleware does on a 401.
-    act(() => client.setQueryData(meQuery.queryKey, null));
-    expect((await screen.findByTestId("where")).textContent).toBe("/sign-in?next=%2Fruns");
+    const uninstall = installSession(client);
+    try {
+      expect(screen.getByTestId("runs-page")).toBeTruthy();
+      // The app's own client, answered in-process (an absolute base: Node's Request does not
+      // resolve the page-relative one a browser does).
+      const seen: Request[] = [];
+      const baseUrl = "http://gapwatch.test";
+      const answer = (status: number) => async (request: Request) => {
+        seen.push(request);
+        return new Response(JSON.stringify({ detail: "x" }), {
+          status,
+          headers: { "Content-Type": "application/json" },
+        });
+      };
+      // A refused write (403) is no sign-out; it carried the cached session's CSRF token.
+      await act(() =>
+        api.POST("/api/v1/runs/{run_id}/cancel", {
+          params: { path: { run_id: 1 } },
+          baseUrl,
+          fetch: answer(403),
+        }),
+      );
+      expect(seen[0]!.headers.get(CSRF_HEADER)).toBe("csrf");
+      expect(screen.getByTestId("runs-page")).toBeTruthy();
+      // The session has ended on the server: any call's 401 signs the dashboard out.
+      await act(() => api.GET("/api/v1/runs", { baseUrl, fetch: answer(401) }));
+      expect((await screen.findByTestId("where")).textContent).toBe("/sign-in?next=%2Fruns");
+      expect(client.getQueryData(meQuery.queryKey)).toBeNull();
+    } finally {
+      uninstall();
+    }
   });
 });

@@ -20,14 +20,15 @@ export const meQuery = queryOptions({
   staleTime: Infinity,
 });
 
-/** Wires the API client to the session held in `client`'s cache; once, at start. */
-export function installSession(client: QueryClient): void {
-  api.use(
-    sessionMiddleware({
-      csrfToken: () => client.getQueryData(meQuery.queryKey)?.csrf_token ?? null,
-      onUnauthorized: () => client.setQueryData(meQuery.queryKey, null),
-    }),
-  );
+/** Wires the API client to the session held in `client`'s cache; once, at start. Returns
+ * what undoes it (for tests). */
+export function installSession(client: QueryClient): () => void {
+  const middleware = sessionMiddleware({
+    csrfToken: () => client.getQueryData(meQuery.queryKey)?.csrf_token ?? null,
+    onUnauthorized: () => client.setQueryData(meQuery.queryKey, null),
+  });
+  api.use(middleware);
+  return () => api.eject(middleware);
 }
 
 /** Renders the app once /auth/me has answered (signed in or not). */
@@ -53,8 +54,6 @@ export function useMaybeMe(): Me | null {
 }
 
 const MeContext = createContext<Me | null>(null);
-/** Provides the user below RequireSession; tests render pages inside it with a fixture. */
-export const MeProvider = MeContext.Provider;
 
 /** The routes that need a sign-in: the user's pages, or the sign-in page coming back here. */
 export function RequireSession() {
@@ -62,9 +61,9 @@ export function RequireSession() {
   const location = useLocation();
   if (!me) return <Navigate to={signInHref(location)} replace />;
   return (
-    <MeProvider value={me}>
+    <MeContext.Provider value={me}>
       <Outlet />
-    </MeProvider>
+    </MeContext.Provider>
   );
 }
 

@@ -1,6 +1,6 @@
 // A failed submission, told where it belongs: a 422's errors next to the fields they name, the
 // rest (cross-field rules, a broker outage, a network error) at the top of the form.
-import { ApiError, type Schemas } from "../../api/client";
+import { ApiError, problemMessage, validationErrors } from "../../api/client";
 import {
   type Draft,
   type FieldDescriptor,
@@ -9,17 +9,9 @@ import {
   specPathFromLoc,
 } from "./schemaForm";
 
-type ValidationError = Schemas["ValidationError"];
-
 export interface SubmitProblems {
   fieldErrors: FieldErrors;
   formErrors: string[];
-}
-
-function validationErrors(body: unknown): ValidationError[] | null {
-  if (typeof body !== "object" || body === null || !("detail" in body)) return null;
-  const detail = (body as Schemas["HTTPValidationError"]).detail;
-  return Array.isArray(detail) ? detail : null;
 }
 
 export function problemsFrom(
@@ -36,8 +28,7 @@ export function problemsFrom(
   }
   for (const detail of details) {
     const path = errorPathFromLoc(detail.loc, fields, draft);
-    // pydantic prefixes a validator's own message with "Value error, ": noise in a form.
-    const message = detail.msg.replace(/^Value error, /, "");
+    const message = problemMessage(detail);
     if (path !== null) {
       problems.fieldErrors[path] ??= message;
     } else {

@@ -1,6 +1,7 @@
 // The runs list's view state lives in the URL query string, so a filtered, sorted page is a link
 // one can share. These functions translate between the URL and the runs-list API's query.
 import type { paths } from "../../api/schema";
+import { PROJECT_NAME } from "../../auth/roles";
 
 export type RunsListQuery = NonNullable<paths["/api/v1/runs"]["get"]["parameters"]["query"]>;
 export type RunStatusFilter = NonNullable<RunsListQuery["status"]>;
@@ -43,9 +44,6 @@ export interface RunsView {
   sort: Sort;
   offset: number;
 }
-
-/** The API's project names (PROJECT_NAME_PATTERN): anything else it would answer with a 422. */
-const PROJECT_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 function projectName(value: string | null): string | null {
   const name = nonEmpty(value);

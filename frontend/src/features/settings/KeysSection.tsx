@@ -2,12 +2,14 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 
-import { api, apiErrorText, type Schemas, unwrap } from "../../api/client";
+import { api, type Schemas, unwrap } from "../../api/client";
 import { useMe } from "../../auth/session";
 import { ConfirmButton } from "../../components/ConfirmButton";
 import { CopyButton } from "../../components/CopyButton";
+import { ErrorAlert, TextField } from "./formParts";
 import { formatDateTime, keyScope, keyState, parseExpiryDays } from "./settingsModel";
 import { settingsKeys, useKeys } from "./queries";
+import { useFormCheck } from "./useFormCheck";
 
 type KeyRole = NonNullable<Schemas["KeyCreate"]["role"]>;
 const KEY_ROLES: readonly KeyRole[] = ["viewer", "editor"];
@@ -20,9 +22,11 @@ export function KeysSection() {
   const [project, setProject] = useState("");
   const [role, setRole] = useState<KeyRole | "">("");
   const [days, setDays] = useState("");
-  const [attempted, setAttempted] = useState(false);
   const [created, setCreated] = useState<Schemas["KeyCreated"] | null>(null);
   const expiry = parseExpiryDays(days);
+  const check = useFormCheck(
+    !name.trim() ? "Name the key (what uses it, say)" : "error" in expiry ? expiry.error : null,
+  );
   const refresh = () => client.invalidateQueries({ queryKey: settingsKeys.keys });
 
   const create = useMutation({
@@ -40,7 +44,7 @@ export function KeysSection() {
     onSuccess: (answer) => {
       setCreated(answer);
       setName("");
-      setAttempted(false);
+      check.sent();
       void refresh();
     },
   });
@@ -50,15 +54,11 @@ export function KeysSection() {
     onSuccess: () => void refresh(),
   });
 
-  const problem = !name.trim() ? "Name the key (what uses it, say)" : "error" in expiry ? expiry.error : null;
   const submit = (event: FormEvent) => {
-    event.preventDefault();
-    setAttempted(true);
-    if (problem) return;
+    if (!check.submitted(event)) return;
     setCreated(null);
     create.mutate();
   };
-  const error = (attempted && problem) || (create.error && apiErrorText(create.error));
   const now = Date.now();
 
   return (
@@ -89,16 +89,14 @@ export function KeysSection() {
       )}
 
       <form className="settings-form" onSubmit={submit} noValidate>
-        <label>
-          Name
-          <input
-            data-testid="key-name"
-            value={name}
-            maxLength={100}
-            placeholder="e.g. laptop, ci"
-            onChange={(e) => setName(e.target.value)}
-          />
-        </label>
+        <TextField
+          label="Name"
+          testId="key-name"
+          value={name}
+          maxLength={100}
+          placeholder="e.g. laptop, ci"
+          onChange={setName}
+        />
         <label>
           Project
           <select data-testid="key-project" value={project} onChange={(e) => setProject(e.target.value)}>
@@ -125,25 +123,19 @@ export function KeysSection() {
             ))}
           </select>
         </label>
-        <label>
-          Expires after (days)
-          <input
-            data-testid="key-expiry"
-            inputMode="numeric"
-            placeholder="never"
-            value={days}
-            onChange={(e) => setDays(e.target.value)}
-          />
-        </label>
+        <TextField
+          label="Expires after (days)"
+          testId="key-expiry"
+          inputMode="numeric"
+          placeholder="never"
+          value={days}
+          onChange={setDays}
+        />
         <button type="submit" className="primary" data-testid="key-create" disabled={create.isPending}>
           {create.isPending ? "Creating…" : "Create key"}
         </button>
       </form>
-      {error && (
-        <p className="error" data-testid="key-error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert testId="key-error" error={check.shown ?? create.error} />
 
       {keys.isError && <p className="error">Could not load your keys: {keys.error.message}</p>}
       {keys.data && keys.data.length === 0 && <p className="empty">No API keys yet.</p>}
@@ -195,11 +187,7 @@ export function KeysSection() {
           </table>
         </div>
       )}
-      {revoke.error && (
-        <p className="error" role="alert">
-          Could not revoke: {apiErrorText(revoke.error)}
-        </p>
-      )}
+      <ErrorAlert prefix="Could not revoke: " error={revoke.error} />
     </section>
   );
 }

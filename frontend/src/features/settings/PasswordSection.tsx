@@ -2,9 +2,11 @@
 import { useMutation } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 
-import { api, apiErrorText, unwrap } from "../../api/client";
+import { api, unwrap } from "../../api/client";
 import { useMe, useSessionActions } from "../../auth/session";
+import { ErrorAlert, TextField } from "./formParts";
 import { MIN_PASSWORD_CHARS, passwordProblem } from "./settingsModel";
+import { useFormCheck } from "./useFormCheck";
 
 export function PasswordSection() {
   const me = useMe();
@@ -13,7 +15,9 @@ export function PasswordSection() {
   const [current, setCurrent] = useState("");
   const [password, setPassword] = useState("");
   const [repeated, setRepeated] = useState("");
-  const [attempted, setAttempted] = useState(false);
+  const check = useFormCheck(
+    hasPassword && !current ? "Enter your current password" : passwordProblem(password, repeated),
+  );
 
   const change = useMutation({
     mutationFn: async () =>
@@ -26,20 +30,16 @@ export function PasswordSection() {
       setCurrent("");
       setPassword("");
       setRepeated("");
-      setAttempted(false);
+      check.sent();
       void session.refresh(); // has_password
     },
   });
 
-  const problem =
-    hasPassword && !current ? "Enter your current password" : passwordProblem(password, repeated);
   const submit = (event: FormEvent) => {
-    event.preventDefault();
-    setAttempted(true);
-    change.reset();
-    if (!problem) change.mutate();
+    const ready = check.submitted(event);
+    change.reset(); // an earlier answer, "Password saved." included, is old news
+    if (ready) change.mutate();
   };
-  const error = (attempted && problem) || (change.error && apiErrorText(change.error));
 
   return (
     <section className="settings-section" id="password" data-testid="settings-password">
@@ -53,47 +53,37 @@ export function PasswordSection() {
         {/* For password managers: the account the password belongs to. */}
         <input type="text" hidden readOnly autoComplete="username" value={me.user.name} />
         {hasPassword && (
-          <label>
-            Current password
-            <input
-              type="password"
-              data-testid="password-current"
-              autoComplete="current-password"
-              value={current}
-              onChange={(e) => setCurrent(e.target.value)}
-            />
-          </label>
+          <TextField
+            label="Current password"
+            type="password"
+            testId="password-current"
+            autoComplete="current-password"
+            value={current}
+            onChange={setCurrent}
+          />
         )}
-        <label>
-          New password
-          <input
-            type="password"
-            data-testid="password-new"
-            autoComplete="new-password"
-            placeholder={`${MIN_PASSWORD_CHARS} characters or more`}
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-          />
-        </label>
-        <label>
-          New password again
-          <input
-            type="password"
-            data-testid="password-repeat"
-            autoComplete="new-password"
-            value={repeated}
-            onChange={(e) => setRepeated(e.target.value)}
-          />
-        </label>
+        <TextField
+          label="New password"
+          type="password"
+          testId="password-new"
+          autoComplete="new-password"
+          placeholder={`${MIN_PASSWORD_CHARS} characters or more`}
+          value={password}
+          onChange={setPassword}
+        />
+        <TextField
+          label="New password again"
+          type="password"
+          testId="password-repeat"
+          autoComplete="new-password"
+          value={repeated}
+          onChange={setRepeated}
+        />
         <button type="submit" className="primary" data-testid="password-submit" disabled={change.isPending}>
           {hasPassword ? "Change password" : "Set password"}
         </button>
       </form>
-      {error && (
-        <p className="error" data-testid="password-error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert testId="password-error" error={check.shown ?? change.error} />
       {change.isSuccess && (
         <p className="ok" data-testid="password-saved" role="status">
           Password saved.

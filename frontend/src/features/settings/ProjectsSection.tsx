@@ -3,26 +3,36 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, Fragment, useState } from "react";
 
-import { api, apiErrorText, unwrap } from "../../api/client";
-import { type Role, ROLES } from "../../auth/roles";
+import { api, unwrap } from "../../api/client";
+import { PROJECT_NAME, type Role, ROLES } from "../../auth/roles";
 import { useMe, useSessionActions } from "../../auth/session";
 import { ConfirmButton } from "../../components/ConfirmButton";
+import { ErrorAlert, TextField } from "./formParts";
 import { formatDateTime } from "./settingsModel";
 import { settingsKeys, useMembers, useProjects } from "./queries";
-
-const PROJECT_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+import { useFormCheck } from "./useFormCheck";
 
 function asRole(value: string): Role {
   return ROLES.find((r) => r === value) ?? "viewer";
 }
+
+const ROLE_OPTIONS = ROLES.map((r) => (
+  <option key={r} value={r}>
+    {r}
+  </option>
+));
 
 export function ProjectsSection() {
   const client = useQueryClient();
   const session = useSessionActions();
   const projects = useProjects();
   const [name, setName] = useState("");
-  const [attempted, setAttempted] = useState(false);
   const [open, setOpen] = useState<string | null>(null);
+  const check = useFormCheck(
+    PROJECT_NAME.test(name)
+      ? null
+      : "Lower-case letters, digits, _ and - (starting with a letter or digit, 64 at most)",
+  );
   // The user's roles live in /auth/me too (the runs filter, the New-run form read them there).
   const refresh = () => {
     void client.invalidateQueries({ queryKey: settingsKeys.projects });
@@ -33,7 +43,7 @@ export function ProjectsSection() {
     mutationFn: async () => unwrap(await api.POST("/api/v1/projects", { body: { name } })),
     onSuccess: () => {
       setName("");
-      setAttempted(false);
+      check.sent();
       refresh();
     },
   });
@@ -43,15 +53,9 @@ export function ProjectsSection() {
     onSuccess: refresh,
   });
 
-  const problem = PROJECT_NAME.test(name)
-    ? null
-    : "Lower-case letters, digits, _ and - (starting with a letter or digit, 64 at most)";
   const submit = (event: FormEvent) => {
-    event.preventDefault();
-    setAttempted(true);
-    if (!problem) create.mutate();
+    if (check.submitted(event)) create.mutate();
   };
-  const error = (attempted && problem) || (create.error && apiErrorText(create.error));
 
   return (
     <section className="settings-section" id="projects" data-testid="settings-projects">
@@ -61,24 +65,18 @@ export function ProjectsSection() {
         owners also manage who is in it.
       </p>
       <form className="settings-form" onSubmit={submit} noValidate>
-        <label>
-          New project
-          <input
-            data-testid="project-name"
-            placeholder="e.g. lab-a"
-            value={name}
-            onChange={(e) => setName(e.target.value.toLowerCase())}
-          />
-        </label>
+        <TextField
+          label="New project"
+          testId="project-name"
+          placeholder="e.g. lab-a"
+          value={name}
+          onChange={(value) => setName(value.toLowerCase())}
+        />
         <button type="submit" className="primary" data-testid="project-create" disabled={create.isPending}>
           Create project
         </button>
       </form>
-      {error && (
-        <p className="error" data-testid="project-error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert testId="project-error" error={check.shown ?? create.error} />
 
       {projects.isError && (
         <p className="error">Could not load your projects: {projects.error.message}</p>
@@ -146,11 +144,7 @@ export function ProjectsSection() {
           </table>
         </div>
       )}
-      {remove.error && (
-        <p className="error" role="alert">
-          Could not delete the project: {apiErrorText(remove.error)}
-        </p>
-      )}
+      <ErrorAlert prefix="Could not delete the project: " error={remove.error} />
     </section>
   );
 }
@@ -202,7 +196,6 @@ function MembersPanel({ project, onOwnRoleChange }: MembersProps) {
     event.preventDefault();
     if (user.trim()) setMember.mutate({ user: user.trim(), role });
   };
-  const error = setMember.error ?? removeMember.error;
 
   return (
     <div className="members-panel" data-testid="project-members" data-project={project}>
@@ -224,11 +217,7 @@ function MembersPanel({ project, onOwnRoleChange }: MembersProps) {
                     disabled={setMember.isPending}
                     onChange={(e) => setMember.mutate({ user: member.user, role: asRole(e.target.value) })}
                   >
-                    {ROLES.map((r) => (
-                      <option key={r} value={r}>
-                        {r}
-                      </option>
-                    ))}
+                    {ROLE_OPTIONS}
                   </select>
                 </td>
                 <td>
@@ -247,34 +236,24 @@ function MembersPanel({ project, onOwnRoleChange }: MembersProps) {
         </table>
       )}
       <form className="settings-form" onSubmit={add}>
-        <label>
-          Add a person by user name
-          <input
-            data-testid="member-add-name"
-            value={user}
-            placeholder="user name"
-            onChange={(e) => setUser(e.target.value)}
-          />
-        </label>
+        <TextField
+          label="Add a person by user name"
+          testId="member-add-name"
+          value={user}
+          placeholder="user name"
+          onChange={setUser}
+        />
         <label>
           Role
           <select data-testid="member-add-role" value={role} onChange={(e) => setRole(asRole(e.target.value))}>
-            {ROLES.map((r) => (
-              <option key={r} value={r}>
-                {r}
-              </option>
-            ))}
+            {ROLE_OPTIONS}
           </select>
         </label>
         <button type="submit" data-testid="member-add" disabled={!user.trim() || setMember.isPending}>
           Add member
         </button>
       </form>
-      {error && (
-        <p className="error" data-testid="member-error" role="alert">
-          {apiErrorText(error)}
-        </p>
-      )}
+      <ErrorAlert testId="member-error" error={setMember.error ?? removeMember.error} />
     </div>
   );
 }

@@ -1,7 +1,8 @@
 // Where the user is signed in: every dashboard session, and signing the others out.
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 
-import { api, apiErrorText, unwrap } from "../../api/client";
+import { api, unwrap } from "../../api/client";
+import { ErrorAlert } from "./formParts";
 import { describeUserAgent, formatDateTime, otherSessions } from "./settingsModel";
 import { settingsKeys, useSessions } from "./queries";
 
@@ -22,7 +23,6 @@ export function SessionsSection() {
     },
     onSettled: () => void refresh(),
   });
-  const error = revoke.error ?? revokeOthers.error;
 
   return (
     <section className="settings-section" id="sessions" data-testid="settings-sessions">
@@ -83,11 +83,7 @@ export function SessionsSection() {
           </table>
         </div>
       )}
-      {error && (
-        <p className="error" role="alert">
-          Could not sign a session out: {apiErrorText(error)}
-        </p>
-      )}
+      <ErrorAlert prefix="Could not sign a session out: " error={revoke.error ?? revokeOthers.error} />
     </section>
   );
 }

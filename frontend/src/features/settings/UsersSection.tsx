@@ -3,11 +3,13 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 
-import { api, apiErrorText, type Schemas, unwrap } from "../../api/client";
+import { api, type Schemas, unwrap } from "../../api/client";
 import { useMe } from "../../auth/session";
 import { CopyButton } from "../../components/CopyButton";
+import { ErrorAlert, TextField } from "./formParts";
 import { formatDateTime, MIN_PASSWORD_CHARS } from "./settingsModel";
 import { settingsKeys, useUsers } from "./queries";
+import { useFormCheck } from "./useFormCheck";
 
 const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}$/;
 
@@ -20,8 +22,14 @@ export function UsersSection() {
   const [name, setName] = useState("");
   const [password, setPassword] = useState("");
   const [admin, setAdmin] = useState(false);
-  const [attempted, setAttempted] = useState(false);
   const [link, setLink] = useState<LoginLink | null>(null);
+  const check = useFormCheck(
+    !USER_NAME.test(name.trim())
+      ? "A name of letters, digits and _.@+- (64 at most)"
+      : password && password.length < MIN_PASSWORD_CHARS
+        ? `A password needs ${MIN_PASSWORD_CHARS} characters or more (or leave it empty)`
+        : null,
+  );
   const refresh = () => client.invalidateQueries({ queryKey: settingsKeys.users });
 
   const create = useMutation({
@@ -35,7 +43,7 @@ export function UsersSection() {
       setName("");
       setPassword("");
       setAdmin(false);
-      setAttempted(false);
+      check.sent();
       void refresh();
     },
   });
@@ -59,18 +67,9 @@ export function UsersSection() {
     onSuccess: setLink,
   });
 
-  const problem = !USER_NAME.test(name.trim())
-    ? "A name of letters, digits and _.@+- (64 at most)"
-    : password && password.length < MIN_PASSWORD_CHARS
-      ? `A password needs ${MIN_PASSWORD_CHARS} characters or more (or leave it empty)`
-      : null;
   const submit = (event: FormEvent) => {
-    event.preventDefault();
-    setAttempted(true);
-    if (!problem) create.mutate();
+    if (check.submitted(event)) create.mutate();
   };
-  const formError = (attempted && problem) || (create.error && apiErrorText(create.error));
-  const rowError = update.error ?? makeLink.error;
 
   return (
     <section className="settings-section" id="users" data-testid="settings-users">
@@ -80,26 +79,16 @@ export function UsersSection() {
         one-time link, then sets one under Password.
       </p>
       <form className="settings-form" onSubmit={submit} noValidate>
-        <label>
-          Name
-          <input
-            data-testid="user-name"
-            autoComplete="off"
-            value={name}
-            onChange={(e) => setName(e.target.value)}
-          />
-        </label>
-        <label>
-          Password (optional)
-          <input
-            type="password"
-            data-testid="user-password"
-            autoComplete="new-password"
-            placeholder="none: sign in with a link"
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-          />
-        </label>
+        <TextField label="Name" testId="user-name" autoComplete="off" value={name} onChange={setName} />
+        <TextField
+          label="Password (optional)"
+          type="password"
+          testId="user-password"
+          autoComplete="new-password"
+          placeholder="none: sign in with a link"
+          value={password}
+          onChange={setPassword}
+        />
         <label className="checkbox-label">
           <input
             type="checkbox"
@@ -113,11 +102,7 @@ export function UsersSection() {
           Create user
         </button>
       </form>
-      {formError && (
-        <p className="error" data-testid="user-error" role="alert">
-          {formError}
-        </p>
-      )}
+      <ErrorAlert testId="user-error" error={check.shown ?? create.error} />
 
       {link && (
         <div className="secret-box" data-testid="user-link" role="status">
@@ -201,11 +186,7 @@ export function UsersSection() {
           </table>
         </div>
       )}
-      {rowError && (
-        <p className="error" data-testid="user-row-error" role="alert">
-          {apiErrorText(rowError)}
-        </p>
-      )}
+      <ErrorAlert testId="user-row-error" error={update.error ?? makeLink.error} />
     </section>
   );
 }

@@ -14,33 +14,13 @@ import { api, unwrap } from "../../api/client";
 import { safeNext } from "../../auth/nextPath";
 import { useMaybeMe, useSessionActions } from "../../auth/session";
 import { linkToken } from "./linkToken";
-import { retryAfterSeconds, signInErrorText } from "./signInErrors";
-
-/** A refused sign-in with what the answer said about waiting. */
-class Refused extends Error {
-  constructor(
-    readonly reason: unknown,
-    readonly retryAfter: number | null,
-  ) {
-    super("sign-in refused");
-  }
-}
-
-/** The signed-in answer, or a Refused that carries Retry-After. */
-function signedInOrRefused<T>(result: { data?: T; error?: unknown; response: Response }): T {
-  try {
-    return unwrap(result);
-  } catch (error) {
-    throw new Refused(error, retryAfterSeconds(result.response.headers.get("Retry-After")));
-  }
-}
+import { signInErrorText } from "./signInErrors";
 
 export function SignInPage() {
   const [params] = useSearchParams();
   const location = useLocation();
   const token = linkToken(location.hash);
-  const rawNext = params.get("next");
-  const next = safeNext(rawNext);
+  const next = safeNext(params.get("next"));
   const me = useMaybeMe();
   const navigate = useNavigate();
   const session = useSessionActions();
@@ -55,12 +35,12 @@ export function SignInPage() {
 
   const withPassword = useMutation({
     mutationFn: async () =>
-      signedInOrRefused(await api.POST("/api/v1/auth/sign-in", { body: { name, password } })),
+      unwrap(await api.POST("/api/v1/auth/sign-in", { body: { name, password } })),
     onSuccess: finish,
   });
   const withLink = useMutation({
     mutationFn: async (linkToken: string) =>
-      signedInOrRefused(await api.POST("/api/v1/auth/link", { body: { token: linkToken } })),
+      unwrap(await api.POST("/api/v1/auth/link", { body: { token: linkToken } })),
     onSuccess: finish,
     // A spent token is no use in the address bar either.
     onError: () =>
@@ -77,26 +57,21 @@ export function SignInPage() {
     }
   }, [token, exchange]);
 
-  const failed = withPassword.error
-    ? { error: withPassword.error, via: "password" as const }
+  const message = withPassword.error
+    ? signInErrorText(withPassword.error, "password")
     : withLink.error
-      ? { error: withLink.error, via: "link" as const }
+      ? signInErrorText(withLink.error, "link")
       : null;
   const busy =
     withPassword.isPending || withLink.isPending || withPassword.isSuccess || withLink.isSuccess;
   // Signed in already: on to `next`, unless a link just failed (say so first).
-  if (me && !token && !busy && !failed) return <Navigate to={next} replace />;
+  if (me && !token && !busy && !message) return <Navigate to={next} replace />;
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
     withLink.reset();
     withPassword.mutate();
   };
-  const message =
-    failed &&
-    (failed.error instanceof Refused
-      ? signInErrorText(failed.error.reason, failed.via, failed.error.retryAfter)
-      : signInErrorText(failed.error, failed.via));
 
   return (
     <section className="sign-in-page" data-testid="sign-in-page">

@@ -1,5 +1,6 @@
 // What the sign-in page says when a sign-in is refused, from the status and the server's answer.
 import { ApiError, apiErrorText } from "../../api/client";
+import { formatDuration } from "../../components/format";
 
 export const USED_LINK =
   "This sign-in link was already used or has expired. Run `gapwatch login-link` for a new one.";
@@ -14,27 +15,14 @@ export function retryAfterSeconds(header: string | null, now = Date.now()): numb
   return Number.isNaN(at) ? null : Math.max(1, Math.ceil((at - now) / 1000));
 }
 
-/** "45 s", "2 min", "1 min 30 s". */
-export function formatWait(seconds: number): string {
-  if (seconds < 60) return `${seconds} s`;
-  const minutes = Math.floor(seconds / 60);
-  const rest = seconds % 60;
-  return rest === 0 ? `${minutes} min` : `${minutes} min ${rest} s`;
-}
-
 /** A refused sign-in as a sentence; `via` says whether it was a password or a one-time link. */
-export function signInErrorText(
-  error: unknown,
-  via: "password" | "link",
-  retryAfter: number | null = null,
-): string {
-  if (!(error instanceof ApiError)) {
-    return `Could not reach the server: ${error instanceof Error ? error.message : String(error)}`;
-  }
+export function signInErrorText(error: unknown, via: "password" | "link"): string {
+  if (!(error instanceof ApiError)) return `Could not reach the server: ${apiErrorText(error)}`;
   if (error.status === 401) return via === "link" ? USED_LINK : WRONG_PASSWORD;
   if (error.status === 429) {
-    return retryAfter !== null
-      ? `Too many failed sign-ins. Try again in ${formatWait(retryAfter)}.`
+    const wait = retryAfterSeconds(error.headers.get("Retry-After"));
+    return wait !== null
+      ? `Too many failed sign-ins. Try again in ${formatDuration(wait)}.`
       : `Too many failed sign-ins. ${apiErrorText(error)}`;
   }
   return apiErrorText(error);
