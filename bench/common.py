@@ -12,11 +12,13 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import psycopg
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
 
 from gapwatch.server.migrate import upgrade_database
 
@@ -70,27 +72,63 @@ def drop_database(name: str) -> None:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def seed_api_key(database_url: str, user: str = "bench") -> str:
-    """Commits `user` (created if missing) as an owner of the `default` project and returns a
-    new API key of theirs: what a person would get from `gapwatch keys create`."""
+@dataclass(frozen=True)
+class Account:
+    """A user seeded for a test or a benchmark: name, password (None: one-time links only) and
+    one API key of theirs."""
+
+    name: str
+    key: str
+    password: str | None = None
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+def seed_account(
+    target: str | sessionmaker[Session],
+    name: str,
+    *,
+    project: str | None = "default",
+    role: str = "owner",
+    is_admin: bool = False,
+    password: str | None = None,
+    key_project: str | None = None,
+    key_role: str | None = None,
+) -> Account:
+    """Commit user `name` (created if missing) with `role` in `project` (created if missing)
+    and a new API key of theirs, optionally narrowed to `key_project` and `key_role`: what
+    `gapwatch users create`, `projects add-member` and `keys create` would give.
+
+    Args:
+        target: A database URL, or a session factory (tests' rolled-back one).
+    """
     from gapwatch.server.accounts import service as accounts
     from gapwatch.server.db import create_db_engine, create_session_factory
     from gapwatch.server.models import Role
-    from gapwatch.spec import DEFAULT_PROJECT
 
-    engine = create_db_engine(database_url)
+    engine = create_db_engine(target) if isinstance(target, str) else None
+    factory = create_session_factory(engine) if engine is not None else target
     try:
-        with create_session_factory(engine)() as session:
-            found = accounts.repository.user_by_name(session, user)
-            if found is None:
-                found = accounts.create_user(session, user, password=None)
-            project = accounts.get_project(session, DEFAULT_PROJECT)
-            accounts.set_member(session, project, found, Role.owner)
-            _, key = accounts.create_key(session, found, "bench")
+        with factory() as session:
+            user = accounts.repository.user_by_name(session, name)
+            if user is None:
+                user = accounts.create_user(session, name, password=password, is_admin=is_admin)
+            if project is not None:
+                found = accounts.repository.project_by_name(session, project)
+                if found is None:
+                    found = accounts.create_project(session, user, project)
+                accounts.set_member(session, found, user, Role(role))
+            scope = accounts.get_project(session, key_project) if key_project else None
+            _, key = accounts.create_key(
+                session, user, "seeded", project=scope, role=Role(key_role) if key_role else None
+            )
             session.commit()
-            return key
     finally:
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()
+    return Account(name=name, key=key, password=password)
 
 
 def login_tokens(database_url: str, user: str, count: int, ttl_s: float = 3600.0) -> list[str]:

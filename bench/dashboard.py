@@ -63,7 +63,7 @@ from common import (  # noqa: E402
     drop_database,
     libpq,
     login_tokens,
-    seed_api_key,
+    seed_account,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -356,7 +356,7 @@ def main() -> None:
     try:
         # The seeding's API calls carry the key; each page load signs in with its own one-time
         # link, as a person opening the dashboard does.
-        auth = {"Authorization": f"Bearer {seed_api_key(url, BENCH_USER)}"}
+        auth = {"Authorization": f"Bearer {seed_account(url, BENCH_USER).key}"}
         tokens = iter(login_tokens(url, BENCH_USER, 2 * (args.repeats + 1)))
         with (
             api_server(url) as base,

@@ -55,7 +55,7 @@ from common import (  # noqa: E402
     default_project_id,
     drop_database,
     libpq,
-    seed_api_key,
+    seed_account,
 )
 
 TASKS = 10
@@ -291,7 +291,7 @@ def main() -> None:
     row_copies: list[float] = []
     try:
         # Runs are created and read back with a key; the points go with each run's own token.
-        auth = {"Authorization": f"Bearer {seed_api_key(url)}"}
+        auth = {"Authorization": f"Bearer {seed_account(url, 'bench').key}"}
         project_id = default_project_id(url)  # the raw COPY's runs belong somewhere too
         with (
             api_server(url) as base,

@@ -36,7 +36,7 @@ from common import (  # noqa: E402
     api_server,
     create_database,
     drop_database,
-    seed_api_key,
+    seed_account,
 )
 
 STEPS = 1_000_000
@@ -120,7 +120,9 @@ def main() -> None:
     worst_p95 = 0.0
     dips_kept = True
     try:
-        auth = {"Authorization": f"Bearer {seed_api_key(url)}"}  # reads; writes: the run token
+        auth = {
+            "Authorization": f"Bearer {seed_account(url, 'bench').key}"
+        }  # reads; writes: the run token
         with (
             api_server(url) as base,
             httpx.Client(base_url=base, timeout=300, headers=auth) as client,

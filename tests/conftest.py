@@ -26,6 +26,7 @@ from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench.common import Account, login_tokens, seed_account  # noqa: F401 - re-exported
 from gapwatch.config import Settings
 from gapwatch.server.migrate import upgrade_database
 
@@ -289,57 +290,12 @@ def default_project_id(session: Session) -> int:
     return int(found)
 
 
-def seed_account(
-    database_url: str,
-    name: str,
-    *,
-    project: str | None = "default",
-    role: str = "owner",
-    is_admin: bool = False,
-    password: str | None = None,
-) -> str:
-    """Commit a user with `role` in `project` (created if missing) into the database at
-    `database_url`; returns a new API key of theirs. For tests with live server processes."""
-    from gapwatch.server.accounts import service as accounts
-    from gapwatch.server.db import create_db_engine, create_session_factory
-    from gapwatch.server.models import Role
-
-    engine = create_db_engine(database_url)
-    try:
-        with create_session_factory(engine)() as session:
-            user = accounts.repository.user_by_name(session, name)
-            if user is None:
-                user = accounts.create_user(session, name, password=password, is_admin=is_admin)
-            if project is not None:
-                found = accounts.repository.project_by_name(session, project)
-                if found is None:
-                    found = accounts.create_project(session, user, project)
-                accounts.set_member(session, found, user, Role(role))
-            _, key = accounts.create_key(session, user, "tests")
-            session.commit()
-            return key
-    finally:
-        engine.dispose()
-
-
-def one_time_link_token(database_url: str, name: str, ttl_s: float = 900.0) -> str:
-    """A one-time sign-in token for user `name` (what `gapwatch login-link` prints in a URL)."""
-    from gapwatch.server.accounts import service as accounts
-    from gapwatch.server.db import create_db_engine, create_session_factory
-
-    engine = create_db_engine(database_url)
-    try:
-        with create_session_factory(engine)() as session:
-            token, _ = accounts.create_login_link(
-                session, accounts.get_user(session, name), ttl_s=ttl_s
-            )
-            session.commit()
-            return token
-    finally:
-        engine.dispose()
+def one_time_link_token(database_url: str, name: str) -> str:
+    """A one-time sign-in token for user `name` (what `gapwatch login-link` puts in its URL)."""
+    return login_tokens(database_url, name, 1)[0]
 
 
 @pytest.fixture(scope="session")
 def live_key(pg_live_url: str) -> str:
     """An API key of the owner of the `default` project in the live database."""
-    return seed_account(pg_live_url, "live-owner")
+    return seed_account(pg_live_url, "live-owner").key

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -23,14 +22,13 @@ import pytest
 import redis
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
-from bench.common import CHROMIUM_ARGS, chromium_executable
+from bench.common import CHROMIUM_ARGS, Account, chromium_executable, seed_account
 from tests.conftest import (
     ARTIFACTS,
     REPO_ROOT,
     SESSION_TAG,
     LiveProcess,
     api_process,
-    seed_account,
     start_worker,
     temporary_database,
 )
@@ -56,16 +54,6 @@ def e2e_database() -> Iterator[str]:
         yield url
 
 
-@dataclass(frozen=True)
-class Account:
-    """A user of the e2e database: their name, password (None: they sign in with a link) and
-    an API key of theirs (for the tests' own API calls)."""
-
-    name: str
-    password: str | None
-    key: str
-
-
 def seed_user(
     database_url: str,
     name: str,
@@ -77,10 +65,9 @@ def seed_user(
 ) -> Account:
     """Commits the user (see tests/conftest.py `seed_account`) with a password of their own."""
     password = f"{name}-password" if with_password else None
-    key = seed_account(
+    return seed_account(
         database_url, name, project=project, role=role, is_admin=is_admin, password=password
     )
-    return Account(name, password, key)
 
 
 @pytest.fixture(scope="session")

@@ -85,7 +85,7 @@ def test_the_stream_follows_a_run_to_its_end_then_closes(
 
     # The stream is no way around the access floor: no credentials is a 401, and a member of
     # another project gets the 404 of a run that does not exist.
-    stranger = seed_account(pg_live_url, "live-stranger", project="elsewhere")
+    stranger = seed_account(pg_live_url, "live-stranger", project="elsewhere").key
     with httpx.Client(base_url=live_api, timeout=30) as anonymous:
         assert anonymous.get(f"/api/v1/runs/{run_id}/live").status_code == 401
         answer = anonymous.get(

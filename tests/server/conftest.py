@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench.common import Account, seed_account
 from gapwatch.config import Settings
-from gapwatch.server.accounts import service as accounts
+from gapwatch.server.access import middleware
+from gapwatch.server.access.recent import RecentCredentials
 from gapwatch.server.app import create_app
 from gapwatch.server.models import Role
 from gapwatch.spec import DEFAULT_PROJECT
@@ -35,18 +37,6 @@ WORKER_AUTH = {"Authorization": f"Bearer {WORKER_TOKEN}"}
 BASE_URL = "http://localhost"
 
 
-@dataclass(frozen=True)
-class Account:
-    """A user and one of their API keys."""
-
-    name: str
-    key: str
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.key}"}
-
-
 def make_account(
     factory: sessionmaker[Session],
     name: str,
@@ -58,18 +48,17 @@ def make_account(
     key_project: str | None = None,
     key_role: Role | None = None,
 ) -> Account:
-    """A committed user with `role` in `project` (created if missing) and an API key."""
-    with factory() as session:
-        user = accounts.create_user(session, name, password=password, is_admin=is_admin)
-        if project is not None:
-            found = accounts.repository.project_by_name(session, project)
-            if found is None:
-                found = accounts.create_project(session, user, project)
-            accounts.set_member(session, found, user, role)
-        scope = accounts.get_project(session, key_project) if key_project else None
-        _, secret = accounts.create_key(session, user, "tests", project=scope, role=key_role)
-        session.commit()
-    return Account(name=name, key=secret)
+    """`seed_account` in the test's rolled-back database."""
+    return seed_account(
+        factory,
+        name,
+        project=project,
+        role=role.value,
+        is_admin=is_admin,
+        password=password,
+        key_project=key_project,
+        key_role=key_role.value if key_role else None,
+    )
 
 
 @pytest.fixture
@@ -79,7 +68,15 @@ def account(db_session_factory: sessionmaker[Session]) -> Account:
 
 
 @pytest.fixture
-def app(settings: Settings, db_session_factory: sessionmaker[Session]) -> FastAPI:
+def app(
+    settings: Settings,
+    db_session_factory: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> FastAPI:
+    # Credentials are remembered for an hour here, not a second: a test of a withdrawal
+    # (revoke, disable, new password) then proves that the withdrawal forgets them, not that
+    # a second went by.
+    monkeypatch.setattr(middleware, "RecentCredentials", partial(RecentCredentials, ttl_s=3600))
     return create_app(settings, session_factory=db_session_factory)
 
 
@@ -127,12 +124,7 @@ def client_with_account(
 ) -> TestClient:
     """An app of its own on `settings` (or `session_factory`), called with the API key of a
     new owner of the `default` project in that database. Use it as a context manager."""
-    from tests.conftest import seed_account
-
-    if session_factory is not None:
-        key = make_account(session_factory, name).key
-    else:
-        key = seed_account(settings.resolved_database_url, name)
+    key = seed_account(session_factory or settings.resolved_database_url, name).key
     return TestClient(
         create_app(settings, session_factory=session_factory),
         base_url=BASE_URL,
