@@ -17,15 +17,15 @@ real indexes.
 Over HTTP, against one `gapwatch serve` process (uvicorn) on that PostgreSQL database, over one
 keep-alive connection of http.client, --requests each, interleaved: GET /health without
 credentials, GET /health with the key and with the cookie (the middleware authenticates any
-request that carries credentials, so the only difference is authentication, its thread hop
-included), and GET /api/v1/auth/me with the key (authentication plus the endpoint's own queries).
-Differences of p50s are the overhead.
+request that carries credentials, so the only difference is authentication; a remembered
+credential needs no database and no thread hop), GET /health with keys used once each (a lookup
+every time), and GET /api/v1/auth/me with the key (authentication plus the endpoint's own
+queries). Differences of p50s are the overhead.
 
 Target (the accounts issue): the time a request spends in authentication with an API key under
-1 ms at p50: the HTTP difference, where a key is remembered for a second after its lookup
-(access/recent.py), as for any program's stream of requests. The in-process rows are the
-lookup that the first request of a key in a second pays. Loopback only; bounded loops; stops
-by itself.
+1 ms at p50, judged on the HTTP difference of keys used once each (every request a database
+lookup). A key in a stream of requests is remembered for a second after its lookup
+(access/recent.py), which is printed too. Loopback only; bounded loops; stops by itself.
 
 Usage: .venv/bin/python bench/auth.py [--iterations 3000] [--requests 1000] [--no-sqlite]
 Needs PostgreSQL at GAPWATCH_BENCH_PG_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres).
@@ -74,9 +74,11 @@ class Credentials:
     cookie: str
     run_id: int
     run_token: str
+    # Keys of the bench user used once each over HTTP: every request a lookup, none remembered.
+    fresh_keys: list[str]
 
 
-def seed(database_url: str, others: int) -> Credentials:
+def seed(database_url: str, others: int, fresh: int = 0) -> Credentials:
     """The bench user (owner of `default`) with an API key and a signed-in session, and a run
     claimed with a run token, among `others` keys and sessions of other users; committed."""
     engine = create_db_engine(database_url)
@@ -92,6 +94,7 @@ def seed(database_url: str, others: int) -> Credentials:
             user = accounts.create_user(session, USER, password=None)
             accounts.set_member(session, project, user, Role.owner)
             _, key = accounts.create_key(session, user, "bench")
+            fresh_keys = [accounts.create_key(session, user, "once")[1] for _ in range(fresh)]
             token, _ = accounts.create_login_link(session, user, ttl_s=3600)
             _, _, cookie = accounts.sign_in_with_link(session, token, ttl_s=3600)
             run_token = new_secret()
@@ -103,7 +106,7 @@ def seed(database_url: str, others: int) -> Credentials:
             )
             session.add(run)
             session.commit()
-            return Credentials(key, cookie, run.id, run_token)
+            return Credentials(key, cookie, run.id, run_token, fresh_keys)
     finally:
         engine.dispose()
 
@@ -185,9 +188,15 @@ def over_http(
 
         return call
 
+    unused = iter(credentials.fresh_keys)
+
+    def with_a_fresh_key() -> object:
+        return get("/health", {"Authorization": f"Bearer {next(unused)}"})()
+
     cases = {
         "health": get("/health", {}),
         "health+key": get("/health", bearer),
+        "health+fresh key": with_a_fresh_key,
         "health+cookie": get("/health", cookie),
         "me+key": get("/api/v1/auth/me", bearer),
     }
@@ -235,7 +244,7 @@ def main() -> None:
 
     name, url = create_database()
     try:
-        credentials = seed(url, args.other_keys)
+        credentials = seed(url, args.other_keys, fresh=args.requests + args.warmup + 1)
         pg = in_process(url, credentials, args.iterations, args.warmup)
         with api_server(url) as base:
             http_times = over_http(base, credentials, args.requests, args.warmup)
@@ -257,6 +266,8 @@ def main() -> None:
     print(f"HTTP, one gapwatch serve process on PostgreSQL, {args.requests:,} requests each:")
     print(row("GET /health, no credentials (baseline)", http_times["health"]))
     print(row("GET /health with the API key", http_times["health+key"], http_times["health"]))
+    print(row("GET /health with a key used once (a lookup)", http_times["health+fresh key"],
+              http_times["health"]))  # fmt: skip
     print(row("GET /health with the session cookie", http_times["health+cookie"],
               http_times["health"]))  # fmt: skip
     print(row("GET /api/v1/auth/me with the API key", http_times["me+key"], http_times["health"]))
@@ -269,17 +280,15 @@ def main() -> None:
         f"{http_cookie:.0f} us; /auth/me with a key vs /health {http_me:.0f} us (that includes "
         "/me's own queries)"
     )
-    # What a request spends in authentication is the HTTP difference: a program's requests
-    # find their key remembered for a second (access/recent.py). The first request of a key in
-    # a second pays the lookup, whose cost beyond the database round trip that any request
-    # pays anyway is the in-process difference to the baseline.
-    cold_extra = statistics.median(pg["key"]) - statistics.median(pg["baseline"])
-    met = http_key < TARGET_US
+    # Two figures: a key in a stream of requests is remembered for a second after its lookup
+    # (access/recent.py), as for a worker or a script; a key's first request in a second pays
+    # the lookup, measured with keys used once each. The target is judged on the lookup.
+    http_fresh = statistics.median(http_times["health+fresh key"]) - health
+    met = http_fresh < TARGET_US
     print(
         f"target: time a request spends in API-key authentication, p50 < "
-        f"{TARGET_US / 1000:.0f} ms: {http_key:.0f} us over HTTP: {'met' if met else 'NOT met'} "
-        f"(a key's first request in a second: +{cold_extra:.0f} us beyond the session round "
-        "trip, in-process on PostgreSQL)"
+        f"{TARGET_US / 1000:.0f} ms, judged on a lookup: {http_fresh:.0f} us over HTTP: "
+        f"{'met' if met else 'NOT met'} (a remembered key: {http_key:.0f} us)"
     )
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Iterator
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.common import Account, seed_account
@@ -18,7 +21,7 @@ from gapwatch.server.access.recent import RecentCredentials
 from gapwatch.server.app import create_app
 from gapwatch.server.models import Role
 from gapwatch.spec import DEFAULT_PROJECT
-from tests.conftest import WORKER_TOKEN
+from tests.conftest import WORKER_TOKEN, temporary_database
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -130,3 +133,26 @@ def client_with_account(
         base_url=BASE_URL,
         headers={"Authorization": f"Bearer {key}"},
     )
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of each kind, for a migration test to migrate step by step."""
+    if request.param == "sqlite":
+        yield Settings(data_dir=tmp_path).resolved_database_url
+        return
+    name = f"gapwatch_migration_{tmp_path.name[-12:].lower()}".replace("-", "_")
+    with temporary_database(name, migrated=False) as url:
+        yield url
+
+
+def insert_old_run(engine: Engine, name: str, spec: dict[str, Any]) -> None:
+    """A succeeded run as revisions 0001-0003 stored it (before projects)."""
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO runs (name, tags, spec, status, created_at, progress_step, attempts)"
+                " VALUES (:name, '[]', :spec, 'succeeded', CURRENT_TIMESTAMP, 0, 1)"
+            ),
+            {"name": name, "spec": json.dumps(spec)},
+        )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +15,6 @@ from gapwatch.server.migrate import upgrade_database
 from tests.conftest import WORKER_TOKEN
 from tests.server.analytics_helpers import hand_computed_run
 from tests.server.conftest import client_with_account
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
 
 KEY = "eval/acc/task_0"
 

@@ -4,34 +4,25 @@ PostgreSQL and SQLite."""
 
 from __future__ import annotations
 
-import json
-
 from alembic import command
 from sqlalchemy import create_engine, text
 
 from gapwatch.server.accounts import service as accounts
 from gapwatch.server.db import create_db_engine, create_session_factory
 from gapwatch.server.migrate import alembic_config
-from tests.server.test_migration_chunks import database_url  # noqa: F401 - fixture
+from tests.server.conftest import insert_old_run
 
 SPEC = {"benchmark": {"name": "split_digits"}, "strategy": {"name": "er"}}
 
 
 def test_old_runs_land_in_default_which_the_first_admin_owns(
-    database_url: str,  # noqa: F811 - fixture
+    database_url: str,
 ) -> None:
     config = alembic_config(database_url)
     command.upgrade(config, "0003")
     engine = create_engine(database_url)
-    with engine.begin() as connection:
-        for name in ("old-1", "old-2"):
-            connection.execute(
-                text(
-                    "INSERT INTO runs (name, tags, spec, status, created_at, progress_step, "
-                    "attempts) VALUES (:name, '[]', :spec, 'succeeded', CURRENT_TIMESTAMP, 0, 1)"
-                ),
-                {"name": name, "spec": json.dumps(SPEC)},
-            )
+    for name in ("old-1", "old-2"):
+        insert_old_run(engine, name, SPEC)
     command.upgrade(config, "0004")
     with engine.connect() as connection:
         projects = connection.execute(text("SELECT id, name FROM projects")).all()
@@ -42,12 +33,12 @@ def test_old_runs_land_in_default_which_the_first_admin_owns(
     with create_session_factory(app_engine)() as session:
         accounts.create_user(session, "first", password=None, is_admin=False)
         admin = accounts.create_user(session, "boss", password=None, is_admin=True)
-        later = accounts.create_user(session, "boss2", password=None, is_admin=True)
+        accounts.create_user(session, "boss2", password=None, is_admin=True)  # a later admin
         session.commit()
         members = accounts.repository.members(session, projects[0].id)
     app_engine.dispose()
     # The first admin, not the first user nor a later admin, owns the old runs' project.
-    assert members == [(admin.name, "owner")] and later.name not in dict(members)
+    assert members == [(admin.name, "owner")]
     command.downgrade(config, "0003")
     with engine.connect() as connection:
         assert "project_id" not in connection.execute(text("SELECT * FROM runs")).keys()

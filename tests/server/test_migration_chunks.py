@@ -3,33 +3,17 @@ on PostgreSQL and on SQLite."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from alembic import command
 from sqlalchemy import create_engine, text
 
-from gapwatch.config import Settings
 from gapwatch.server.db import create_db_engine, create_session_factory
 from gapwatch.server.metrics import service
 from gapwatch.server.migrate import alembic_config
-from tests.conftest import temporary_database
 
 POINTS = {  # series key -> steps (values are step / 1000); a few windows and a sparse tail
     "eval/acc/task_0": [*range(0, 5000), 9000, 123_456],
     "train/loss": [3, 4100, 8200],
 }
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def database_url(request, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield Settings(data_dir=tmp_path).resolved_database_url
-        return
-    name = f"gapwatch_migration_{tmp_path.name[-12:].lower()}".replace("-", "_")
-    with temporary_database(name, migrated=False) as url:  # each test migrates it itself
-        yield url
 
 
 def test_points_survive_upgrade_and_downgrade(database_url: str) -> None:

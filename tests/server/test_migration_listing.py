@@ -3,8 +3,6 @@ models' schema on both databases (so a column added to a model without a migrati
 
 from __future__ import annotations
 
-import json
-
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -12,25 +10,18 @@ from sqlalchemy import create_engine, text
 
 from gapwatch.server.migrate import alembic_config
 from gapwatch.server.models import Base
-from tests.server.test_migration_chunks import database_url  # noqa: F401 - fixture
+from tests.server.conftest import insert_old_run
 
 SPEC = {"benchmark": {"name": "split_digits"}, "strategy": {"name": "er"}}
 
 
 def test_existing_runs_get_benchmark_and_strategy_and_the_schema_matches_the_models(
-    database_url: str,  # noqa: F811 - fixture
+    database_url: str,
 ) -> None:
     config = alembic_config(database_url)
     command.upgrade(config, "0002")
     engine = create_engine(database_url)
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO runs (name, tags, spec, status, created_at, progress_step, attempts)"
-                " VALUES ('old', '[]', :spec, 'succeeded', CURRENT_TIMESTAMP, 0, 1)"
-            ),
-            {"spec": json.dumps(SPEC)},
-        )
+    insert_old_run(engine, "old", SPEC)
     command.upgrade(config, "head")
     with engine.connect() as connection:
         row = connection.execute(text("SELECT benchmark, strategy, headline_at FROM runs")).one()

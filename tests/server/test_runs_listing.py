@@ -6,7 +6,6 @@ tag filter and NULLS LAST are written per dialect.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +18,6 @@ from gapwatch.server.migrate import upgrade_database
 from tests.conftest import WORKER_TOKEN
 from tests.server.analytics_helpers import CURVES, hand_computed_run, post_points
 from tests.server.conftest import claim, client_with_account, create_run
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from datetime import timedelta
 
 import redis
@@ -17,9 +16,6 @@ from gapwatch.server.models.base import utcnow
 from gapwatch.server.runs.service import requeue_stale_runs
 from tests.conftest import wait_until
 from tests.server.conftest import SPEC, WORKER_AUTH, claim, client_with_account, create_run
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
 
 
 def test_a_silent_run_goes_back_to_the_queue_and_its_old_worker_is_told(
