@@ -18,13 +18,14 @@ import array
 import logging
 import math
 import os
+import random
 import struct
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -83,12 +84,14 @@ def encode_columnar(series: Sequence[Mapping[str, Any]]) -> bytes:
 
 
 class GapwatchAPIError(Exception):
-    """The API answered with an error status; `detail` is its explanation."""
+    """The API answered with an error status; `detail` is its explanation, `retry_after_s` the
+    wait a 429 or 503 asked for (its Retry-After header), if any."""
 
-    def __init__(self, status_code: int, detail: Any) -> None:
+    def __init__(self, status_code: int, detail: Any, retry_after_s: float | None = None) -> None:
         super().__init__(f"HTTP {status_code}: {detail}")
         self.status_code = status_code
         self.detail = detail
+        self.retry_after_s = retry_after_s
 
 
 class RunNotFound(GapwatchAPIError):
@@ -121,7 +124,80 @@ def _raise_for_status(response: httpx.Response) -> None:
         404: RunNotFound,
         409: RunConflict,
     }.get(response.status_code, GapwatchAPIError)
-    raise error(response.status_code, detail)
+    raise error(response.status_code, detail, _retry_after_s(response))
+
+
+def _retry_after_s(response: httpx.Response) -> float | None:
+    """Retry-After in seconds (the server sends seconds, never an HTTP date)."""
+    try:
+        return max(0.0, float(response.headers["retry-after"]))
+    except (KeyError, ValueError):
+        return None
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether trying the same request again later may succeed: the server could not be
+    reached or answered 429 or 5xx. Any other 4xx is final."""
+    if isinstance(error, httpx.TransportError):
+        return True
+    return isinstance(error, GapwatchAPIError) and (
+        error.status_code == 429 or error.status_code >= 500
+    )
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How transient failures (`is_transient`) are retried.
+
+    Delays double from `initial_delay_s` up to `max_delay_s` (or what Retry-After asks). Retries
+    stop after `max_retries` (None: no count) or once `give_up_after_s` have passed since the
+    first failure (None: no deadline). `jitter` in [0, 1] draws each delay from
+    [delay * (1 - jitter), delay], so that clients cut off by one outage do not all come back
+    in the same instant.
+    """
+
+    max_retries: int | None = 5
+    give_up_after_s: float | None = None
+    initial_delay_s: float = 0.25
+    max_delay_s: float = 8.0
+    jitter: float = 0.0
+
+    def delay_s(self, attempt: int, retry_after_s: float | None = None) -> float:
+        """The wait before retry number `attempt` (0-based)."""
+        delay = min(self.initial_delay_s * 2 ** min(attempt, 60), self.max_delay_s)
+        delay *= 1.0 - self.jitter * random.random()
+        return max(delay, retry_after_s or 0.0)
+
+    def gives_up(self, attempt: int, failing_for_s: float) -> bool:
+        """Whether retry number `attempt`, after failing for `failing_for_s`, is one too many."""
+        over_count = self.max_retries is not None and attempt >= self.max_retries
+        over_time = self.give_up_after_s is not None and failing_for_s > self.give_up_after_s
+        return over_count or over_time
+
+
+# What the engine's worker has always done: a few quick retries, then the run fails.
+WORKER_RETRIES = RetryPolicy()
+
+T = TypeVar("T")
+
+
+def call_with_retries(call: Callable[[], T], policy: RetryPolicy = WORKER_RETRIES) -> T:
+    """`call()`, retried under `policy` while it fails transiently; other errors at once."""
+    attempt, first_failure = 0, None
+    while True:
+        try:
+            return call()
+        except (httpx.TransportError, GapwatchAPIError) as error:
+            now = time.monotonic()
+            first_failure = now if first_failure is None else first_failure
+            if not is_transient(error) or policy.gives_up(attempt, now - first_failure):
+                raise
+            delay = policy.delay_s(attempt, getattr(error, "retry_after_s", None))
+            # One line when an outage starts and then one now and then, not one per retry.
+            level = logging.WARNING if attempt == 0 or attempt % 10 == 9 else logging.DEBUG
+            log.log(level, "retrying in %.1f s after %s (attempt %d)", delay, error, attempt + 1)
+            time.sleep(delay)
+            attempt += 1
 
 
 @dataclass(frozen=True)
@@ -132,6 +208,16 @@ class ClaimedRun:
     spec: RunSpec
     token: str
     attempts: int
+
+
+@dataclass(frozen=True)
+class OpenedRun:
+    """A run opened by a user's own training loop (`init_run`, `resume_run`): its id, the token
+    that lets this process write into it, and the run as the API shows it."""
+
+    run_id: int
+    token: str
+    run: dict[str, Any]
 
 
 API_KEY_ENV = "GAPWATCH_API_KEY"
@@ -203,14 +289,43 @@ class GapwatchClient:
     def cancel_run(self, run_id: int) -> dict[str, Any]:
         return self._request("POST", f"/runs/{run_id}/cancel")
 
+    def init_run(
+        self,
+        *,
+        project: str | None = None,
+        name: str | None = None,
+        group: str | None = None,
+        tags: Sequence[str] = (),
+        config: Mapping[str, Any] | None = None,
+        host: str | None = None,
+    ) -> OpenedRun:
+        """Open a run for a user's own training loop (editor): it is `running` at once, and the
+        returned token writes its points, events, heartbeats and finish."""
+        body = {
+            "project": project,
+            "name": name,
+            "group": group,
+            "tags": list(tags),
+            "config": dict(config or {}),
+            "host": host,
+        }
+        answer = self._request("POST", "/runs/init", json=body)
+        return OpenedRun(run_id=answer["run"]["id"], token=answer["token"], run=answer["run"])
+
+    def resume_run(self, run_id: int, *, host: str | None = None) -> OpenedRun:
+        """Continue a run of one's own loop (crashed, failed or still running elsewhere) with a
+        fresh token; the previous token stops working."""
+        answer = self._request("POST", f"/runs/{run_id}/resume", json={"host": host})
+        return OpenedRun(run_id=answer["run"]["id"], token=answer["token"], run=answer["run"])
+
     def wait_for_run(
         self, run_id: int, *, timeout_s: float = 600.0, poll_s: float = 0.5
     ) -> dict[str, Any]:
-        """Poll until the run is succeeded, failed or cancelled; TimeoutError otherwise."""
+        """Poll until the run is succeeded, failed, cancelled or crashed; TimeoutError otherwise."""
         deadline = time.monotonic() + timeout_s
         while True:
             run = self.get_run(run_id)
-            if run["status"] in ("succeeded", "failed", "cancelled"):
+            if run["status"] in ("succeeded", "failed", "cancelled", "crashed"):
                 return run
             if time.monotonic() > deadline:
                 raise TimeoutError(f"run {run_id} still {run['status']} after {timeout_s} s")
@@ -335,7 +450,7 @@ class GapwatchClient:
         token: str,
         *,
         step: int,
-        total_steps: int,
+        total_steps: int | None,
         iterations_per_s: float | None = None,
     ) -> str:
         """Report progress; returns the run's status (`cancelled` means stop)."""
@@ -347,14 +462,53 @@ class GapwatchClient:
         )
         return str(answer["status"])
 
-    def finish_run(self, run_id: int, token: str, *, error: str | None = None) -> dict[str, Any]:
-        """Mark the run succeeded, or failed with `error`."""
-        body = {"status": "failed", "error": error} if error else {"status": "succeeded"}
+    def finish_run(
+        self, run_id: int, token: str, *, error: str | None = None, status: str | None = None
+    ) -> dict[str, Any]:
+        """Mark the run succeeded, or failed with `error` (`status="failed"` without one)."""
+        status = status or ("failed" if error else "succeeded")
+        body = {"status": status, "error": error} if error else {"status": status}
         return self._request("POST", f"/runs/{run_id}/finish", token=token, json=body)
 
     def run_logger(self, claim: ClaimedRun, **options: Any) -> RunLogger:
         """A buffered, background logger writing into the claimed run."""
         return RunLogger(self, claim.run_id, claim.token, **options)
+
+
+
+# A key's buffered points: its steps and values, in the order they were reported.
+Series = dict[str, tuple[list[int], list[float]]]
+# step, total steps (None: unknown), iterations per second (None: not measured)
+Progress = tuple[int, int | None, float | None]
+MAX_EVENTS_PER_BATCH = 10_000
+
+
+class Spill(Protocol):
+    """Where a RunLogger moves what it cannot keep in memory while the server is out of reach
+    (`gapwatch.sdk.spill.DiskSpill` keeps it in files). Chunks come back oldest first."""
+
+    def __len__(self) -> int: ...
+
+    def put(self, series: Series, events: list[dict[str, Any]]) -> None: ...
+
+    def peek(self) -> tuple[Series, list[dict[str, Any]]] | None: ...
+
+    def pop(self) -> None: ...
+
+
+def first_of_each_step(steps: list[int], values: list[float]) -> tuple[list[int], list[float]]:
+    """A key's points with each step once, keeping its first value: a batch may hold a step
+    only once, and a step already stored keeps its stored value on the server anyway."""
+    if len(set(steps)) == len(steps):
+        return steps, values
+    seen: set[int] = set()
+    kept_steps, kept_values = [], []
+    for step, value in zip(steps, values, strict=True):
+        if step not in seen:
+            seen.add(step)
+            kept_steps.append(step)
+            kept_values.append(value)
+    return kept_steps, kept_values
 
 
 class RunLogger:
@@ -366,7 +520,19 @@ class RunLogger:
     whether the run was cancelled (`stop_requested`).
 
     It has the methods of the engine's `Reporter` protocol, so the engine reports through it
-    directly.
+    directly. The defaults are what the engine's worker wants (a few quick retries, then the
+    run fails and is claimed again). A user's own loop (`gapwatch.init`) also sets:
+
+    - `retry`: how long to ride out an outage (e.g. `RetryPolicy(max_retries=None,
+      give_up_after_s=1800, jitter=0.5)`) instead of giving up after ~8 s;
+    - `keepalive`: beat every `heartbeat_interval_s` even without new progress, so that the
+      server does not take a loop that logs nothing for a while for a dead one;
+    - `spill` and `max_buffered_points`: once that many points and events wait in memory, the
+      training thread moves them to the spill (disk), and the sender delivers spilled chunks
+      first, oldest first: memory stays bounded through an outage of any length;
+    - `renew_token`: called when the run's token is refused (401, 409, or a heartbeat answered
+      `crashed`); returns a fresh token to go on with (the SDK resumes a run that the server
+      took for crashed while it could not hear it) or None to give up.
     """
 
     def __init__(
@@ -379,6 +545,11 @@ class RunLogger:
         flush_interval_s: float = 0.5,
         heartbeat_interval_s: float = 2.0,
         max_retries: int = 5,
+        retry: RetryPolicy | None = None,
+        keepalive: bool = False,
+        spill: Spill | None = None,
+        max_buffered_points: int = 250_000,
+        renew_token: Callable[[], str | None] | None = None,
     ) -> None:
         self._client = client
         self.run_id = run_id
@@ -386,13 +557,19 @@ class RunLogger:
         self._max_points = max_points
         self._flush_interval_s = flush_interval_s
         self._heartbeat_interval_s = heartbeat_interval_s
-        self._max_retries = max_retries
+        self._retry = retry or RetryPolicy(max_retries=max_retries)
+        self._keepalive = keepalive
+        self._spill = spill
+        self._max_buffered = max_buffered_points
+        self._renew_token = renew_token
 
         self._lock = threading.Condition()
-        self._series: dict[str, tuple[list[int], list[float]]] = {}
+        self._series: Series = {}
         self._pending_points = 0
         self._events: list[dict[str, Any]] = []
-        self._progress: tuple[int, int, float | None] | None = None
+        self._progress: Progress | None = None
+        self._beat_progress: Progress = (0, None, None)
+        self._progress_unsent = False
         self._last_heartbeat = 0.0
         self._closing = False
         self._in_flight = False
@@ -404,20 +581,27 @@ class RunLogger:
         self._thread = threading.Thread(target=self._send_loop, name="gapwatch-sender", daemon=True)
         self._thread.start()
 
+    @property
+    def token(self) -> str:
+        """The run token in use (renewed if the run was resumed)."""
+        return self._token
+
     # --- the training loop's side ---------------------------------------------------------
 
     def report_scalars(self, step: int, values: Mapping[str, float]) -> None:
         """Buffer one point per key at `step`. Non-finite values are refused at once."""
+        points = {key: float(value) for key, value in values.items()}
+        for key, value in points.items():
+            if not math.isfinite(value):
+                raise ValueError(f"{key} is {value} at step {step}")
         with self._lock:
             self._raise_if_failed()
-            for key, value in values.items():
-                value = float(value)
-                if not math.isfinite(value):
-                    raise ValueError(f"{key} is {value} at step {step}")
+            for key, value in points.items():
                 steps, vals = self._series.setdefault(key, ([], []))
                 steps.append(step)
                 vals.append(value)
-            self._pending_points += len(values)
+            self._pending_points += len(points)
+            self._spill_if_full()
             if self._pending_points >= self._max_points:
                 self._lock.notify()
 
@@ -425,9 +609,10 @@ class RunLogger:
         with self._lock:
             self._raise_if_failed()
             self._events.append({"step": step, "kind": kind, "payload": dict(payload)})
+            self._spill_if_full()
 
     def report_progress(
-        self, step: int, total_steps: int, iterations_per_s: float | None = None
+        self, step: int, total_steps: int | None, iterations_per_s: float | None = None
     ) -> None:
         with self._lock:
             self._raise_if_failed()
@@ -442,7 +627,7 @@ class RunLogger:
         deadline = time.monotonic() + timeout_s
         with self._lock:
             self._lock.notify()
-            while (self._pending_points or self._events or self._in_flight) and self._error is None:
+            while self._undelivered() and self._error is None:
                 if not self._lock.wait(timeout=max(0.0, deadline - time.monotonic())):
                     raise TimeoutError("points not sent in time")
             self._raise_if_failed()
@@ -473,12 +658,29 @@ class RunLogger:
                 self._error
             )
 
+    def _spilled(self) -> int:
+        return len(self._spill) if self._spill is not None else 0
+
+    def _undelivered(self) -> bool:
+        """Whether anything reported is not yet sent (call under the lock)."""
+        return bool(self._pending_points or self._events or self._in_flight or self._spilled())
+
+    def _spill_if_full(self) -> None:
+        """Move the buffers to the spill once they hold `max_buffered_points` (the sender is
+        stuck retrying): a long outage fills a disk file, not the training process's memory."""
+        if self._spill is None or self._pending_points + len(self._events) < self._max_buffered:
+            return
+        self._spill.put(self._series, self._events)
+        self._series, self._events, self._pending_points = {}, [], 0
+        self._lock.notify()
+
     # --- the sender thread ----------------------------------------------------------------
 
     def _send_loop(self) -> None:
         while True:
             with self._lock:
-                if not self._closing and self._pending_points < self._max_points:
+                idle = not (self._closing or self._spilled())
+                if idle and self._pending_points < self._max_points:
                     self._lock.wait(timeout=self._flush_interval_s)
                 series, self._series = self._series, {}
                 events, self._events = self._events, []
@@ -488,11 +690,8 @@ class RunLogger:
                 self._in_flight = True
                 closing = self._closing
             try:
-                # Events first: a boundary must be known before the points after it are drawn.
-                if events:
-                    self._with_retries(self._client.post_events, self.run_id, self._token, events)
-                if series:
-                    self._send_series(series)
+                self._drain_spill()
+                self._send(series, events)
                 self._maybe_heartbeat(progress, force=closing)
             except BaseException as error:  # noqa: BLE001 - surfaced to the training thread
                 with self._lock:
@@ -506,10 +705,27 @@ class RunLogger:
                 self.points_sent += sent_points
                 self._in_flight = False
                 self._lock.notify_all()
-                if closing and not (self._pending_points or self._events):
+                if closing and not (self._pending_points or self._events or self._spilled()):
                     return
 
-    def _send_series(self, series: dict[str, tuple[list[int], list[float]]]) -> None:
+    def _drain_spill(self) -> None:
+        """Deliver spilled chunks, oldest first; a chunk leaves the spill once delivered."""
+        while self._spill is not None and (chunk := self._spill.peek()) is not None:
+            series, events = chunk
+            self._send(series, events)
+            with self._lock:
+                self._spill.pop()
+                self.points_sent += sum(len(steps) for steps, _ in series.values())
+
+    def _send(self, series: Series, events: list[dict[str, Any]]) -> None:
+        # Events first: a boundary must be known before the points after it are drawn.
+        for start in range(0, len(events), MAX_EVENTS_PER_BATCH):
+            batch = events[start : start + MAX_EVENTS_PER_BATCH]
+            self._with_retries(self._client.post_events, batch)
+        if series:
+            self._send_series(series)
+
+    def _send_series(self, series: Series) -> None:
         """Post the buffered series in batches of at most `max_points` points.
 
         A key longer than the room left in a batch is split; each batch holds a key at most
@@ -517,7 +733,8 @@ class RunLogger:
         """
         batch: list[dict[str, Any]] = []
         size = 0
-        for key, (steps, values) in series.items():
+        for key, points in series.items():
+            steps, values = first_of_each_step(*points)
             offset = 0
             while offset < len(steps):
                 end = offset + (self._max_points - size)
@@ -531,42 +748,46 @@ class RunLogger:
             self._post_series(batch)
 
     def _post_series(self, batch: list[dict[str, Any]]) -> None:
-        self._with_retries(self._client.post_metrics, self.run_id, self._token, batch)
+        self._with_retries(self._client.post_metrics, batch)
         self.batches_sent += 1
 
-    def _maybe_heartbeat(self, progress: tuple[int, int, float | None] | None, force: bool) -> None:
+    def _maybe_heartbeat(self, progress: Progress | None, force: bool) -> None:
+        """Beat with new progress at most every `heartbeat_interval_s` (at once when closing),
+        and with keepalive also without new progress, so that a quiet loop stays alive."""
         now = time.monotonic()
-        if progress is None or (
-            not force and now - self._last_heartbeat < self._heartbeat_interval_s
-        ):
-            if progress is not None:  # keep the latest for the next beat
-                with self._lock:
-                    self._progress = self._progress or progress
+        if progress is not None:
+            self._beat_progress, self._progress_unsent = progress, True
+        due = now - self._last_heartbeat >= self._heartbeat_interval_s
+        if not ((self._progress_unsent and (due or force)) or (self._keepalive and due)):
             return
-        step, total, rate = progress
+        step, total, rate = self._beat_progress
         status = self._with_retries(
-            self._client.heartbeat,
-            self.run_id,
-            self._token,
-            step=step,
-            total_steps=total,
-            iterations_per_s=rate,
+            self._client.heartbeat, step=step, total_steps=total, iterations_per_s=rate
         )
         self._last_heartbeat = now
+        self._progress_unsent = False
         if status == "cancelled":
             self.stop_requested = True
+        elif status == "crashed":  # the server stopped hearing us during an outage
+            self._renew()
 
-    def _with_retries(self, call: Any, *args: Any, **kwargs: Any) -> Any:
-        """Retry transport errors and 5xx with exponential backoff; 4xx are final."""
-        delay = 0.25
-        for attempt in range(self._max_retries + 1):
+    def _with_retries(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`call(run_id, token, ...)` under the retry policy; a refused token is renewed (at
+        most twice) when `renew_token` can, else the refusal is final."""
+        renewals = 0
+        while True:
             try:
-                return call(*args, **kwargs)
-            except (httpx.TransportError, GapwatchAPIError) as error:
-                transient = isinstance(error, httpx.TransportError) or error.status_code >= 500
-                if not transient or attempt == self._max_retries:
+                return call_with_retries(
+                    lambda: call(self.run_id, self._token, *args, **kwargs), self._retry
+                )
+            except (NotAuthenticated, RunConflict):
+                if renewals == 2 or not self._renew():
                     raise
-                log.warning("retrying after %s (attempt %d)", error, attempt + 1)
-                time.sleep(delay)
-                delay = min(delay * 2, 8.0)
-        raise AssertionError("unreachable")
+                renewals += 1
+
+    def _renew(self) -> bool:
+        token = self._renew_token() if self._renew_token is not None else None
+        if token is None:
+            return False
+        self._token = token
+        return True

@@ -51,7 +51,8 @@ class Health(BaseModel):
 async def _sweep_stale_runs(
     settings: Settings, session_factory: sessionmaker[Session], run_queue: RunQueue
 ) -> None:
-    """Every stale_sweep_interval_s: requeue running runs whose heartbeat went stale."""
+    """Every stale_sweep_interval_s: requeue engine runs whose heartbeat went stale, and mark
+    silent loop runs crashed."""
     while True:
         await asyncio.sleep(settings.stale_sweep_interval_s)
         try:
@@ -67,11 +68,16 @@ def _sweep_once(
         count = runs_service.requeue_stale_runs(
             session, run_queue, heartbeat_timeout_s=settings.heartbeat_timeout_s
         )
+        crashed = runs_service.mark_crashed_loop_runs(
+            session, heartbeat_timeout_s=settings.heartbeat_timeout_s
+        )
         session.commit()
         for callback in pop_after_commit(session):
             callback()
     if count:
         log.warning("requeued %d run(s) whose worker stopped sending heartbeats", count)
+    if crashed:
+        log.warning("loop runs %s crashed: their loops stopped sending heartbeats", crashed)
 
 
 def create_app(

@@ -12,7 +12,7 @@ from gapwatch.server.models.account import (
 from gapwatch.server.models.base import Base
 from gapwatch.server.models.event import RunEvent
 from gapwatch.server.models.metric import MetricChunk, MetricSeries
-from gapwatch.server.models.run import TERMINAL_STATUSES, Run, RunStatus
+from gapwatch.server.models.run import TERMINAL_STATUSES, Run, RunKind, RunStatus
 
 __all__ = [
     "ApiKey",
@@ -27,6 +27,7 @@ __all__ = [
     "MetricSeries",
     "Run",
     "RunEvent",
+    "RunKind",
     "RunStatus",
     "TERMINAL_STATUSES",
 ]

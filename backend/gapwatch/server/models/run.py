@@ -19,22 +19,35 @@ class RunStatus(enum.StrEnum):
     succeeded = "succeeded"
     failed = "failed"
     cancelled = "cancelled"
+    # A run of a user's own loop whose process stopped sending heartbeats (it may resume).
+    crashed = "crashed"
 
     @property
     def is_terminal(self) -> bool:
         return self in TERMINAL_STATUSES
 
 
-TERMINAL_STATUSES = frozenset({RunStatus.succeeded, RunStatus.failed, RunStatus.cancelled})
+TERMINAL_STATUSES = frozenset(
+    {RunStatus.succeeded, RunStatus.failed, RunStatus.cancelled, RunStatus.crashed}
+)
+
+
+class RunKind(enum.StrEnum):
+    """Who executes a run: a worker, from its spec (engine), or the user's own code (loop)."""
+
+    engine = "engine"
+    loop = "loop"
 
 
 class Run(Base):
     __tablename__ = "runs"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')",
+            "status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled', 'crashed')",
             name="status_known",
         ),
+        CheckConstraint("kind IN ('engine', 'loop')", name="kind_known"),
+        CheckConstraint("kind = 'loop' OR spec IS NOT NULL", name="engine_has_spec"),
         Index("ix_runs_status_created", "status", "created_at"),
     )
 
@@ -48,7 +61,12 @@ class Run(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     group_name: Mapped[str | None] = mapped_column(String(200), index=True)
     tags: Mapped[list[str]] = mapped_column(JSONDoc, default=list)
-    spec: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    kind: Mapped[str] = mapped_column(
+        String(16), default=RunKind.engine, server_default=RunKind.engine.value, index=True
+    )
+    # An engine run's spec; None for a loop run (revision 0005), which has a free-form config.
+    spec: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
+    config: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
     status: Mapped[str] = mapped_column(String(16), default=RunStatus.queued)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import json
+import re
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
+from fastapi.exceptions import RequestValidationError
 
 from gapwatch.server.access import service as access
 from gapwatch.server.deps import (
@@ -28,6 +31,10 @@ from gapwatch.server.runs.schemas import (
     FinishRequest,
     HeartbeatRequest,
     HeartbeatResponse,
+    LoopRunRequest,
+    OpenedRunResponse,
+    ResumeRequest,
+    RunKindName,
     RunPage,
     RunRead,
     RunStatusName,
@@ -52,12 +59,67 @@ def create_run(
     return RunRead.from_row(service.create_run(session, caller, spec, run_queue, settings))
 
 
+@router.post(
+    "/init",
+    status_code=status.HTTP_201_CREATED,
+    response_model=OpenedRunResponse,
+    operation_id="runs-init",
+)
+def open_loop_run(
+    body: LoopRunRequest, caller: Caller, _rate: SubmitRateLimit, session: SessionDep
+) -> OpenedRunResponse:
+    """Open a run for your own training loop (editor; `gapwatch.init`): it is running at once,
+    and the token writes its metrics, events, heartbeats and finish."""
+    run, token = service.open_loop_run(session, caller, body)
+    return OpenedRunResponse(run=RunRead.from_row(run), token=token)
+
+
+@router.post("/{run_id}/resume", response_model=OpenedRunResponse, operation_id="runs-resume")
+def resume_loop_run(body: ResumeRequest, run: RunEditor, session: SessionDep) -> OpenedRunResponse:
+    """Continue a loop run (editor; `gapwatch.init(resume=ID)`) with a fresh token; the old
+    token stops working. 409 for engine runs and cancelled runs."""
+    run, token = service.resume_loop_run(session, run, host=body.host)
+    return OpenedRunResponse(run=RunRead.from_row(run), token=token)
+
+
 NameQuery = Annotated[str | None, Query(max_length=64, pattern=r"^[a-z0-9_]+$")]
+CONFIG_PARAM = re.compile(r"^config((?:\.[A-Za-z0-9_-]{1,64}){1,8})$")
+MAX_CONFIG_FILTERS = 8
+
+
+def config_filters(request: Request) -> list[tuple[tuple[str, ...], Any]]:
+    """`?config.optimizer.lr=0.01` pairs: the value is read as JSON when it is JSON (0.01,
+    true, null, "a"), else as text. A malformed name or value is a 422 naming it."""
+    found: list[tuple[tuple[str, ...], Any]] = []
+    for name, raw in request.query_params.multi_items():
+        if not name.startswith("config"):
+            continue
+        match = CONFIG_PARAM.match(name)
+        problem = None
+        if match is None:
+            problem = "config filters are config.<key>[.<key>...]=<value>, keys of [A-Za-z0-9_-]"
+        elif len(raw) > 200 or "\x00" in raw:
+            problem = "a config filter's value has at most 200 characters and no NUL"
+        elif len(found) == MAX_CONFIG_FILTERS:
+            problem = f"at most {MAX_CONFIG_FILTERS} config filters"
+        if problem or match is None:
+            raise RequestValidationError(
+                [{"type": "value_error", "loc": ("query", name), "msg": problem, "input": raw}]
+            )
+        try:
+            value: Any = json.loads(raw)
+        except ValueError:
+            value = raw
+        found.append((tuple(match.group(1)[1:].split(".")), value))
+    return found
+
+
 SortKey = Literal[SORT_KEYS]  # type: ignore[valid-type]
 
 
 @router.get("", response_model=RunPage, operation_id="runs-list")
 def list_runs(
+    request: Request,
     session: SessionDep,
     cache: CacheDep,
     caller: Caller,
@@ -67,6 +129,7 @@ def list_runs(
     benchmark: NameQuery = None,
     strategy: NameQuery = None,
     tag: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    kind: RunKindName | None = None,
     sort: Annotated[
         SortKey,
         Query(
@@ -77,7 +140,11 @@ def list_runs(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> RunPage:
-    """List the runs of the caller's projects (newest first by default), filtered and sorted."""
+    """List the runs of the caller's projects (newest first by default), filtered and sorted.
+
+    A loop run's config is searched with `config.<path>=<value>` parameters
+    (`?config.lr=0.01&config.optimizer.name=adam`), compared as JSON values.
+    """
     where = RunFilter(
         status=status,
         project=project,
@@ -85,6 +152,8 @@ def list_runs(
         benchmark=benchmark,
         strategy=strategy,
         tag=tag,
+        kind=kind,
+        config=config_filters(request),
         visible_projects=access.visible_project_ids(session, caller),
     )
     rows, total = listing.list_runs(session, cache, where, sort=sort, limit=limit, offset=offset)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,7 +11,7 @@ from sqlalchemy import ColumnElement, exists, func, or_, select, type_coerce, up
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from gapwatch.server.models import Project, Run, RunStatus
+from gapwatch.server.models import Project, Run, RunKind, RunStatus
 from gapwatch.server.models.run import TERMINAL_STATUSES
 
 
@@ -47,6 +48,9 @@ class RunFilter:
     benchmark: str | None = None
     strategy: str | None = None
     tag: str | None = None
+    kind: str | None = None
+    # (path, value) pairs: runs whose config holds `value` at the dotted `path`.
+    config: Sequence[tuple[tuple[str, ...], object]] = ()
     # The projects the caller may read; None: every project.
     visible_projects: Sequence[int] | None = None
 
@@ -56,6 +60,25 @@ def _has_tag(session: Session, tag: str) -> ColumnElement[bool]:
         return type_coerce(Run.tags, JSONB).contains([tag])  # @>: the JSONB column's own operator
     each = func.json_each(Run.tags).table_valued("value")
     return exists(select(1).select_from(each).where(each.c.value == tag))
+
+
+def _config_equals(session: Session, path: tuple[str, ...], value: object) -> ColumnElement[bool]:
+    """The run's config holds `value` at `path` (JSON equality: 0.01 matches 0.010)."""
+    if session.get_bind().dialect.name == "postgresql":
+        document: object = value
+        for part in reversed(path):
+            document = {part: document}
+        return type_coerce(Run.config, JSONB).contains(document)
+    json_path = "$" + "".join(f'."{part}"' for part in path)
+    extracted = func.json_extract(Run.config, json_path)
+    if isinstance(value, bool):  # SQLite's json_extract answers true and false as 1 and 0
+        kind = func.json_type(Run.config, json_path)
+        return (extracted == int(value)) & (kind == str(value).lower())
+    if value is None:
+        return func.json_type(Run.config, json_path) == "null"
+    if isinstance(value, (dict, list)):
+        return func.json(extracted) == func.json(json.dumps(value))
+    return extracted == value
 
 
 def page(
@@ -72,11 +95,14 @@ def page(
         (Run.group_name, where.group),
         (Run.benchmark, where.benchmark),
         (Run.strategy, where.strategy),
+        (Run.kind, where.kind),
     ):
         if value is not None:
             query = query.where(column == value)
     if where.tag is not None:
         query = query.where(_has_tag(session, where.tag))
+    for path, value in where.config:
+        query = query.where(_config_equals(session, path, value))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     column = SORT_COLUMNS[sort.removeprefix("-")]
     order = column.desc() if sort.startswith("-") else column.asc()
@@ -142,13 +168,41 @@ def requeue_stale(session: Session, stale_before: datetime) -> list[tuple[int, s
     """
     rows = session.execute(
         update(Run)
-        .where(Run.status == RunStatus.running, Run.heartbeat_at < stale_before)
+        .where(
+            Run.status == RunStatus.running,
+            Run.kind == RunKind.engine,
+            Run.heartbeat_at < stale_before,
+        )
         .values(status=RunStatus.queued)
         .returning(Run.id, Run.spec)
         .execution_options(synchronize_session=False)
     ).all()
-    return [(run_id, spec.get("queue")) for run_id, spec in rows]
+    return [(run_id, (spec or {}).get("queue")) for run_id, spec in rows]
 
 
-def with_status(session: Session, status: RunStatus) -> Sequence[Run]:
-    return session.scalars(select(Run).where(Run.status == status).order_by(Run.id)).all()
+def crash_silent_loop_runs(
+    session: Session, silent_since: datetime, *, now: datetime, error: str
+) -> list[int]:
+    """Running loop runs with no heartbeat since `silent_since` become crashed, in one
+    conditional UPDATE (a heartbeat that lands meanwhile keeps its run); their ids."""
+    rows = session.execute(
+        update(Run)
+        .where(
+            Run.status == RunStatus.running,
+            Run.kind == RunKind.loop,
+            Run.heartbeat_at < silent_since,
+        )
+        .values(status=RunStatus.crashed, error=error, finished_at=now)
+        .returning(Run.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return [run_id for (run_id,) in rows]
+
+
+def with_status(
+    session: Session, status: RunStatus, *, kind: RunKind | None = None
+) -> Sequence[Run]:
+    query = select(Run).where(Run.status == status)
+    if kind is not None:
+        query = query.where(Run.kind == kind)
+    return session.scalars(query.order_by(Run.id)).all()

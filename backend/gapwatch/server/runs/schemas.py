@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import math
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gapwatch.server.models import Run
-from gapwatch.spec import RunSpec
+from gapwatch.spec import PROJECT_NAME_PATTERN, RunSpec
 
-RunStatusName = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+RunStatusName = Literal["queued", "running", "succeeded", "failed", "cancelled", "crashed"]
+RunKindName = Literal["engine", "loop"]
 
 
 class Progress(BaseModel):
@@ -35,13 +38,21 @@ class RunRead(BaseModel):
     """A run as the API shows it."""
 
     id: int
+    kind: RunKindName = Field(
+        description="'engine': executed by a worker from its spec; 'loop': logged by the "
+        "user's own training loop (gapwatch.init), with a free-form config and no spec."
+    )
     project: str = Field(description="The project the run belongs to.")
     name: str | None
     group: str | None
     tags: list[str]
     status: RunStatusName
     error: str | None
-    spec: RunSpec
+    spec: RunSpec | None = Field(description="The engine run's spec; null for a loop run.")
+    config: dict[str, Any] = Field(
+        description="A loop run's free-form config (searchable as ?config.<path>=<value>); "
+        "empty for an engine run, whose settings are its spec."
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -61,13 +72,15 @@ class RunRead(BaseModel):
         fraction = min(1.0, run.progress_step / total) if total else None
         return cls(
             id=run.id,
+            kind=run.kind,  # type: ignore[arg-type]
             project=run.project.name,
             name=run.name,
             group=run.group_name,
             tags=run.tags,
             status=run.status,  # type: ignore[arg-type]
             error=run.error,
-            spec=RunSpec.model_validate(run.spec),
+            spec=None if run.spec is None else RunSpec.model_validate(run.spec),
+            config=run.config or {},
             created_at=run.created_at,
             started_at=run.started_at,
             finished_at=run.finished_at,
@@ -115,7 +128,9 @@ MAX_PROGRESS_STEP = 2**31 - 1
 
 class HeartbeatRequest(_Body):
     step: int = Field(ge=0, le=MAX_PROGRESS_STEP)
-    total_steps: int = Field(ge=1, le=MAX_PROGRESS_STEP)
+    total_steps: int | None = Field(
+        None, ge=1, le=MAX_PROGRESS_STEP, description="Null when the loop does not know it."
+    )
     iterations_per_s: float | None = Field(None, ge=0.0, le=1e9, allow_inf_nan=False)
 
 
@@ -126,3 +141,99 @@ class HeartbeatResponse(BaseModel):
 class FinishRequest(_Body):
     status: Literal["succeeded", "failed"]
     error: str | None = Field(None, max_length=20_000)
+
+
+# A config is a few hundred bytes in practice; the bounds catch a tensor logged by mistake,
+# and keep the init body under the API's 64 KiB body limit (a 413 names no field).
+MAX_CONFIG_BYTES = 32 * 1024
+MAX_CONFIG_DEPTH = 8
+MAX_CONFIG_KEY = 200
+
+
+def _check_config_value(value: Any, path: str, depth: int) -> None:
+    """Refuses what JSON columns cannot store or compare: NaN and infinities, NUL characters
+    (PostgreSQL's JSONB rejects them), lone surrogates, and nesting beyond MAX_CONFIG_DEPTH."""
+    if depth > MAX_CONFIG_DEPTH:
+        raise ValueError(f"{path or 'config'} is nested deeper than {MAX_CONFIG_DEPTH} levels")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{path} is {value}; a config holds finite numbers only")
+    if isinstance(value, str):
+        _check_text(value, path)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, f"{path}.{key}" if path else key)
+            if len(key) > MAX_CONFIG_KEY:
+                raise ValueError(f"key {key[:40]!r}... is longer than {MAX_CONFIG_KEY} characters")
+            _check_config_value(item, f"{path}.{key}" if path else key, depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_config_value(item, f"{path}[{index}]", depth + 1)
+
+
+def _check_text(text: str, path: str) -> None:
+    if "\x00" in text:
+        raise ValueError(f"{path or 'config'} holds a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(f"{path or 'config'} is not valid Unicode text") from error
+
+
+def _clean_text(value: str | None) -> str | None:
+    if value is not None:
+        _check_text(value, "text")
+    return value
+
+
+class LoopRunRequest(_Body):
+    """`gapwatch.init`: open a run for the caller's own training loop."""
+
+    project: str | None = Field(
+        None,
+        pattern=PROJECT_NAME_PATTERN,
+        description="Default: the API key's project, else 'default'.",
+    )
+    name: str | None = Field(None, min_length=1, max_length=200)
+    group: str | None = Field(None, min_length=1, max_length=200)
+    tags: list[str] = Field(default_factory=list, max_length=32)
+    config: dict[str, Any] = Field(
+        default_factory=dict,
+        description=f"Free-form settings of the run: JSON, at most {MAX_CONFIG_BYTES} bytes, "
+        f"{MAX_CONFIG_DEPTH} levels deep, finite numbers.",
+    )
+    host: str | None = Field(
+        None, min_length=1, max_length=200, description="Where the loop runs (shown as worker)."
+    )
+
+    _text = field_validator("name", "group", "host")(_clean_text)
+
+    @field_validator("tags")
+    @classmethod
+    def _valid_tags(cls, tags: list[str]) -> list[str]:
+        for tag in tags:
+            if not 1 <= len(tag) <= 64:
+                raise ValueError("a tag has 1 to 64 characters")
+            _check_text(tag, "tag")
+        return list(dict.fromkeys(tags))
+
+    @field_validator("config")
+    @classmethod
+    def _valid_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        _check_config_value(config, "", 0)
+        size = len(json.dumps(config, separators=(",", ":")).encode())
+        if size > MAX_CONFIG_BYTES:
+            raise ValueError(f"config is {size} bytes; at most {MAX_CONFIG_BYTES}")
+        return config
+
+
+class ResumeRequest(_Body):
+    host: str | None = Field(None, min_length=1, max_length=200)
+
+    _text = field_validator("host")(_clean_text)
+
+
+class OpenedRunResponse(BaseModel):
+    run: RunRead
+    token: str = Field(
+        description="Bearer token for this run's metrics, events, heartbeat and finish; shown once."
+    )

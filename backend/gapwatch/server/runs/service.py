@@ -1,6 +1,9 @@
 """Decisions about runs: creation, the claim protocol and the status lifecycle.
 
-queued -> running -> succeeded | failed | cancelled. Services flush; the request commits.
+Engine runs: queued -> running -> succeeded | failed | cancelled, executed by a worker.
+Loop runs (a user's own training loop, `gapwatch.init`): running at creation -> succeeded |
+failed | cancelled, or crashed when the loop's heartbeats stop; resuming one makes it running
+again. Services flush; the request commits.
 """
 
 from __future__ import annotations
@@ -18,10 +21,10 @@ from gapwatch.server.access.principal import Principal
 from gapwatch.server.access.tokens import hash_secret, new_secret
 from gapwatch.server.db import call_after_commit
 from gapwatch.server.errors import Conflict, NotFound
-from gapwatch.server.models import Role, Run, RunStatus
+from gapwatch.server.models import Role, Run, RunKind, RunStatus
 from gapwatch.server.models.base import utcnow
 from gapwatch.server.runs import repository
-from gapwatch.server.runs.schemas import FinishRequest, HeartbeatRequest
+from gapwatch.server.runs.schemas import FinishRequest, HeartbeatRequest, LoopRunRequest
 from gapwatch.spec import RunSpec
 
 
@@ -84,6 +87,63 @@ def create_run(
     return run
 
 
+def open_loop_run(session: Session, caller: Principal, request: LoopRunRequest) -> tuple[Run, str]:
+    """A running loop run in the caller's project, with the token its loop writes with.
+
+    Raises:
+        NotFound: The caller is not in the project (or it does not exist).
+        Forbidden: The caller is only a viewer there.
+    """
+    name = request.project or access.default_project_name(session, caller)
+    project, _ = access.authorize_project(session, caller, name, Role.editor)
+    token = new_secret()
+    now = utcnow()
+    run = repository.add(
+        session,
+        Run(
+            project_id=project.id,
+            kind=RunKind.loop,
+            name=request.name,
+            group_name=request.group,
+            tags=list(request.tags),
+            spec=None,
+            config=request.config,
+            status=RunStatus.running,
+            started_at=now,
+            heartbeat_at=now,
+            worker=request.host,
+            progress_step=0,
+            attempts=1,
+            token_hash=hash_secret(token),
+        ),
+    )
+    return run, token
+
+
+def resume_loop_run(session: Session, run: Run, *, host: str | None) -> tuple[Run, str]:
+    """Running again, with a fresh token: the previous one (a crashed process's) stops working.
+
+    Raises:
+        Conflict: The run is an engine run (a worker resumes those) or was cancelled.
+    """
+    if run.kind != RunKind.loop:
+        raise Conflict(f"run {run.id} is executed by a worker; only loop runs are resumed here")
+    if run.status == RunStatus.cancelled:
+        raise Conflict(f"run {run.id} was cancelled")
+    token = new_secret()
+    now = utcnow()
+    run.status = RunStatus.running
+    run.error = None
+    run.finished_at = None
+    run.heartbeat_at = now
+    run.worker = host or run.worker
+    run.attempts += 1
+    run.token_hash = hash_secret(token)
+    run.headline_at = None  # the numbers are computed again when it ends again
+    session.flush()
+    return run, token
+
+
 def cancel_run(session: Session, run: Run) -> Run:
     """Cancel a queued or running run; the worker sees it at its next heartbeat."""
     run_id = run.id
@@ -106,6 +166,8 @@ def claim_run(
     run = get_run(session, run_id)
     if RunStatus(run.status).is_terminal:
         raise Conflict(f"run {run_id} is already {run.status}")
+    if run.kind != RunKind.engine:
+        raise Conflict(f"run {run_id} is logged by its own loop; no worker executes it")
     token = new_secret()
     now = utcnow()
     claimed = repository.claim(
@@ -130,7 +192,7 @@ def record_heartbeat(session: Session, run: Run, beat: HeartbeatRequest) -> Run:
         raise Conflict(f"run {run.id} is {run.status}, not running")
     run.heartbeat_at = utcnow()
     run.progress_step = beat.step
-    run.total_steps = beat.total_steps
+    run.total_steps = beat.total_steps if beat.total_steps is not None else run.total_steps
     run.iterations_per_s = beat.iterations_per_s
     session.flush()
     return run
@@ -163,13 +225,18 @@ def recover_runs(session: Session, run_queue: RunQueue, *, fail_running: bool) -
     claim. `fail_running` only where the starting service owns the only worker (embedded): a
     run still `running` there was interrupted by the stop. Returns (failed, requeued).
     """
-    interrupted = repository.with_status(session, RunStatus.running) if fail_running else []
+    interrupted = (
+        repository.with_status(session, RunStatus.running, kind=RunKind.engine)
+        if fail_running
+        else []
+    )
     for run in interrupted:
         run.status = RunStatus.failed
         run.error = "interrupted: the service stopped while this run was executing"
         run.finished_at = utcnow()
     queued = [
-        (run.id, run.spec.get("queue")) for run in repository.with_status(session, RunStatus.queued)
+        (run.id, (run.spec or {}).get("queue"))
+        for run in repository.with_status(session, RunStatus.queued, kind=RunKind.engine)
     ]
     session.flush()
     for run_id, queue in queued:
@@ -190,3 +257,16 @@ def requeue_stale_runs(session: Session, run_queue: RunQueue, *, heartbeat_timeo
     for run_id, queue in requeued:
         call_after_commit(session, lambda r=run_id, q=queue: run_queue.enqueue_run(r, q))
     return len(requeued)
+
+
+def mark_crashed_loop_runs(session: Session, *, heartbeat_timeout_s: float) -> list[int]:
+    """Loop runs whose process went silent are `crashed` (no worker can take them over; the
+    user's code resumes them with `gapwatch.init(resume=ID)`). Returns their ids."""
+    now = utcnow()
+    silent_since = now - timedelta(seconds=heartbeat_timeout_s)
+    return repository.crash_silent_loop_runs(
+        session,
+        silent_since,
+        now=now,
+        error=f"crashed: no heartbeat from the training loop for {heartbeat_timeout_s:g} s",
+    )
