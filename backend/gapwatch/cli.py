@@ -479,6 +479,10 @@ def build_parser() -> argparse.ArgumentParser:
     link = sub.add_parser("login-link", help="print a one-time sign-in link (15 minutes)")
     link.add_argument("user", nargs="?", help="default: the only admin")
     link.set_defaults(func=cmd_login_link)
+
+    from gapwatch import tensorboard
+
+    tensorboard.register(sub)
     return parser
 
 
