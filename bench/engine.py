@@ -26,7 +26,7 @@ from torch import nn
 
 from gapwatch.spec import RunSpec
 from gapwatch_worker.cl.benchmarks import build_benchmark
-from gapwatch_worker.cl.evaluation import ContinualEvaluator
+from gapwatch_worker.cl.benchmarks.base import build_evaluator
 from gapwatch_worker.cl.loop import resolve_device, run_experiment
 from gapwatch_worker.cl.models import build_model
 from gapwatch_worker.cl.seeding import derive_seed
@@ -78,7 +78,7 @@ def bare_loop(spec: RunSpec) -> float:
     benchmark = build_benchmark(spec.benchmark, spec.seed, device)
     model = build_model(spec.model, benchmark.input_shape, benchmark.n_outputs).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=spec.optimizer.lr)
-    evaluator = ContinualEvaluator(benchmark.tasks, spec.evaluation.subset_size, spec.seed)
+    evaluator = build_evaluator(benchmark.tasks, spec.evaluation.subset_size, spec.seed)
     eval_x, eval_y, eval_task = evaluator.x, evaluator.y, evaluator.task_index
     ends = torch.tensor([len(s) for s in evaluator.subsets]).cumsum(0).tolist()
     generator = torch.Generator().manual_seed(spec.seed)

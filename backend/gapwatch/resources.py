@@ -64,7 +64,7 @@ DIGITS_SHAPE = (1, 8, 8)
 MNIST_SHAPE = (1, 28, 28)
 CIFAR_SHAPE = (3, 32, 32)
 
-# Mirrors of engine constants (`cl/evaluation.py`, `cl/strategies/ewc.py`).
+# Mirrors of engine constants (`gapwatch/torch/evaluation.py`, `cl/strategies/ewc.py`).
 EVAL_CHUNK_ROWS = 65_536
 FISHER_CHUNK_ELEMENTS = 2**25
 

@@ -22,9 +22,9 @@ from gapwatch.resources import (
 from gapwatch.server.specs.presets import validated_presets
 from gapwatch.spec import BenchmarkSpec, RunSpec, metric_key_eval_acc
 from gapwatch_worker.cl.benchmarks import Benchmark, build_benchmark, cifar, mnist, mnist_domains
+from gapwatch_worker.cl.benchmarks.base import build_evaluator
 from gapwatch_worker.cl.benchmarks.images import task_classes
 from gapwatch_worker.cl.benchmarks.scenarios import output_targets
-from gapwatch_worker.cl.evaluation import ContinualEvaluator
 from gapwatch_worker.cl.loop import build_optimizer, run_experiment
 from gapwatch_worker.cl.models import build_model
 from gapwatch_worker.cl.reporting import MemoryReporter
@@ -287,7 +287,7 @@ def test_data_and_subsets_are_the_engine_s_tensors(benchmark: dict[str, Any]) ->
     assert found.part("benchmark data") == sum(
         _nbytes(t.train_x, t.train_y, t.test_x, t.test_y) for t in built.tasks
     )
-    evaluator = ContinualEvaluator(built.tasks, spec.evaluation.subset_size, spec.seed)
+    evaluator = build_evaluator(built.tasks, spec.evaluation.subset_size, spec.seed)
     assert found.part("evaluation subsets") == _nbytes(
         evaluator.x, evaluator.y, evaluator.task_index, *evaluator.subsets
     )

@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from gapwatch_worker.cl.benchmarks.base import TaskData
-from gapwatch_worker.cl.evaluation import ContinualEvaluator, draw_eval_subset
+from gapwatch.torch import draw_eval_subset
+from gapwatch_worker.cl.benchmarks.base import TaskData, build_evaluator
 
 
 def _task(test_x: list[list[float]], test_y: list[int], classes: tuple[int, ...]) -> TaskData:
@@ -50,7 +50,7 @@ def tasks() -> list[TaskData]:
 
 def test_per_task_accuracy_and_loss_are_exact(tasks: list[TaskData]) -> None:
     model = CountingLinear()
-    scores = ContinualEvaluator(tasks, subset_size=100, seed=0).evaluate(model, 3)
+    scores = build_evaluator(tasks, subset_size=100, seed=0).scores(model, 3)
 
     assert scores.accuracy == pytest.approx([1 / 3, 1.0, 0.5], abs=1e-12)
     expected_loss = [
@@ -63,22 +63,22 @@ def test_per_task_accuracy_and_loss_are_exact(tasks: list[TaskData]) -> None:
 
 def test_one_forward_pass_over_the_first_tasks_only(tasks: list[TaskData]) -> None:
     model = CountingLinear()
-    evaluator = ContinualEvaluator(tasks, subset_size=100, seed=0)
+    evaluator = build_evaluator(tasks, subset_size=100, seed=0)
 
-    scores = evaluator.evaluate(model, 2)
+    scores = evaluator.scores(model, 2)
 
     assert model.calls == [(5, False)]  # 3 + 2 rows of tasks 0 and 1, one call, eval mode
     assert len(scores.accuracy) == len(scores.loss) == 2
     assert model.training  # mode restored
     model.eval()
-    evaluator.evaluate(model, 1)
+    evaluator.scores(model, 1)
     assert not model.training
 
 
 def test_chunked_forward_gives_the_same_scores(tasks: list[TaskData]) -> None:
     model = CountingLinear()
-    whole = ContinualEvaluator(tasks, subset_size=100, seed=0).evaluate(model, 3)
-    chunked = ContinualEvaluator(tasks, subset_size=100, seed=0, max_rows=2).evaluate(model, 3)
+    whole = build_evaluator(tasks, subset_size=100, seed=0).scores(model, 3)
+    chunked = build_evaluator(tasks, subset_size=100, seed=0, max_rows=2).scores(model, 3)
 
     assert model.calls[1:] == [(2, False), (2, False), (2, False), (1, False)]
     assert chunked.accuracy == whole.accuracy
@@ -86,11 +86,11 @@ def test_chunked_forward_gives_the_same_scores(tasks: list[TaskData]) -> None:
 
 
 def test_rejects_a_task_count_out_of_range(tasks: list[TaskData]) -> None:
-    evaluator = ContinualEvaluator(tasks, subset_size=100, seed=0)
+    evaluator = build_evaluator(tasks, subset_size=100, seed=0)
     with pytest.raises(ValueError):
-        evaluator.evaluate(CountingLinear(), 0)
+        evaluator.scores(CountingLinear(), 0)
     with pytest.raises(ValueError):
-        evaluator.evaluate(CountingLinear(), 4)
+        evaluator.scores(CountingLinear(), 4)
 
 
 def _numbered_task(n_test: int) -> TaskData:
@@ -101,9 +101,9 @@ def _numbered_task(n_test: int) -> TaskData:
 
 def test_subsets_are_fixed_seeded_and_within_the_test_split() -> None:
     tasks = [_numbered_task(300), _numbered_task(40)]
-    first = ContinualEvaluator(tasks, subset_size=100, seed=7)
-    again = ContinualEvaluator(tasks, subset_size=100, seed=7)
-    other = ContinualEvaluator(tasks, subset_size=100, seed=8)
+    first = build_evaluator(tasks, subset_size=100, seed=7)
+    again = build_evaluator(tasks, subset_size=100, seed=7)
+    other = build_evaluator(tasks, subset_size=100, seed=8)
 
     assert [len(s) for s in first.subsets] == [100, 40]  # min(subset_size, n_test)
     assert len(set(first.subsets[0].tolist())) == 100
@@ -113,14 +113,14 @@ def test_subsets_are_fixed_seeded_and_within_the_test_split() -> None:
     # The evaluated rows are exactly the chosen test samples, and stay so across evaluations.
     assert first.x[:100, 0].long().tolist() == first.subsets[0].tolist()
     model = nn.Linear(1, 300)
-    assert first.evaluate(model, 2) == first.evaluate(model, 2)
+    assert first.scores(model, 2) == first.scores(model, 2)
     assert first.x[:100, 0].long().tolist() == first.subsets[0].tolist()
 
 
 def test_a_tasks_subset_does_not_depend_on_other_tasks() -> None:
     assert torch.equal(draw_eval_subset(300, 50, seed=3, task=1), draw_eval_subset(300, 50, 3, 1))
-    alone = ContinualEvaluator([_numbered_task(10), _numbered_task(300)], 50, seed=3)
-    bigger = ContinualEvaluator([_numbered_task(500), _numbered_task(300)], 50, seed=3)
+    alone = build_evaluator([_numbered_task(10), _numbered_task(300)], 50, seed=3)
+    bigger = build_evaluator([_numbered_task(500), _numbered_task(300)], 50, seed=3)
     assert torch.equal(alone.subsets[1], bigger.subsets[1])
 
 
@@ -150,26 +150,26 @@ def test_task_incremental_rows_are_scored_within_their_tasks_units() -> None:
         [0.0, 0.0, 1.0, 0.0],  # task 1, target 3: wrong either way
     ]
     tasks = [_units_task([0, 1], [1, 0], (0, 2)), _units_task([2, 3], [3, 3], (2, 4))]
-    evaluator = ContinualEvaluator(tasks, subset_size=10, seed=0)
+    evaluator = build_evaluator(tasks, subset_size=10, seed=0)
     assert evaluator.units_table is not None
     assert evaluator.units_table.tolist() == [[0, 2], [2, 4]]
 
-    scores = evaluator.evaluate(FixedLogits(table), 2)
+    scores = evaluator.scores(FixedLogits(table), 2)
 
     assert scores.accuracy == [1.0, 0.5]
     expected = [(_ce([0, 1], 1) + _ce([3, 0], 0)) / 2, (_ce([1, 2], 1) + _ce([1, 0], 1)) / 2]
     assert scores.loss == pytest.approx(expected, abs=1e-6)
     # Without output units (class- or domain-incremental) nothing is masked.
     plain = [_task([[0.0], [1.0]], [1, 0], (0, 1)), _task([[2.0], [3.0]], [3, 3], (2, 3))]
-    unmasked = ContinualEvaluator(plain, subset_size=10, seed=0)
+    unmasked = build_evaluator(plain, subset_size=10, seed=0)
     assert unmasked.units_table is None
-    assert unmasked.evaluate(FixedLogits(table), 2).accuracy == [0.5, 0.0]
+    assert unmasked.scores(FixedLogits(table), 2).accuracy == [0.5, 0.0]
 
 
 def test_chunked_masking_matches_one_pass() -> None:
     table = [[float((7 * i + j) % 5) for j in range(4)] for i in range(6)]
     tasks = [_units_task([0, 1, 2], [0, 1, 1], (0, 2)), _units_task([3, 4, 5], [2, 3, 2], (2, 4))]
-    whole = ContinualEvaluator(tasks, 10, seed=0).evaluate(FixedLogits(table), 2)
-    chunked = ContinualEvaluator(tasks, 10, seed=0, max_rows=4).evaluate(FixedLogits(table), 2)
+    whole = build_evaluator(tasks, 10, seed=0).scores(FixedLogits(table), 2)
+    chunked = build_evaluator(tasks, 10, seed=0, max_rows=4).scores(FixedLogits(table), 2)
     assert chunked.accuracy == whole.accuracy
     assert chunked.loss == pytest.approx(whole.loss, abs=1e-9)

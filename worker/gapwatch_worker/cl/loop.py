@@ -41,8 +41,8 @@ from gapwatch.spec import (
 
 from .batches import TaskBatchSampler
 from .benchmarks import build_benchmark
+from .benchmarks.base import build_evaluator
 from .checkpoint import CheckpointStore, restore_rng_states, rng_states, spec_fingerprint
-from .evaluation import ContinualEvaluator
 from .models import build_model
 from .reporting import Reporter
 from .seeding import derive_seed, make_generator
@@ -166,7 +166,7 @@ def run_experiment(
     strategy = build_strategy(
         spec.strategy, model, optimizer, spec.training, device, spec.seed, benchmark
     )
-    evaluator = ContinualEvaluator(benchmark.tasks, spec.evaluation.subset_size, spec.seed)
+    evaluator = build_evaluator(benchmark.tasks, spec.evaluation.subset_size, spec.seed)
     batch_generator = make_generator(spec.seed, "batches")
     n_tasks = len(benchmark.tasks)
     task_lengths = [spec.training.updates_per_task(len(t.train_y)) for t in benchmark.tasks]

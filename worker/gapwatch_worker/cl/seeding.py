@@ -1,34 +1,13 @@
-"""One run seed, many independent random streams.
+"""One run seed, many independent random streams: the engine's names for `gapwatch.torch`'s.
 
 Each stream (model init, batch order, evaluation subsets, replay buffer...) gets its own seed
 derived from the run's seed and the stream's name, so that adding a draw to one stream never
-shifts another: changing the buffer policy must not change which test samples are evaluated.
-All generators here live on the CPU, so a CPU run and a CUDA run of the same spec draw the same
-batches, subsets and buffer slots.
+shifts another. The code lives in `gapwatch.torch.seeding`, where users' own training loops
+(and `gapwatch.torch.ContinualEvaluator`) draw from the same streams as the engine.
 """
 
 from __future__ import annotations
 
-import hashlib
+from gapwatch.torch.seeding import derive_seed, make_generator
 
-import torch
-
-
-def derive_seed(seed: int, stream: str) -> int:
-    """Derives a stable 63-bit seed for one named random stream of a run.
-
-    Args:
-        seed: The run's seed.
-        stream: A name unique to the consumer, for example "batches" or "eval_subset/3".
-
-    Returns:
-        A non-negative integer below 2**63, the same in every process and on every platform
-        (unlike `hash()`, which is salted per process).
-    """
-    digest = hashlib.blake2b(f"{seed}/{stream}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") >> 1
-
-
-def make_generator(seed: int, stream: str) -> torch.Generator:
-    """Returns a CPU `torch.Generator` seeded for one named stream of a run."""
-    return torch.Generator().manual_seed(derive_seed(seed, stream))
+__all__ = ["derive_seed", "make_generator"]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+
+from gapwatch.torch.evaluation import MAX_EVAL_ROWS, ContinualEvaluator
 
 
 @dataclass(frozen=True)
@@ -52,3 +55,20 @@ class Benchmark:
     def input_dim(self) -> int:
         """Number of input features once flattened."""
         return math.prod(self.input_shape)
+
+
+def build_evaluator(
+    tasks: Sequence[TaskData], subset_size: int, seed: int, *, max_rows: int = MAX_EVAL_ROWS
+) -> ContinualEvaluator:
+    """The engine's continual evaluator: `gapwatch.torch`'s, over the tasks' test splits.
+
+    Model-free: the subsets stay on the tasks' device, and the loop passes the model to
+    `scores_on_device` at each evaluation. Task-incremental tasks' output units mask the logits.
+    """
+    return ContinualEvaluator.from_tensors(
+        [(task.test_x, task.test_y) for task in tasks],
+        subset_size,
+        seed,
+        output_units=[task.output_units for task in tasks],
+        max_rows=max_rows,
+    )

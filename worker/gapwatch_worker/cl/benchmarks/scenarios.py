@@ -12,7 +12,9 @@ The three scenarios of van de Ven & Tolias (2019), for tasks given by their data
   task; n_outputs = max n_k.
 
 In task_incremental, logits outside the row's task's units are replaced by MASK_VALUE before any
-loss or argmax. The value is finite so that softmax, log_softmax and KL never produce NaN.
+loss or argmax. The value is finite so that softmax, log_softmax and KL never produce NaN. The
+masking itself (`mask_logits`, MASK_VALUE) lives in `gapwatch.torch.masking`, shared with
+`gapwatch.torch.ContinualEvaluator`, and is re-exported here.
 """
 
 from __future__ import annotations
@@ -22,13 +24,26 @@ from dataclasses import replace
 
 import torch
 
+from gapwatch.torch.masking import MASK_VALUE, mask_logits, output_units_table
+
 from .base import Benchmark, TaskData
+
+__all__ = [
+    "CLASS_INCREMENTAL",
+    "DOMAIN_INCREMENTAL",
+    "MASK_VALUE",
+    "SCENARIOS",
+    "TASK_INCREMENTAL",
+    "make_benchmark",
+    "mask_logits",
+    "output_targets",
+    "units_table",
+]
 
 CLASS_INCREMENTAL = "class_incremental"
 TASK_INCREMENTAL = "task_incremental"
 DOMAIN_INCREMENTAL = "domain_incremental"
 SCENARIOS = (CLASS_INCREMENTAL, TASK_INCREMENTAL, DOMAIN_INCREMENTAL)
-MASK_VALUE = -1e9
 
 
 def output_targets(
@@ -112,32 +127,6 @@ def units_table(benchmark: Benchmark | Sequence[TaskData]) -> torch.Tensor | Non
     None unless every task has output units (task-incremental): then no mask applies.
     """
     tasks = benchmark.tasks if isinstance(benchmark, Benchmark) else tuple(benchmark)
-    if not tasks or any(t.output_units is None for t in tasks):
+    if not tasks:
         return None
-    rows = [t.output_units for t in tasks]
-    return torch.tensor(rows, dtype=torch.int64, device=tasks[0].train_y.device)
-
-
-def mask_logits(
-    logits: torch.Tensor, task_ids: int | torch.Tensor, units_table: torch.Tensor | None
-) -> torch.Tensor:
-    """Replaces the logits outside each row's task's output units by MASK_VALUE.
-
-    Args:
-        logits: (n, n_outputs).
-        task_ids: One task for the whole batch, or an int64 tensor (n,) of per-row tasks.
-        units_table: From `units_table`; None returns `logits` unchanged.
-
-    Returns:
-        A new tensor (autograd flows through the kept logits); no host synchronisation.
-    """
-    if units_table is None:
-        return logits
-    bounds = units_table[task_ids]  # (2,) or (n, 2); indexing on the device, no sync
-    columns = torch.arange(logits.shape[-1], device=logits.device)
-    if bounds.ndim == 2:
-        keep = (columns >= bounds[:, :1]) & (columns < bounds[:, 1:])
-    else:
-        keep = (columns >= bounds[0]) & (columns < bounds[1])
-    fill = max(MASK_VALUE, torch.finfo(logits.dtype).min)  # half precision tops out at -65504
-    return logits.masked_fill(~keep, fill)
+    return output_units_table([t.output_units for t in tasks], tasks[0].train_y.device)
