@@ -469,3 +469,108 @@ def luminance(css_color: str) -> float:
     """Relative luminance of an `rgb(...)`/`rgba(...)` colour as getComputedStyle returns it."""
     r, g, b = (float(c) / 255 for c in re.findall(r"\d+(?:\.\d+)?", css_color)[:3])
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def open_loop_run(api: httpx.Client, name: str, config: dict[str, Any], lr_dip: float) -> int:
+    """A finished loop run over REST, as `gapwatch.init` and `run.log` would write it: two tasks
+    of 40 steps, evaluated every step, a stability gap on task 0 after the boundary, heartbeats
+    without a total."""
+    opened = api.post("/runs/init", json={"name": name, "config": config, "host": "laptop-e2e"})
+    assert opened.status_code == 201, opened.text
+    run_id = opened.json()["run"]["id"]
+    auth = {"Authorization": f"Bearer {opened.json()['token']}"}
+    # The run's token, not the API key, writes into the run.
+    writer = httpx.Client(base_url=str(api.base_url), headers=auth, timeout=30)
+    steps = list(range(80))
+    task0 = [
+        min(0.95, 0.2 + 0.03 * s) if s <= 40 else 0.95 - lr_dip * 0.85 ** (s - 41) for s in steps
+    ]
+    task1 = [min(0.9, 0.1 + 0.04 * (s - 40)) for s in steps[40:]]
+    series = [
+        {"key": "eval/acc/task_0", "steps": steps, "values": task0},
+        {"key": "eval/acc/task_1", "steps": steps[40:], "values": task1},
+        {"key": "train/loss", "steps": steps, "values": [2.0 * 0.97**s for s in steps]},
+    ]
+    events = [
+        {"step": 0, "kind": "task_start", "payload": {"task": 0}},
+        {"step": 40, "kind": "task_end", "payload": {"task": 0}},
+        {"step": 40, "kind": "task_start", "payload": {"task": 1}},
+        {"step": 79, "kind": "task_end", "payload": {"task": 1}},
+    ]
+    with writer:
+        path = f"/runs/{run_id}"
+        assert writer.post(f"{path}/events", json={"events": events}).status_code == 200
+        assert writer.post(f"{path}/metrics", json={"series": series}).status_code == 200
+        assert writer.post(f"{path}/heartbeat", json={"step": 79}).status_code == 200
+        finish = writer.post(f"{path}/finish", json={"status": "succeeded"})
+        assert finish.status_code == 200, finish.text
+    return run_id
+
+
+def test_loop_runs_show_their_config_are_searched_by_it_and_compare(
+    page: Page, dashboard_url: str, api: httpx.Client, screenshots: Path
+) -> None:
+    sgd = {"lr": 0.01, "memory": 2000, "optimizer": {"name": "sgd", "momentum": 0.9}, "seed": 0}
+    adam = {"lr": 0.1, "memory": 2000, "optimizer": {"name": "adam", "momentum": 0.9}, "seed": 1}
+    first = open_loop_run(api, "loop sgd", sgd, lr_dip=0.5)
+    second = open_loop_run(api, "loop adam", adam, lr_dip=0.2)
+
+    # The list: own loop where the benchmark goes, the config's first entries under it.
+    page.goto(dashboard_url + "/runs?kind=loop")
+    expect(page.get_by_test_id("filter-kind")).to_have_value("loop")
+    for run_id, lr in ((first, "lr=0.01"), (second, "lr=0.1")):
+        cell = page.get_by_test_id(f"run-config-{run_id}")
+        expect(cell).to_contain_text("own loop")
+        expect(cell).to_contain_text(lr)
+        expect(page.get_by_test_id(f"run-status-{run_id}")).to_have_text("succeeded")
+
+    # The config search: typed entries become ?config.<key>=<value>, the server answers.
+    box = page.get_by_test_id("filter-config")
+    box.fill("lr=0.01, optimizer.name=sgd")
+    page.wait_for_url(re.compile(r"config\.lr=0\.01&config\.optimizer\.name=sgd"))
+    expect(page.get_by_test_id(f"run-row-{second}")).to_have_count(0)
+    expect(page.get_by_test_id(f"run-row-{first}")).to_be_visible()
+    page.screenshot(path=str(screenshots / "runs-list-loop.png"), full_page=True)
+
+    # Text that is not key=value is named under the box and not sent.
+    box.fill("lr")
+    error = page.get_by_test_id("filter-config-error")
+    expect(error).to_contain_text("write key=value")
+    assert_next_to(box, error)
+    # What only the server refuses (nine filters; it takes eight) is shown there too.
+    with page.expect_response(
+        lambda r: urlparse(r.url).path == "/api/v1/runs" and "config.i=" in r.url
+    ) as refused:
+        box.fill("a=1 b=1 c=1 d=1 e=1 f=1 g=1 h=1 i=1")
+    assert refused.value.status == 422
+    expect(error).to_contain_text("at most 8 config filters")
+    page.screenshot(path=str(screenshots / "runs-config-refused.png"))
+
+    # The run page: own training loop on its host, the config table, curves from the points.
+    page.add_init_script(RECORD_CANVAS_TEXT)
+    page.goto(f"{dashboard_url}/runs/{first}")
+    expect(page.get_by_test_id("run-status")).to_have_text(re.compile(r"\bsucceeded\b"))
+    header = page.locator(".run-header")
+    expect(header).to_contain_text("own training loop")
+    expect(header).to_contain_text("laptop-e2e")
+    expect(header).not_to_contain_text("benchmark")
+    expect(page.get_by_test_id("progress-bar")).to_contain_text("step 79")
+    config = page.get_by_test_id("run-config")
+    expect(config.locator('tr[data-key="optimizer.momentum"]')).to_contain_text("0.9")
+    expect(config.locator('tr[data-key="optimizer.name"]')).to_contain_text('"sgd"')
+    expect(page.get_by_test_id("run-charts")).to_have_attribute("data-ready", "true")
+    assert_chart_drew(page.get_by_test_id("task-chart-0"))
+    assert_chart_drew(page.get_by_test_id("task-chart-1"))
+    page.screenshot(path=str(screenshots / "run-loop.png"), full_page=True)
+
+    # Compare: no spec is no crash; the config entries that differ are the axes.
+    page.goto(f"{dashboard_url}/compare?runs={first},{second}")
+    expect(page.get_by_test_id("compare-charts")).to_have_attribute("data-ready", "true")
+    assert_chart_drew(page.get_by_test_id("compare-chart-0"))
+    assert_chart_drew(page.get_by_test_id("compare-chart-1"))
+    expect(page.locator(".compare-runs")).to_contain_text("own loop")
+    settings = page.get_by_test_id("compare-settings")
+    expect(settings.locator('tr[data-setting="config.lr"]')).to_contain_text("0.01")
+    expect(settings.locator('tr[data-setting="config.optimizer.name"]')).to_contain_text("adam")
+    expect(settings.locator('tr[data-setting="config.memory"]')).to_have_count(0)
+    page.screenshot(path=str(screenshots / "compare-loop.png"), full_page=True)

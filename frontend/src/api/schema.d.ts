@@ -350,6 +350,9 @@ export interface paths {
         /**
          * List Runs
          * @description List the runs of the caller's projects (newest first by default), filtered and sorted.
+         *
+         *     A loop run's config is searched with `config.<path>=<value>` parameters
+         *     (`?config.lr=0.01&config.optimizer.name=adam`), compared as JSON values.
          */
         get: operations["runs-list"];
         put?: never;
@@ -358,6 +361,48 @@ export interface paths {
          * @description Submit a run (editor); it is queued for a worker.
          */
         post: operations["runs-create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/init": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Open Loop Run
+         * @description Open a run for your own training loop (editor; `gapwatch.init`): it is running at once,
+         *     and the token writes its metrics, events, heartbeats and finish.
+         */
+        post: operations["runs-init"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{run_id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume Loop Run
+         * @description Continue a loop run (editor; `gapwatch.init(resume=ID)`) with a fresh token; the old
+         *     token stops working. 409 for engine runs and cancelled runs.
+         */
+        post: operations["runs-resume"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1227,8 +1272,11 @@ export interface components {
         HeartbeatRequest: {
             /** Step */
             step: number;
-            /** Total Steps */
-            total_steps: number;
+            /**
+             * Total Steps
+             * @description Null when the loop does not know it.
+             */
+            total_steps?: number | null;
             /** Iterations Per S */
             iterations_per_s?: number | null;
         };
@@ -1239,7 +1287,7 @@ export interface components {
              * @description 'cancelled' tells the worker to stop.
              * @enum {string}
              */
-            status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+            status: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "crashed";
         };
         /** IngestResult */
         IngestResult: {
@@ -1375,6 +1423,35 @@ export interface components {
              * Format: date-time
              */
             expires_at: string;
+        };
+        /**
+         * LoopRunRequest
+         * @description `gapwatch.init`: open a run for the caller's own training loop.
+         */
+        LoopRunRequest: {
+            /**
+             * Project
+             * @description Default: the API key's project, else 'default'.
+             */
+            project?: string | null;
+            /** Name */
+            name?: string | null;
+            /** Group */
+            group?: string | null;
+            /** Tags */
+            tags?: string[];
+            /**
+             * Config
+             * @description Free-form settings of the run: JSON, at most 32768 bytes, 8 levels deep, finite numbers.
+             */
+            config?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Host
+             * @description Where the loop runs (shown as worker).
+             */
+            host?: string | null;
         };
         /**
          * LwFSpec
@@ -1527,6 +1604,15 @@ export interface components {
              */
             per_boundary: (number | null)[];
         };
+        /** OpenedRunResponse */
+        OpenedRunResponse: {
+            run: components["schemas"]["RunRead"];
+            /**
+             * Token
+             * @description Bearer token for this run's metrics, events, heartbeat and finish; shown once.
+             */
+            token: string;
+        };
         /**
          * OptimizerSpec
          * @description The optimizer; it is rebuilt at no task boundary, as in the stability-gap experiments.
@@ -1671,6 +1757,11 @@ export interface components {
              */
             nf: number;
         };
+        /** ResumeRequest */
+        ResumeRequest: {
+            /** Host */
+            host?: string | null;
+        };
         /**
          * RotatedMNISTSpec
          * @description MNIST rotated by a fixed angle per task (task t by t x 9 degrees by default).
@@ -1736,6 +1827,12 @@ export interface components {
             /** Id */
             id: number;
             /**
+             * Kind
+             * @description 'engine': executed by a worker from its spec; 'loop': logged by the user's own training loop (gapwatch.init), with a free-form config and no spec.
+             * @enum {string}
+             */
+            kind: "engine" | "loop";
+            /**
              * Project
              * @description The project the run belongs to.
              */
@@ -1750,10 +1847,18 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+            status: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "crashed";
             /** Error */
             error: string | null;
-            spec: components["schemas"]["RunSpec"];
+            /** @description The engine run's spec; null for a loop run. */
+            spec: components["schemas"]["RunSpec"] | null;
+            /**
+             * Config
+             * @description A loop run's free-form config (searchable as ?config.<path>=<value>); empty for an engine run, whose settings are its spec.
+             */
+            config: {
+                [key: string]: unknown;
+            };
             /**
              * Created At
              * Format: date-time
@@ -2943,12 +3048,13 @@ export interface operations {
     "runs-list": {
         parameters: {
             query?: {
-                status?: ("queued" | "running" | "succeeded" | "failed" | "cancelled") | null;
+                status?: ("queued" | "running" | "succeeded" | "failed" | "cancelled" | "crashed") | null;
                 project?: string | null;
                 group?: string | null;
                 benchmark?: string | null;
                 strategy?: string | null;
                 tag?: string | null;
+                kind?: ("engine" | "loop") | null;
                 /** @description Order: a column name, descending with a leading '-'; runs without the number come last. */
                 sort?: "created_at" | "-created_at" | "acc" | "-acc" | "min_acc" | "-min_acc" | "wc_acc" | "-wc_acc" | "mean_gap_depth" | "-mean_gap_depth" | "duration" | "-duration";
                 limit?: number;
@@ -3000,6 +3106,75 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "runs-init": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoopRunRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenedRunResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "runs-resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A run's id. */
+                run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResumeRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenedRunResponse"];
                 };
             };
             /** @description Validation Error */

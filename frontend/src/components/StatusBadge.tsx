@@ -9,5 +9,14 @@ export function isActiveStatus(status: RunStatus): boolean {
 
 /** A run's status as a coloured pill; its text is the raw status word (tests and users rely on it). */
 export function StatusBadge({ status }: { status: RunStatus }) {
-  return <span className={`status-badge status-${status}`}>{status}</span>;
+  return (
+    <span className={`status-badge status-${status}`} title={STATUS_HINTS[status]}>
+      {status}
+    </span>
+  );
 }
+
+/** What a status word means where it is not obvious. */
+const STATUS_HINTS: Partial<Record<RunStatus, string>> = {
+  crashed: "The training loop stopped sending heartbeats; its code can resume the run",
+};

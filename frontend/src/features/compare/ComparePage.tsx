@@ -3,7 +3,7 @@
 import "../run/run.css";
 import "./compare.css";
 
-import { useCallback, useMemo } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 
 import type { RunRead, RunSummary } from "../../api/client";
@@ -20,11 +20,13 @@ import {
   comparedTasks,
   groupRuns,
   parseSelection,
+  runDetail,
   runLabel,
   type Selection,
   sameSchedule,
   type RunGroup,
 } from "./compareModel";
+import { CompareSettingsTable } from "./CompareSettingsTable";
 import { CompareSummaryTable } from "./CompareSummaryTable";
 import { MAX_COMPARED_RUNS, useComparison, useEventsOf, useSelectedRuns } from "./queries";
 import { RunPicker } from "./RunPicker";
@@ -79,15 +81,22 @@ function Comparison({ selection }: { readonly selection: SomeSelection }) {
     () => groupRuns(runs ?? [], selection.kind === "groups" ? "group" : "strategy"),
     [runs, selection.kind],
   );
-  const nTasks = comparedTasks(runs ?? []);
+  const events = useEventsOf(runIds[0]);
+  const spans = useMemo(() => taskSpansFromEvents(events.data?.events ?? []), [events.data]);
+  // Loop runs plan no task count: the summaries (and the first run's task events) tell it, so a
+  // comparison of loop runs asks for the summaries first, then for the curves.
+  const [summariesSeen, setSummariesSeen] = useState<readonly RunSummary[]>([]);
+  const nTasks = Math.max(comparedTasks(runs ?? [], summariesSeen), spans.length);
   const tasks = useMemo(() => Array.from({ length: nTasks }, (_, j) => j), [nTasks]);
   const keys = useMemo(() => tasks.map(accKey), [tasks]);
 
   const [chartsRef, width] = useElementWidth<HTMLDivElement>();
   const points = pointsForWidth(width);
   const comparison = useComparison(runIds, keys, points, zoom);
-  const events = useEventsOf(runIds[0]);
-  const spans = useMemo(() => taskSpansFromEvents(events.data?.events ?? []), [events.data]);
+  const answered = comparison.data?.summaries;
+  useEffect(() => {
+    if (answered) setSummariesSeen(answered);
+  }, [answered]);
 
   const labels = useMemo(() => new Map((runs ?? []).map((r) => [r.id, runLabel(r)])), [runs]);
   const charts = useMemo(() => {
@@ -110,7 +119,14 @@ function Comparison({ selection }: { readonly selection: SomeSelection }) {
   if (!runs) return <p className="empty">Loading runs…</p>;
   if (runs.length === 0) return <p className="empty">No runs in this selection.</p>;
 
-  const ready = comparison.data !== undefined && !comparison.isFetching && events.data !== undefined;
+  const schedule = sameSchedule(runs);
+  // Ready once the curves asked for are all the tasks the latest answer knows of.
+  const tasksKnown = Math.max(comparedTasks(runs, answered ?? []), spans.length);
+  const ready =
+    comparison.data !== undefined &&
+    !comparison.isFetching &&
+    events.data !== undefined &&
+    tasksKnown === nTasks;
   return (
     <>
       <CompareRuns runs={runs} groups={groups} truncated={(allRuns?.length ?? 0) > runs.length} />
@@ -123,15 +139,22 @@ function Comparison({ selection }: { readonly selection: SomeSelection }) {
           <CompareSummaryTable columns={columns} summaries={summaries} runs={runsById} />
         </section>
       )}
+      {runs.length > 1 && <CompareSettingsTable runs={runs} />}
       <section className="run-section" aria-labelledby="compare-accuracy-heading">
         <div className="section-head">
           <h2 id="compare-accuracy-heading">Accuracy on each task</h2>
           <ZoomHint zoom={zoom} onReset={resetZoom} />
           <GroupLegend groups={groups} />
         </div>
-        {!sameSchedule(runs) && (
+        {schedule === false && (
           <p className="muted chart-note">
             The runs train tasks of different lengths; the boundaries drawn are run #{runIds[0]}'s.
+          </p>
+        )}
+        {schedule === null && (
+          <p className="muted chart-note">
+            Own-loop runs keep their schedule in their code; the boundaries drawn are run #
+            {runIds[0]}'s.
           </p>
         )}
         <div
@@ -192,9 +215,7 @@ function CompareRuns({
                 <Link to={`/runs/${id}`} data-testid={`compare-run-link-${id}`}>
                   {runLabel(run)}
                 </Link>{" "}
-                <span className="muted">
-                  #{id} · seed {run.spec.seed ?? 0}
-                </span>{" "}
+                <span className="muted">{runDetail(run)}</span>{" "}
                 {run.status !== "succeeded" && <StatusBadge status={run.status} />}
               </span>
             );

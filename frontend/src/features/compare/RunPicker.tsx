@@ -4,6 +4,8 @@ import { useState } from "react";
 import { Link, useNavigate } from "react-router";
 
 import { percent } from "../../charts/format";
+import { MISSING } from "../../components/format";
+import { OWN_LOOP } from "./compareModel";
 import { useRecentFinishedRuns } from "./queries";
 
 export function RunPicker() {
@@ -73,8 +75,17 @@ export function RunPicker() {
                     <Link to={`/runs/${run.id}`}>{run.name ?? `Run ${run.id}`}</Link>{" "}
                     <span className="muted">#{run.id}</span>
                   </td>
-                  <td>{run.spec.strategy.name}</td>
-                  <td>{run.spec.benchmark.name}</td>
+                  {run.spec !== null ? (
+                    <>
+                      <td>{run.spec.strategy.name}</td>
+                      <td>{run.spec.benchmark.name}</td>
+                    </>
+                  ) : (
+                    <>
+                      <td className="muted">{OWN_LOOP}</td>
+                      <td className="muted">{MISSING}</td>
+                    </>
+                  )}
                   <td>{run.group ?? ""}</td>
                   <td>{percent(run.headline?.acc)}</td>
                 </tr>

@@ -8,8 +8,12 @@ import {
   compareColumns,
   comparedTasks,
   groupRuns,
+  loopAxes,
   parseSelection,
+  runDetail,
+  runSettings,
   sameSchedule,
+  settingDifferences,
 } from "./compareModel";
 
 type AlignedSeries = Schemas["AlignedSeries"];
@@ -17,8 +21,10 @@ type AlignedSeries = Schemas["AlignedSeries"];
 function run(id: number, strategy: string, group: string | null, iterations = 300): RunRead {
   return {
     id,
+    kind: "engine",
     name: `run-${id}`,
     group,
+    config: {},
     spec: {
       benchmark: { name: "split_digits", n_tasks: id === 9 ? 4 : 5 },
       model: { name: "mlp" },
@@ -182,5 +188,104 @@ describe("task count and schedule", () => {
     expect(comparedTasks([run(1, "er", null), run(9, "er", null)])).toBe(5);
     expect(sameSchedule([run(1, "er", null), run(2, "er", null)])).toBe(true);
     expect(sameSchedule([run(1, "er", null), run(2, "er", null, 500)])).toBe(false);
+  });
+});
+
+function loop(id: number, config: Record<string, unknown>, name: string | null = `loop-${id}`): RunRead {
+  return {
+    id,
+    kind: "loop",
+    name,
+    group: null,
+    spec: null,
+    config,
+    headline: { acc: 0.6, min_acc: 0.3, wc_acc: 0.4, mean_gap_depth: 0.2 },
+  } as unknown as RunRead;
+}
+
+describe("comparing loop runs", () => {
+  const a = loop(11, { lr: 0.01, memory: 2000, seed: 0, optimizer: { name: "sgd" } });
+  const b = loop(12, { lr: 0.01, memory: 2000, seed: 1, optimizer: { name: "sgd" } });
+  const c = loop(13, { lr: 0.1, memory: 2000, seed: 0, optimizer: { name: "adam" } });
+  const engine = run(1, "er", null);
+
+  it("labels a loop run by name (or id) and own loop", () => {
+    expect(runDetail(a)).toBe("#11 · own loop · seed 0");
+    expect(runDetail(loop(14, {}, null))).toBe("#14 · own loop");
+    expect(runDetail(engine)).toBe("#1 · seed 0");
+  });
+
+  it("groups loop runs along the config entries they differ in, seeds aside", () => {
+    expect(loopAxes([a, b, c, engine])).toEqual(["lr", "optimizer.name"]);
+    const groups = groupRuns([engine, a, b, c], "strategy");
+    expect(groups.map((g) => [g.label, g.runIds])).toEqual([
+      ["er", [1]],
+      ["own loop · lr=0.01 · optimizer.name=sgd", [11, 12]],
+      ["own loop · lr=0.1 · optimizer.name=adam", [13]],
+    ]);
+    // Loop runs of one config: one group, "own loop".
+    expect(groupRuns([a, b], "strategy").map((g) => [g.label, g.runIds])).toEqual([["own loop", [11, 12]]]);
+    // Asked for groups: by their group as ever.
+    expect(groupRuns([a, b], "group").map((g) => g.key)).toEqual(["#11", "#12"]);
+  });
+
+  it("gives the loop group a mean column and every run its own", () => {
+    const runs = [a, b, c];
+    const columns = compareColumns(runs, groupRuns(runs, "strategy"), "runs");
+    expect(columns.map((c) => [c.label, c.runIds])).toEqual([
+      ["loop-11", [11]],
+      ["loop-12", [12]],
+      ["loop-13", [13]],
+      ["own loop · lr=0.01 · optimizer.name=sgd", [11, 12]],
+    ]);
+  });
+
+  it("reads the task count from the summaries when no spec plans one", () => {
+    expect(comparedTasks([a, c])).toBe(0);
+    expect(comparedTasks([a, c], [{ tasks_total: null, tasks_completed: 3 }])).toBe(3);
+    expect(comparedTasks([engine, a], [{ tasks_total: null, tasks_completed: 2 }])).toBe(5);
+  });
+
+  it("cannot vouch for a loop run's schedule", () => {
+    expect(sameSchedule([a, b])).toBeNull();
+    expect(sameSchedule([engine, a])).toBeNull();
+    expect(sameSchedule([engine, run(2, "er", null, 500), a])).toBe(false);
+    expect(sameSchedule([a])).toBe(true);
+  });
+
+  it("lists the config entries that differ, with every run's value", () => {
+    expect(settingDifferences([a, b, c])).toEqual([
+      { key: "config.lr", values: ["0.01", "0.01", "0.1"] },
+      { key: "config.seed", values: ["0", "1", "0"] },
+      { key: "config.optimizer.name", values: ["sgd", "sgd", "adam"] },
+    ]);
+    expect(settingDifferences([a, a])).toEqual([]);
+  });
+
+  it("sets engine spec fields beside loop config entries, blank where a run has none", () => {
+    expect(runSettings(engine).get("strategy.name")).toBe("er");
+    expect(runSettings(engine).has("name")).toBe(false);
+    const rows = settingDifferences([engine, a]);
+    expect(rows).toContainEqual({ key: "strategy.name", values: ["er", ""] });
+    expect(rows).toContainEqual({ key: "config.lr", values: ["", "0.01"] });
+  });
+
+  it("draws a loop group's seeds as their mean", () => {
+    const groups = groupRuns([a, b], "strategy");
+    const aligned: AlignedSeries = {
+      key: "eval/acc/task_0",
+      steps: [0, 1],
+      values: [
+        [0.8, 0.6],
+        [0.6, 0.4],
+      ],
+      mean: [],
+      std: [],
+      count: [],
+      downsampled: false,
+    };
+    const chart = compareChart(aligned, [11, 12], groups, 1000, new Map([[11, "loop-11"], [12, "loop-12"]]));
+    expect(chart.series.map((s) => s.label)).toEqual(["loop-11", "loop-12", "own loop mean"]);
+    expect((chart.data[3] as number[])[0]).toBeCloseTo(70);
   });
 });

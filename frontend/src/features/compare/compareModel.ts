@@ -8,6 +8,7 @@ import { alignSeries, breakThreshold, type StepSeries } from "../../charts/align
 import { bandEdges } from "../../charts/bands";
 import { m4BucketWidth } from "../../charts/budget";
 import { seriesVar } from "../../charts/color";
+import { entryText, flattenConfig, jsonText, searchValueText } from "../../components/config";
 import { interpolate, meanStd, spreadOf } from "../../charts/stats";
 import type { ChartBand, SeriesStyle } from "../../charts/TimeSeriesChart";
 
@@ -53,19 +54,77 @@ export function runLabel(run: RunRead): string {
   return run.name ?? `Run ${run.id}`;
 }
 
+/** What a loop run is called where an engine run shows its strategy. */
+export const OWN_LOOP = "own loop";
+
+/** "#12 · seed 3" for an engine run; "#12 · own loop" (and its config's seed) for a loop run. */
+export function runDetail(run: RunRead): string {
+  if (run.spec !== null) return `#${run.id} · seed ${run.spec.seed ?? 0}`;
+  const seed = flattenConfig(run.config).find(([key]) => key === "seed")?.[1];
+  return `#${run.id} · ${OWN_LOOP}${seed !== undefined ? ` · seed ${jsonText(seed)}` : ""}`;
+}
+
+/** A seed is a repetition of a setting, not a setting: runs that differ only there belong together. */
+function isSeedKey(key: string): boolean {
+  return /(^|[._])seed$/i.test(key);
+}
+
+/**
+ * The config entries that tell the loop runs among `runs` apart (seeds left out): the axes a
+ * comparison of loop runs groups them along, in order of first appearance.
+ */
+export function loopAxes(runs: readonly RunRead[]): string[] {
+  const loops = runs.filter((run) => run.spec === null).map((run) => configMap(run.config));
+  const keys = [...new Set(loops.flatMap((config) => [...config.keys()]))];
+  return keys.filter(
+    (key) => !isSeedKey(key) && new Set(loops.map((config) => config.get(key) ?? "")).size > 1,
+  );
+}
+
+function configMap(config: unknown): Map<string, string> {
+  return new Map(flattenConfig(config).map(([key, value]) => [key, jsonText(value)]));
+}
+
+// A group label names at most this many config entries (the key still tells every one apart).
+const LABEL_AXES = 3;
+
+/** A loop run's group when grouping by "strategy": "own loop", or "own loop · lr=0.1" when the
+ * compared loop runs differ in their config (their seeds aside). */
+function loopGroup(run: RunRead, axes: readonly string[]): { key: string; label: string } {
+  const entries = new Map(flattenConfig(run.config));
+  const parts = axes.map((key) =>
+    entries.has(key) ? entryText([key, entries.get(key)]) : `${key}=—`,
+  );
+  const shown = parts.slice(0, LABEL_AXES).join(" · ") + (parts.length > LABEL_AXES ? " · …" : "");
+  return {
+    key: `loop:${parts.join("\u0000")}`,
+    label: parts.length > 0 ? `${OWN_LOOP} · ${shown}` : OWN_LOOP,
+  };
+}
+
 /**
  * Groups the runs, in order of first appearance: by their `group` when groups were asked for
- * (a run without one stands alone), else by strategy.
+ * (a run without one stands alone), else by strategy. A loop run has no strategy: loop runs
+ * group by the config entries they differ in (their seeds aside), so that the seeds of one
+ * config are drawn as its mean ± std.
  */
 export function groupRuns(runs: readonly RunRead[], by: "strategy" | "group"): RunGroup[] {
-  const groups = new Map<string, number[]>();
+  const axes = by === "strategy" ? loopAxes(runs) : [];
+  const groups = new Map<string, { label: string; runIds: number[] }>();
   for (const run of runs) {
-    const key = by === "group" ? (run.group ?? `#${run.id}`) : run.spec.strategy.name;
-    groups.set(key, [...(groups.get(key) ?? []), run.id]);
+    const { key, label } =
+      by === "group"
+        ? { key: run.group ?? `#${run.id}`, label: run.group ?? `#${run.id}` }
+        : run.spec !== null
+          ? { key: run.spec.strategy.name, label: run.spec.strategy.name }
+          : loopGroup(run, axes);
+    const group = groups.get(key) ?? { label, runIds: [] };
+    group.runIds.push(run.id);
+    groups.set(key, group);
   }
-  return [...groups.entries()].map(([key, runIds], i) => ({
+  return [...groups.entries()].map(([key, { label, runIds }], i) => ({
     key,
-    label: key,
+    label,
     runIds,
     colorVar: seriesVar(i),
   }));
@@ -268,21 +327,78 @@ export function compareCell(
   return spreadOf(values);
 }
 
-/** The task count to chart: the most any compared run plans. */
-export function comparedTasks(runs: readonly RunRead[]): number {
+/**
+ * The task count to chart: the most any compared run plans (its spec's n_tasks) or, for loop
+ * runs, which plan nothing the server knows of, the most tasks a summary has seen.
+ */
+export function comparedTasks(
+  runs: readonly RunRead[],
+  summaries: readonly Pick<RunSummary, "tasks_total" | "tasks_completed">[] = [],
+): number {
   return Math.max(
     0,
     ...runs.map((run) => {
-      const n = (run.spec.benchmark as { n_tasks?: unknown }).n_tasks;
+      const n = (run.spec?.benchmark as { n_tasks?: unknown } | undefined)?.n_tasks;
       return typeof n === "number" ? n : 0;
     }),
+    ...summaries.map((summary) => summary.tasks_total ?? summary.tasks_completed),
   );
 }
 
-/** Whether every run trains tasks of the same length (so one run's boundaries fit all). */
-export function sameSchedule(runs: readonly RunRead[]): boolean {
+/**
+ * Whether every run trains tasks of the same length (so one run's boundaries fit all): true or
+ * false from the engine runs' specs; null when they agree but a loop run is compared too (its
+ * schedule is its code's, unknown here).
+ */
+export function sameSchedule(runs: readonly RunRead[]): boolean | null {
   const schedules = new Set(
-    runs.map(({ spec }) => `${spec.training?.iterations_per_task}/${spec.training?.epochs_per_task}`),
+    runs.flatMap(({ spec }) =>
+      spec === null
+        ? []
+        : [`${spec.training?.iterations_per_task}/${spec.training?.epochs_per_task}`],
+    ),
   );
-  return schedules.size <= 1;
+  if (schedules.size > 1) return false;
+  return runs.length > 1 && runs.some((run) => run.spec === null) ? null : true;
+}
+
+/** One setting that differs between the compared runs: its value per run ("" where unset). */
+export interface SettingRow {
+  readonly key: string;
+  readonly values: readonly string[];
+}
+
+// Spec fields that label or route a run rather than set its training.
+const NOT_SETTINGS = new Set(["project", "name", "group", "tags", "queue"]);
+
+/**
+ * A run's settings, flat: an engine run's spec ("strategy.name", "optimizer.lr", …) or a loop
+ * run's config ("config.lr", "config.optimizer.name", …), values as the config search writes
+ * them (0.01, adam, "two words").
+ */
+export function runSettings(run: RunRead): Map<string, string> {
+  if (run.spec === null) {
+    return new Map(
+      flattenConfig(run.config).map(([key, value]) => [`config.${key}`, searchValueText(value)]),
+    );
+  }
+  const spec = Object.fromEntries(
+    Object.entries(run.spec).filter(([key]) => !NOT_SETTINGS.has(key)),
+  );
+  return new Map(
+    flattenConfig(spec).map(([key, value]) => [key, searchValueText(value)]),
+  );
+}
+
+/**
+ * The settings that differ between the runs, one row each with every run's value, in order of
+ * first appearance: spec fields for engine runs, config entries for loop runs (the axes a
+ * comparison of one's own loops runs along).
+ */
+export function settingDifferences(runs: readonly RunRead[]): SettingRow[] {
+  const settings = runs.map(runSettings);
+  const keys = [...new Set(settings.flatMap((s) => [...s.keys()]))];
+  return keys
+    .map((key) => ({ key, values: settings.map((s) => s.get(key) ?? "") }))
+    .filter((row) => new Set(row.values).size > 1);
 }

@@ -58,7 +58,12 @@ export function useComparison(
       unwrap(
         await api.GET("/api/v1/compare", {
           params: {
-            query: { runs: runIds.join(","), keys: keys.join(","), ...seriesQuery(range, points) },
+            query: {
+              runs: runIds.join(","),
+              // No keys yet (loop runs plan no task count: the summaries tell it): summaries only.
+              ...(keys.length > 0 ? { keys: keys.join(",") } : {}),
+              ...seriesQuery(range, points),
+            },
           },
         }),
       ),

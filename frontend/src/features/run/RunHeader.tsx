@@ -5,6 +5,7 @@ import { Link } from "react-router";
 import { api, unwrap, type RunRead } from "../../api/client";
 import { canEdit } from "../../auth/roles";
 import { useMe } from "../../auth/session";
+import { configSeed } from "../../components/config";
 import { formatCount, formatDuration } from "../../components/format";
 import { ProgressBar } from "../../components/ProgressBar";
 import { isActiveStatus, StatusBadge } from "../../components/StatusBadge";
@@ -17,9 +18,21 @@ interface Props {
   readonly onExportPng: (() => void) | null;
 }
 
-/** "split_digits (class_incremental, 5 tasks)" and friends: the spec's names, short. */
-export function describeSpec(run: RunRead): { label: string; value: string }[] {
+/**
+ * What the run trains, short: the spec's names ("split_digits (class-incremental, 5 tasks)" and
+ * friends) for an engine run; "own training loop" and the host it runs on for a loop run, whose
+ * settings are its config (the page tables them).
+ */
+export function describeRun(run: RunRead): { label: string; value: string }[] {
   const spec = run.spec;
+  if (spec === null) {
+    const seed = configSeed(run.config);
+    return [
+      { label: "trained by", value: "own training loop" },
+      ...(run.worker ? [{ label: "host", value: run.worker }] : []),
+      ...(seed !== null ? [{ label: "seed", value: String(seed) }] : []),
+    ];
+  }
   const benchmark = spec.benchmark as { name: string; scenario?: string; n_tasks?: number };
   const details = [
     benchmark.scenario?.replace(/_/g, "-"),
@@ -43,10 +56,17 @@ export function describeSpec(run: RunRead): { label: string; value: string }[] {
   ];
 }
 
-/** "1,200 / 1,500 it (80.0%) · 412.3 it/s" while running; the totals and the time taken after. */
+/**
+ * "1,200 / 1,500 it (80.0%) · 412.3 it/s" while running; the totals and the time taken after.
+ * Without a total (a loop that does not know it) just the step: "step 1,200 · 412.3 it/s".
+ */
 export function progressText(run: RunRead): string {
   const { step, total, fraction } = run.progress;
-  const parts = [`${step.toLocaleString("en-US")} / ${total?.toLocaleString("en-US") ?? "?"} it`];
+  const parts = [
+    total == null
+      ? `step ${formatCount(step)}`
+      : `${formatCount(step)} / ${formatCount(total)} it`,
+  ];
   if (fraction != null) parts[0] += ` (${(fraction * 100).toFixed(1)}%)`;
   if (isActiveStatus(run.status)) {
     if (run.iterations_per_s != null) parts.push(`${run.iterations_per_s.toFixed(1)} it/s`);
@@ -128,7 +148,7 @@ export function RunHeader({ run, live, onExportPng }: Props) {
           <dt>project</dt>
           <dd data-testid="run-project">{run.project}</dd>
         </div>
-        {describeSpec(run).map(({ label, value }) => (
+        {describeRun(run).map(({ label, value }) => (
           <div key={label}>
             <dt>{label}</dt>
             <dd>{value}</dd>
@@ -151,18 +171,27 @@ export function RunHeader({ run, live, onExportPng }: Props) {
       </dl>
       {(run.status === "running" || run.started_at !== null) && (
         <div className="run-progress" data-testid="progress-bar" data-status={run.status}>
-          <ProgressBar
-            fraction={fraction ?? (run.status === "succeeded" ? 1 : 0)}
-            label={`${formatCount(step)} of ${total == null ? "?" : formatCount(total)} iterations`}
-          />
+          {/* A loop without a total has no fraction to draw: the text says its step. */}
+          {!(run.kind === "loop" && total == null) && (
+            <ProgressBar
+              fraction={fraction ?? (run.status === "succeeded" ? 1 : 0)}
+              label={`${formatCount(step)} of ${total == null ? "?" : formatCount(total)} iterations`}
+            />
+          )}
           <span className="run-progress-text">{progressText(run)}</span>
         </div>
       )}
       {cancel.error && <p className="error">Could not cancel: {cancel.error.message}</p>}
-      {run.status === "failed" && run.error && (
-        <pre className="run-error" data-testid="run-error">
+      {(run.status === "failed" || run.status === "crashed") && run.error && (
+        <pre className="run-error" data-testid="run-error" data-status={run.status}>
           {run.error}
         </pre>
+      )}
+      {run.status === "crashed" && (
+        <p className="muted run-crashed-hint" data-testid="run-crashed-hint">
+          The training loop stopped sending heartbeats. Its code can pick the run up again with{" "}
+          <code>gapwatch.init(resume={run.id})</code>.
+        </p>
       )}
     </header>
   );

@@ -17,6 +17,7 @@ import { AccuracyCharts, type ChartLayout } from "./AccuracyCharts";
 import { AccuracyHeatmap } from "./AccuracyHeatmap";
 import { GapsTable } from "./GapsTable";
 import { useRun, useRunEvents, useRunGaps, useRunSeries, useRunSummary } from "./queries";
+import { RunConfig } from "./RunConfig";
 import { RunHeader } from "./RunHeader";
 import {
   accuracyTables,
@@ -128,6 +129,8 @@ function RunView({ id }: { readonly id: number }) {
   return (
     <div className="run-page" ref={pageRef}>
       <RunHeader run={run} live={live} onExportPng={started ? exportPng : null} />
+      {/* A loop run's settings are its config (an engine run's spec is in the header). */}
+      {run.spec === null && <RunConfig config={run.config} />}
 
       {!started ? (
         <section className="run-waiting" data-testid="run-waiting">
@@ -144,7 +147,9 @@ function RunView({ id }: { readonly id: number }) {
               started it. Its spec:
             </p>
           )}
-          <pre className="run-spec">{JSON.stringify(run.spec, null, 2)}</pre>
+          {run.spec !== null && (
+            <pre className="run-spec">{JSON.stringify(run.spec, null, 2)}</pre>
+          )}
         </section>
       ) : (
         <>

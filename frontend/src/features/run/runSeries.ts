@@ -14,9 +14,12 @@ export const evalLossKey = (task: number) => `eval/loss/task_${task}`;
 export const TRAIN_LOSS = "train/loss";
 export const TRAIN_LR = "train/lr";
 
-/** The task count a run's spec plans (every benchmark spec has `n_tasks`), or null. */
+/**
+ * The task count a run's spec plans (every benchmark spec has `n_tasks`), or null; null for a
+ * loop run too (no spec: its tasks are the ones its events started).
+ */
 export function plannedTasks(run: RunRead | undefined): number | null {
-  const benchmark = run?.spec.benchmark as { n_tasks?: unknown } | undefined;
+  const benchmark = run?.spec?.benchmark as { n_tasks?: unknown } | undefined;
   const n = benchmark?.n_tasks;
   return typeof n === "number" && Number.isInteger(n) && n > 0 ? n : null;
 }

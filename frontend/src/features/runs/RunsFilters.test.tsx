@@ -85,3 +85,80 @@ describe("RunsFilters project select", () => {
     expect(views.at(-1)!.project).toBeNull();
   });
 });
+
+describe("RunsFilters kind select", () => {
+  it("filters all / engine / own-loop runs through the URL", () => {
+    const views: RunsView[] = [];
+    render(<Page seen={(v) => views.push(v)} />);
+    const select = screen.getByTestId("filter-kind") as HTMLSelectElement;
+    expect([...select.options].map((o) => [o.value, o.textContent])).toEqual([
+      ["", "all"],
+      ["engine", "engine"],
+      ["loop", "own loop"],
+    ]);
+    fireEvent.change(select, { target: { value: "loop" } });
+    expect(views.at(-1)!.kind).toBe("loop");
+    expect(searchFromView(views.at(-1)!).toString()).toBe("kind=loop");
+  });
+});
+
+describe("RunsFilters config search", () => {
+  it("puts typed key=value entries in the URL as config.<key> parameters", () => {
+    const views: RunsView[] = [];
+    render(<Page seen={(v) => views.push(v)} />);
+    const input = screen.getByTestId("filter-config") as HTMLInputElement;
+    fireEvent.change(input, { target: { value: "lr=0.01, optimizer.name=adam" } });
+    act(() => vi.advanceTimersByTime(600));
+    expect(searchFromView(views.at(-1)!).toString()).toBe("config.lr=0.01&config.optimizer.name=adam");
+    // What was typed stays as typed (its comma) once the URL says the same.
+    expect(input.value).toBe("lr=0.01, optimizer.name=adam");
+    expect(screen.queryByTestId("filter-config-error")).toBeNull();
+  });
+
+  it("names a malformed entry under the box and keeps the last search", () => {
+    const views: RunsView[] = [];
+    render(<Page seen={(v) => views.push(v)} />);
+    const input = screen.getByTestId("filter-config") as HTMLInputElement;
+    fireEvent.change(input, { target: { value: "lr=0.01" } });
+    act(() => vi.advanceTimersByTime(600));
+    fireEvent.change(input, { target: { value: "lr=0.01 adam" } });
+    act(() => vi.advanceTimersByTime(600));
+    expect(screen.getByTestId("filter-config-error").textContent).toBe(
+      "Not searched: “adam”: write key=value, e.g. lr=0.01",
+    );
+    expect(input.getAttribute("aria-invalid")).toBe("true");
+    expect(views.at(-1)!.config).toEqual([{ key: "lr", value: "0.01" }]);
+    // Typing again clears the complaint; Enter applies at once.
+    fireEvent.change(input, { target: { value: "lr=0.01 opt=adam" } });
+    expect(screen.queryByTestId("filter-config-error")).toBeNull();
+    fireEvent.keyDown(input, { key: "Enter" });
+    expect(views.at(-1)!.config).toEqual([
+      { key: "lr", value: "0.01" },
+      { key: "opt", value: "adam" },
+    ]);
+  });
+
+  it("follows the URL and shows what the server refused", () => {
+    function Controlled({ search, problem }: { search: string; problem: string | null }) {
+      const view = viewFromSearch(new URLSearchParams(search));
+      return (
+        <RunsFilters
+          view={view}
+          projects={[]}
+          benchmarks={[]}
+          strategies={[]}
+          configProblem={problem}
+          onChange={() => {}}
+        />
+      );
+    }
+    const { rerender } = render(<Controlled search="config.lr=0.01&config.note=a%20b" problem={null} />);
+    const input = screen.getByTestId("filter-config") as HTMLInputElement;
+    expect(input.value).toBe('lr=0.01 note="a b"');
+    rerender(<Controlled search="config.x=1" problem="config.x: at most 8 config filters" />);
+    expect(input.value).toBe("x=1");
+    expect(screen.getByTestId("filter-config-error").textContent).toBe(
+      "The server refused the config search: config.x: at most 8 config filters",
+    );
+  });
+});

@@ -1,9 +1,15 @@
 import { useEffect, useState } from "react";
 
-import { RUN_STATUSES, type RunsView, withFilter } from "./runsQuery";
+import { formatConfigSearch, parseConfigSearch, sameFilters } from "./configSearch";
+import { RUN_STATUSES, type RunsView, withConfig, withFilter } from "./runsQuery";
 
-// The tag filter is typed; the list follows after a pause rather than on every keystroke.
+// The tag filter and the config search are typed; the list follows after a pause rather than
+// on every keystroke.
 const TAG_DEBOUNCE_MS = 350;
+const CONFIG_DEBOUNCE_MS = 500;
+const CONFIG_HELP =
+  "Loop runs whose config holds these values: key=value entries apart by spaces or commas, " +
+  'nested keys joined by dots, values compared as JSON (0.01, true, "some text")';
 
 interface Props {
   view: RunsView;
@@ -11,6 +17,8 @@ interface Props {
   projects: readonly string[];
   benchmarks: readonly string[];
   strategies: readonly string[];
+  /** What the server refused in the config search (a 422 naming the parameter), if anything. */
+  configProblem?: string | null;
   onChange: (next: RunsView) => void;
 }
 
@@ -48,7 +56,94 @@ function FilterSelect({ label, filter, options, view, onChange }: FilterSelectPr
   );
 }
 
-export function RunsFilters({ view, projects, benchmarks, strategies, onChange }: Props) {
+/**
+ * The config search box: "lr=0.01 optimizer.name=adam" becomes ?config.lr=0.01&config.… after a
+ * pause (or on Enter). Text that is not key=value entries stays in the box with the problem
+ * under it, and the list keeps its last search.
+ */
+function ConfigSearchBox({
+  view,
+  problem,
+  onChange,
+}: {
+  view: RunsView;
+  problem: string | null;
+  onChange: (next: RunsView) => void;
+}) {
+  const fromUrl = formatConfigSearch(view.config);
+  const [text, setText] = useState(fromUrl);
+  const [error, setError] = useState<string | null>(null);
+  // The URL may change under the box (back button, a shared link): follow it, unless what was
+  // typed already says the same (keep its spelling: commas, a trailing space).
+  useEffect(() => {
+    setText((typed) => {
+      const parsed = parseConfigSearch(typed);
+      return parsed.ok && formatConfigSearch(parsed.filters) === fromUrl ? typed : fromUrl;
+    });
+    setError(null);
+  }, [fromUrl]);
+
+  const apply = (now: string) => {
+    const parsed = parseConfigSearch(now);
+    if (!parsed.ok) {
+      setError(parsed.error);
+      return;
+    }
+    setError(null);
+    if (!sameFilters(parsed.filters, view.config)) onChange(withConfig(view, parsed.filters));
+  };
+  useEffect(() => {
+    const parsed = parseConfigSearch(text);
+    if (parsed.ok && sameFilters(parsed.filters, view.config)) return;
+    const timer = window.setTimeout(() => {
+      if (!parsed.ok) setError(parsed.error);
+      else onChange(withConfig(view, parsed.filters));
+    }, CONFIG_DEBOUNCE_MS);
+    return () => window.clearTimeout(timer);
+  }, [text, view, onChange]);
+
+  const shown = error ?? problem;
+  return (
+    <div className="filter-config">
+      <label>
+        Config
+        <input
+          type="search"
+          data-testid="filter-config"
+          placeholder="e.g. lr=0.01 optimizer.name=adam"
+          spellCheck={false}
+          autoCapitalize="off"
+          autoCorrect="off"
+          title={CONFIG_HELP}
+          value={text}
+          aria-invalid={shown ? true : undefined}
+          aria-describedby={shown ? "filter-config-error" : undefined}
+          onChange={(e) => {
+            setText(e.target.value);
+            setError(null);
+          }}
+          onKeyDown={(e) => {
+            if (e.key === "Enter") apply(text);
+          }}
+        />
+      </label>
+      {shown && (
+        <p className="filter-problem" id="filter-config-error" data-testid="filter-config-error" role="alert">
+          {error ? `Not searched: ${error}` : `The server refused the config search: ${problem}`}
+        </p>
+      )}
+    </div>
+  );
+}
+
+export function RunsFilters({
+  view,
+  projects,
+  benchmarks,
+  strategies,
+  configProblem = null,
+  onChange,
+}: Props) {
   const [tag, setTag] = useState(view.tag ?? "");
   // The URL may change under the input (back button, a shared link): follow it. The URL holds
   // the trimmed tag, so an input that trims to it already says the same: keep what was typed
@@ -79,6 +174,18 @@ export function RunsFilters({ view, projects, benchmarks, strategies, onChange }
         view={view}
         onChange={onChange}
       />
+      <label>
+        Kind
+        <select
+          data-testid="filter-kind"
+          value={view.kind ?? ""}
+          onChange={(e) => onChange(withFilter(view, "kind", e.target.value))}
+        >
+          <option value="">all</option>
+          <option value="engine">engine</option>
+          <option value="loop">own loop</option>
+        </select>
+      </label>
       <FilterSelect
         label="Benchmark"
         filter="benchmark"
@@ -106,6 +213,7 @@ export function RunsFilters({ view, projects, benchmarks, strategies, onChange }
           }}
         />
       </label>
+      <ConfigSearchBox view={view} problem={configProblem} onChange={onChange} />
     </div>
   );
 }

@@ -4,11 +4,12 @@ import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { useCallback, useMemo, useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 
-import { api, unwrap } from "../../api/client";
+import { api, ApiError, unwrap } from "../../api/client";
 import { useMe } from "../../auth/session";
 import { useNow } from "../../components/useNow";
 import { unionTags } from "../new-run/schemaForm";
 import { runSpecSchema, useSpecDescription } from "../new-run/specQuery";
+import { configFilterProblem } from "./configSearch";
 import { RunsEmpty } from "./RunsEmpty";
 import { RunsFilters } from "./RunsFilters";
 import { RunsTable } from "./RunsTable";
@@ -50,7 +51,10 @@ export function RunsPage() {
     queryFn: async () => unwrap(await api.GET("/api/v1/runs", { params: { query } })),
     refetchInterval: (q) => (listNeedsPolling(q.state.data?.items) ? POLL_MS : false),
     placeholderData: keepPreviousData,
+    // A refused query (a malformed config search) is refused again: say so at once.
+    retry: (failures, error) => !(error instanceof ApiError && error.status < 500) && failures < 1,
   });
+  const configProblem = configFilterProblem(runs.error);
   const spec = useSpecDescription();
   const names = useMemo(() => {
     if (!spec.data) return { benchmarks: [], strategies: [] };
@@ -120,9 +124,10 @@ export function RunsPage() {
             projects={projects}
             benchmarks={names.benchmarks}
             strategies={names.strategies}
+            configProblem={configProblem}
             onChange={setView}
           />
-          {runs.isError && <p className="error">Could not load runs: {runs.error.message}</p>}
+          {runs.isError && !configProblem && <p className="error">Could not load runs: {runs.error.message}</p>}
           {runs.isPending && <p className="muted">Loading runs…</p>}
           {empty === "past-end" && (
             <p className="empty" data-testid="runs-past-end">

@@ -11,6 +11,7 @@ afterEach(cleanup);
 function run(id: number, overrides: Partial<RunRead> = {}): RunRead {
   return {
     id,
+    kind: "engine",
     project: "default",
     name: `run ${id}`,
     group: null,
@@ -23,6 +24,7 @@ function run(id: number, overrides: Partial<RunRead> = {}): RunRead {
       strategy: { name: "er" },
       seed: 1,
     },
+    config: {},
     created_at: "2025-01-01T00:00:00Z",
     started_at: "2025-01-01T00:00:00Z",
     finished_at: "2025-01-01T00:00:30Z",
@@ -68,6 +70,41 @@ describe("RunsTable", () => {
     const running = screen.getByTestId("run-row-4");
     expect(within(running).getByRole("progressbar")).toBeTruthy();
     expect(within(running).getByText("1m 00s")).toBeTruthy();
+  });
+
+  it("shows a loop run as its own loop with its config, and a crashed run by its own badge", () => {
+    renderTable([
+      run(5, {
+        kind: "loop",
+        spec: null,
+        config: { lr: 0.01, memory: 2000, optimizer: { name: "sgd", momentum: 0.9 } },
+        status: "crashed",
+        error: "no heartbeat",
+      }),
+      run(6, {
+        kind: "loop",
+        spec: null,
+        config: {},
+        status: "running",
+        finished_at: null,
+        duration_s: null,
+        headline: null,
+        progress: { step: 1234, total: null, fraction: null },
+      }),
+    ]);
+    const row = screen.getByTestId("run-row-5");
+    const cell = screen.getByTestId("run-config-5");
+    expect(within(cell).getByText("own loop")).toBeTruthy();
+    expect(cell.textContent).toContain("lr=0.01 · memory=2000 · optimizer.name=sgd · +1");
+    expect(within(cell).getByTitle(/optimizer\.momentum=0\.9/)).toBeTruthy();
+    expect(within(row).queryByText("split_digits")).toBeNull();
+    const badge = within(screen.getByTestId("run-status-5")).getByText("crashed");
+    expect(badge.className).toContain("status-crashed");
+    expect(badge.getAttribute("title")).toMatch(/heartbeats/);
+    // No total from the loop: the step, not an empty progress bar.
+    const running = screen.getByTestId("run-row-6");
+    expect(within(running).queryByRole("progressbar")).toBeNull();
+    expect(screen.getByTestId("run-step-6").textContent).toBe("step 1,234");
   });
 
   it("reports checkbox and header clicks", () => {

@@ -3,8 +3,8 @@ import { Link } from "react-router";
 import type { RunRead } from "../../api/client";
 import { ProgressBar } from "../../components/ProgressBar";
 import { StatusBadge } from "../../components/StatusBadge";
-import { formatDuration, formatPercent, formatWhen } from "../../components/format";
-import { runRowView } from "./runRow";
+import { formatCount, formatDuration, formatPercent, formatWhen, MISSING } from "../../components/format";
+import { type RunRowView, runRowView } from "./runRow";
 import { type RunsView, type SortColumn, sortDirection } from "./runsQuery";
 
 interface Props {
@@ -79,6 +79,38 @@ function SortHeader({
   );
 }
 
+/**
+ * The benchmark and strategy cells: the spec's names, or for a loop run "own loop" with its
+ * first config entries (it has no benchmark or strategy of ours).
+ */
+function TrainedCells({ row }: { row: RunRowView }) {
+  if (row.config) {
+    return (
+      <>
+        <td className="loop-cell" data-testid={`run-config-${row.id}`}>
+          <span className="loop-label">own loop</span>
+          {row.config.text && (
+            <div className="muted small config-summary" title={row.config.full}>
+              {row.config.text}
+              {row.config.more > 0 && ` · +${row.config.more}`}
+            </div>
+          )}
+        </td>
+        <td className="muted">{MISSING}</td>
+      </>
+    );
+  }
+  return (
+    <>
+      <td>
+        {row.benchmark}
+        {row.scenario && <div className="muted small">{row.scenario}</div>}
+      </td>
+      <td>{row.strategy}</td>
+    </>
+  );
+}
+
 export function RunsTable({ runs, view, now, selected, onToggle, onToggleAll, onSort }: Props) {
   const rows = runs.map((run) => runRowView(run, now));
   const ids = rows.map((r) => r.id);
@@ -147,17 +179,20 @@ export function RunsTable({ runs, view, now, selected, onToggle, onToggleAll, on
               <td data-testid={`run-status-${row.id}`}>
                 <StatusBadge status={row.status} />
               </td>
-              <td>
-                {row.benchmark}
-                {row.scenario && <div className="muted small">{row.scenario}</div>}
-              </td>
-              <td>{row.strategy}</td>
-              <td className="num">{row.seed}</td>
+              <TrainedCells row={row} />
+              <td className="num">{row.seed ?? MISSING}</td>
               <td className="num" title={new Date(row.createdAt).toLocaleString()}>
                 {formatWhen(row.createdAt, now)}
               </td>
               <td className="num">
-                {row.progress !== null ? (
+                {row.step !== null ? (
+                  <div className="duration-progress">
+                    <span>{formatDuration(row.durationS)}</span>
+                    <span className="muted small" data-testid={`run-step-${row.id}`}>
+                      step {formatCount(row.step)}
+                    </span>
+                  </div>
+                ) : row.progress !== null ? (
                   <div className="duration-progress">
                     <span>{formatDuration(row.durationS)}</span>
                     <ProgressBar

@@ -6,6 +6,7 @@ import { compareHref, listNeedsPolling, runRowView } from "./runRow";
 function run(overrides: Partial<RunRead>): RunRead {
   return {
     id: 7,
+    kind: "engine",
     project: "lab-a",
     name: "digits er",
     group: "g",
@@ -18,6 +19,7 @@ function run(overrides: Partial<RunRead>): RunRead {
       strategy: { name: "er" },
       seed: 3,
     },
+    config: {},
     created_at: "2025-01-01T00:00:00Z",
     started_at: "2025-01-01T00:00:10Z",
     finished_at: "2025-01-01T00:01:40Z",
@@ -71,6 +73,59 @@ describe("runRowView", () => {
     expect(
       runRowView(run({ status: "queued", started_at: null, finished_at: null, duration_s: null }), now).durationS,
     ).toBeNull();
+  });
+});
+
+describe("runRowView of a loop run", () => {
+  const loop = run({
+    id: 12,
+    kind: "loop",
+    name: "my-er",
+    spec: null,
+    config: { lr: 0.01, memory: 2000, optimizer: { name: "sgd" }, seed: 4 },
+    worker: "laptop",
+  });
+
+  it("has no benchmark or strategy, and summarises its config instead", () => {
+    expect(runRowView(loop, now)).toMatchObject({
+      id: 12,
+      kind: "loop",
+      name: "my-er",
+      benchmark: null,
+      scenario: null,
+      strategy: null,
+      seed: 4,
+      // The seed has its own column, so the summary leaves it out.
+      config: { text: "lr=0.01 · memory=2000 · optimizer.name=sgd", more: 0 },
+      acc: 0.81,
+    });
+    expect(runRowView(run({ kind: "loop", spec: null, config: {} }), now)).toMatchObject({
+      seed: null,
+      config: { text: "", more: 0 },
+    });
+  });
+
+  it("an engine run has no config summary", () => {
+    expect(runRowView(run({}), now).config).toBeNull();
+  });
+
+  it("a crashed loop run keeps its status and needs no polling", () => {
+    const crashed = { ...loop, status: "crashed" as const, error: "no heartbeat for 300 s" };
+    expect(runRowView(crashed, now)).toMatchObject({ status: "crashed", progress: null, step: null });
+    expect(listNeedsPolling([crashed])).toBe(false);
+  });
+
+  it("a running loop without a total shows its step, not a bar", () => {
+    const running = {
+      ...loop,
+      status: "running" as const,
+      finished_at: null,
+      duration_s: null,
+      progress: { step: 420, total: null, fraction: null },
+    };
+    expect(runRowView(running, now)).toMatchObject({ progress: null, step: 420, durationS: 300 });
+    const withTotal = { ...running, progress: { step: 420, total: 1000, fraction: 0.42 } };
+    expect(runRowView(withTotal, now)).toMatchObject({ progress: 0.42, step: null });
   });
 });
 

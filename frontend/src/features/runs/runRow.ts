@@ -1,5 +1,6 @@
 // One runs-table row from a RunRead: the few things a researcher scans a list for.
 import type { RunRead } from "../../api/client";
+import { configSeed, configSummary, type ConfigSummary } from "../../components/config";
 import { secondsBetween } from "../../components/format";
 
 export interface RunRowView {
@@ -7,15 +8,23 @@ export interface RunRowView {
   project: string;
   name: string;
   status: RunRead["status"];
-  benchmark: string;
+  kind: RunRead["kind"];
+  /** The spec's benchmark; null for a loop run (it has none). */
+  benchmark: string | null;
   scenario: string | null;
-  strategy: string;
-  seed: number;
+  /** The spec's strategy; null for a loop run. */
+  strategy: string | null;
+  /** The spec's seed, or a loop run's top-level integer `config.seed`; else null. */
+  seed: number | null;
+  /** A loop run's first config entries ("lr=0.01 · memory=2000"); null for an engine run. */
+  config: ConfigSummary | null;
   createdAt: string;
   /** Seconds; live (up to `now`) while running, null while queued. */
   durationS: number | null;
   /** Fraction done while running, else null (a finished run needs no bar). */
   progress: number | null;
+  /** The step a running loop run is at when its loop gave no total (no fraction to draw). */
+  step: number | null;
   acc: number | null;
   minAcc: number | null;
   wcAcc: number | null;
@@ -35,20 +44,48 @@ function durationOf(run: RunRead, now: number): number | null {
   return run.finished_at ? secondsBetween(run.started_at, run.finished_at, now) : null;
 }
 
-export function runRowView(run: RunRead, now: number): RunRowView {
+/** What a run trains, from its spec; a loop run (no spec) shows its config instead. */
+function trainedBy(run: RunRead) {
+  if (run.spec === null) {
+    const seed = configSeed(run.config);
+    return {
+      benchmark: null,
+      scenario: null,
+      strategy: null,
+      seed,
+      // The seed has its own column.
+      config: configSummary(run.config, 3, seed !== null ? ["seed"] : []),
+    };
+  }
   const benchmark = run.spec.benchmark as { name: string; scenario?: unknown };
+  return {
+    benchmark: benchmark.name,
+    scenario: scenarioLabel(benchmark.scenario),
+    strategy: run.spec.strategy.name,
+    seed: run.spec.seed ?? 0,
+    config: null,
+  };
+}
+
+function progressOf(run: RunRead): { progress: number | null; step: number | null } {
+  if (run.status !== "running") return { progress: null, step: null };
+  if (run.kind === "loop" && run.progress.total == null) {
+    return { progress: null, step: run.progress.step };
+  }
+  return { progress: run.progress.fraction ?? 0, step: null };
+}
+
+export function runRowView(run: RunRead, now: number): RunRowView {
   return {
     id: run.id,
     project: run.project,
     name: run.name ?? "",
     status: run.status,
-    benchmark: benchmark.name,
-    scenario: scenarioLabel(benchmark.scenario),
-    strategy: run.spec.strategy.name,
-    seed: run.spec.seed ?? 0,
+    kind: run.kind,
+    ...trainedBy(run),
     createdAt: run.created_at,
     durationS: durationOf(run, now),
-    progress: run.status === "running" ? (run.progress.fraction ?? 0) : null,
+    ...progressOf(run),
     acc: run.headline?.acc ?? null,
     minAcc: run.headline?.min_acc ?? null,
     wcAcc: run.headline?.wc_acc ?? null,

@@ -11,6 +11,7 @@ import {
   sortDirection,
   toggleSort,
   viewFromSearch,
+  withConfig,
   withFilter,
 } from "./runsQuery";
 
@@ -24,6 +25,8 @@ describe("the runs view in the URL", () => {
       benchmark: null,
       strategy: null,
       tag: null,
+      kind: null,
+      config: [],
       sort: DEFAULT_SORT,
       offset: 0,
     });
@@ -40,10 +43,41 @@ describe("the runs view in the URL", () => {
       benchmark: "split_digits",
       strategy: "er",
       tag: "demo",
+      kind: null,
+      config: [],
       sort: "-min_acc",
       offset: 50,
     });
     expect(searchFromView(view).toString()).toBe(search);
+  });
+
+  it("round-trips the kind and the config search, which is the API's own parameters", () => {
+    const search = "kind=loop&config.lr=0.01&config.optimizer.name=adam&sort=acc";
+    const view = viewFromSearch(new URLSearchParams(search));
+    expect(view).toMatchObject({
+      kind: "loop",
+      config: [
+        { key: "lr", value: "0.01" },
+        { key: "optimizer.name", value: "adam" },
+      ],
+    });
+    expect(searchFromView(view).toString()).toBe(search);
+    expect(listQuery(view)).toEqual({
+      kind: "loop",
+      "config.lr": "0.01",
+      "config.optimizer.name": "adam",
+      sort: "acc",
+      limit: PAGE_SIZE,
+      offset: 0,
+    });
+    expect(isFiltered(viewFromSearch(new URLSearchParams("config.norm=true")))).toBe(true);
+    expect(isFiltered(viewFromSearch(new URLSearchParams("kind=engine")))).toBe(true);
+  });
+
+  it("reads the crashed status; drops an unknown kind and config keys the API refuses", () => {
+    expect(viewFromSearch(new URLSearchParams("status=crashed")).status).toBe("crashed");
+    const view = viewFromSearch(new URLSearchParams("kind=other&config.=1&config.a%20b=2&config.ok="));
+    expect(view).toEqual(plain);
   });
 
   it("ignores values the API would refuse", () => {
@@ -71,6 +105,11 @@ describe("filters", () => {
     expect(inProject).toMatchObject({ project: "lab-a", offset: 0 });
     expect(isFiltered(inProject)).toBe(true);
     expect(withFilter(plain, "status", "nonsense").status).toBeNull();
+    expect(withFilter(paged, "kind", "loop")).toMatchObject({ kind: "loop", offset: 0 });
+    expect(withFilter(plain, "kind", "")).toMatchObject({ kind: null });
+    const searched = withConfig(paged, [{ key: "lr", value: "0.01" }]);
+    expect(searched).toMatchObject({ config: [{ key: "lr", value: "0.01" }], offset: 0 });
+    expect(isFiltered(searched)).toBe(true);
   });
 });
 

@@ -2,9 +2,13 @@
 // one can share. These functions translate between the URL and the runs-list API's query.
 import type { paths } from "../../api/schema";
 import { PROJECT_NAME } from "../../auth/roles";
+import { type ConfigFilter, configFiltersOf, configParams } from "./configSearch";
 
 export type RunsListQuery = NonNullable<paths["/api/v1/runs"]["get"]["parameters"]["query"]>;
 export type RunStatusFilter = NonNullable<RunsListQuery["status"]>;
+export type RunKindFilter = NonNullable<RunsListQuery["kind"]>;
+/** The runs-list API query with its config search: any number of `config.<key>=<value>`. */
+export type RunsApiQuery = RunsListQuery & { [param: `config.${string}`]: string };
 export type Sort = NonNullable<RunsListQuery["sort"]>;
 /** A sortable column: the sort value without its direction. */
 export type SortColumn = Exclude<Sort, `-${string}`>;
@@ -15,7 +19,10 @@ export const RUN_STATUSES: readonly RunStatusFilter[] = [
   "succeeded",
   "failed",
   "cancelled",
+  "crashed",
 ];
+/** Engine runs (executed by a worker from a spec) and loop runs (the user's own loop). */
+export const RUN_KINDS: readonly RunKindFilter[] = ["engine", "loop"];
 const SORTS: readonly Sort[] = [
   "created_at",
   "-created_at",
@@ -41,6 +48,9 @@ export interface RunsView {
   benchmark: string | null;
   strategy: string | null;
   tag: string | null;
+  kind: RunKindFilter | null;
+  /** The config search: `config.<key>=<value>` parameters, in the URL as in the API query. */
+  config: readonly ConfigFilter[];
   sort: Sort;
   offset: number;
 }
@@ -66,6 +76,8 @@ export function viewFromSearch(search: URLSearchParams): RunsView {
     benchmark: nonEmpty(search.get("benchmark")),
     strategy: nonEmpty(search.get("strategy")),
     tag: nonEmpty(search.get("tag")),
+    kind: RUN_KINDS.find((k) => k === search.get("kind")) ?? null,
+    config: configFiltersOf(search),
     sort: SORTS.find((s) => s === sort) ?? DEFAULT_SORT,
     offset: Number.isInteger(offset) && offset > 0 ? offset : 0,
   };
@@ -79,31 +91,43 @@ export function searchFromView(view: RunsView): URLSearchParams {
   if (view.benchmark) search.set("benchmark", view.benchmark);
   if (view.strategy) search.set("strategy", view.strategy);
   if (view.tag) search.set("tag", view.tag);
+  if (view.kind) search.set("kind", view.kind);
+  for (const [name, value] of configParams(view.config)) search.append(name, value);
   if (view.sort !== DEFAULT_SORT) search.set("sort", view.sort);
   if (view.offset > 0) search.set("offset", String(view.offset));
   return search;
 }
 
 /** The runs-list API query of a view. */
-export function listQuery(view: RunsView): RunsListQuery {
-  const query: RunsListQuery = { sort: view.sort, limit: PAGE_SIZE, offset: view.offset };
+export function listQuery(view: RunsView): RunsApiQuery {
+  const query: RunsApiQuery = { sort: view.sort, limit: PAGE_SIZE, offset: view.offset };
   if (view.project) query.project = view.project;
   if (view.status) query.status = view.status;
   if (view.benchmark) query.benchmark = view.benchmark;
   if (view.strategy) query.strategy = view.strategy;
   if (view.tag) query.tag = view.tag;
+  if (view.kind) query.kind = view.kind;
+  for (const [name, value] of configParams(view.config)) query[name] = value;
   return query;
 }
 
 /** Whether any filter narrows the list (an empty filtered list is not an empty tracker). */
 export function isFiltered(view: RunsView): boolean {
-  return Boolean(view.project || view.status || view.benchmark || view.strategy || view.tag);
+  return Boolean(
+    view.project ||
+      view.status ||
+      view.benchmark ||
+      view.strategy ||
+      view.tag ||
+      view.kind ||
+      view.config.length > 0,
+  );
 }
 
 /** A filter change: back to the first page, since the old offset may point past the end. */
 export function withFilter(
   view: RunsView,
-  key: "project" | "status" | "benchmark" | "strategy" | "tag",
+  key: "project" | "status" | "benchmark" | "strategy" | "tag" | "kind",
   value: string | null,
 ): RunsView {
   const cleaned = nonEmpty(value);
@@ -111,7 +135,15 @@ export function withFilter(
   if (key === "status") {
     return { ...view, status: RUN_STATUSES.find((s) => s === cleaned) ?? null, offset: 0 };
   }
+  if (key === "kind") {
+    return { ...view, kind: RUN_KINDS.find((k) => k === cleaned) ?? null, offset: 0 };
+  }
   return { ...view, [key]: cleaned, offset: 0 };
+}
+
+/** A new config search (the filters of the box's text): back to the first page. */
+export function withConfig(view: RunsView, config: readonly ConfigFilter[]): RunsView {
+  return { ...view, config, offset: 0 };
 }
 
 export function sortDirection(sort: Sort, column: SortColumn): "asc" | "desc" | null {

@@ -1,0 +1,146 @@
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { cleanup, render, screen, within } from "@testing-library/react";
+import { MemoryRouter, Route, Routes } from "react-router";
+import { afterEach, describe, expect, it } from "vitest";
+
+import type { RunRead } from "../../api/client";
+import type { Me } from "../../auth/roles";
+import { meQuery, RequireSession } from "../../auth/session";
+import { RunConfig } from "./RunConfig";
+import { describeRun, progressText, RunHeader } from "./RunHeader";
+
+afterEach(cleanup);
+
+const me: Me = {
+  user: { name: "ada", is_admin: false, has_password: true, disabled: false, created_at: "2025-01-01T00:00:00Z" },
+  via: "session",
+  csrf_token: "csrf",
+  projects: [{ name: "default", role: "editor" }],
+  key: null,
+};
+
+function loopRun(overrides: Partial<RunRead> = {}): RunRead {
+  return {
+    id: 21,
+    kind: "loop",
+    project: "default",
+    name: "my-er",
+    group: null,
+    tags: ["mnist"],
+    status: "running",
+    error: null,
+    spec: null,
+    config: { lr: 0.01, optimizer: { name: "sgd", momentum: 0.9 }, layers: [64, 64], seed: 2 },
+    created_at: "2025-01-01T00:00:00Z",
+    started_at: "2025-01-01T00:00:00Z",
+    finished_at: null,
+    heartbeat_at: "2025-01-01T00:01:00Z",
+    progress: { step: 1500, total: null, fraction: null },
+    iterations_per_s: 41.5,
+    worker: "gpu-box-3",
+    attempts: 1,
+    duration_s: null,
+    headline: null,
+    ...overrides,
+  } as RunRead;
+}
+
+function renderHeader(run: RunRead) {
+  const client = new QueryClient();
+  client.setQueryData(meQuery.queryKey, me);
+  render(
+    <QueryClientProvider client={client}>
+      <MemoryRouter initialEntries={["/runs/21"]}>
+        <Routes>
+          <Route element={<RequireSession />}>
+            <Route path="/runs/:id" element={<RunHeader run={run} live="off" onExportPng={null} />} />
+          </Route>
+        </Routes>
+      </MemoryRouter>
+    </QueryClientProvider>,
+  );
+}
+
+describe("RunHeader of a loop run", () => {
+  it("says own training loop and its host instead of benchmark, model and strategy", () => {
+    renderHeader(loopRun());
+    const meta = screen.getByText("own training loop").closest("dl")!;
+    expect(within(meta).getByText("trained by")).toBeTruthy();
+    expect(within(meta).getByText("gpu-box-3")).toBeTruthy();
+    expect(within(meta).getByText("2")).toBeTruthy(); // config.seed
+    expect(within(meta).queryByText("benchmark")).toBeNull();
+    expect(within(meta).queryByText("strategy")).toBeNull();
+    expect(within(meta).queryByText("model")).toBeNull();
+    // No total from the loop: its step, and no bar pretending to be empty.
+    const progress = screen.getByTestId("progress-bar");
+    expect(progress.textContent).toBe("step 1,500 · 41.5 it/s");
+    expect(within(progress).queryByRole("progressbar")).toBeNull();
+    expect(screen.getByTestId("cancel-run")).toBeTruthy();
+  });
+
+  it("shows a crashed run's error like a failed run's, and how to resume it", () => {
+    renderHeader(
+      loopRun({
+        status: "crashed",
+        error: "no heartbeat for 300 s: the loop's process stopped",
+        finished_at: "2025-01-01T00:06:00Z",
+        duration_s: 360,
+      }),
+    );
+    expect(screen.getByTestId("run-status").getAttribute("data-status")).toBe("crashed");
+    expect(screen.getByTestId("run-error").textContent).toBe(
+      "no heartbeat for 300 s: the loop's process stopped",
+    );
+    expect(screen.getByTestId("run-crashed-hint").textContent).toContain("gapwatch.init(resume=21)");
+    expect(screen.getByTestId("progress-bar").textContent).toBe("step 1,500 · took 6m 00s");
+    expect(screen.queryByTestId("cancel-run")).toBeNull();
+  });
+
+  it("describes a loop run without a host or seed by its loop alone", () => {
+    expect(describeRun(loopRun({ worker: null, config: {} }))).toEqual([
+      { label: "trained by", value: "own training loop" },
+    ]);
+  });
+});
+
+describe("progressText", () => {
+  it("counts against the total when there is one", () => {
+    const run = loopRun({ progress: { step: 300, total: 1200, fraction: 0.25 }, iterations_per_s: null });
+    expect(progressText(run)).toBe("300 / 1,200 it (25.0%)");
+  });
+});
+
+describe("RunConfig", () => {
+  it("tables the config flat, values as JSON, searchable ones linked to the runs list", () => {
+    render(
+      <MemoryRouter>
+        <RunConfig config={loopRun().config} />
+      </MemoryRouter>,
+    );
+    const panel = screen.getByTestId("run-config");
+    expect(panel.hasAttribute("open")).toBe(true);
+    const rows = [...panel.querySelectorAll("tbody tr")].map((tr) => [
+      tr.querySelector("th")!.textContent,
+      tr.querySelector("code")!.textContent,
+    ]);
+    expect(rows).toEqual([
+      ["lr", "0.01"],
+      ["optimizer.name", '"sgd"'],
+      ["optimizer.momentum", "0.9"],
+      ["layers", "[64,64]"],
+      ["seed", "2"],
+    ]);
+    const sgd = panel.querySelector('tr[data-key="optimizer.name"] a')!;
+    expect(sgd.getAttribute("href")).toBe("/runs?config.optimizer.name=sgd");
+    expect(panel.querySelector('tr[data-key="layers"] a')).toBeNull();
+  });
+
+  it("says so when the loop gave no config", () => {
+    render(
+      <MemoryRouter>
+        <RunConfig config={{}} />
+      </MemoryRouter>,
+    );
+    expect(screen.getByTestId("run-config").textContent).toContain("The training loop gave no config.");
+  });
+});
