@@ -1,4 +1,5 @@
-"""`gapwatch up | serve | worker | migrate | submit | users | keys | projects | login-link`.
+"""`gapwatch up | serve | worker | migrate | submit | openapi | users | keys | projects |
+login-link | import | login | logout | sync`.
 
 `up` is the embedded default behind `make up`: migrate the SQLite file, create the first admin
 and print a one-time sign-in link if there is no user yet, start one Celery worker process on
@@ -7,6 +8,9 @@ the filesystem broker, and serve the API; Ctrl-C stops both.
 `users`, `keys`, `projects` and `login-link` are administration on the server's host: they
 open the database of the current settings directly (as `docker compose run --rm backend
 gapwatch users create NAME --admin` does in a compose deployment).
+
+`login`, `logout` and `sync` belong to the SDK for users' own training loops (`gapwatch.sdk`;
+no server extras needed): keep a checked API key for `gapwatch.init`, and upload offline runs.
 """
 
 from __future__ import annotations
@@ -483,6 +487,9 @@ def build_parser() -> argparse.ArgumentParser:
     from gapwatch import tensorboard
 
     tensorboard.register(sub)
+    from gapwatch.sdk import commands as sdk_commands  # login, logout, sync: core only
+
+    sdk_commands.register(sub)
     return parser
 
 

@@ -273,6 +273,11 @@ class GapwatchClient:
         _raise_for_status(response)
         return response.json()
 
+    def me(self) -> dict[str, Any]:
+        """Who the API key belongs to and their projects (`GET /auth/me`); NotAuthenticated if
+        the key is invalid, expired or revoked."""
+        return self._request("GET", "/auth/me")
+
     # --- runs -----------------------------------------------------------------------------
 
     def create_run(self, spec: RunSpec | Mapping[str, Any]) -> dict[str, Any]:
@@ -475,12 +480,12 @@ class GapwatchClient:
         return RunLogger(self, claim.run_id, claim.token, **options)
 
 
-
 # A key's buffered points: its steps and values, in the order they were reported.
 Series = dict[str, tuple[list[int], list[float]]]
 # step, total steps (None: unknown), iterations per second (None: not measured)
 Progress = tuple[int, int | None, float | None]
 MAX_EVENTS_PER_BATCH = 10_000
+MAX_SERIES_PER_BATCH = 1_000
 
 
 class Spill(Protocol):
@@ -511,6 +516,27 @@ def first_of_each_step(steps: list[int], values: list[float]) -> tuple[list[int]
     return kept_steps, kept_values
 
 
+def series_batches(series: Series, max_points: int) -> Iterator[list[dict[str, Any]]]:
+    """`series` as batches the API takes: at most `max_points` points and MAX_SERIES_PER_BATCH
+    keys each, each key at most once per batch (a key longer than the room left is split) and
+    each step once per key (`first_of_each_step`)."""
+    batch: list[dict[str, Any]] = []
+    size = 0
+    for key, points in series.items():
+        steps, values = first_of_each_step(*points)
+        offset = 0
+        while offset < len(steps):
+            end = offset + (max_points - size)
+            batch.append({"key": key, "steps": steps[offset:end], "values": values[offset:end]})
+            size += len(steps[offset:end])
+            offset = end
+            if size >= max_points or len(batch) == MAX_SERIES_PER_BATCH:
+                yield batch
+                batch, size = [], 0
+    if batch:
+        yield batch
+
+
 class RunLogger:
     """Buffers a run's points and events and sends them in batches from a background thread.
 
@@ -530,9 +556,9 @@ class RunLogger:
     - `spill` and `max_buffered_points`: once that many points and events wait in memory, the
       training thread moves them to the spill (disk), and the sender delivers spilled chunks
       first, oldest first: memory stays bounded through an outage of any length;
-    - `renew_token`: called when the run's token is refused (401, 409, or a heartbeat answered
-      `crashed`); returns a fresh token to go on with (the SDK resumes a run that the server
-      took for crashed while it could not hear it) or None to give up.
+    - `renew_token`: called when a write is refused with 409 (the run is no longer running);
+      returns a fresh token to go on with (the SDK resumes a run that the server took for
+      crashed while it could not hear it) or None to give up (it was cancelled).
     """
 
     def __init__(
@@ -726,25 +752,7 @@ class RunLogger:
             self._send_series(series)
 
     def _send_series(self, series: Series) -> None:
-        """Post the buffered series in batches of at most `max_points` points.
-
-        A key longer than the room left in a batch is split; each batch holds a key at most
-        once, as the API requires.
-        """
-        batch: list[dict[str, Any]] = []
-        size = 0
-        for key, points in series.items():
-            steps, values = first_of_each_step(*points)
-            offset = 0
-            while offset < len(steps):
-                end = offset + (self._max_points - size)
-                batch.append({"key": key, "steps": steps[offset:end], "values": values[offset:end]})
-                size += len(steps[offset:end])
-                offset = end
-                if size >= self._max_points:
-                    self._post_series(batch)
-                    batch, size = [], 0
-        if batch:
+        for batch in series_batches(series, self._max_points):
             self._post_series(batch)
 
     def _post_series(self, batch: list[dict[str, Any]]) -> None:
@@ -768,8 +776,6 @@ class RunLogger:
         self._progress_unsent = False
         if status == "cancelled":
             self.stop_requested = True
-        elif status == "crashed":  # the server stopped hearing us during an outage
-            self._renew()
 
     def _with_retries(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """`call(run_id, token, ...)` under the retry policy; a refused token is renewed (at
@@ -780,7 +786,7 @@ class RunLogger:
                 return call_with_retries(
                     lambda: call(self.run_id, self._token, *args, **kwargs), self._retry
                 )
-            except (NotAuthenticated, RunConflict):
+            except RunConflict:
                 if renewals == 2 or not self._renew():
                     raise
                 renewals += 1
