@@ -79,6 +79,8 @@ class GapwatchCallback(pl.Callback):
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.run is None and trainer.is_global_zero:
             self.run = gapwatch.init(**self.init_options)
+        if self.evaluator is not None:  # the trainer has put the module on its device
+            self.evaluator.to(pl_module.device)
 
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int

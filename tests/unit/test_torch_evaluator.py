@@ -256,3 +256,20 @@ def test_importing_gapwatch_does_not_import_torch() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_to_follows_a_model_that_a_framework_moved() -> None:
+    evaluator = ContinualEvaluator(None, _pairs(), subset_size=3, seed=4, output_units=[(0, 2)] * 2)
+    on_cpu = evaluator.scores(CountingLinear(), 2)
+    moved = evaluator.to("cuda")
+    assert moved is evaluator and evaluator.x.is_cuda and evaluator.units_table.is_cuda
+    on_cuda = evaluator.scores(CountingLinear().cuda(), 2)
+    assert on_cuda.accuracy == pytest.approx(on_cpu.accuracy)
+    assert on_cuda.loss == pytest.approx(on_cpu.loss)
+
+
+def test_to_the_same_device_changes_nothing() -> None:
+    evaluator = ContinualEvaluator(None, _pairs(), subset_size=3, seed=4)
+    x = evaluator.x
+    assert evaluator.to("cpu") is evaluator and evaluator.x is x

@@ -201,6 +201,17 @@ class ContinualEvaluator:
             max_rows=max_rows,
         )
 
+    def to(self, device: torch.device | str) -> ContinualEvaluator:
+        """Moves the subsets to `device` (where a framework moved the model); returns self."""
+        device = torch.device(device)
+        if device != self.device:
+            self.x, self.y = self.x.to(device), self.y.to(device)
+            self.task_index, self._sizes = self.task_index.to(device), self._sizes.to(device)
+            if self.units_table is not None:
+                self.units_table = self.units_table.to(device)
+            self.device = device
+        return self
+
     @property
     def n_tasks(self) -> int:
         """Number of tasks the evaluator knows."""
