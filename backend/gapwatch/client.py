@@ -218,6 +218,8 @@ class OpenedRun:
     run_id: int
     token: str
     run: dict[str, Any]
+    # False when the init's client_key named a run opened before (it was resumed instead).
+    created: bool = True
 
 
 API_KEY_ENV = "GAPWATCH_API_KEY"
@@ -303,9 +305,15 @@ class GapwatchClient:
         tags: Sequence[str] = (),
         config: Mapping[str, Any] | None = None,
         host: str | None = None,
+        client_key: str | None = None,
     ) -> OpenedRun:
         """Open a run for a user's own training loop (editor): it is `running` at once, and the
-        returned token writes its points, events, heartbeats and finish."""
+        returned token writes its points, events, heartbeats and finish.
+
+        `client_key` (8-100 of [A-Za-z0-9_.:-]) makes the call idempotent: repeated, in the same
+        project, it resumes the run it opened before (`created` False) instead of opening a
+        second one, so a retry after a lost answer cannot duplicate the run.
+        """
         body = {
             "project": project,
             "name": name,
@@ -313,9 +321,17 @@ class GapwatchClient:
             "tags": list(tags),
             "config": dict(config or {}),
             "host": host,
+            "client_key": client_key,
         }
-        answer = self._request("POST", "/runs/init", json=body)
-        return OpenedRun(run_id=answer["run"]["id"], token=answer["token"], run=answer["run"])
+        response = self._http.post("/runs/init", json=body)
+        _raise_for_status(response)
+        answer = response.json()
+        return OpenedRun(
+            run_id=answer["run"]["id"],
+            token=answer["token"],
+            run=answer["run"],
+            created=response.status_code == 201,
+        )
 
     def resume_run(self, run_id: int, *, host: str | None = None) -> OpenedRun:
         """Continue a run of one's own loop (crashed, failed or still running elsewhere) with a

@@ -2,7 +2,9 @@
 
 An engine run is described by its spec and executed by a worker; a loop run (opened by
 `gapwatch.init` in the user's own code) has no spec but a free-form `config`, and becomes
-`crashed` when its process stops sending heartbeats. Existing runs are engine runs.
+`crashed` when its process stops sending heartbeats. A loop run may carry the client's own id
+for it (`client_key`), unique per project, so that a retried or re-synced opening finds the run
+it already created. Existing runs are engine runs.
 
 Revision ID: 0005
 Revises: 0004
@@ -29,6 +31,10 @@ def upgrade() -> None:
     with op.batch_alter_table("runs") as batch:
         batch.add_column(sa.Column("kind", sa.String(16), nullable=False, server_default="engine"))
         batch.add_column(sa.Column("config", JSONDoc))
+        batch.add_column(sa.Column("client_key", sa.String(100)))
+        batch.create_unique_constraint(
+            op.f("uq_runs_project_id_client_key"), ["project_id", "client_key"]
+        )
         batch.alter_column("spec", existing_type=JSONDoc, nullable=True)
         batch.drop_constraint(op.f("ck_runs_status_known"), type_="check")
         batch.create_check_constraint(op.f("ck_runs_status_known"), f"status IN {NEW_STATUSES}")
@@ -49,5 +55,7 @@ def downgrade() -> None:
         batch.drop_constraint(op.f("ck_runs_status_known"), type_="check")
         batch.create_check_constraint(op.f("ck_runs_status_known"), f"status IN {OLD_STATUSES}")
         batch.alter_column("spec", existing_type=JSONDoc, nullable=False)
+        batch.drop_constraint(op.f("uq_runs_project_id_client_key"), type_="unique")
+        batch.drop_column("client_key")
         batch.drop_column("config")
         batch.drop_column("kind")

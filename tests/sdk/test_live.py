@@ -450,3 +450,18 @@ def test_the_sdk_imports_no_server_and_no_torch() -> None:
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT,
                    env={**os.environ, "PYTHONPATH": ""})  # fmt: skip
+
+
+def test_a_sync_that_died_before_recording_its_run_opens_the_same_run_again(
+    sdk_env: Path, live_api: str, live_key: str, api: GapwatchClient
+) -> None:
+    group = unique_group()
+    run = gapwatch.init(name="lost-answer", group=group, mode="offline", dir=sdk_env, quiet=True)
+    run.log({"train/loss": 0.5}, step=1)
+    run.finish()
+    first = sync_all([run.dir], url=live_api, api_key=live_key, report=lambda _r: None)
+    (run.dir / "synced.json").unlink()  # as if the process died before writing it
+    again = sync_all([run.dir], url=live_api, api_key=live_key, report=lambda _r: None)
+    assert first[0].outcome == "created" and again[0].outcome == "resumed"
+    assert again[0].run_id == first[0].run_id and again[0].new_points == 0
+    assert api.list_runs(group=group)["total"] == 1

@@ -194,3 +194,27 @@ def test_config_search_on_sqlite(tmp_path: Path) -> None:
         assert ids(**{"config.opt.name": "adam"}) == {first["id"]}
         assert ids(**{"config.norm": "false"}) == {second["id"]}
         assert ids(**{"config.x": "null"}) == {second["id"]}
+
+
+def test_a_client_key_opens_one_run_per_project_however_often_it_is_sent(
+    api, db_session_factory
+) -> None:
+    body = {"name": "retried", "client_key": "sdk:0123456789abcdef"}
+    first = api.post(INIT, json=body)
+    again = api.post(INIT, json={**body, "host": "node-2"})
+    assert first.status_code == 201 and again.status_code == 200, again.text
+    assert again.json()["run"]["id"] == first.json()["run"]["id"]
+    assert again.json()["run"]["attempts"] == 2 and again.json()["run"]["worker"] == "node-2"
+    path = f"/api/v1/runs/{first.json()['run']['id']}/heartbeat"
+    old = {"Authorization": f"Bearer {first.json()['token']}"}
+    new = {"Authorization": f"Bearer {again.json()['token']}"}
+    assert api.post(path, json={"step": 1}, headers=old).status_code == 403
+    assert api.post(path, json={"step": 1}, headers=new).status_code == 200
+
+    # Another project's run with the same key is another run; a bad key is a 422.
+    api.post("/api/v1/projects", json={"name": "other"})
+    elsewhere = api.post(INIT, json={**body, "project": "other"})
+    assert elsewhere.status_code == 201
+    assert elsewhere.json()["run"]["id"] != first.json()["run"]["id"]
+    short = api.post(INIT, json={"client_key": "abc"})
+    assert short.status_code == 422 and short.json()["detail"][0]["loc"][-1] == "client_key"

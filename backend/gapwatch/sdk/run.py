@@ -30,6 +30,7 @@ import socket
 import sys
 import threading
 import traceback
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -388,7 +389,9 @@ def _open(
         run_id = operator.index(resume)
         call = lambda: client.resume_run(run_id, host=host)  # noqa: E731
     else:
-        call = lambda: client.init_run(**fields, config=config, host=host)  # noqa: E731
+        # One key per init call: a retry after a lost answer resumes the run it opened.
+        key = f"sdk:{uuid.uuid4().hex}"
+        call = lambda: client.init_run(**fields, config=config, host=host, client_key=key)  # noqa: E731
     return call_with_retries(call, INIT_RETRY)
 
 

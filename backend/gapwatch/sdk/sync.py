@@ -83,6 +83,12 @@ class SyncResult:
         )
 
 
+def client_key(directory: Path) -> str:
+    """The server-side id of an offline run: its directory's name (a timestamp and 32 random
+    bits), so that however often a directory is synced, it opens one run."""
+    return f"offline:{directory.name}"[:100]
+
+
 def find_run_dirs(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
     """Run directories named, or found one level under a named parent; and the problems."""
     found: list[Path] = []
@@ -182,14 +188,16 @@ class _Upload:
                     tags=meta.get("tags") or [],
                     config=meta.get("config") or {},
                     host=host,
+                    client_key=client_key(self.directory),
                 )
             )
-            outcome = "created"
+            # Not created: an earlier sync opened the run and stopped before it wrote so.
+            outcome = "created" if opened.created else "resumed"
         self.run_id, self.token = opened.run_id, opened.token
         result = SyncResult(
             self.directory, outcome, opened.run_id, f"{self.client.base_url}/runs/{opened.run_id}"
         )
-        if outcome == "created":
+        if synced.get("run_id") is None:
             self._record(result, finished=False, created_at=now_iso())
         return result
 

@@ -379,7 +379,8 @@ export interface paths {
         /**
          * Open Loop Run
          * @description Open a run for your own training loop (editor; `gapwatch.init`): it is running at once,
-         *     and the token writes its metrics, events, heartbeats and finish.
+         *     and the token writes its metrics, events, heartbeats and finish. A `client_key` seen before
+         *     in the project resumes that run instead (200).
          */
         post: operations["runs-init"];
         delete?: never;
@@ -1452,6 +1453,11 @@ export interface components {
              * @description Where the loop runs (shown as worker).
              */
             host?: string | null;
+            /**
+             * Client Key
+             * @description The client's own id for this run (the SDK's per init call, an offline directory's name): an init that repeats it in the same project does not create a second run but resumes the first (200 instead of 201), so a retried request or a re-synced directory opens one run.
+             */
+            client_key?: string | null;
         };
         /**
          * LwFSpec
@@ -3132,6 +3138,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description The client_key's run, resumed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenedRunResponse"];
+                };
+            };
             /** @description Successful Response */
             201: {
                 headers: {

@@ -6,7 +6,16 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gapwatch.server.models.account import Project
@@ -48,6 +57,8 @@ class Run(Base):
         ),
         CheckConstraint("kind IN ('engine', 'loop')", name="kind_known"),
         CheckConstraint("kind = 'loop' OR spec IS NOT NULL", name="engine_has_spec"),
+        # A client's id for a loop run opens it once per project (retries, offline syncs).
+        UniqueConstraint("project_id", "client_key"),
         Index("ix_runs_status_created", "status", "created_at"),
     )
 
@@ -67,6 +78,7 @@ class Run(Base):
     # An engine run's spec; None for a loop run (revision 0005), which has a free-form config.
     spec: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
     config: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
+    client_key: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(16), default=RunStatus.queued)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

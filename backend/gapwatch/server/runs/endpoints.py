@@ -6,7 +6,7 @@ import json
 import re
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 
 from gapwatch.server.access import service as access
@@ -64,13 +64,21 @@ def create_run(
     status_code=status.HTTP_201_CREATED,
     response_model=OpenedRunResponse,
     operation_id="runs-init",
+    responses={200: {"model": OpenedRunResponse, "description": "The client_key's run, resumed."}},
 )
 def open_loop_run(
-    body: LoopRunRequest, caller: Caller, _rate: SubmitRateLimit, session: SessionDep
+    body: LoopRunRequest,
+    caller: Caller,
+    _rate: SubmitRateLimit,
+    session: SessionDep,
+    response: Response,
 ) -> OpenedRunResponse:
     """Open a run for your own training loop (editor; `gapwatch.init`): it is running at once,
-    and the token writes its metrics, events, heartbeats and finish."""
-    run, token = service.open_loop_run(session, caller, body)
+    and the token writes its metrics, events, heartbeats and finish. A `client_key` seen before
+    in the project resumes that run instead (200)."""
+    run, token, created = service.open_loop_run(session, caller, body)
+    if not created:
+        response.status_code = status.HTTP_200_OK
     return OpenedRunResponse(run=RunRead.from_row(run), token=token)
 
 

@@ -19,6 +19,12 @@ def get(session: Session, run_id: int) -> Run | None:
     return session.get(Run, run_id)
 
 
+def by_client_key(session: Session, project_id: int, client_key: str) -> Run | None:
+    return session.scalars(
+        select(Run).where(Run.project_id == project_id, Run.client_key == client_key)
+    ).one_or_none()
+
+
 def add(session: Session, run: Run) -> Run:
     session.add(run)
     session.flush()

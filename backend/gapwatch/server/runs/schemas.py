@@ -204,6 +204,14 @@ class LoopRunRequest(_Body):
     host: str | None = Field(
         None, min_length=1, max_length=200, description="Where the loop runs (shown as worker)."
     )
+    client_key: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_.:-]{8,100}$",
+        description="The client's own id for this run (the SDK's per init call, an offline "
+        "directory's name): an init that repeats it in the same project does not create a "
+        "second run but resumes the first (200 instead of 201), so a retried request or a "
+        "re-synced directory opens one run.",
+    )
 
     _text = field_validator("name", "group", "host")(_clean_text)
 

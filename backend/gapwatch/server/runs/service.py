@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gapwatch.config import Settings
@@ -87,37 +88,54 @@ def create_run(
     return run
 
 
-def open_loop_run(session: Session, caller: Principal, request: LoopRunRequest) -> tuple[Run, str]:
-    """A running loop run in the caller's project, with the token its loop writes with.
+def open_loop_run(
+    session: Session, caller: Principal, request: LoopRunRequest
+) -> tuple[Run, str, bool]:
+    """A running loop run in the caller's project, with the token its loop writes with, and
+    whether it was created (False: the request's client_key named a run opened before, which
+    is resumed with a fresh token).
 
     Raises:
         NotFound: The caller is not in the project (or it does not exist).
         Forbidden: The caller is only a viewer there.
+        Conflict: The client_key names a run that was cancelled.
     """
     name = request.project or access.default_project_name(session, caller)
     project, _ = access.authorize_project(session, caller, name, Role.editor)
+    if request.client_key is not None:
+        known = repository.by_client_key(session, project.id, request.client_key)
+        if known is not None:
+            return (*resume_loop_run(session, known, host=request.host), False)
     token = new_secret()
     now = utcnow()
-    run = repository.add(
-        session,
-        Run(
-            project_id=project.id,
-            kind=RunKind.loop,
-            name=request.name,
-            group_name=request.group,
-            tags=list(request.tags),
-            spec=None,
-            config=request.config,
-            status=RunStatus.running,
-            started_at=now,
-            heartbeat_at=now,
-            worker=request.host,
-            progress_step=0,
-            attempts=1,
-            token_hash=hash_secret(token),
-        ),
+    run = Run(
+        project_id=project.id,
+        kind=RunKind.loop,
+        name=request.name,
+        group_name=request.group,
+        tags=list(request.tags),
+        spec=None,
+        config=request.config,
+        client_key=request.client_key,
+        status=RunStatus.running,
+        started_at=now,
+        heartbeat_at=now,
+        worker=request.host,
+        progress_step=0,
+        attempts=1,
+        token_hash=hash_secret(token),
     )
-    return run, token
+    try:
+        with session.begin_nested():  # two openings with one client_key: the second resumes
+            repository.add(session, run)
+    except IntegrityError:
+        if request.client_key is None:
+            raise
+        known = repository.by_client_key(session, project.id, request.client_key)
+        if known is None:
+            raise
+        return (*resume_loop_run(session, known, host=request.host), False)
+    return run, token, True
 
 
 def resume_loop_run(session: Session, run: Run, *, host: str | None) -> tuple[Run, str]:
