@@ -23,6 +23,7 @@ import struct
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -81,6 +82,18 @@ def encode_columnar(series: Sequence[Mapping[str, Any]]) -> bytes:
         values.append(value_bytes)
     header = b"".join(head)
     return b"".join([header, bytes(-len(header) % 8), *steps, *values])
+
+
+# A run's error text as the finish endpoint accepts it (FinishRequest.error).
+MAX_ERROR_CHARS = 20_000
+
+
+def describe_error(error: BaseException, limit: int = MAX_ERROR_CHARS) -> str:
+    """A run's error text: the error line first (what the dashboard shows), then the end of the
+    traceback, at most `limit` characters."""
+    trace = "".join(traceback.format_exception(error))
+    head = f"{type(error).__name__}: {error}"
+    return (head + "\n\n" + trace[-(limit - len(head) - 2) :])[:limit]
 
 
 class GapwatchAPIError(Exception):

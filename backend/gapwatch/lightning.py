@@ -20,7 +20,6 @@ Needs `lightning` (`pip install 'gapwatch[lightning]'`).
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -28,6 +27,7 @@ import lightning.pytorch as pl
 import torch
 
 import gapwatch
+from gapwatch.client import describe_error
 from gapwatch.torch import ContinualEvaluator
 
 TaskOf = Callable[[pl.Trainer, pl.LightningModule], int | None]
@@ -113,8 +113,7 @@ class GapwatchCallback(pl.Callback):
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
     ) -> None:
         if self.run is not None:
-            text = "".join(traceback.format_exception(exception)).strip()
-            self.run.finish("failed", error=text)
+            self.run.finish("failed", error=describe_error(exception))
 
     # --- the user's side ---------------------------------------------------------------------
 

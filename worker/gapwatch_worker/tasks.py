@@ -10,12 +10,17 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import traceback
 
 import httpx
 from celery.utils.log import get_task_logger
 
-from gapwatch.client import ClaimedRun, GapwatchClient, RunConflict, RunNotFound
+from gapwatch.client import (
+    ClaimedRun,
+    GapwatchClient,
+    RunConflict,
+    RunNotFound,
+    describe_error,
+)
 from gapwatch.config import get_settings
 from gapwatch.queue import RUN_TASK_NAME
 from gapwatch_worker.app import celery_app
@@ -25,19 +30,13 @@ from gapwatch_worker.cl.loop import run_experiment
 # Celery's task logger: its lines reach the worker's log whatever the root logger's setup.
 log: logging.Logger = get_task_logger(__name__)
 
+# The worker's error text is shorter than the API allows: the engine's tracebacks are deep.
 MAX_ERROR_CHARS = 8_000
 
 
 def worker_name() -> str:
     """Identifies this process in the claim: host and pid."""
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def describe_error(error: BaseException) -> str:
-    """The error line first (what the UI shows), then the end of the traceback."""
-    trace = "".join(traceback.format_exception(error))
-    head = f"{type(error).__name__}: {error}"
-    return (head + "\n\n" + trace[-(MAX_ERROR_CHARS - len(head) - 2) :])[:MAX_ERROR_CHARS]
 
 
 @celery_app.task(
@@ -90,7 +89,7 @@ def execute_claimed_run(api: GapwatchClient, claim: ClaimedRun) -> str:
         if logger.stop_requested:
             return "cancelled"
         log.exception("run %s failed", claim.run_id)
-        return _finish(api, claim, error=describe_error(error))
+        return _finish(api, claim, error=describe_error(error, MAX_ERROR_CHARS))
     if outcome.stopped or logger.stop_requested:
         return "cancelled"
     status = _finish(api, claim, error=None)

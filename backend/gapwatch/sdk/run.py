@@ -29,14 +29,19 @@ import os
 import socket
 import sys
 import threading
-import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Protocol
 
-from gapwatch.client import GapwatchClient, OpenedRun, RetryPolicy, call_with_retries
+from gapwatch.client import (
+    GapwatchClient,
+    OpenedRun,
+    RetryPolicy,
+    call_with_retries,
+    describe_error,
+)
 from gapwatch.sdk.credentials import resolve
 from gapwatch.sdk.offline import DEFAULT_DIR, OfflineWriter, new_run_dir, now_iso
 from gapwatch.sdk.online import OnlineBackend, outage_policy
@@ -265,13 +270,6 @@ class Run:
             self._told_cancelled = True
             log.warning("gapwatch: run %s was cancelled; further logs are dropped", self.id)
         return True
-
-
-def describe_error(error: BaseException) -> str:
-    """The error line first (what the dashboard shows), then the end of the traceback."""
-    trace = "".join(traceback.format_exception(error))
-    head = f"{type(error).__name__}: {error}"
-    return (head + "\n\n" + trace[-(MAX_ERROR_CHARS - len(head) - 2) :])[:MAX_ERROR_CHARS]
 
 
 def init(
