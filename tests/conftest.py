@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -27,6 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.common import Account, login_tokens, seed_account  # noqa: F401 - re-exported
+from gapwatch.client import GapwatchClient
 from gapwatch.config import Settings
 from gapwatch.server.migrate import upgrade_database
 
@@ -153,6 +155,16 @@ def wait_until(predicate, timeout_s: float, what: str, interval_s: float = 0.1) 
             return
         time.sleep(interval_s)
     raise TimeoutError(f"{what} not within {timeout_s} s")
+
+
+# A run whose status and step stay the same this long is stuck; waits follow progress instead
+# of guessing how long a run takes on a loaded machine.
+RUN_STALL_S = 120.0
+
+
+def wait_for_run(client: GapwatchClient, run_id: int) -> dict[str, Any]:
+    """The run once it has ended, waited for while it makes progress (no overall clock)."""
+    return client.wait_for_run(run_id, timeout_s=None, stall_s=RUN_STALL_S)
 
 
 def http_ok(url: str) -> bool:

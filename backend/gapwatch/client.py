@@ -353,16 +353,38 @@ class GapwatchClient:
         return OpenedRun(run_id=answer["run"]["id"], token=answer["token"], run=answer["run"])
 
     def wait_for_run(
-        self, run_id: int, *, timeout_s: float = 600.0, poll_s: float = 0.5
+        self,
+        run_id: int,
+        *,
+        timeout_s: float | None = 600.0,
+        stall_s: float | None = None,
+        poll_s: float = 0.5,
     ) -> dict[str, Any]:
-        """Poll until the run is succeeded, failed, cancelled or crashed; TimeoutError otherwise."""
-        deadline = time.monotonic() + timeout_s
+        """Poll until the run is succeeded, failed, cancelled or crashed.
+
+        Raises:
+            TimeoutError: `timeout_s` passed (None: no overall bound), or the run's status and
+                progress step stayed the same for `stall_s` (None: no stall bound). A stall
+                bound follows the run instead of guessing its length: a slow machine's run
+                that keeps stepping is waited for, a stuck one is reported early.
+        """
+        started = last_change = time.monotonic()
+        last: tuple[Any, Any] | None = None
         while True:
             run = self.get_run(run_id)
             if run["status"] in ("succeeded", "failed", "cancelled", "crashed"):
                 return run
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            state = (run["status"], run["progress"]["step"])
+            if state != last:
+                last, last_change = state, now
+            if timeout_s is not None and now - started > timeout_s:
                 raise TimeoutError(f"run {run_id} still {run['status']} after {timeout_s} s")
+            if stall_s is not None and now - last_change > stall_s:
+                raise TimeoutError(
+                    f"run {run_id} made no progress for {stall_s} s "
+                    f"({run['status']} at step {run['progress']['step']})"
+                )
             time.sleep(poll_s)
 
     # --- results --------------------------------------------------------------------------

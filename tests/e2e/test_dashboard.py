@@ -10,6 +10,7 @@ error handling and the not-found page are checked. Screenshots go to test-artifa
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,14 +21,14 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, Response, expect
 
-from tests.conftest import LiveProcess
+from gapwatch.client import GapwatchClient
+from tests.conftest import RUN_STALL_S, LiveProcess, wait_for_run
 from tests.e2e.conftest import Account, PageErrors, api_client, open_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 ITERATIONS = 100  # per task; the presets' 300 cut to keep the module short
 N_TASKS = 5  # the split-digits presets' tasks
-RUN_TIMEOUT_MS = 180_000  # a run takes ~10 s alone; much longer on a loaded 2-core machine
 SUMMARY_CARDS = ("acc", "bwt", "forgetting", "min_acc", "wc_acc", "wf10", "wf100")
 
 # Records the text that the page draws on each canvas, then draws it unchanged: uPlot 1.6 paints
@@ -62,6 +63,13 @@ class SubmittedRuns:
     live_streams: int  # EventSource connections the finetune run's page opened
     series_points: list[int]  # points in each series answer that page received, in order
     statuses: list[str]  # the status texts it showed, in order
+
+
+@pytest.fixture(scope="module")
+def runs(dashboard_url: str, e2e_owner: Account) -> Iterator[GapwatchClient]:
+    """gapwatch.client as the owner of `default`: waits for the module's runs."""
+    with GapwatchClient(dashboard_url, api_key=e2e_owner.key) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")
@@ -138,9 +146,13 @@ def submitted(
     try:
         finetune = submit_preset(page, dashboard_url, "split_digits_finetune")
         status = page.get_by_test_id("run-status")
+        changed = time.monotonic()
         while "succeeded" not in (text := status.inner_text()):
             if not watch.statuses or watch.statuses[-1] != text:
                 watch.statuses.append(text)
+                changed = time.monotonic()
+            # The page's text follows the run's progress: only a page stuck for long fails.
+            assert time.monotonic() - changed < RUN_STALL_S, f"the page is stuck at {text!r}"
             page.wait_for_timeout(100)
             assert "failed" not in text, page.get_by_test_id("run-error").inner_text()
         watch.statuses.append(text)
@@ -158,12 +170,12 @@ def submitted(
     return SubmittedRuns(finetune, er, streams, points, watch.statuses)
 
 
-def wait_succeeded(page: Page) -> None:
-    """The open run page's status turns `succeeded` without a reload (the live stream), or
-    already shows it if the worker finished before the page opened."""
-    expect(page.get_by_test_id("run-status")).to_have_text(
-        re.compile(r"\bsucceeded\b"), timeout=RUN_TIMEOUT_MS
-    )
+def wait_succeeded(page: Page, runs: GapwatchClient, run_id: int) -> None:
+    """The run ends (waited for while it makes progress, however slow the machine), and the
+    open run page's status turns `succeeded` without a reload (the live stream)."""
+    run = wait_for_run(runs, run_id)
+    assert run["status"] == "succeeded", run["error"]
+    expect(page.get_by_test_id("run-status")).to_have_text(re.compile(r"\bsucceeded\b"))
 
 
 def card_value(card: Locator) -> float | None:
@@ -289,13 +301,14 @@ def test_the_run_pages_draw_every_task_with_boundaries_troughs_and_the_api_numbe
     browser: Browser,
     dashboard_url: str,
     e2e_owner: Account,
+    runs: GapwatchClient,
     api: httpx.Client,
     screenshots: Path,
 ) -> None:
     for run_id in (submitted.finetune, submitted.er):
         context, page, errors = run_page(browser, dashboard_url, e2e_owner, run_id)
         try:
-            wait_succeeded(page)
+            wait_succeeded(page, runs, run_id)
             expect(page.get_by_test_id("progress-bar")).to_be_visible()
             check_run_page(page, api, run_id, finetune=run_id == submitted.finetune)
             if run_id == submitted.finetune:
@@ -411,16 +424,20 @@ def test_dragging_across_a_chart_asks_the_server_for_that_range(
 
 
 def test_the_runs_list_shows_both_and_compares_them(
-    submitted: SubmittedRuns, page: Page, dashboard_url: str, api: httpx.Client, screenshots: Path
+    submitted: SubmittedRuns,
+    page: Page,
+    dashboard_url: str,
+    runs: GapwatchClient,
+    api: httpx.Client,
+    screenshots: Path,
 ) -> None:
     page.goto(dashboard_url + "/runs")
     expect(page.get_by_test_id("runs-table")).to_be_visible()
     ids = (submitted.finetune, submitted.er)
     for run_id in ids:
         expect(page.get_by_test_id(f"run-row-{run_id}")).to_be_visible()
-        expect(page.get_by_test_id(f"run-status-{run_id}")).to_have_text(
-            "succeeded", timeout=RUN_TIMEOUT_MS
-        )
+        assert wait_for_run(runs, run_id)["status"] == "succeeded"
+        expect(page.get_by_test_id(f"run-status-{run_id}")).to_have_text("succeeded")
     expect(page.get_by_test_id("runs-empty")).to_have_count(0)
     page.screenshot(path=str(screenshots / "runs-list.png"), full_page=True)
 
