@@ -23,6 +23,7 @@ from tests.conftest import (
     api_process,
     clean_env,
     offline_dataset_env,
+    wait_for_run,
     wait_until,
 )
 
@@ -72,7 +73,7 @@ def test_a_killed_workers_run_resumes_elsewhere_to_identical_curves(
             assert client.get_run(run_id)["status"] == "running"
 
             second = LiveProcess("resume-worker-2", worker_command, worker_env)
-            finished = client.wait_for_run(run_id, timeout_s=180)
+            finished = wait_for_run(client, run_id)
             assert finished["status"] == "succeeded", finished["error"]
             assert finished["attempts"] == 2, finished
             assert stopped_at < 1600, "the first worker finished before it was killed"

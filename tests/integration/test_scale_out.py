@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gapwatch.client import GapwatchClient
-from tests.conftest import SESSION_TAG, start_worker
+from tests.conftest import SESSION_TAG, start_worker, wait_for_run
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +37,7 @@ def test_two_workers_share_six_runs_each_executed_exactly_once(
             "queue": queue,
         }
         ids = [client.create_run({**spec, "seed": seed})["id"] for seed in range(RUNS)]
-        finished = [client.wait_for_run(run_id, timeout_s=240) for run_id in ids]
+        finished = [wait_for_run(client, run_id) for run_id in ids]
     finally:
         for worker in workers:
             worker.stop()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from gapwatch.client import GapwatchClient
-from tests.conftest import LiveProcess, wait_until
+from tests.conftest import LiveProcess, wait_for_run, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -46,8 +46,8 @@ def test_finetune_forgets_and_replay_keeps_more(client: GapwatchClient) -> None:
     finetune = client.create_run(split_digits_spec({"name": "finetune"}, name="finetune"))
     replay = client.create_run(split_digits_spec({"name": "er", "buffer_size": 200}, name="replay"))
     assert finetune["status"] == replay["status"] == "queued"
-    finetune = client.wait_for_run(finetune["id"], timeout_s=180)
-    replay = client.wait_for_run(replay["id"], timeout_s=180)
+    finetune = wait_for_run(client, finetune["id"])
+    replay = wait_for_run(client, replay["id"])
     assert finetune["status"] == "succeeded", finetune["error"]
     assert replay["status"] == "succeeded", replay["error"]
     assert finetune["progress"]["fraction"] == 1.0
@@ -95,11 +95,11 @@ def test_a_failing_run_is_failed_with_its_error_and_the_worker_goes_on(
     healthy = client.create_run(
         split_digits_spec({"name": "finetune"}, training={"iterations_per_task": 5})
     )
-    broken = client.wait_for_run(broken["id"], timeout_s=120)
+    broken = wait_for_run(client, broken["id"])
     assert broken["status"] == "failed"
     assert "cuda" in broken["error"].lower()
     assert broken["finished_at"] is not None
-    assert client.wait_for_run(healthy["id"], timeout_s=120)["status"] == "succeeded"
+    assert wait_for_run(client, healthy["id"])["status"] == "succeeded"
     assert client.get_metrics(broken["id"]) == {}
 
 
@@ -116,7 +116,7 @@ def test_cancelling_a_running_run_stops_it_and_keeps_its_points(client: Gapwatch
     after = client.create_run(
         split_digits_spec({"name": "finetune"}, training={"iterations_per_task": 5})
     )
-    assert client.wait_for_run(after["id"], timeout_s=120)["status"] == "succeeded"
+    assert wait_for_run(client, after["id"])["status"] == "succeeded"
     cancelled = client.get_run(run_id)
     assert cancelled["status"] == "cancelled"
     kept = client.get_metrics(run_id, ["eval/acc/task_0"])["eval/acc/task_0"][0]
@@ -155,7 +155,7 @@ def test_benchmark_scenario_model_strategy_combinations_finish_with_curves(
         for benchmark, model, strategy in COMBINATIONS
     ]
     for run, (benchmark, _, _) in zip(submitted, COMBINATIONS, strict=True):
-        finished = client.wait_for_run(run["id"], timeout_s=180)
+        finished = wait_for_run(client, run["id"])
         assert finished["status"] == "succeeded", finished["error"]
         n_tasks = benchmark.get("n_tasks", 5)
         series = client.get_metrics(run["id"])
@@ -170,7 +170,7 @@ def test_a_dataset_that_is_neither_cached_nor_downloadable_fails_the_run_clearly
     run = client.create_run(
         split_digits_spec({"name": "finetune"}, benchmark={"name": "split_mnist"})
     )
-    finished = client.wait_for_run(run["id"], timeout_s=120)
+    finished = wait_for_run(client, run["id"])
     assert finished["status"] == "failed"
     assert finished["error"].startswith(
         "DatasetUnavailable: dataset mnist not in cache and download failed"
