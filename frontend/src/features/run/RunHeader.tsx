@@ -76,27 +76,44 @@ export function progressText(run: RunRead): string {
   return parts.join(" · ");
 }
 
+/**
+ * Whether the run can be queued again from its page: an engine run that failed or was cancelled
+ * (a worker resumes it from its last checkpoint). A loop run is resumed by its own code instead.
+ */
+export function isRetryable(run: RunRead): boolean {
+  return run.kind === "engine" && (run.status === "failed" || run.status === "cancelled");
+}
+
 export function RunHeader({ run, live, onExportPng }: Props) {
   const client = useQueryClient();
-  // Viewers see the run but may not stop it (the server would answer 403).
-  const mayCancel = canEdit(useMe(), run.project);
+  // Viewers see the run but may not stop or retry it (the server would answer 403).
+  const mayEdit = canEdit(useMe(), run.project);
+  const onUpdated = (updated: RunRead) => {
+    client.setQueryData(runKeys.run(run.id), updated);
+    // The live hook lets go once the run is no longer active and drops the refresh it had
+    // pending (and follows a retried run again), so fetch what the charts, cards and events
+    // show once more, now.
+    const derived = [
+      runKeys.metrics(run.id),
+      runKeys.summary(run.id),
+      runKeys.gaps(run.id),
+      runKeys.events(run.id),
+    ];
+    for (const queryKey of derived) void client.invalidateQueries({ queryKey });
+  };
   const cancel = useMutation({
     mutationFn: async () =>
       unwrap(
         await api.POST("/api/v1/runs/{run_id}/cancel", { params: { path: { run_id: run.id } } }),
       ),
-    onSuccess: (updated) => {
-      client.setQueryData(runKeys.run(run.id), updated);
-      // The live hook lets go once the run is no longer active and drops the refresh it had
-      // pending, so fetch what the charts, cards and events show once more, now.
-      const derived = [
-        runKeys.metrics(run.id),
-        runKeys.summary(run.id),
-        runKeys.gaps(run.id),
-        runKeys.events(run.id),
-      ];
-      for (const queryKey of derived) void client.invalidateQueries({ queryKey });
-    },
+    onSuccess: onUpdated,
+  });
+  const retry = useMutation({
+    mutationFn: async () =>
+      unwrap(
+        await api.POST("/api/v1/runs/{run_id}/retry", { params: { path: { run_id: run.id } } }),
+      ),
+    onSuccess: onUpdated,
   });
   const active = isActiveStatus(run.status);
   const { step, total, fraction } = run.progress;
@@ -115,7 +132,7 @@ export function RunHeader({ run, live, onExportPng }: Props) {
           </span>
         )}
         <div className="run-actions">
-          {active && mayCancel && (
+          {active && mayEdit && (
             <button
               type="button"
               data-testid="cancel-run"
@@ -123,6 +140,17 @@ export function RunHeader({ run, live, onExportPng }: Props) {
               onClick={() => cancel.mutate()}
             >
               {cancel.isPending ? "Cancelling…" : "Cancel run"}
+            </button>
+          )}
+          {isRetryable(run) && mayEdit && (
+            <button
+              type="button"
+              data-testid="retry-run"
+              title="Queue it again: a worker resumes it from its last checkpoint"
+              disabled={retry.isPending}
+              onClick={() => retry.mutate()}
+            >
+              {retry.isPending ? "Retrying…" : "Retry"}
             </button>
           )}
           <a
@@ -182,6 +210,11 @@ export function RunHeader({ run, live, onExportPng }: Props) {
         </div>
       )}
       {cancel.error && <p className="error">Could not cancel: {cancel.error.message}</p>}
+      {retry.error && (
+        <p className="error" data-testid="retry-error">
+          Could not retry: {retry.error.message}
+        </p>
+      )}
       {(run.status === "failed" || run.status === "crashed") && run.error && (
         <pre className="run-error" data-testid="run-error" data-status={run.status}>
           {run.error}
