@@ -174,8 +174,9 @@ def wait_healthy(base_url: str, process: subprocess.Popen[bytes], log: Path) -> 
 
 
 @contextmanager
-def api_server(database_url: str) -> Iterator[str]:
-    """One `gapwatch serve` process on `database_url`; yields its base URL."""
+def api_server(database_url: str, *, workers: int = 1) -> Iterator[str]:
+    """`gapwatch serve` on `database_url` with `workers` API processes (one unless asked, so
+    that figures do not depend on the machine's CPU count); yields its base URL."""
     port = free_port()
     data_dir = tempfile.mkdtemp(prefix="gapwatch-bench-")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GAPWATCH_")}
@@ -187,7 +188,7 @@ def api_server(database_url: str) -> Iterator[str]:
     )
     log = Path(data_dir) / "server.log"
     server = subprocess.Popen(
-        [sys.executable, "-m", "gapwatch.cli", "serve", "--no-migrate"],
+        [sys.executable, "-m", "gapwatch.cli", "serve", "--no-migrate", "--workers", str(workers)],
         env=env,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,

@@ -221,13 +221,18 @@ class LiveProcess:
 
 
 @contextmanager
-def api_process(name: str, database_url: str, queue: str, **env: str) -> Iterator[str]:
+def api_process(
+    name: str, database_url: str, queue: str, *, workers: int = 1, **env: str
+) -> Iterator[str]:
     """A real API server process (`gapwatch serve`, uvicorn) on `database_url` and the test
-    Redis; `env` adds or overrides GAPWATCH_* settings. Yields its base URL."""
+    Redis; `env` adds or overrides GAPWATCH_* settings. Yields its base URL.
+
+    One API process unless `workers` says otherwise (the default of `serve` depends on the
+    machine's CPUs; tests that need several processes ask for them)."""
     port = free_port()
     server = LiveProcess(
         name,
-        [sys.executable, "-m", "gapwatch.cli", "serve", "--no-migrate"],
+        [sys.executable, "-m", "gapwatch.cli", "serve", "--no-migrate", "--workers", str(workers)],
         clean_env(
             GAPWATCH_DATABASE_URL=database_url,
             GAPWATCH_BROKER_URL=REDIS_URL,
@@ -263,8 +268,11 @@ def offline_dataset_env() -> dict[str, str]:
     }
 
 
-def start_worker(name: str, api_url: str, queue: str, data_dir: Path) -> LiveProcess:
-    """A real Celery worker process consuming `queue` from Redis."""
+def start_worker(
+    name: str, api_url: str, queue: str, data_dir: Path, **settings: str
+) -> LiveProcess:
+    """A real Celery worker process consuming `queue` from Redis; `settings` adds or overrides
+    GAPWATCH_* variables."""
     env = clean_env(
         GAPWATCH_BROKER_URL=REDIS_URL,
         GAPWATCH_QUEUE=queue,
@@ -273,6 +281,7 @@ def start_worker(name: str, api_url: str, queue: str, data_dir: Path) -> LivePro
         GAPWATCH_DATA_DIR=str(data_dir),
         **offline_dataset_env(),
     )
+    env.update(settings)
     # The same command that users and containers run.
     worker = LiveProcess(name, [sys.executable, "-m", "gapwatch.cli", "worker"], env)
     try:

@@ -3,7 +3,8 @@ login-link | import | login | logout | sync`.
 
 `up` is the embedded default behind `make up`: migrate the SQLite file, create the first admin
 and print a one-time sign-in link if there is no user yet, start one Celery worker process on
-the filesystem broker, and serve the API; Ctrl-C stops both.
+the filesystem broker, and serve the API; Ctrl-C stops both (the worker first: its run resumes
+at the next start). One `up` per data directory (a lock), and the worker dies with it.
 
 `users`, `keys`, `projects` and `login-link` are administration on the server's host: they
 open the database of the current settings directly (as `docker compose run --rm backend
@@ -24,10 +25,12 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import FrameType
+from typing import IO, TYPE_CHECKING, Any
 
 from gapwatch.config import DEVELOPMENT_WORKER_TOKEN, FILESYSTEM_BROKER, Settings, get_settings
 
@@ -61,18 +64,55 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(settings: Settings) -> None:
+# `gapwatch serve` runs one API process per CPU up to this many by default: past a few, the
+# database, not the API's Python, is what limits a self-hosted server.
+MAX_DEFAULT_WORKERS = 4
+# Seconds a stopping API process lets requests finish before it cancels them (browsers
+# reconnect a cancelled live stream by themselves).
+SHUTDOWN_GRACE_S = 5
+
+
+def default_workers(settings: Settings) -> int:
+    """API processes `gapwatch serve` runs without --workers: one per CPU this process may use,
+    at most MAX_DEFAULT_WORKERS; one on SQLite, whose file takes one writer at a time."""
+    if settings.resolved_database_url.startswith("sqlite"):
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_DEFAULT_WORKERS))
+
+
+def _serve(settings: Settings, workers: int = 1) -> None:
+    """Serve the API: `workers` processes (uvicorn's supervisor restarts one that dies), each
+    built by the app factory from the same settings (the environment)."""
     import uvicorn
 
     uvicorn.run(
         "gapwatch.server.app:create_app",
         factory=True,
+        workers=workers,
         host=settings.host,
         port=settings.port,
         log_level="info",
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
+        # Open live streams never end by themselves: without a bound, a stop (SIGTERM) would
+        # wait for every run page to close, and `docker stop` would end in a SIGKILL.
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
+
+
+def _process_count(text: str) -> int:
+    """--workers: a whole number from 1 to 64."""
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= 64:
+        raise argparse.ArgumentTypeError(f"expected 1 to 64 processes, not {text!r}")
+    return count
 
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -91,13 +131,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     if not args.no_migrate:
         cmd_migrate(args)
-    _recover(settings, fail_running=False)  # other hosts' workers may be running runs
-    _serve(settings)
+    _recover(settings, requeue_running=False)  # other hosts' workers may be running runs
+    workers = args.workers or default_workers(settings)
+    log.info("API on %s: %d process(es)", settings.resolved_api_url, workers)
+    _serve(settings, workers)
     return 0
 
 
 def worker_command(settings: Settings, queues: str | None = None) -> list[str]:
-    """The Celery worker command line: one run at a time per process (`--pool=solo`)."""
+    """The Celery worker command line: one run at a time per process, on the app's own solo
+    pool (`gapwatch_worker.solo.StoppableSoloPool`: no `--pool`, which would replace it)."""
     command = [
         sys.executable,
         "-m",
@@ -105,7 +148,6 @@ def worker_command(settings: Settings, queues: str | None = None) -> list[str]:
         "-A",
         "gapwatch_worker.app",
         "worker",
-        "--pool=solo",
         "--concurrency=1",
         "--loglevel=INFO",
         f"--queues={queues or settings.queue}",
@@ -123,10 +165,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _stop_child(process: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
-    """Cold-stop the worker (SIGQUIT: do not finish the current run), then kill if stuck."""
+    """Stop the embedded worker now, then kill it if it is stuck.
+
+    SIGTERM, which its environment (`REMAP_SIGTERM=SIGQUIT`) makes Celery's cold shutdown: the
+    run it executes is not finished but unwound where it is (`StoppableSoloPool`), its points
+    so far are sent, and the next start resumes it from its checkpoint. Before Celery has set
+    up its handlers, SIGTERM simply ends the process.
+    """
     if process.poll() is not None:
         return
-    process.send_signal(signal.SIGQUIT)
+    process.send_signal(signal.SIGTERM)
     try:
         process.wait(timeout=grace_s)
     except subprocess.TimeoutExpired:
@@ -189,30 +237,127 @@ def _program() -> str:
     return "gapwatch"
 
 
+UP_LOCK_FILE = "up.lock"
+
+
+def _lock_data_dir(data_dir: Path) -> IO[str] | None:
+    """This process's hold on `data_dir` for `gapwatch up`, or None if another process has it.
+
+    An exclusive `flock` on an open file: the kernel releases it when the holder ends, even
+    by kill -9, so a crash leaves no stale lock. The file holds the holder's pid for the
+    message. Keep the returned file open for as long as the service runs.
+    """
+    import fcntl
+
+    lock = (data_dir / UP_LOCK_FILE).open("a+")  # not truncated before we hold it
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.seek(0)
+        holder = lock.read().strip() or "unknown"
+        lock.close()
+        print(
+            f"gapwatch up is already running here (pid {holder}); stop it first "
+            f"(data directory {data_dir})",
+            file=sys.stderr,
+        )
+        return None
+    lock.truncate(0)
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    return lock
+
+
+def _serve_embedded(settings: Settings, worker: subprocess.Popen[bytes]) -> None:
+    """Serve the API until a signal; then stop the worker first, while the API still takes its
+    last points, and only then the API (a second signal stops both at once)."""
+    import uvicorn
+
+    class EmbeddedServer(uvicorn.Server):
+        stopping: threading.Thread | None = None
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            if self.stopping is None:
+                self.stopping = threading.Thread(
+                    target=self._stop_worker_then_exit, args=(sig, frame), name="gapwatch-stop"
+                )
+                self.stopping.start()
+            else:
+                worker.kill()
+                super().handle_exit(sig, frame)
+
+        def _stop_worker_then_exit(self, sig: int, frame: FrameType | None) -> None:
+            _stop_child(worker)
+            if not self.should_exit:  # else a second signal came first: no forced exit here
+                super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(
+        "gapwatch.server.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,  # as `_serve`: open live streams
+    )
+    EmbeddedServer(config).run()
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     _apply_overrides(args)
     settings = _embedded_worker_secret()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    cmd_migrate(args)
-    _welcome(settings)
-    _recover(settings, fail_running=True)  # the embedded worker is the only one
-    env = dict(os.environ, GAPWATCH_API_URL=settings.resolved_api_url)
-    # Own session: the terminal's Ctrl-C reaches only us, and we stop the worker ourselves.
-    worker = subprocess.Popen(worker_command(settings), env=env, start_new_session=True)
-    log.info("worker pid %s; API on %s", worker.pid, settings.resolved_api_url)
-    # uvicorn re-raises the signal that stopped it; SIGTERM must not kill us before the worker.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        _serve(settings)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        _stop_child(worker)
+    # One service per data directory: a second one would recover (re-queue) the first one's
+    # runs and start a second worker on the same broker folder.
+    lock = _lock_data_dir(settings.data_dir)
+    if lock is None:
+        return 1
+    with lock:
+        cmd_migrate(args)
+        _welcome(settings)
+        _recover(settings, requeue_running=True)  # the embedded worker is the only one
+        env = dict(
+            os.environ,
+            GAPWATCH_API_URL=settings.resolved_api_url,
+            GAPWATCH_PARENT_PID=str(os.getpid()),  # it dies with us, even by kill -9
+            REMAP_SIGTERM="SIGQUIT",  # see _stop_child
+        )
+        # Own session: the terminal's Ctrl-C reaches only us, and we stop the worker ourselves.
+        worker = subprocess.Popen(worker_command(settings), env=env, start_new_session=True)
+        log.info("worker pid %s; API on %s", worker.pid, settings.resolved_api_url)
+        # uvicorn re-raises the signal that stopped it; SIGTERM must not kill us before the
+        # worker.
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            _serve_embedded(settings, worker)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            _stop_child(worker)
+            _release_stopped(settings)
     return 0
 
 
-def _recover(settings: Settings, *, fail_running: bool) -> None:
+def _release_stopped(settings: Settings) -> None:
+    """After a stop of the embedded worker: its interrupted run waits, queued, for the next
+    start, and the stop does not count as one of its attempts (a crash does: see `_recover`)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gapwatch.server.runs.service import release_stopped_runs
+
+    try:
+        with _database() as session:
+            released = release_stopped_runs(session)
+    except SQLAlchemyError as error:  # the next start recovers it all the same
+        log.warning("interrupted runs not released: %s", error)
+        return
+    if released:
+        print(f"stopped: {released} run(s) resume from their checkpoints at the next start")
+
+
+def _recover(settings: Settings, *, requeue_running: bool) -> None:
     from gapwatch.queue import RunQueue
     from gapwatch.server.db import create_db_engine, create_session_factory, pop_after_commit
     from gapwatch.server.runs.service import recover_runs
@@ -221,12 +366,16 @@ def _recover(settings: Settings, *, fail_running: bool) -> None:
     queue = RunQueue(settings)
     try:
         with create_session_factory(engine)() as session:
-            failed, requeued = recover_runs(session, queue, fail_running=fail_running)
+            resumed, requeued = recover_runs(session, queue, requeue_running=requeue_running)
             session.commit()
             for callback in pop_after_commit(session):
                 callback()
-        if failed or requeued:
-            print(f"recovered: {failed} interrupted run(s) failed, {requeued} queued run(s) sent")
+        if resumed or requeued:
+            print(
+                f"recovered: {resumed} interrupted run(s) queued to resume from their "
+                f"checkpoints, {requeued} queued run(s) sent",
+                flush=True,
+            )
     finally:
         queue.close()
         engine.dispose()
@@ -419,6 +568,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
+    serve.add_argument(
+        "--workers",
+        type=_process_count,
+        help=f"API processes (default: one per CPU, at most {MAX_DEFAULT_WORKERS}; 1 on SQLite)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     worker = sub.add_parser("worker", help="a Celery worker executing runs, one at a time")

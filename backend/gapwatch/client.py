@@ -727,7 +727,17 @@ class RunLogger:
             try:
                 self.close()
             except Exception:  # noqa: BLE001 - the training error is the one to report
-                log.exception("could not deliver the last points of run %s", self.run_id)
+                # A run that stopped taking data (cancelled) has nowhere to deliver them: not
+                # a failure to report; the caller says that the run stopped, once.
+                if not self.stop_requested:
+                    log.exception("could not deliver the last points of run %s", self.run_id)
+
+    @property
+    def failure(self) -> BaseException | None:
+        """What stopped the sender, None while it works: a RunConflict once the run accepts no
+        more data (cancelled), a transient error (`is_transient`) once the retry policy gave
+        up on an outage, or any other refusal."""
+        return self._error
 
     def _raise_if_failed(self) -> None:
         if self._error is not None:

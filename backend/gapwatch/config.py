@@ -58,7 +58,20 @@ class Settings(BaseSettings):
         30.0,
         ge=0,
         description="How often the API sends running runs with a stale heartbeat back to the "
-        "queue (their worker died); 0 disables the sweep.",
+        "queue (their worker died), and queued runs whose message never reached the broker; "
+        "0 disables the sweep.",
+    )
+    max_attempts: int = Field(
+        3,
+        ge=1,
+        description="A run claimed this many times (each time its worker stopped: out of "
+        "memory?) is failed instead of being run again; retrying it gives it as many again.",
+    )
+    worker_outage_s: float = Field(
+        300.0,
+        gt=0,
+        description="How long a worker rides out an unreachable API or database (retries with "
+        "backoff, points kept) before it leaves the run to be resumed from its checkpoint.",
     )
     broker_visibility_timeout_s: float = Field(
         6 * 3600.0,
@@ -106,6 +119,17 @@ class Settings(BaseSettings):
     )
     submit_rate_per_minute: int = Field(
         120, ge=0, description="Runs one caller may submit a minute (0: no limit)."
+    )
+    max_streams_per_user: int = Field(
+        20,
+        ge=1,
+        description="Live streams (GET /runs/{id}/live) one user may hold open in one API "
+        "process; more are a 429 with Retry-After.",
+    )
+    max_streams: int = Field(
+        500,
+        ge=1,
+        description="Live streams one API process holds open in all; more are a 429.",
     )
     max_parameters: int = Field(
         200_000_000, ge=1, description="A run spec whose model has more parameters is refused."

@@ -15,7 +15,14 @@ import math
 import re
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 # Bounds shared by several places. They exist to catch mistakes, not to limit research:
 # 10 million updates per task is beyond any published continual-learning benchmark.
@@ -28,6 +35,28 @@ DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d{1,2})?)$")
 # Project names: lower-case slugs, so that they read well in URLs and on the command line.
 PROJECT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 DEFAULT_PROJECT = "default"
+
+
+def check_text(value: str) -> str:
+    """`value` if a database text column can hold it: no NUL character (PostgreSQL refuses it)
+    and no lone surrogate (not UTF-8). A pydantic validator: raises ValueError naming why."""
+    if "\x00" in value:
+        raise ValueError("text must not hold a NUL character")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("text must be valid Unicode (no lone surrogates)") from None
+    return value
+
+
+def _text_or_none(value: str | None) -> str | None:
+    return None if value is None else check_text(value)
+
+
+# Free text stored in a column or compared with one (names, tags, groups, their filters): what
+# the database cannot hold is a 422 naming the field, not a database error. None passes.
+Text = AfterValidator(_text_or_none)
 
 
 class _Strict(BaseModel):
@@ -392,11 +421,11 @@ class RunSpec(_Strict):
         description="The project the run belongs to (you need the editor role there). "
         "Default: the API key's project, else 'default'.",
     )
-    name: str | None = Field(None, max_length=200)
-    group: str | None = Field(
-        None, max_length=200, description="Runs that differ only by seed share a group."
+    name: Annotated[str, Field(max_length=200), Text] | None = None
+    group: Annotated[str, Field(max_length=200), Text] | None = Field(
+        None, description="Runs that differ only by seed share a group."
     )
-    tags: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+    tags: list[Annotated[str, Field(min_length=1, max_length=64), Text]] = Field(
         default_factory=list, max_length=32
     )
     benchmark: BenchmarkSpec

@@ -22,6 +22,7 @@ from tests.conftest import (
     free_port,
     http_ok,
     offline_dataset_env,
+    wait_for_run,
     wait_until,
 )
 
@@ -130,7 +131,7 @@ def test_make_up_serves_trains_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> No
                     "training": {"iterations_per_task": 10},
                 }
             )
-            finished = client.wait_for_run(run["id"], timeout_s=120)
+            finished = wait_for_run(client, run["id"])
             assert finished["status"] == "succeeded", finished["error"]
             assert finished["project"] == "default", finished
             series = client.get_metrics(run["id"], ["eval/acc/task_4"])
@@ -189,3 +190,195 @@ def test_make_up_serves_trains_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> No
     output = later.output()
     assert "Finished server process" in output and "Traceback" not in output, output
     assert LINK.search(output) is None and "created the admin" not in output, output
+
+
+# A worker's stand-in: it watches its parent (`gapwatch up`'s role) as the worker does, without
+# PR_SET_PDEATHSIG, says it is ready, and would then sleep for a minute.
+WATCHING_CHILD = """
+import os, sys, threading, time
+from gapwatch_worker.app import _watch_parent
+threading.Thread(target=_watch_parent, args=(os.getppid(), 0.05), daemon=True).start()
+print("watching", flush=True)
+time.sleep(60)
+"""
+# Its parent: starts it in a session of its own, as `gapwatch up` does, and ends once it watches.
+PARENT = """
+import subprocess, sys
+child = subprocess.Popen([sys.executable, "-c", sys.argv[1]], stdout=subprocess.PIPE,
+                         text=True, start_new_session=True)
+assert child.stdout.readline() == "watching\\n"
+print(child.pid, flush=True)
+"""
+
+
+def test_the_workers_watchdog_ends_it_when_its_parent_is_gone(tmp_path: Path) -> None:
+    env = clean_env(GAPWATCH_DATA_DIR=str(tmp_path))
+    parent = subprocess.run(
+        [sys.executable, "-c", PARENT, WATCHING_CHILD],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert parent.returncode == 0, parent.stdout + parent.stderr
+    child = int(parent.stdout.split()[0])
+    wait_until(lambda: _gone(child), 10, "the orphan's exit")
+
+
+def test_a_worker_whose_parent_died_before_it_watched_exits_at_once(tmp_path: Path) -> None:
+    # PID 1 is not this child's parent: the parent it was told of is gone already.
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from gapwatch_worker.app import die_with_parent; import time\n"
+            "die_with_parent(1); time.sleep(60)",
+        ],
+        env=clean_env(GAPWATCH_DATA_DIR=str(tmp_path)),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "its gapwatch up (pid 1) is gone; stopping" in done.stdout, done.stdout
+
+
+# Small and offline, long enough to be stopped mid-run (1,000 updates, every task evaluated
+# every 5), with a checkpoint every 50 updates to resume from.
+RESUMABLE_SPEC = {
+    "benchmark": {"name": "split_digits"},
+    "model": {"name": "mlp", "hidden_sizes": [32]},
+    "strategy": {"name": "er", "buffer_size": 50},
+    "optimizer": {"name": "sgd", "lr": 0.05},
+    "training": {"iterations_per_task": 200, "batch_size": 16},
+    "evaluation": {"every": 5, "subset_size": 200},
+    "checkpoint_every": 50,
+    "device": "cpu",
+    "seed": 3,
+}
+STEPS = 5 * 200
+
+
+def _gone(pid: int) -> bool:
+    """The process has ended. An orphan's zombie counts as ended: whoever adopted it (PID 1
+    in a container) may never reap it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    except OSError:  # no /proc: ask the kernel
+        return not _alive(pid)
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+def _up(name: str, env: dict[str, str], url: str) -> tuple[LiveProcess, int]:
+    """`gapwatch up` as a terminal's foreground job, serving; returns it and its worker's pid."""
+    gapwatch = str(Path(sys.executable).parent / "gapwatch")
+    service = LiveProcess(name, [gapwatch, "up"], env, new_group=True)
+    try:
+        wait_until(lambda: http_ok(url + "/health"), 90, f"{name} serving")
+    except TimeoutError:
+        service.stop(signal.SIGINT)
+        raise AssertionError(f"{name} did not serve:\n" + service.output()) from None
+    found = re.search(r"worker pid (\d+)", service.output())
+    assert found, service.output()
+    return service, int(found.group(1))
+
+
+def _wait_for_checkpoint(client: GapwatchClient, data_dir: Path, run_id: int) -> None:
+    """Until the run has written a checkpoint (it is then mid-run, past step 50)."""
+    checkpoint = data_dir / "artifacts" / "runs" / str(run_id) / "checkpoint.pt"
+    wait_until(checkpoint.exists, 180, f"run {run_id}'s first checkpoint", interval_s=0.01)
+    run = client.get_run(run_id)
+    assert run["status"] == "running" and run["progress"]["step"] < STEPS, run
+
+
+def _curves(client: GapwatchClient, run_id: int) -> dict[str, tuple[list[int], list[float]]]:
+    finished = wait_for_run(client, run_id)
+    assert finished["status"] == "succeeded", finished["error"]
+    series = client.get_metrics(run_id)
+    curves = {k: v for k, v in series.items() if k.startswith(("eval/", "train/"))}
+    # Every evaluation is there: the comparisons below are of whole curves.
+    assert curves["eval/acc/task_0"][0] == list(range(0, STEPS + 1, 5)), run_id
+    assert curves["train/loss"][0] == list(range(1, STEPS + 1)), run_id
+    return curves
+
+
+def test_up_locks_its_data_takes_its_worker_along_and_resumes_interrupted_runs(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    data_dir = tmp_path / "data"
+    env = clean_env(
+        GAPWATCH_DATA_DIR=str(data_dir), GAPWATCH_PORT=str(port), **offline_dataset_env()
+    )
+    url = f"http://127.0.0.1:{port}"
+    gapwatch = str(Path(sys.executable).parent / "gapwatch")
+    services: list[LiveProcess] = []
+    try:
+        first, first_worker = _up("up-crash-1", env, url)
+        services.append(first)
+
+        # A second `up` on the same data is refused while the first runs, and changes nothing.
+        second = subprocess.run(
+            [gapwatch, "up"],
+            env={**env, "GAPWATCH_PORT": str(free_port())},
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode != 0, second.stdout + second.stderr
+        expected = f"gapwatch up is already running here (pid {first.process.pid}); stop it first"
+        assert expected in second.stderr, second.stdout + second.stderr
+        assert "Uvicorn running" not in second.stdout + second.stderr
+        assert (data_dir / "up.lock").read_text().strip() == str(first.process.pid)
+        assert http_ok(url + "/health")
+
+        key = _create_key(env, "tests")
+        client = GapwatchClient(url, api_key=key)
+        crashed = client.create_run(RESUMABLE_SPEC)["id"]
+        _wait_for_checkpoint(client, data_dir, crashed)
+
+        # kill -9 of `up` alone (its worker has a session of its own): the worker follows it.
+        first.process.kill()
+        first.process.wait()
+        wait_until(lambda: _gone(first_worker), 10, "the orphaned worker's exit")
+
+        # The lock died with its holder: the next start is accepted, and resumes the run from
+        # its checkpoint, as one more attempt, to the curves of a run never interrupted.
+        again, again_worker = _up("up-crash-2", env, url)
+        services.append(again)
+        resumed = _curves(client, crashed)
+        assert client.get_run(crashed)["attempts"] == 2
+        assert "resuming from checkpoint" in again.output(), again.output()
+        assert "recovered: 1 interrupted run(s)" in again.output(), again.output()
+        uninterrupted = client.create_run(RESUMABLE_SPEC)["id"]
+        reference = _curves(client, uninterrupted)
+        assert resumed == reference
+
+        # Ctrl-C while a run trains: the worker stops first, no traceback, nothing failed...
+        stopped = client.create_run(RESUMABLE_SPEC)["id"]
+        _wait_for_checkpoint(client, data_dir, stopped)
+        assert again.stop(signal.SIGINT, timeout_s=60) == 0
+        wait_until(lambda: _gone(again_worker), 10, "the worker's exit")
+        output = again.output()
+        assert "Finished server process" in output, output
+        for bad in ("Traceback", "kill_job", "NotImplementedError", " failed"):
+            assert bad not in output, (bad, output)
+        assert "stopped: 1 run(s) resume from their checkpoints" in output, output
+
+        # ...and the next start resumes it; a stop is not one of its attempts.
+        third, _ = _up("up-crash-3", env, url)
+        services.append(third)
+        assert _curves(client, stopped) == reference
+        assert client.get_run(stopped)["attempts"] == 1
+        assert "resuming from checkpoint" in third.output(), third.output()
+        client.close()
+        assert third.stop(signal.SIGINT, timeout_s=60) == 0
+        assert "Traceback" not in third.output(), third.output()
+    finally:
+        for service in reversed(services):
+            service.stop(signal.SIGINT, timeout_s=60)

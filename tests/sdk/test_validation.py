@@ -90,6 +90,11 @@ def test_log_eval_and_events_refuse_what_the_server_would(run: Run) -> None:
         run.task_end(0, step=5, model=object())
     with pytest.raises(ValueError, match="event payload"):
         run.event("note", 0, {"x": float("nan")})
+    # Text the server's JSON column refuses (its 422 would come at sync or flush).
+    with pytest.raises(ValueError, match=r"event payload\.notes\[1\]: text must not hold a NUL"):
+        run.event("note", 0, {"notes": ["ok", "a\x00"]})
+    with pytest.raises(ValueError, match="lone surrogates"):
+        run.event("note", 0, {"\ud800": 1})
 
 
 @dataclasses.dataclass
@@ -123,6 +128,10 @@ def test_configs_become_plain_json_or_are_refused_naming_the_problem(tmp_path: P
         check({"name": "a\x00b"})
     with pytest.raises(ValueError, match="project 'CL Lab'"):
         gapwatch.init(project="CL Lab", mode="offline", dir=tmp_path, quiet=True)
+    with pytest.raises(ValueError, match="tag: text must not hold a NUL"):
+        gapwatch.init(tags=["ok", "a\x00"], mode="offline", dir=tmp_path, quiet=True)
+    with pytest.raises(ValueError, match="group: text must be valid Unicode"):
+        gapwatch.init(group="\udc00", mode="offline", dir=tmp_path, quiet=True)
     with pytest.raises(TypeError, match="tags must be a list"):
         gapwatch.init(tags="mnist", mode="offline", dir=tmp_path, quiet=True)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="mode must be"):

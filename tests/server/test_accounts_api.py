@@ -311,7 +311,7 @@ def test_a_worker_claims_with_its_secret_and_writes_with_the_run_token(api) -> N
     assert api.get(f"/api/v1/runs/{run['id']}", headers=token).status_code == 401
     too_far = api.post(
         f"/api/v1/runs/{run['id']}/heartbeat",
-        json={"step": 2**31, "total_steps": 2**31},
+        json={"step": 2**53 + 1, "total_steps": 2**53 + 1},
         headers=token,
     )
     assert too_far.status_code == 422

@@ -3,6 +3,12 @@
 Thin on purpose: the engine (`gapwatch_worker.cl`) knows nothing of Celery or HTTP, and the
 client knows nothing of torch. The task takes only a run id; everything else comes from the
 API, so a GPU box needs the broker URL, the API URL and the worker token, nothing more.
+
+Outages of the API or its database are ridden out for `GAPWATCH_WORKER_OUTAGE_S`: the claim,
+every batch of points, the heartbeats and the finish are retried with exponential backoff and
+jitter while training goes on (points wait in memory, then on disk). Past that budget the
+worker gives the run up without a word to the API, which it cannot reach: the run's heartbeat
+goes stale, the API's sweep queues it again and the next worker resumes it from its checkpoint.
 """
 
 from __future__ import annotations
@@ -10,19 +16,27 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from typing import Any
 
 import httpx
 from celery.utils.log import get_task_logger
 
 from gapwatch.client import (
     ClaimedRun,
+    GapwatchAPIError,
     GapwatchClient,
+    NotAllowed,
+    RetryPolicy,
     RunConflict,
+    RunLogger,
     RunNotFound,
+    call_with_retries,
     describe_error,
+    is_transient,
 )
 from gapwatch.config import get_settings
 from gapwatch.queue import RUN_TASK_NAME
+from gapwatch.sdk.spill import DiskSpill
 from gapwatch_worker.app import celery_app
 from gapwatch_worker.cl.checkpoint import CheckpointStore
 from gapwatch_worker.cl.loop import run_experiment
@@ -32,6 +46,12 @@ log: logging.Logger = get_task_logger(__name__)
 
 # The worker's error text is shorter than the API allows: the engine's tracebacks are deep.
 MAX_ERROR_CHARS = 8_000
+# The longest wait between two tries during an outage: a worker comes back within this time of
+# the API, well before the API's heartbeat timeout (120 s by default) takes its run away.
+MAX_RETRY_DELAY_S = 10.0
+# A claim that found no API for the whole outage budget: the message goes back to the broker
+# and is tried again this much later (the run is still queued; nothing else would send it).
+CLAIM_AGAIN_AFTER_S = 60.0
 
 
 def worker_name() -> str:
@@ -39,29 +59,55 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-@celery_app.task(
-    name=RUN_TASK_NAME,
-    bind=True,
-    # Only the API being unreachable is transient; a bug in a run fails that run, once.
-    autoretry_for=(httpx.TransportError,),
-    retry_backoff=True,
-    retry_backoff_max=60,
-    max_retries=8,
-)
-def execute_run(self: object, run_id: int) -> str:
+def outage_policy() -> RetryPolicy:
+    """Retries through an unreachable API or database for GAPWATCH_WORKER_OUTAGE_S: delays
+    double from 0.5 s to MAX_RETRY_DELAY_S, each drawn from its upper half (jitter), so that
+    the workers that one outage cut off do not all come back in the same instant."""
+    return RetryPolicy(
+        max_retries=None,
+        give_up_after_s=get_settings().worker_outage_s,
+        initial_delay_s=0.5,
+        max_delay_s=MAX_RETRY_DELAY_S,
+        jitter=0.5,
+    )
+
+
+def _is_outage(error: BaseException) -> bool:
+    return isinstance(error, httpx.TransportError | GapwatchAPIError) and is_transient(error)
+
+
+@celery_app.task(name=RUN_TASK_NAME, bind=True, max_retries=None)
+def execute_run(self: Any, run_id: int) -> str:
     """Execute run `run_id`; returns what became of it (for the worker's log)."""
     settings = get_settings()
+    policy = outage_policy()
     with GapwatchClient(settings.resolved_api_url) as api:
         try:
-            claim = api.claim_run(
-                run_id, worker=worker_name(), worker_token=settings.worker_token.get_secret_value()
+            claim = call_with_retries(
+                lambda: api.claim_run(
+                    run_id,
+                    worker=worker_name(),
+                    worker_token=settings.worker_token.get_secret_value(),
+                ),
+                policy,
             )
         except (RunConflict, RunNotFound) as refusal:
-            # Already done, cancelled, or alive on another worker: a duplicate delivery.
+            # Already done, cancelled, out of attempts, or alive on another worker.
             log.info("run %s not executed: %s", run_id, refusal.detail)
             return "skipped"
+        except (httpx.TransportError, GapwatchAPIError) as error:
+            if not _is_outage(error):
+                raise
+            log.warning(
+                "run %s not claimed: the API was unreachable for %g s (%s); trying again in %g s",
+                run_id,
+                settings.worker_outage_s,
+                error,
+                CLAIM_AGAIN_AFTER_S,
+            )
+            raise self.retry(countdown=CLAIM_AGAIN_AFTER_S) from None
         log.info("run %s claimed (attempt %d)", run_id, claim.attempts)
-        return execute_claimed_run(api, claim)
+        return execute_claimed_run(api, claim, policy)
 
 
 def checkpoint_store(run_id: int) -> CheckpointStore:
@@ -69,13 +115,21 @@ def checkpoint_store(run_id: int) -> CheckpointStore:
     return CheckpointStore(get_settings().artifacts_dir / "runs" / str(run_id))
 
 
-def execute_claimed_run(api: GapwatchClient, claim: ClaimedRun) -> str:
+def execute_claimed_run(
+    api: GapwatchClient, claim: ClaimedRun, policy: RetryPolicy | None = None
+) -> str:
     """Train a claimed run and report its end; the run's status row stays true either way.
 
     A run claimed again after its worker died resumes from its last checkpoint; its points up
-    to that checkpoint are already stored, and ingestion ignores the ones sent twice.
+    to that checkpoint are already stored, and ingestion ignores the ones sent twice. Returns
+    succeeded, failed, cancelled (the run stopped taking data: cancelled, or taken for dead
+    and queued again), taken (another worker claimed it since) or abandoned (the API stayed
+    out of reach for the whole outage budget).
     """
-    logger = api.run_logger(claim)
+    policy = policy or outage_policy()
+    spill = DiskSpill()
+    # keepalive: a long evaluation that reports no new step still beats.
+    logger = api.run_logger(claim, retry=policy, keepalive=True, spill=spill)
     try:
         with logger:
             outcome = run_experiment(
@@ -86,21 +140,70 @@ def execute_claimed_run(api: GapwatchClient, claim: ClaimedRun) -> str:
                 checkpoints=checkpoint_store(claim.run_id),
             )
     except Exception as error:  # noqa: BLE001 - any failure of the run is reported on the run
-        if logger.stop_requested:
-            return "cancelled"
+        stopped = _stopped(claim, logger)
+        if stopped is not None:
+            return stopped
         log.exception("run %s failed", claim.run_id)
-        return _finish(api, claim, error=describe_error(error, MAX_ERROR_CHARS))
+        return _finish(api, claim, policy, error=describe_error(error, MAX_ERROR_CHARS))
+    finally:
+        spill.remove()
     if outcome.stopped or logger.stop_requested:
-        return "cancelled"
-    status = _finish(api, claim, error=None)
-    # A finished run resumes nothing; its buffers can be large. Failed runs keep theirs.
-    checkpoint_store(claim.run_id).clear()
+        return _stopped(claim, logger) or "cancelled"
+    status = _finish(api, claim, policy, error=None)
+    if status == "succeeded":
+        # A finished run resumes nothing; its buffers can be large. Others keep theirs.
+        checkpoint_store(claim.run_id).clear()
     return status
 
 
-def _finish(api: GapwatchClient, claim: ClaimedRun, *, error: str | None) -> str:
-    try:
-        api.finish_run(claim.run_id, claim.token, error=error)
-    except RunConflict:  # cancelled while we were finishing
+def _stopped(claim: ClaimedRun, logger: RunLogger) -> str | None:
+    """Why the run stopped if not by its own error, said in one line (no traceback: nothing
+    went wrong here), or None when the run itself failed."""
+    failure = logger.failure
+    if isinstance(failure, RunConflict):
+        # The API refused its data: cancelled, or queued again when it took us for dead.
+        log.info("run %s stopped (%s)", claim.run_id, failure.detail)
         return "cancelled"
+    if logger.stop_requested:
+        log.info("run %s stopped: it was cancelled", claim.run_id)
+        return "cancelled"
+    if isinstance(failure, NotAllowed):
+        log.warning("run %s stopped: another worker claimed it since (%s)", claim.run_id, failure)
+        return "taken"
+    if failure is not None and _is_outage(failure):
+        _give_up(claim, failure)
+        return "abandoned"
+    return None
+
+
+def _give_up(claim: ClaimedRun, error: BaseException, what: str = "") -> None:
+    log.error(
+        "run %s given up%s: the API was unreachable for %g s (%s); it resumes from its "
+        "checkpoint once the API takes its silence for a stopped worker",
+        claim.run_id,
+        what,
+        get_settings().worker_outage_s,
+        error,
+    )
+
+
+def _finish(
+    api: GapwatchClient, claim: ClaimedRun, policy: RetryPolicy, *, error: str | None
+) -> str:
+    """The run's last word, retried through an outage like every other call (a repeated finish
+    is answered as the first was), so that a failed run's error is not lost."""
+    try:
+        call_with_retries(lambda: api.finish_run(claim.run_id, claim.token, error=error), policy)
+    except RunConflict as refusal:  # cancelled while we were finishing
+        log.info("run %s stopped (%s)", claim.run_id, refusal.detail)
+        return "cancelled"
+    except NotAllowed as refusal:
+        log.warning("run %s stopped: another worker claimed it since (%s)", claim.run_id, refusal)
+        return "taken"
+    except (httpx.TransportError, GapwatchAPIError) as failure:
+        if not _is_outage(failure):
+            raise
+        ending = "failed: " + error.partition("\n")[0] if error else "succeeded"
+        _give_up(claim, failure, what=f" before its end ({ending}) was recorded")
+        return "abandoned"
     return "failed" if error else "succeeded"

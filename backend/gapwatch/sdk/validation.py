@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import PurePath
 from typing import Any
 
-from gapwatch.spec import PROJECT_NAME_PATTERN
+from gapwatch.spec import PROJECT_NAME_PATTERN, check_text
 
 METRIC_KEY_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_./\-]{0,127}$"
 MAX_KEY_CHARS = 128
@@ -30,8 +30,8 @@ MAX_CONFIG_KEY_CHARS = 200
 MAX_NAME_CHARS = 200
 MAX_TAGS = 32
 MAX_TAG_CHARS = 64
-# Heartbeat progress is stored in 32-bit integers; larger steps are reported as this.
-MAX_PROGRESS_STEP = 2**31 - 1
+# Heartbeat progress takes any metric step (64-bit columns since the server's revision 0006).
+MAX_PROGRESS_STEP = MAX_STEP
 
 _KEY = re.compile(METRIC_KEY_PATTERN)
 _KIND = re.compile(EVENT_KIND_PATTERN)
@@ -103,7 +103,26 @@ def check_event(kind: object, payload: Mapping[str, Any] | None) -> dict[str, An
     # The server measures the payload as Python's repr of the parsed JSON.
     if len(repr(plain)) > MAX_PAYLOAD_CHARS:
         raise ValueError(f"event payload larger than {MAX_PAYLOAD_CHARS} characters")
+    _check_texts(plain, "event payload")
     return plain
+
+
+def _check_texts(value: Any, where: str) -> None:
+    """The strings and keys of a JSON value as the server's JSON column takes them: no NUL
+    character, no lone surrogate (`gapwatch.spec.check_text`)."""
+    pending = [(where, value)]
+    while pending:
+        path, item = pending.pop()
+        texts = [item] if isinstance(item, str) else list(item) if isinstance(item, dict) else []
+        for text in texts:
+            try:
+                check_text(text)
+            except ValueError as error:
+                raise ValueError(f"{path[:100]}: {error}") from None
+        if isinstance(item, dict):
+            pending.extend((f"{path}.{key}", inner) for key, inner in item.items())
+        elif isinstance(item, list):
+            pending.extend((f"{path}[{index}]", inner) for index, inner in enumerate(item))
 
 
 def check_config(config: object) -> dict[str, Any]:
@@ -180,6 +199,8 @@ def check_run_fields(
             not isinstance(text, str) or not 1 <= len(text) <= MAX_NAME_CHARS or "\x00" in text
         ):
             raise ValueError(f"{field} must be a str of 1 to {MAX_NAME_CHARS} characters")
+        if text is not None:
+            _check_texts(text, field)
     if isinstance(tags, str):
         raise TypeError("tags must be a list of str, not one str")
     listed = list(tags or [])
@@ -188,4 +209,5 @@ def check_run_fields(
     for tag in listed:
         if not isinstance(tag, str) or not 1 <= len(tag) <= MAX_TAG_CHARS:
             raise ValueError(f"tag {tag!r} must be a str of 1 to {MAX_TAG_CHARS} characters")
+        _check_texts(tag, "tag")
     return listed

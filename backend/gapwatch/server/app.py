@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,7 +14,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from gapwatch.config import Settings, get_settings
-from gapwatch.queue import RunQueue
+from gapwatch.queue import BrokerUnavailable, RunQueue
 from gapwatch.server.access.middleware import AuthenticationMiddleware
 from gapwatch.server.accounts.endpoints import (
     auth_router,
@@ -21,11 +22,12 @@ from gapwatch.server.accounts.endpoints import (
     projects_router,
     users_router,
 )
+from gapwatch.server.apidoc import install_error_answers
 from gapwatch.server.cache import AnalysisCache
 from gapwatch.server.compare.endpoints import router as compare_router
 from gapwatch.server.db import create_db_engine, create_session_factory, pop_after_commit
 from gapwatch.server.edge import RateLimiter, install_edge
-from gapwatch.server.errors import install_error_handlers
+from gapwatch.server.errors import database_unavailable, first_line, install_error_handlers
 from gapwatch.server.events.endpoints import router as events_router
 from gapwatch.server.live.endpoints import router as live_router
 from gapwatch.server.metrics.endpoints import export_router
@@ -51,29 +53,57 @@ class Health(BaseModel):
 async def _sweep_stale_runs(
     settings: Settings, session_factory: sessionmaker[Session], run_queue: RunQueue
 ) -> None:
-    """Every stale_sweep_interval_s: requeue engine runs whose heartbeat went stale, and mark
-    silent loop runs crashed."""
+    """Every stale_sweep_interval_s: send queued runs that the broker never got, requeue engine
+    runs whose heartbeat went stale, and mark silent loop runs crashed.
+
+    No heartbeat can land while this process or its database is away, so silence counts only
+    once the database has been reachable for a whole heartbeat timeout (since the start, or
+    since the last sweep that could not reach it): workers that rode out the outage beat
+    again first, and keep their runs.
+    """
+    reachable_since = time.monotonic()
     while True:
         await asyncio.sleep(settings.stale_sweep_interval_s)
+        silence_counts = time.monotonic() - reachable_since >= settings.heartbeat_timeout_s
         try:
-            await asyncio.to_thread(_sweep_once, settings, session_factory, run_queue)
-        except Exception:  # noqa: BLE001 - a failed sweep is retried at the next interval
-            log.exception("stale-run sweep failed")
+            await asyncio.to_thread(
+                _sweep_once, settings, session_factory, run_queue, take_silent_runs=silence_counts
+            )
+        except BrokerUnavailable as error:  # the unsent runs wait for the next sweep
+            log.warning("runs not sent: the broker is unavailable (%s)", error)
+        except Exception as error:  # noqa: BLE001 - a failed sweep is retried at the next interval
+            if not database_unavailable(error):
+                log.exception("stale-run sweep failed")
+                continue
+            reachable_since = time.monotonic()
+            log.warning(
+                "stale-run sweep skipped: the database is unavailable (%s)", first_line(error)
+            )
 
 
 def _sweep_once(
-    settings: Settings, session_factory: sessionmaker[Session], run_queue: RunQueue
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    run_queue: RunQueue,
+    *,
+    take_silent_runs: bool = True,
 ) -> None:
+    count, crashed = 0, list[int]()
     with session_factory() as session:
-        count = runs_service.requeue_stale_runs(
-            session, run_queue, heartbeat_timeout_s=settings.heartbeat_timeout_s
-        )
-        crashed = runs_service.mark_crashed_loop_runs(
-            session, heartbeat_timeout_s=settings.heartbeat_timeout_s
-        )
+        # Before the requeue: the runs it requeues are sent by their own callbacks.
+        unsent = runs_service.send_unsent_runs(session, run_queue)
+        if take_silent_runs:
+            count = runs_service.requeue_stale_runs(
+                session, run_queue, heartbeat_timeout_s=settings.heartbeat_timeout_s
+            )
+            crashed = runs_service.mark_crashed_loop_runs(
+                session, heartbeat_timeout_s=settings.heartbeat_timeout_s
+            )
         session.commit()
         for callback in pop_after_commit(session):
             callback()
+    if unsent:
+        log.warning("sent %d queued run(s) that the broker never got", unsent)
     if count:
         log.warning("requeued %d run(s) whose worker stopped sending heartbeats", count)
     if crashed:
@@ -123,6 +153,7 @@ def create_app(
     app.state.submit_limiter = RateLimiter(settings.submit_rate_per_minute)
     app.state.sign_in_limiter = RateLimiter(settings.sign_in_rate_per_minute)
     install_error_handlers(app)
+    install_error_answers(app)
     # Who is calling is known before routing and before any body is read; the edge (host
     # check, headers, CORS) wraps even that, so it is added last (outermost).
     app.add_middleware(

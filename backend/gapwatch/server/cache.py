@@ -23,6 +23,13 @@ class AnalysisCache:
     Computing a run's products is serialized per run: the run page asks for the summary and
     the gaps at once, and the second request must wait for the first's load (which computes
     both) instead of reading a million-point run from the store a second time.
+
+    Several API processes (`gapwatch serve --workers N`) each hold one, and none can answer
+    stale: every request reads the fingerprint from the database before it looks here, and
+    what it depends on only grows (points and events are never removed or rewritten), so
+    points another process ingested change the fingerprint and miss. The per-run locks need
+    only be per process: two processes may compute the same product at once, which is work
+    done twice, never a wrong answer.
     """
 
     def __init__(self, max_runs: int = 256) -> None:

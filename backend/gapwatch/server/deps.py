@@ -23,7 +23,12 @@ from gapwatch.server.access.principal import Principal
 from gapwatch.server.access.tokens import AUTHENTICATE_HINT, bearer_value
 from gapwatch.server.cache import AnalysisCache
 from gapwatch.server.db import pop_after_commit
-from gapwatch.server.errors import ServiceUnavailable, TooManyRequests, Unauthorized
+from gapwatch.server.errors import (
+    GapwatchError,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthorized,
+)
 from gapwatch.server.models import Role, Run
 
 
@@ -35,6 +40,13 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     try:
         yield session
         session.commit()
+    except GapwatchError as error:
+        # A refusal that changed the row on purpose (a run failed for its attempts) keeps it.
+        if error.keeps_changes:
+            session.commit()
+        else:
+            session.rollback()
+        raise
     except BaseException:
         session.rollback()
         raise
@@ -47,7 +59,7 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         # The rows are committed; say so, so the client neither retries blindly nor loses it.
         raise ServiceUnavailable(
             f"stored, but the broker is unreachable ({error}); the run stays queued and is "
-            "sent again when the API service starts next"
+            "sent again by the API's next sweep (GAPWATCH_STALE_SWEEP_INTERVAL_S)"
         ) from error
 
 

@@ -1,12 +1,13 @@
 """The HTTP edge of the API: security headers, Host check, CORS, rate limiting. (Body sizes
-are limited by FastAPI's own `max_body_size`, per app and per route: see app.py.)
+are limited by FastAPI's own `max_body_size`, per app and per route: see app.py; the edge only
+answers the 413 in JSON.)
 
 Everything here is plain ASGI (no `BaseHTTPMiddleware`, which copies every request into a task
 and breaks streaming): the middlewares only look at `http.response.start` and pass body chunks
 through untouched, so Server-Sent Events stream as before.
 
 `install_edge` is called last in `create_app`, after every other middleware, and gives (outermost
-first): security headers, Host check, CORS (only when origins are configured).
+first): security headers, the JSON 413, Host check, CORS (only when origins are configured).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
+import orjson
 from fastapi import FastAPI
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -114,6 +117,57 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+# --- Body limit answers -----------------------------------------------------------------------
+
+
+class JSONBodyLimitMiddleware:
+    """Answers a body over its limit as every other error, `{"detail": ...}` in JSON, where
+    Starlette's limiter writes a plain-text "Content Too Large"; the detail names the limit."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        replaced = False
+
+        async def send_json(message: Message) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start" and message["status"] == 413:
+                headers = message.get("headers", [])
+                kind = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+                if kind.startswith(b"text/plain"):
+                    # The limiter sets the route's limit in the scope while it answers.
+                    limit = scope.get(MAX_BODY_SIZE_SCOPE_KEY)
+                    body = orjson.dumps({"detail": _too_large(limit)})
+                    kept = [
+                        (k, v)
+                        for k, v in headers
+                        if k.lower() not in (b"content-type", b"content-length")
+                    ]
+                    kept += [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ]
+                    replaced = True
+                    await send({**message, "headers": kept})
+                    await send({"type": "http.response.body", "body": body})
+                    return
+            if replaced and message["type"] == "http.response.body":
+                return  # the plain text, already replaced
+            await send(message)
+
+        await self.app(scope, receive, send_json)
+
+
+def _too_large(limit: object) -> str:
+    if isinstance(limit, int):
+        return f"the request body is larger than the {limit} bytes this operation accepts"
+    return "the request body is larger than this operation accepts"
 
 
 # --- Host check -------------------------------------------------------------------------------
@@ -394,8 +448,8 @@ def install_edge(app: FastAPI, settings: Settings) -> None:
     """Add the edge middlewares to `app`; call it after every other middleware.
 
     From the outside in: security headers (wrapping even Starlette's error middleware, so a 500
-    carries them too), Host check, CORS (only when `settings.resolved_cors_origins` is
-    non-empty).
+    carries them too) and the JSON answer to a body over its limit (wrapping FastAPI's body
+    limiter), Host check, CORS (only when `settings.resolved_cors_origins` is non-empty).
 
     Args:
         app: The application, not yet started (Starlette refuses middleware after that).
@@ -426,7 +480,8 @@ def install_edge(app: FastAPI, settings: Settings) -> None:
     build_stack = app.build_middleware_stack
 
     def build_middleware_stack() -> ASGIApp:
-        return SecurityHeadersMiddleware(build_stack())
+        # FastAPI's body limiter also sits outside every added middleware: the JSON 413 too.
+        return SecurityHeadersMiddleware(JSONBodyLimitMiddleware(build_stack()))
 
     app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
 
@@ -440,6 +495,7 @@ __all__ = [
     "MAX_RATE_LIMIT_KEYS",
     "SECURITY_HEADERS",
     "AllowedHostsMiddleware",
+    "JSONBodyLimitMiddleware",
     "RateLimiter",
     "SecurityHeadersMiddleware",
     "host_allowed",

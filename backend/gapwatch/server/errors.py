@@ -2,19 +2,47 @@
 
 from __future__ import annotations
 
+import logging
 import math
+import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import iter_route_contexts
+from sqlalchemy import exc as sqlalchemy_exc
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import get_route_path
+
+try:  # the PostgreSQL driver, whose errors the ingest path may raise without SQLAlchemy
+    import psycopg
+
+    _DRIVER_ERROR: tuple[type[Exception], ...] = (psycopg.Error,)
+    _DRIVER_UNAVAILABLE: tuple[type[Exception], ...] = (
+        psycopg.OperationalError,
+        psycopg.InterfaceError,
+    )
+except ImportError:  # pragma: no cover - a server without PostgreSQL support
+    _DRIVER_ERROR = _DRIVER_UNAVAILABLE = ()
+
+log = logging.getLogger(__name__)
+
+
+def first_line(error: BaseException) -> str:
+    """An error's type and the first line of its message, for a log line without a traceback."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}"
 
 
 class GapwatchError(Exception):
     """Base of errors that map to an HTTP status with a `detail` message."""
 
     status_code = 400
+    # True for a refusal that records why (the request's transaction commits, then answers).
+    keeps_changes = False
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -27,6 +55,12 @@ class NotFound(GapwatchError):
 
 class Conflict(GapwatchError):
     status_code = 409
+
+
+class AttemptsExhausted(Conflict):
+    """A claim refused because the run had its attempts: the run is failed, and stays so."""
+
+    keeps_changes = True
 
 
 class Unauthorized(GapwatchError):
@@ -67,6 +101,58 @@ class ServiceUnavailable(GapwatchError):
     status_code = 503
 
 
+# What a client waits after a 503 for the database: a restart or a failover takes seconds.
+DATABASE_RETRY_AFTER_S = 5.0
+DATABASE_UNAVAILABLE = "the database is unavailable; retry shortly"
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database could not be reached (down, restarting, locked): 503 with Retry-After,
+    never a 500, so that clients wait and try again instead of giving up."""
+
+    def __init__(self, retry_after_s: float = DATABASE_RETRY_AFTER_S) -> None:
+        super().__init__(DATABASE_UNAVAILABLE)
+        self.retry_after_s = retry_after_s
+
+    @property
+    def retry_after_header(self) -> str:
+        return str(max(1, math.ceil(self.retry_after_s)))
+
+
+# SQLite's OperationalError also means a missing table or a syntax error (bugs, 500s); only
+# these messages say that the file is busy or out of reach for now.
+_SQLITE_TRANSIENT = ("database is locked", "database table is locked", "unable to open database")
+# PostgreSQL's OperationalError also covers a value too large for an index (54000); these
+# SQLSTATE classes are the ones a retry may get past: connection exceptions (08), insufficient
+# resources (53: too many connections, disk full), operator intervention (57: shutting down,
+# starting up, statement cancelled), system errors (58), and a transaction rolled back for a
+# deadlock or a serialization failure (40); 55P03 is a lock that was not available.
+_PG_TRANSIENT_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether `error` says that the database could not be reached or used for now (a dropped
+    or refused connection, a server shutting down or starting up, a locked SQLite file, an
+    exhausted pool), rather than that a statement is wrong: the request may succeed later."""
+    if isinstance(error, sqlalchemy_exc.TimeoutError):  # no pooled connection came free
+        return True
+    if isinstance(error, sqlalchemy_exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        if isinstance(error.orig, (sqlite3.Error, *_DRIVER_ERROR)):
+            return database_unavailable(error.orig)
+        return isinstance(error, sqlalchemy_exc.OperationalError | sqlalchemy_exc.InterfaceError)
+    if isinstance(error, sqlite3.Error):
+        return isinstance(error, sqlite3.OperationalError) and any(
+            text in str(error) for text in _SQLITE_TRANSIENT
+        )
+    if isinstance(error, _DRIVER_UNAVAILABLE):
+        # No SQLSTATE: the connection itself failed (refused, closed, reset).
+        state = getattr(error, "sqlstate", None)
+        return state is None or state[:2] in _PG_TRANSIENT_CLASSES or state == "55P03"
+    return False
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Answer domain errors as `{"detail": "..."}` with their status."""
 
@@ -75,12 +161,70 @@ def install_error_handlers(app: FastAPI) -> None:
         headers: dict[str, str] | None = None
         if isinstance(exc, Unauthorized):
             headers = {"WWW-Authenticate": "Bearer"}
-        elif isinstance(exc, TooManyRequests):
+        elif isinstance(exc, TooManyRequests | DatabaseUnavailable):
             headers = {"Retry-After": exc.retry_after_header}
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
 
+    async def _handle_database(request: Request, exc: Exception) -> JSONResponse:
+        if not database_unavailable(exc):
+            raise exc  # a wrong statement is a bug: the 500 and its traceback stay
+        log.warning(
+            "%s %s: database unavailable: %s", request.method, request.url.path, first_line(exc)
+        )
+        return await _handle(request, DatabaseUnavailable())
+
     app.add_exception_handler(GapwatchError, _handle)
     app.add_exception_handler(RequestValidationError, _handle_validation)
+    # Connection-level errors of the database, through SQLAlchemy or straight from the driver
+    # (the ingest path talks to psycopg directly).
+    for error_type in (sqlalchemy_exc.SQLAlchemyError, *_DRIVER_UNAVAILABLE):
+        app.add_exception_handler(error_type, _handle_database)
+    app.add_exception_handler(StarletteHTTPException, _handle_http)
+
+
+def body_parse_problem(error: BaseException) -> str:
+    """Why a JSON body could not be read, for a 422 on ("body",): bytes that are not UTF-8,
+    nesting deeper than the parser's recursion limit, or an integer of more digits than Python
+    converts (4300)."""
+    if isinstance(error, UnicodeDecodeError):
+        return f"JSON decode error: the body is not UTF-8 text (byte {error.start})"
+    if isinstance(error, RecursionError):
+        return "JSON decode error: the body is nested too deeply"
+    if "integer string conversion" in str(error):
+        return "JSON decode error: a number has too many digits"
+    return f"JSON decode error: {str(error)[:200]}"
+
+
+async def _handle_http(request: Request, exc: Exception) -> Response:
+    """FastAPI's answer, but: a JSON body it could not parse for a reason other than its syntax
+    (a bare 400 "There was an error parsing the body") is a 422 on the body saying why, as for
+    malformed JSON; and a 405's Allow names every method of the path (`allowed_methods`)."""
+    assert isinstance(exc, StarletteHTTPException)
+    cause = exc.__cause__
+    if exc.status_code == 400 and isinstance(cause, ValueError | RecursionError):
+        error = {"type": "json_invalid", "loc": ["body"], "msg": body_parse_problem(cause)}
+        return JSONResponse({"detail": [error]}, status_code=422)
+    if exc.status_code == 405:
+        allowed = allowed_methods(request)
+        if allowed:
+            exc.headers = {**(exc.headers or {}), "Allow": ", ".join(allowed)}
+    return await http_exception_handler(request, exc)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method of the request's path, for a 405's Allow header. Starlette names the first
+    route that matches the path only, and GET and POST /runs are two routes. The dashboard's
+    catch-all (outside the OpenAPI document, like the docs pages) counts only where no
+    documented route matches."""
+    path = get_route_path(request.scope)
+    documented: set[str] = set()
+    other: set[str] = set()
+    for context in iter_route_contexts(request.app.routes):
+        regex, methods = getattr(context, "path_regex", None), context.methods
+        if regex is not None and methods and regex.match(path):
+            in_schema = getattr(context, "include_in_schema", False)
+            (documented if in_schema else other).update(methods)
+    return sorted(documented or other)
 
 
 # A 422 shows where and why, and only a glimpse of what was sent: echoing the input would turn a

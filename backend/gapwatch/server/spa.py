@@ -13,6 +13,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from gapwatch.server.errors import allowed_methods
+
 # Paths the SPA fallback must never answer: an unknown API URL is a JSON 404, not a page.
 RESERVED_PREFIXES = ("api", "health", "docs", "redoc", "openapi.json")
 
@@ -49,6 +51,15 @@ def mount_dashboard(app: FastAPI, dist: Path) -> None:
     @app.get("/{path:path}", include_in_schema=False)
     def dashboard(path: str, request: Request) -> Response:
         if path.startswith(RESERVED_PREFIXES):
+            # A GET of a path whose routes take other methods (POST /runs/1/cancel) lands here
+            # too: that is a 405 naming them, as for any other method they do not take.
+            allowed = allowed_methods(request)
+            if "GET" not in allowed:
+                return JSONResponse(
+                    {"detail": "Method Not Allowed"},
+                    status_code=405,
+                    headers={"Allow": ", ".join(allowed)},
+                )
             return JSONResponse({"detail": "Not Found"}, status_code=404)
         if not index.is_file():
             return HTMLResponse(NOT_BUILT_PAGE, status_code=200)

@@ -12,6 +12,7 @@ refuses the request) before a route is chosen or a byte of the body is read.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from http.cookies import CookieError, SimpleCookie
@@ -33,8 +34,17 @@ from gapwatch.server.access.tokens import (
     hash_secret,
     is_api_key,
 )
-from gapwatch.server.errors import Forbidden, GapwatchError, Unauthorized
+from gapwatch.server.errors import (
+    DatabaseUnavailable,
+    Forbidden,
+    GapwatchError,
+    Unauthorized,
+    database_unavailable,
+    first_line,
+)
 from gapwatch.server.models.base import utcnow
+
+log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
 PUBLIC_API_PATHS = frozenset({"/api/v1/auth/sign-in", "/api/v1/auth/link"})
@@ -44,6 +54,15 @@ WORKER_PATH = re.compile(r"^/api/v1/runs/([^/]+)/(claim|heartbeat|finish|metrics
 MAX_RUN_ID = 2**63 - 1
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PRINCIPAL_STATE = "principal"
+
+
+def _row_id(text: str) -> int | None:
+    """`text` as a run id the database can hold, else None. ASCII digits only: str.isdigit()
+    also takes '²' (which int() refuses), and int() refuses more than 4300 digits."""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_RUN_ID)):
+        return None
+    number = int(text)
+    return number if number <= MAX_RUN_ID else None
 
 
 def needs_credentials(path: str) -> bool:
@@ -95,6 +114,14 @@ class AuthenticationMiddleware:
         except GapwatchError as error:
             await _answer(send, error)
             return
+        except Exception as error:
+            # Keys and sessions live in the database: while it is down or restarting, the
+            # answer is the routes' 503 with Retry-After, not a 500.
+            if not database_unavailable(error):
+                raise
+            log.warning("%s: database unavailable: %s", scope["path"], first_line(error))
+            await _answer(send, DatabaseUnavailable())
+            return
         scope.setdefault("state", {})[PRINCIPAL_STATE] = principal
         await self.app(scope, receive, send)
 
@@ -135,7 +162,7 @@ class AuthenticationMiddleware:
         run_id, action = call.group(1), call.group(2)
         if action == "claim":
             service.check_worker_secret(self._worker_secret(), value)
-        elif run_id.isdigit() and int(run_id) <= MAX_RUN_ID:
+        elif _row_id(run_id) is not None:
             # Remembered only as a gate before the body: each endpoint checks the token again.
             await self._remembered(
                 ("run", int(run_id), hash_secret(value)),
@@ -167,5 +194,7 @@ async def _answer(send: Send, error: GapwatchError) -> None:
     headers = [(b"content-type", b"application/json")]
     if isinstance(error, Unauthorized):
         headers.append((b"www-authenticate", b'Bearer realm="gapwatch"'))
+    elif isinstance(error, DatabaseUnavailable):
+        headers.append((b"retry-after", error.retry_after_header.encode()))
     await send({"type": "http.response.start", "status": error.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": orjson.dumps({"detail": error.detail})})

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Row, bindparam, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from gapwatch.server.models import ApiKey, Membership, Project, Run, User, WebSession
@@ -104,27 +105,44 @@ def run_token_hash(session: Session, run_id: int) -> str | None:
     return session.connection().execute(_RUN_TOKEN_HASH, {"run_id": run_id}).scalar()
 
 
-def credential_alive(
-    session: Session, *, key_id: int | None, session_id: int | None, now: datetime
-) -> bool:
-    """Whether the key or web session a caller used is still unrevoked, unexpired and its
-    user enabled."""
-    if key_id is not None:
-        query = (
-            select(ApiKey.expires_at)
-            .join(User, User.id == ApiKey.user_id)
-            .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None), User.disabled_at.is_(None))
+def alive_credentials(
+    session: Session, *, key_ids: Collection[int], session_ids: Collection[int], now: datetime
+) -> tuple[set[int], set[int]]:
+    """Of these keys and web sessions, the ids of those still unrevoked and unexpired with
+    their user enabled: (key ids, session ids), in one statement for any number of them."""
+    keys = (
+        select(literal("key").label("kind"), ApiKey.id)
+        .join(User, User.id == ApiKey.user_id)
+        .where(
+            ApiKey.id.in_(list(key_ids)),
+            ApiKey.revoked_at.is_(None),
+            User.disabled_at.is_(None),
+            (ApiKey.expires_at.is_(None)) | (ApiKey.expires_at > now),
         )
-        row = session.execute(query).first()
-        return row is not None and (row[0] is None or row[0] > now)
-    query = (
-        select(WebSession.id)
+    )
+    sessions = (
+        select(literal("session").label("kind"), WebSession.id)
         .join(User, User.id == WebSession.user_id)
         .where(
-            WebSession.id == session_id,
+            WebSession.id.in_(list(session_ids)),
             WebSession.revoked_at.is_(None),
             WebSession.expires_at > now,
             User.disabled_at.is_(None),
         )
     )
-    return session.execute(query).first() is not None
+    alive: dict[str, set[int]] = {"key": set(), "session": set()}
+    for kind, row_id in session.execute(union_all(keys, sessions)):
+        alive[kind].add(row_id)
+    return alive["key"], alive["session"]
+
+
+def member_roles(
+    session: Session, user_ids: Collection[int], project_ids: Collection[int]
+) -> dict[tuple[int, int], str]:
+    """{(user id, project id): role} of these users' memberships in these projects."""
+    rows = session.execute(
+        select(Membership.user_id, Membership.project_id, Membership.role).where(
+            Membership.user_id.in_(list(user_ids)), Membership.project_id.in_(list(project_ids))
+        )
+    )
+    return {(user_id, project_id): role for user_id, project_id, role in rows}

@@ -7,7 +7,7 @@ run the caller sees but may not change is a 403 that names the missing role.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from sqlalchemy.orm import Session
 
@@ -88,19 +88,36 @@ def authorize_run(session: Session, principal: Principal, run_id: int, need: Rol
     return run
 
 
-def run_still_readable(session: Session, principal: Principal, run_id: int) -> Run | None:
-    """For long answers (a live stream): the run, while the caller's credential still holds
-    and they may still read it; None once a key is revoked, a session signed out, the user
-    disabled or removed from the project, or the run deleted."""
-    alive = repository.credential_alive(
-        session, key_id=principal.key_id, session_id=principal.session_id, now=utcnow()
+def still_readable(
+    session: Session, readers: Collection[tuple[Principal, int]]
+) -> set[tuple[Principal, int]]:
+    """For long answers (live streams): of these (caller, project id) pairs, those whose
+    credential still holds (the key or web session unrevoked and unexpired, the user enabled)
+    and who may still read runs of that project. Two statements, whatever the number of pairs
+    (the watchers of every live stream of a process)."""
+    if not readers:
+        return set()
+    now = utcnow()
+    keys, sessions = repository.alive_credentials(
+        session,
+        key_ids={p.key_id for p, _ in readers if p.key_id is not None},
+        session_ids={p.session_id for p, _ in readers if p.session_id is not None},
+        now=now,
     )
-    if not alive:
-        return None
-    try:
-        return authorize_run(session, principal, run_id, Role.viewer)
-    except NotFound:
-        return None
+    roles = repository.member_roles(
+        session, {p.user_id for p, _ in readers}, {project for _, project in readers}
+    )
+    allowed = set()
+    for principal, project_id in readers:
+        alive = (
+            principal.key_id in keys
+            if principal.key_id is not None
+            else principal.session_id in sessions
+        )
+        role = roles.get((principal.user_id, project_id))
+        if alive and principal.role_in(project_id, role) is not None:
+            allowed.add((principal, project_id))
+    return allowed
 
 
 def authorize_project(

@@ -12,6 +12,7 @@ from gapwatch.server.compare.schemas import Comparison
 from gapwatch.server.deps import MAX_ROW_ID, CacheDep, Caller, SessionDep
 from gapwatch.server.metrics.schemas import MAX_DOWNSAMPLED_POINTS, Step, parse_keys
 from gapwatch.server.summaries.schemas import DEFAULT_WINDOWS_QUERY, WindowsQuery, parse_windows
+from gapwatch.spec import Text
 
 router = APIRouter(prefix="/compare", tags=["analytics"])
 
@@ -55,7 +56,7 @@ def compare_runs(
     caller: Caller,
     runs: Annotated[str | None, Query(description="Comma-separated run ids.")] = None,
     group: Annotated[
-        str | None, Query(max_length=200, description="Every run of this group.")
+        str | None, Query(max_length=200, description="Every run of this group."), Text
     ] = None,
     keys: Annotated[
         str | None, Query(description="Comma-separated metric keys to align by step.")

@@ -1,36 +1,31 @@
 """Live updates of one run as Server-Sent Events: one connection per open run page.
 
-The server polls the database (one cheap query set a second) rather than keeping a pub/sub
-channel, because the API may run as several processes and workers write over plain REST; a
-second of latency is far below what a person watching a curve notices.
+The server polls the database (one statement a second for every stream of the process: see
+service.py) rather than keeping a pub/sub channel, because the API may run as several processes
+and workers write over plain REST; a second of latency is far below what a person watching a
+curve notices.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
-import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session, sessionmaker
+from starlette.types import Receive, Scope, Send
 
-from gapwatch.server.access import service as access
-from gapwatch.server.access.principal import Principal
 from gapwatch.server.deps import Caller, RunId, RunViewer
-from gapwatch.server.models import RunStatus
-from gapwatch.server.runs.schemas import RunRead
-from gapwatch.server.summaries import service as summaries
+from gapwatch.server.live.schemas import LiveRunEvent
+from gapwatch.server.live.service import LivePoller, Snapshot, Subscriber
 
 router = APIRouter(prefix="/runs/{run_id}", tags=["runs"])
 
-POLL_INTERVAL_S = 1.0
 # A comment line this often keeps proxies and browsers from closing an idle stream.
 KEEPALIVE_S = 15.0
 # What the browser waits before reconnecting after a dropped connection (SSE `retry:`).
 RECONNECT_MS = 2000
+
+__all__ = ["KEEPALIVE_S", "RECONNECT_MS", "EventStream", "LiveRunEvent", "router"]
 
 
 class EventStream(StreamingResponse):
@@ -39,55 +34,45 @@ class EventStream(StreamingResponse):
     media_type = "text/event-stream"
 
 
-class LiveRunEvent(BaseModel):
-    """The `data` of each `run` event of GET /runs/{id}/live."""
+class _LiveStream(EventStream):
+    """The stream of one subscriber, whose slot is freed however the answer ends: the run
+    ended, the client went away (Starlette cancels the stream), or the send failed."""
 
-    run: RunRead
-    points: int = Field(description="Accuracy points stored: a change means new curve points.")
-    events: int = Field(description="Task-boundary events stored.")
+    def __init__(self, poller: LivePoller, subscriber: Subscriber) -> None:
+        super().__init__(
+            _frames(subscriber), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        )
+        self._poller = poller
+        self._subscriber = subscriber
 
-
-def _snapshot(
-    session_factory: sessionmaker[Session], caller: Principal, run_id: int
-) -> LiveRunEvent | None:
-    """The run's state now; None once it is gone or the caller may no longer read it."""
-    with session_factory() as session:
-        run = access.run_still_readable(session, caller, run_id)
-        if run is None:
-            return None
-        points, events = summaries.stored_counts(session, run_id)
-        return LiveRunEvent(run=RunRead.from_row(run), points=points, events=events)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._poller.unsubscribe(self._subscriber)
 
 
-def _frame(event: LiveRunEvent) -> bytes:
-    data = orjson.dumps(event.model_dump(mode="json"))
-    return b"event: run\ndata: " + data + b"\n\n"
-
-
-async def _stream(
-    request: Request, session_factory: sessionmaker[Session], caller: Principal, run_id: int
-) -> AsyncIterator[bytes]:
+async def _frames(subscriber: Subscriber) -> AsyncIterator[bytes]:
     yield f"retry: {RECONNECT_MS}\n\n".encode()
-    last: tuple[Any, ...] | None = None
-    quiet_s = 0.0
     while True:
-        event = await asyncio.to_thread(_snapshot, session_factory, caller, run_id)
-        if event is None:
+        item = await subscriber.next(KEEPALIVE_S)
+        if item is None:
             return
-        run = event.run
-        state = (run.status, run.progress.step, event.points, event.events)
-        if state != last:
-            last, quiet_s = state, 0.0
-            yield _frame(event)
-        if RunStatus(run.status).is_terminal:
-            return
-        if quiet_s >= KEEPALIVE_S:
-            quiet_s = 0.0
-            yield b": keep-alive\n\n"
-        await asyncio.sleep(POLL_INTERVAL_S)
-        quiet_s += POLL_INTERVAL_S
-        if await request.is_disconnected():
-            return
+        yield item.frame if isinstance(item, Snapshot) else item
+
+
+def poller_of(app: FastAPI) -> LivePoller:
+    """The app's one poller, made on the first stream (in the event loop, so no race)."""
+    poller: LivePoller | None = getattr(app.state, "live_poller", None)
+    if poller is None:
+        settings = app.state.settings
+        poller = LivePoller(
+            app.state.session_factory,
+            max_streams=settings.max_streams,
+            max_streams_per_user=settings.max_streams_per_user,
+        )
+        app.state.live_poller = poller
+    return poller
 
 
 @router.get(
@@ -106,10 +91,8 @@ async def _stream(
         }
     },
 )
-def live_run(run_id: RunId, _run: RunViewer, caller: Caller, request: Request) -> EventStream:
+async def live_run(run_id: RunId, _run: RunViewer, caller: Caller, request: Request) -> EventStream:
     """Server-Sent Events of the run's status, progress and stored points."""
-    # RunViewer: an unknown or unseen run is a 404 before the stream starts.
-    return EventStream(
-        _stream(request, request.app.state.session_factory, caller, run_id),
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    # RunViewer: an unknown or unseen run is a 404 before the stream starts; over a cap, 429.
+    poller = poller_of(request.app)
+    return _LiveStream(poller, poller.subscribe(caller, run_id))

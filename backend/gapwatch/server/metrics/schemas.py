@@ -22,6 +22,7 @@ import orjson
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from gapwatch.server.errors import body_parse_problem
 from gapwatch.server.metrics.chunks import Points
 
 METRIC_KEY_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_./\-]{0,127}$"
@@ -373,6 +374,10 @@ def parse_batch(body: bytes, content_type: str | None) -> list[SeriesPoints]:
                     }
                 ]
             ) from error
+        except (ValueError, RecursionError) as error:
+            # Not UTF-8 text, nested beyond the parser's limit, or a number of more digits than
+            # Python converts: the body as a whole is wrong.
+            raise _body_error((), body_parse_problem(error), "json_invalid") from None
     else:
         document = body
     try:

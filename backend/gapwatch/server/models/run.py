@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -85,13 +86,17 @@ class Run(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    progress_step: Mapped[int] = mapped_column(Integer, default=0)
-    total_steps: Mapped[int | None] = mapped_column(Integer)
+    # Metric steps (up to 2**53), 64-bit since revision 0006.
+    progress_step: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_steps: Mapped[int | None] = mapped_column(BigInteger)
     iterations_per_s: Mapped[float | None] = mapped_column(Float)
     worker: Mapped[str | None] = mapped_column(String(200))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # SHA-256 of the token handed to the worker at claim; the token itself is never stored.
     token_hash: Mapped[str | None] = mapped_column(String(64))
+    # When the broker took the run's message (revision 0007); None while it is queued and its
+    # message was never sent (a broker down at submission): the API's sweep sends those again.
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # Copies of spec fields and numbers derived once the run has ended, for the runs list's
     # filters and sorting (revision 0003). `headline_at` is when the numbers were computed.

@@ -1,8 +1,9 @@
-"""Runs: submit, list, read, cancel; and the worker's claim, heartbeat and finish."""
+"""Runs: submit, list, read, cancel, retry; and the worker's claim, heartbeat and finish."""
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -11,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 
 from gapwatch.server.access import service as access
 from gapwatch.server.deps import (
+    MAX_ROW_ID,
     CacheDep,
     Caller,
     RunEditor,
@@ -39,7 +41,7 @@ from gapwatch.server.runs.schemas import (
     RunRead,
     RunStatusName,
 )
-from gapwatch.spec import PROJECT_NAME_PATTERN, RunSpec
+from gapwatch.spec import PROJECT_NAME_PATTERN, RunSpec, Text
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
@@ -115,11 +117,24 @@ def config_filters(request: Request) -> list[tuple[tuple[str, ...], Any]]:
                 [{"type": "value_error", "loc": ("query", name), "msg": problem, "input": raw}]
             )
         try:
-            value: Any = json.loads(raw)
-        except ValueError:
+            value: Any = json.loads(raw, parse_constant=_not_json, parse_float=_finite)
+        except (ValueError, RecursionError):
             value = raw
         found.append((tuple(match.group(1)[1:].split(".")), value))
     return found
+
+
+def _not_json(name: str) -> Any:
+    """NaN and Infinity, which Python's parser reads but JSON has not: the value is text."""
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    """A JSON number as a float; one beyond float range (1e400) makes the value text too."""
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is beyond float range")
+    return number
 
 
 SortKey = Literal[SORT_KEYS]  # type: ignore[valid-type]
@@ -133,10 +148,10 @@ def list_runs(
     caller: Caller,
     status: RunStatusName | None = None,
     project: Annotated[str | None, Query(pattern=PROJECT_NAME_PATTERN)] = None,
-    group: Annotated[str | None, Query(max_length=200)] = None,
+    group: Annotated[str | None, Query(max_length=200), Text] = None,
     benchmark: NameQuery = None,
     strategy: NameQuery = None,
-    tag: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    tag: Annotated[str | None, Query(min_length=1, max_length=64), Text] = None,
     kind: RunKindName | None = None,
     sort: Annotated[
         SortKey,
@@ -146,7 +161,8 @@ def list_runs(
         ),
     ] = "-created_at",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    # The database counts rows in 64 bits: a larger offset is a 422, not a database error.
+    offset: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
 ) -> RunPage:
     """List the runs of the caller's projects (newest first by default), filtered and sorted.
 
@@ -184,13 +200,24 @@ def cancel_run(run: RunEditor, session: SessionDep) -> RunRead:
     return RunRead.from_row(service.cancel_run(session, run))
 
 
+@router.post("/{run_id}/retry", response_model=RunRead, operation_id="runs-retry")
+def retry_run(run: RunEditor, session: SessionDep, run_queue: RunQueueDep) -> RunRead:
+    """Queue a failed or cancelled engine run again (editor): it resumes from its last
+    checkpoint, with its attempts counted afresh. 409 for other states and loop runs."""
+    return RunRead.from_row(service.retry_run(session, run, run_queue))
+
+
 @router.post("/{run_id}/claim", response_model=ClaimResponse, operation_id="runs-claim")
 def claim_run(
     run_id: RunId, body: ClaimRequest, session: SessionDep, settings: SettingsDep, _: WorkerAuth
 ) -> ClaimResponse:
     """Worker only: take the run and receive its run-scoped token."""
     run, token = service.claim_run(
-        session, run_id, worker=body.worker, heartbeat_timeout_s=settings.heartbeat_timeout_s
+        session,
+        run_id,
+        worker=body.worker,
+        heartbeat_timeout_s=settings.heartbeat_timeout_s,
+        max_attempts=settings.max_attempts,
     )
     return ClaimResponse(run=RunRead.from_row(run), token=token)
 

@@ -84,6 +84,9 @@ def _config_equals(session: Session, path: tuple[str, ...], value: object) -> Co
         return func.json_type(Run.config, json_path) == "null"
     if isinstance(value, (dict, list)):
         return func.json(extracted) == func.json(json.dumps(value))
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        # SQLite binds 64-bit integers only, and its JSON keeps a larger one as a REAL.
+        return extracted == float(value)
     return extracted == value
 
 
@@ -128,6 +131,15 @@ def ended_without_headline(session: Session, *, limit: int) -> Sequence[Run]:
     ).all()
 
 
+def _claimable(stale_before: datetime) -> ColumnElement[bool]:
+    """Queued, or running with a heartbeat older than `stale_before` (its worker died)."""
+    return or_(
+        Run.status == RunStatus.queued,
+        (Run.status == RunStatus.running)
+        & or_(Run.heartbeat_at.is_(None), Run.heartbeat_at < stale_before),
+    )
+
+
 def claim(
     session: Session,
     run: Run,
@@ -142,14 +154,9 @@ def claim(
     The WHERE clause repeats the conditions under which a claim is allowed and pins the
     attempt counter, so two workers that read the same row cannot both win, on SQLite too.
     """
-    claimable = or_(
-        Run.status == RunStatus.queued,
-        (Run.status == RunStatus.running)
-        & or_(Run.heartbeat_at.is_(None), Run.heartbeat_at < stale_before),
-    )
     result = session.execute(
         update(Run)
-        .where(Run.id == run.id, Run.attempts == run.attempts, claimable)
+        .where(Run.id == run.id, Run.attempts == run.attempts, _claimable(stale_before))
         .values(
             status=RunStatus.running,
             started_at=func.coalesce(Run.started_at, now),
@@ -166,8 +173,52 @@ def claim(
     return True
 
 
+def fail_exhausted(
+    session: Session, run: Run, *, stale_before: datetime, now: datetime, error: str
+) -> bool:
+    """Fail the run with `error` instead of claiming it, under the claim's own conditions (it
+    is claimable and nobody claimed it since it was read); False if they no longer hold."""
+    result = session.execute(
+        update(Run)
+        .where(Run.id == run.id, Run.attempts == run.attempts, _claimable(stale_before))
+        .values(status=RunStatus.failed, error=error, finished_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)
+
+
+def mark_enqueued(session: Session, run_id: int, now: datetime) -> None:
+    """Note that the broker took the run's message."""
+    session.execute(
+        update(Run)
+        .where(Run.id == run_id)
+        .values(enqueued_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def never_enqueued(
+    session: Session, *, created_before: datetime, limit: int
+) -> list[tuple[int, str | None]]:
+    """(id, queue) of queued engine runs created before `created_before` whose message never
+    reached the broker, oldest first."""
+    rows = session.execute(
+        select(Run.id, Run.spec)
+        .where(
+            Run.status == RunStatus.queued,
+            Run.kind == RunKind.engine,
+            Run.enqueued_at.is_(None),
+            Run.created_at < created_before,
+        )
+        .order_by(Run.id)
+        .limit(limit)
+    ).all()
+    return [(run_id, (spec or {}).get("queue")) for run_id, spec in rows]
+
+
 def requeue_stale(session: Session, stale_before: datetime) -> list[tuple[int, str | None]]:
-    """Set running runs whose heartbeat is older than `stale_before` back to queued.
+    """Set running runs whose heartbeat is older than `stale_before` back to queued (with no
+    message sent yet).
 
     One conditional UPDATE: a heartbeat that lands meanwhile keeps its run. Returns the
     (id, queue) of the runs requeued.
@@ -179,7 +230,7 @@ def requeue_stale(session: Session, stale_before: datetime) -> list[tuple[int, s
             Run.kind == RunKind.engine,
             Run.heartbeat_at < stale_before,
         )
-        .values(status=RunStatus.queued)
+        .values(status=RunStatus.queued, enqueued_at=None)
         .returning(Run.id, Run.spec)
         .execution_options(synchronize_session=False)
     ).all()

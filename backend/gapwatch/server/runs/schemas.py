@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import math
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gapwatch.server.metrics.schemas import MAX_STEP
 from gapwatch.server.models import Run
-from gapwatch.spec import PROJECT_NAME_PATTERN, RunSpec
+from gapwatch.spec import PROJECT_NAME_PATTERN, RunSpec, Text, check_text
 
 RunStatusName = Literal["queued", "running", "succeeded", "failed", "cancelled", "crashed"]
 RunKindName = Literal["engine", "loop"]
@@ -113,7 +114,9 @@ class _Body(BaseModel):
 
 
 class ClaimRequest(_Body):
-    worker: str = Field(min_length=1, max_length=200, description="Who executes the run.")
+    worker: Annotated[str, Text] = Field(
+        min_length=1, max_length=200, description="Who executes the run."
+    )
 
 
 class ClaimResponse(BaseModel):
@@ -121,9 +124,9 @@ class ClaimResponse(BaseModel):
     token: str = Field(description="Bearer token for this run's ingest and status endpoints.")
 
 
-# The runs table keeps progress in 32-bit integers: the bounds say so (a larger step is a 422,
-# not a database error).
-MAX_PROGRESS_STEP = 2**31 - 1
+# A heartbeat's step is a metric step (64-bit columns since revision 0006): the bounds are the
+# metrics' own, so any step a point may have can be reported as progress.
+MAX_PROGRESS_STEP = MAX_STEP
 
 
 class HeartbeatRequest(_Body):
@@ -141,6 +144,11 @@ class HeartbeatResponse(BaseModel):
 class FinishRequest(_Body):
     status: Literal["succeeded", "failed"]
     error: str | None = Field(None, max_length=20_000)
+
+    @field_validator("error")
+    @classmethod
+    def _storable(cls, error: str | None) -> str | None:
+        return None if error is None else check_text(error)
 
 
 # A config is a few hundred bytes in practice; the bounds catch a tensor logged by mistake,

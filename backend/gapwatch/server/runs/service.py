@@ -8,10 +8,12 @@ again. Services flush; the request commits.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from datetime import timedelta
 
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gapwatch.config import Settings
@@ -21,12 +23,14 @@ from gapwatch.server.access import service as access
 from gapwatch.server.access.principal import Principal
 from gapwatch.server.access.tokens import hash_secret, new_secret
 from gapwatch.server.db import call_after_commit
-from gapwatch.server.errors import Conflict, NotFound
+from gapwatch.server.errors import AttemptsExhausted, Conflict, NotFound, first_line
 from gapwatch.server.models import Role, Run, RunKind, RunStatus
 from gapwatch.server.models.base import utcnow
 from gapwatch.server.runs import repository
 from gapwatch.server.runs.schemas import FinishRequest, HeartbeatRequest, LoopRunRequest
 from gapwatch.spec import RunSpec
+
+log = logging.getLogger(__name__)
 
 
 def get_run(session: Session, run_id: int) -> Run:
@@ -83,9 +87,34 @@ def create_run(
             attempts=0,
         ),
     )
-    run_id = run.id
-    call_after_commit(session, lambda: run_queue.enqueue_run(run_id, spec.queue))
+    send_after_commit(session, run_queue, run.id, spec.queue)
     return run
+
+
+def send_after_commit(
+    session: Session, run_queue: RunQueue, run_id: int, queue: str | None
+) -> None:
+    """Send the run to the broker once the transaction has committed, then note on the run
+    that it went (`enqueued_at`): the sweep sends again the queued runs it was never sent for.
+
+    The note is written with the same session after its transaction ended (a new one).
+    Failing to write it loses nothing: the run is at worst sent twice, and a duplicate
+    delivery is refused by the claim.
+    """
+
+    def send() -> None:
+        run_queue.enqueue_run(run_id, queue)  # BrokerUnavailable: unmarked, sent again later
+        try:
+            repository.mark_enqueued(session, run_id, utcnow())
+            session.commit()
+        except SQLAlchemyError as error:
+            log.warning("run %s was sent but not marked as sent: %s", run_id, first_line(error))
+            with contextlib.suppress(SQLAlchemyError):
+                session.rollback()
+        finally:
+            session.close()
+
+    call_after_commit(session, send)
 
 
 def open_loop_run(
@@ -173,13 +202,31 @@ def cancel_run(session: Session, run: Run) -> Run:
     return run
 
 
+def exhausted_reason(attempts: int) -> str:
+    """Why a run is failed at its claim: every attempt ended without a word from its worker."""
+    plural = "attempt" if attempts == 1 else "attempts"
+    return f"failed after {attempts} {plural}: the worker stopped (out of memory?) each time"
+
+
 def claim_run(
-    session: Session, run_id: int, *, worker: str, heartbeat_timeout_s: float
+    session: Session,
+    run_id: int,
+    *,
+    worker: str,
+    heartbeat_timeout_s: float,
+    max_attempts: int | None = None,
 ) -> tuple[Run, str]:
     """Hand the run to `worker` with a fresh run token, unless it is finished or still alive.
 
     A running run may be claimed again only when its heartbeat is stale (its worker died and
     the broker redelivered it), whatever worker name the claim gives: a name is no credential.
+    A run claimed `max_attempts` times already (each of its workers died: out of memory, a
+    crash that kills the process) is failed instead, so that it does not take workers down
+    for ever; `retry_run` gives it as many attempts again.
+
+    Raises:
+        AttemptsExhausted: The run had its attempts; it is now failed (the refusal commits).
+        Conflict: It is finished, a loop run, or alive on another worker.
     """
     run = get_run(session, run_id)
     if RunStatus(run.status).is_terminal:
@@ -188,18 +235,55 @@ def claim_run(
         raise Conflict(f"run {run_id} is logged by its own loop; no worker executes it")
     token = new_secret()
     now = utcnow()
+    stale_before = now - timedelta(seconds=heartbeat_timeout_s)
+    if max_attempts is not None and run.attempts >= max_attempts:
+        reason = exhausted_reason(run.attempts)
+        if repository.fail_exhausted(
+            session, run, stale_before=stale_before, now=now, error=reason
+        ):
+            raise AttemptsExhausted(f"run {run_id} {reason}")
+        session.refresh(run)
+        raise Conflict(f"run {run_id} is {run.status} on worker {run.worker!r}")
     claimed = repository.claim(
         session,
         run,
         worker=worker,
         token_hash=hash_secret(token),
         now=now,
-        stale_before=now - timedelta(seconds=heartbeat_timeout_s),
+        stale_before=stale_before,
     )
     if not claimed:
         session.refresh(run)
         raise Conflict(f"run {run_id} is {run.status} on worker {run.worker!r}")
     return run, token
+
+
+def retry_run(session: Session, run: Run, run_queue: RunQueue) -> Run:
+    """Queue a failed or cancelled engine run again: its next worker resumes it from its last
+    checkpoint (workers keep it unless the run succeeded), with its attempts counted afresh
+    and its error cleared.
+
+    Raises:
+        Conflict: The run is a loop run (its own code resumes it), or it is queued, running
+            or succeeded.
+    """
+    if run.kind != RunKind.engine:
+        raise Conflict(
+            f"run {run.id} is logged by its own loop; its code resumes it with "
+            f"gapwatch.init(resume={run.id})"
+        )
+    if run.status not in (RunStatus.failed, RunStatus.cancelled):
+        raise Conflict(f"run {run.id} is {run.status}; only a failed or cancelled run is retried")
+    run.status = RunStatus.queued
+    run.error = None
+    run.finished_at = None
+    run.heartbeat_at = None
+    run.attempts = 0
+    run.enqueued_at = None
+    run.headline_at = None  # the numbers are computed again when it ends again
+    session.flush()
+    send_after_commit(session, run_queue, run.id, (run.spec or {}).get("queue"))
+    return run
 
 
 def record_heartbeat(session: Session, run: Run, beat: HeartbeatRequest) -> Run:
@@ -217,7 +301,10 @@ def record_heartbeat(session: Session, run: Run, beat: HeartbeatRequest) -> Run:
 
 
 def finish_run(session: Session, run: Run, finish: FinishRequest) -> Run:
-    """The worker's last word: succeeded, or failed with the error text."""
+    """The worker's last word: succeeded, or failed with the error text. The same word again
+    (a retry whose first answer was lost) is answered with the run as it is."""
+    if run.status == finish.status and run.status in (RunStatus.succeeded, RunStatus.failed):
+        return run
     if run.status != RunStatus.running:
         raise Conflict(f"run {run.id} is {run.status}, not running")
     run.status = RunStatus(finish.status)
@@ -235,31 +322,51 @@ def require_writable(run: Run) -> None:
         raise Conflict(f"run {run.id} is {run.status}; it accepts no more data")
 
 
-def recover_runs(session: Session, run_queue: RunQueue, *, fail_running: bool) -> tuple[int, int]:
-    """At start-up: send `queued` runs again and, in embedded mode, fail interrupted ones.
+def recover_runs(
+    session: Session, run_queue: RunQueue, *, requeue_running: bool
+) -> tuple[int, int]:
+    """At start-up: send `queued` runs again and, in embedded mode, resume interrupted ones.
 
     A queued run's message may be lost (a broker that was down at submission, the filesystem
     broker's files); sending it again is safe because a duplicate delivery is refused by the
-    claim. `fail_running` only where the starting service owns the only worker (embedded): a
-    run still `running` there was interrupted by the stop. Returns (failed, requeued).
+    claim. `requeue_running` only where the starting service owns the only worker (embedded):
+    a run still `running` there was interrupted by a crash of the service (a clean stop
+    already released it, see `release_stopped_runs`). It goes back to `queued` and is sent;
+    its next claim resumes it from its checkpoint and counts as one more attempt, so that a
+    run that brings the whole service down every time is failed at its claim once it has had
+    GAPWATCH_MAX_ATTEMPTS. Loop runs are left alone: only their own code resumes them.
+    Returns (interrupted runs queued again, runs sent).
     """
     interrupted = (
         repository.with_status(session, RunStatus.running, kind=RunKind.engine)
-        if fail_running
+        if requeue_running
         else []
     )
     for run in interrupted:
-        run.status = RunStatus.failed
-        run.error = "interrupted: the service stopped while this run was executing"
-        run.finished_at = utcnow()
+        run.status = RunStatus.queued
+        run.enqueued_at = None
+    session.flush()
     queued = [
         (run.id, (run.spec or {}).get("queue"))
         for run in repository.with_status(session, RunStatus.queued, kind=RunKind.engine)
     ]
-    session.flush()
     for run_id, queue in queued:
-        call_after_commit(session, lambda r=run_id, q=queue: run_queue.enqueue_run(r, q))
+        send_after_commit(session, run_queue, run_id, queue)
     return len(interrupted), len(queued)
+
+
+def release_stopped_runs(session: Session) -> int:
+    """At a clean stop of the embedded service, once its worker has stopped: the engine runs
+    it was executing go back to `queued` (the next start sends them; they resume from their
+    checkpoints) and the attempt is given back, since the service stopped them, not a fault
+    of theirs. Returns how many."""
+    stopped = repository.with_status(session, RunStatus.running, kind=RunKind.engine)
+    for run in stopped:
+        run.status = RunStatus.queued
+        run.attempts = max(0, run.attempts - 1)
+        run.enqueued_at = None
+    session.flush()
+    return len(stopped)
 
 
 def requeue_stale_runs(session: Session, run_queue: RunQueue, *, heartbeat_timeout_s: float) -> int:
@@ -273,8 +380,33 @@ def requeue_stale_runs(session: Session, run_queue: RunQueue, *, heartbeat_timeo
     stale_before = utcnow() - timedelta(seconds=heartbeat_timeout_s)
     requeued = repository.requeue_stale(session, stale_before)
     for run_id, queue in requeued:
-        call_after_commit(session, lambda r=run_id, q=queue: run_queue.enqueue_run(r, q))
+        send_after_commit(session, run_queue, run_id, queue)
     return len(requeued)
+
+
+# Runs sent again per sweep at most: a long broker outage's backlog goes over a few sweeps.
+MAX_RESENT_PER_SWEEP = 1000
+# A run this new may still be on its way to the broker (the request that made it sends it after
+# its commit): the sweep leaves it to that send.
+UNSENT_GRACE_S = 10.0
+
+
+def send_unsent_runs(session: Session, run_queue: RunQueue) -> int:
+    """Send again the queued runs whose message never reached the broker (it was down when
+    they were submitted, retried or requeued) and only those; returns how many.
+
+    The sends happen after the commit, in order, and stop at the first that fails (the broker
+    is still down): the rest wait for the next sweep. A run sent twice all the same (its own
+    send was under way during a sweep) is harmless: the claim refuses the second delivery.
+    """
+    unsent = repository.never_enqueued(
+        session,
+        created_before=utcnow() - timedelta(seconds=UNSENT_GRACE_S),
+        limit=MAX_RESENT_PER_SWEEP,
+    )
+    for run_id, queue in unsent:
+        send_after_commit(session, run_queue, run_id, queue)
+    return len(unsent)
 
 
 def mark_crashed_loop_runs(session: Session, *, heartbeat_timeout_s: float) -> list[int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gapwatch.server.metrics import repository as metrics_repository
-from gapwatch.server.models import RunEvent
+from gapwatch.server.models import MetricChunk, MetricSeries, Run, RunEvent
 from gapwatch.spec import EVENT_TASK_END, EVENT_TASK_START
 
 ACCURACY_PREFIX = "eval/acc/task_"
@@ -55,3 +56,46 @@ def fingerprint(session: Session, run_id: int, series_ids: list[int]) -> tuple[i
         .where(RunEvent.run_id == run_id, RunEvent.kind.in_([EVENT_TASK_START, EVENT_TASK_END]))
     )
     return points, int(events or 0)
+
+
+def runs_with_counts(session: Session, run_ids: Collection[int]) -> dict[int, tuple[Run, int, int]]:
+    """{run id: (run, accuracy points stored, boundary events stored)} of those of `run_ids`
+    that exist: `fingerprint` for many runs in ONE statement (the live streams' poll), one row
+    per (run, accuracy series)."""
+    ids = list(run_ids)
+    if not ids:
+        return {}
+    accuracy = (
+        select(
+            MetricSeries.run_id,
+            MetricSeries.key,
+            func.coalesce(func.sum(MetricChunk.n), 0).label("points"),
+        )
+        .outerjoin(MetricChunk, MetricChunk.series_id == MetricSeries.id)
+        .where(
+            MetricSeries.run_id.in_(ids),
+            MetricSeries.key.startswith(ACCURACY_PREFIX, autoescape=True),
+        )
+        .group_by(MetricSeries.id, MetricSeries.run_id, MetricSeries.key)
+        .subquery()
+    )
+    events = (
+        select(RunEvent.run_id, func.count().label("events"))
+        .where(RunEvent.run_id.in_(ids), RunEvent.kind.in_([EVENT_TASK_START, EVENT_TASK_END]))
+        .group_by(RunEvent.run_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Run, accuracy.c.key, accuracy.c.points, events.c.events)
+        .outerjoin(accuracy, accuracy.c.run_id == Run.id)
+        .outerjoin(events, events.c.run_id == Run.id)
+        .where(Run.id.in_(ids))
+    )
+    out: dict[int, tuple[Run, int, int]] = {}
+    for run, key, points, n_events in rows:
+        _, stored, _ = out.get(run.id, (run, 0, 0))
+        # The same series as `accuracy_series` (the prefix is matched in SQL, the index here).
+        if key is not None and _TASK_KEY.match(key):
+            stored += int(points)
+        out[run.id] = (run, stored, int(n_events or 0))
+    return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,10 +134,12 @@ def _eval_samples(run: Run, payloads: list[dict[str, Any]]) -> tuple[list[int | 
     return per_task, source
 
 
-def stored_counts(session: Session, run_id: int) -> tuple[int, int]:
-    """(accuracy points, task-boundary events) stored for the run: what a live view watches."""
-    series = list(repository.accuracy_series(session, run_id).values())
-    return repository.fingerprint(session, run_id, series)
+def runs_with_stored_counts(
+    session: Session, run_ids: Collection[int]
+) -> dict[int, tuple[Run, int, int]]:
+    """{run id: (run, accuracy points, task-boundary events)} of those of `run_ids` that
+    exist, in one statement however many runs: what every live stream of a process watches."""
+    return repository.runs_with_counts(session, run_ids)
 
 
 def _load(session: Session, run: Run, series: dict[int, int]) -> RunCurves:
