@@ -42,7 +42,7 @@ up: $(STAMP) dashboard
 
 ## Every test, against real PostgreSQL and Redis (started if they are down).
 test: $(STAMP) services dashboard frontend-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
 
 ## The SPA's own checks: generated API client current, types, Vitest.
 frontend-test: $(STAMP) $(NPM_STAMP)
