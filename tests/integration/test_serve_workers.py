@@ -366,6 +366,7 @@ def test_a_stop_does_not_wait_for_the_open_live_streams(
         # SIGTERM; after 20 s it would be killed (-9): the processes must end on their own.
         code = server.stop(timeout_s=20)
     assert code == 0, server.output()[-3000:]
+    assert "Traceback" not in server.output(), server.output()[-3000:]
     reader.join(10)
     assert not reader.is_alive()
 
