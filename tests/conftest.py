@@ -97,6 +97,13 @@ def test_queue(redis_client: redis.Redis) -> Iterator[str]:
     redis_client.delete(name)
 
 
+# The queue of runs that tests claim by hand and leave running in the shared live database: a
+# stale-run sweep of any API process sends them back to their own queue, this one, which no
+# worker consumes (otherwise they land on the default queue of whichever test API swept them,
+# and its worker trains them).
+UNWORKED_QUEUE = f"gapwatch-test-{SESSION_TAG}-unworked"
+
+
 @pytest.fixture(scope="session")
 def unconsumed_queue(redis_client: redis.Redis) -> Iterator[str]:
     """A queue no worker listens to, so in-process API tests can inspect what was sent."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+import time
 from contextlib import suppress
 
 CHUNK = 65536
@@ -37,9 +38,13 @@ class TcpProxy:
 
     def _listen(self, port: int) -> int:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", port))
-        listener.listen(64)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(("127.0.0.1", port))
+            listener.listen(64)
+        except OSError:
+            listener.close()
+            raise
         with self._lock:
             self._listener = listener
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
@@ -111,9 +116,18 @@ class TcpProxy:
             listener.close()
         self._drop(*open_sockets)
 
-    def restore(self) -> None:
-        """Accept connections again, on the same port."""
-        self._listen(self.port)
+    def restore(self, within_s: float = 10.0) -> None:
+        """Accept connections again, on the same port. The port can stay taken for a moment
+        after a cut (a connection's socket on it not yet gone), so binding is retried."""
+        deadline = time.monotonic() + within_s
+        while True:
+            try:
+                self._listen(self.port)
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def close(self) -> None:
         self.cut()

@@ -9,13 +9,14 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import WORKER_TOKEN, seed_account
+from tests.conftest import UNWORKED_QUEUE, WORKER_TOKEN, seed_account
 
 SPEC = {
     "benchmark": {"name": "split_digits"},
     "model": {"name": "mlp"},
     "strategy": {"name": "finetune"},
     "training": {"iterations_per_task": 10},
+    "queue": UNWORKED_QUEUE,  # left running: a sweep must not hand it to a worker
 }
 
 

@@ -28,7 +28,14 @@ from gapwatch.config import Settings
 from gapwatch.server.access.tokens import hash_secret
 from gapwatch.server.app import create_app
 from gapwatch.server.models import ApiKey
-from tests.conftest import REDIS_URL, WORKER_TOKEN, free_port, seed_account, wait_until
+from tests.conftest import (
+    REDIS_URL,
+    UNWORKED_QUEUE,
+    WORKER_TOKEN,
+    free_port,
+    seed_account,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -36,6 +43,7 @@ SPEC = {
     "benchmark": {"name": "split_digits"},
     "model": {"name": "mlp"},
     "strategy": {"name": "finetune"},
+    "queue": UNWORKED_QUEUE,  # left running: a sweep must not hand it to a worker
 }
 
 

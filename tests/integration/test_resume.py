@@ -18,6 +18,7 @@ from gapwatch_worker.cl.reporting import MemoryReporter
 from tests.conftest import (
     REDIS_URL,
     SESSION_TAG,
+    UNWORKED_QUEUE,
     WORKER_TOKEN,
     LiveProcess,
     api_process,
@@ -49,7 +50,16 @@ def test_a_killed_workers_run_resumes_elsewhere_to_identical_curves(
     worker_command = [sys.executable, "-m", "gapwatch.cli", "worker"]
     first = second = None
     try:
-        with api_process("resume-api", pg_live_url, queue, GAPWATCH_HEARTBEAT_TIMEOUT_S="3") as url:
+        with api_process(
+            "resume-api",
+            pg_live_url,
+            # Its default queue gets what its sweep finds of other tests' leftovers (runs
+            # without a queue of their own), and no worker consumes it; this test's run names
+            # its own queue, which the sweep sends it back to within a second of going stale.
+            UNWORKED_QUEUE,
+            GAPWATCH_HEARTBEAT_TIMEOUT_S="3",
+            GAPWATCH_STALE_SWEEP_INTERVAL_S="1",
+        ) as url:
             worker_env = clean_env(
                 GAPWATCH_BROKER_URL=REDIS_URL,
                 GAPWATCH_QUEUE=queue,

@@ -38,6 +38,7 @@ from gapwatch.server.runs.service import requeue_stale_runs
 from tests.conftest import (
     REDIS_URL,
     SESSION_TAG,
+    UNWORKED_QUEUE,
     WORKER_TOKEN,
     LiveProcess,
     api_process,
@@ -58,6 +59,7 @@ SPEC = {
     "model": {"name": "mlp"},
     "strategy": {"name": "finetune"},
     "evaluation": {"every": 1, "subset_size": 50},
+    "queue": UNWORKED_QUEUE,  # left running: a sweep must not hand it to a worker
 }
 
 

@@ -26,7 +26,8 @@ from tests.proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
 
-ITERATIONS = 100
+# Long enough that the cut lands mid-run on a fast, idle machine (~5 s of training there).
+ITERATIONS = 300
 N_TASKS = 5
 # Longer than the ~8 s that the worker's client used to retry for, shorter than its budget.
 CUT_S = 15.0
@@ -94,7 +95,8 @@ def _assert_every_point_stored_once(client: GapwatchClient, run_id: int) -> None
 def test_a_worker_rides_out_an_outage_longer_than_its_old_retries(setup: Setup) -> None:
     client, proxy = setup.client, setup.proxy
     run_id = client.create_run(spec(name="through-an-outage"))["id"]
-    wait_until(lambda: client.get_run(run_id)["progress"]["step"] > 0, 120, "progress")
+    # Cut as soon as the worker has claimed it: its finish cannot get through before restore.
+    wait_until(lambda: client.get_run(run_id)["status"] == "running", 120, "the claim")
     proxy.cut()
     try:
         cut_at = time.monotonic()
