@@ -26,6 +26,12 @@ ADMIN_URL = os.environ.get(
     "GAPWATCH_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 WORKER_TOKEN = "bench-worker-token"
+# The run the benchmarks create: what it trains does not matter to the server's costs.
+RUN_SPEC = {
+    "benchmark": {"name": "split_digits"},
+    "model": {"name": "mlp"},
+    "strategy": {"name": "finetune"},
+}
 
 # Debian's Chromium, as the browser tests (tests/e2e) and bench/dashboard.py launch it. This
 # machine's network is closed: without the background-networking flags Chromium keeps trying
@@ -70,6 +76,16 @@ def create_database() -> tuple[str, str]:
 def drop_database(name: str) -> None:
     with psycopg.connect(libpq(ADMIN_URL), autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def throwaway_database() -> Iterator[tuple[str, str]]:
+    """`create_database`'s (name, URL), dropped on the way out whatever happened."""
+    name, url = create_database()
+    try:
+        yield name, url
+    finally:
+        drop_database(name)
 
 
 @dataclass(frozen=True)
@@ -157,6 +173,27 @@ def default_project_id(database_url: str) -> int:
     if row is None:
         raise SystemExit("no `default` project: is the database migrated?")
     return int(row[0])
+
+
+def claimed_run(
+    client: httpx.Client,
+    *,
+    spec: dict = RUN_SPEC,
+    headers: dict[str, str] | None = None,
+    worker: str = "bench",
+) -> tuple[int, str]:
+    """A new run (POST /runs with the client's or `headers`' credentials), claimed with the
+    worker token as the engine's worker does: (its id, its run token)."""
+    run = client.post("/api/v1/runs", json=spec, headers=headers)
+    run.raise_for_status()
+    run_id = run.json()["id"]
+    claim = client.post(
+        f"/api/v1/runs/{run_id}/claim",
+        json={"worker": worker},
+        headers={"Authorization": f"Bearer {WORKER_TOKEN}"},
+    )
+    claim.raise_for_status()
+    return run_id, claim.json()["token"]
 
 
 def wait_healthy(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:

@@ -49,22 +49,16 @@ from gapwatch.server.metrics.chunks import Points, encode_many, split_by_window
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    WORKER_TOKEN,
     api_server,
-    create_database,
+    claimed_run,
     default_project_id,
-    drop_database,
     libpq,
     seed_account,
+    throwaway_database,
 )
 
 TASKS = 10
 STEPS = 20_000
-SPEC = {
-    "benchmark": {"name": "split_digits"},
-    "model": {"name": "mlp"},
-    "strategy": {"name": "finetune"},
-}
 
 
 def make_run() -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -90,17 +84,6 @@ def batches(series: dict[str, tuple[np.ndarray, np.ndarray]], batch_points: int)
             }
         )
     return out
-
-
-def claimed_run(client: httpx.Client) -> tuple[int, str]:
-    """A new run, claimed: (its id, its token)."""
-    run = client.post("/api/v1/runs", json=SPEC).json()
-    claimed = client.post(
-        f"/api/v1/runs/{run['id']}/claim",
-        json={"worker": "bench"},
-        headers={"Authorization": f"Bearer {WORKER_TOKEN}"},
-    ).json()
-    return run["id"], claimed["token"]
 
 
 BODIES = {
@@ -280,7 +263,6 @@ def main() -> None:
     sizes = args.batch or [20_000, 200_000]
     series = make_run()
     total = TASKS * STEPS
-    name, url = create_database()
     # (body, client) -> batch size -> seconds per run; the first is the benchmark's figure.
     variants = [("columnar", "http.client"), ("columnar", "httpx"), ("json", "http.client")]
     api: dict[tuple[str, str], dict[int, list[float]]] = {
@@ -289,7 +271,7 @@ def main() -> None:
     api_encoded: dict[int, list[float]] = {size: [] for size in sizes}
     copies: list[float] = []
     row_copies: list[float] = []
-    try:
+    with throwaway_database() as (_, url):
         # Runs are created and read back with a key; the points go with each run's own token.
         auth = {"Authorization": f"Bearer {seed_account(url, 'bench').key}"}
         project_id = default_project_id(url)  # the raw COPY's runs belong somewhere too
@@ -317,8 +299,6 @@ def main() -> None:
                         api_encoded[size].append(with_encoding)
                 row_copies.append(row_layout_copy_round(url, series, project_id))
             event_floor, ingest_floor = small_write_p50(client)
-    finally:
-        drop_database(name)
     raw = total / statistics.median(copies)
     print(f"points: {total:,} ({TASKS} keys x {STEPS:,} steps); {args.rounds} rounds, medians;")
     print("  every point stored exactly once and read back unchanged")

@@ -32,24 +32,12 @@ import httpx
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (  # noqa: E402
-    WORKER_TOKEN,
-    api_server,
-    create_database,
-    drop_database,
-    libpq,
-    seed_account,
-)
+from common import api_server, claimed_run, libpq, seed_account, throwaway_database  # noqa: E402
 
 RUNS = 10
 PER_VIEWER = 20  # GAPWATCH_MAX_STREAMS_PER_USER's default
 QUIET_S = 10.0
 SETTLE_S = 11.0
-SPEC = {
-    "benchmark": {"name": "split_digits"},
-    "model": {"name": "mlp"},
-    "strategy": {"name": "finetune"},
-}
 
 
 def transactions(url: str, name: str) -> int:
@@ -118,8 +106,7 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=150)
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
-    name, url = create_database()
-    try:
+    with throwaway_database() as (name, url):
         owner = seed_account(url, "bench-owner").key
         viewers = [
             seed_account(url, f"bench-viewer-{i}", role="viewer").key
@@ -129,15 +116,7 @@ def main() -> None:
             with httpx.Client(
                 base_url=base_url, timeout=60, headers={"Authorization": f"Bearer {owner}"}
             ) as client:
-                run_ids = []
-                for _ in range(RUNS):
-                    run = client.post("/api/v1/runs", json=SPEC).json()
-                    client.post(
-                        f"/api/v1/runs/{run['id']}/claim",
-                        json={"worker": "bench-live"},
-                        headers={"Authorization": f"Bearer {WORKER_TOKEN}"},
-                    ).raise_for_status()
-                    run_ids.append(run["id"])
+                run_ids = [claimed_run(client, worker="bench-live")[0] for _ in range(RUNS)]
                 latencies(client, 30)  # warm up
                 quiet = transactions_per_s(url, name)
                 p50, p95 = latencies(client, args.requests)
@@ -155,8 +134,6 @@ def main() -> None:
                 busy_p50, busy_p95 = latencies(client, args.requests)
                 for stream in streams:
                     stream.close()
-    finally:
-        drop_database(name)
     print(
         f"no stream open: {quiet:.1f} database transactions/s idle; GET /runs p50 "
         f"{p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms"

@@ -50,14 +50,7 @@ import psycopg
 from gapwatch.client import COLUMNAR_MEDIA_TYPE, encode_columnar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (  # noqa: E402
-    WORKER_TOKEN,
-    api_server,
-    create_database,
-    drop_database,
-    libpq,
-    seed_account,
-)
+from common import api_server, claimed_run, libpq, seed_account, throwaway_database  # noqa: E402
 
 WRITERS = 50
 READERS = 20
@@ -65,11 +58,6 @@ ACCURACY_KEYS = [f"eval/acc/task_{j}" for j in range(5)]
 OTHER_KEYS = ["train/loss", "train/lr", "train/grad_norm", "eval/loss", "throughput"]
 STEPS_PER_BATCH = 20
 STEPS_PER_TASK = 500
-SPEC = {
-    "benchmark": {"name": "split_digits"},
-    "model": {"name": "mlp"},
-    "strategy": {"name": "finetune"},
-}
 # Requests a writer sends again after the deadline to get its last batch answered.
 SETTLE_S = 60.0
 READ_KINDS = ("runs", "metrics", "summary", "gaps")
@@ -96,19 +84,6 @@ def percentile(values: list[float], q: float) -> float:
     if len(values) < 2:
         return values[0] if values else float("nan")
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
-
-
-def claimed_run(api: httpx.Client, key: str) -> tuple[int, str]:
-    """A new run, claimed: (its id, its token)."""
-    run = api.post("/api/v1/runs", json=SPEC, headers={"Authorization": f"Bearer {key}"})
-    run.raise_for_status()
-    claimed = api.post(
-        f"/api/v1/runs/{run.json()['id']}/claim",
-        json={"worker": "bench-load"},
-        headers={"Authorization": f"Bearer {WORKER_TOKEN}"},
-    )
-    claimed.raise_for_status()
-    return run.json()["id"], claimed.json()["token"]
 
 
 def batch_body(first_step: int, rng: np.random.Generator) -> bytes:
@@ -278,7 +253,8 @@ def drive(base_url: str, key: str, seconds: float) -> tuple[Tally, dict[int, int
     """The writers and readers, one thread each; (what they saw, {run id: points
     acknowledged}, seconds from start to the last answer)."""
     with httpx.Client(base_url=base_url, timeout=60) as api:
-        runs = [claimed_run(api, key) for _ in range(WRITERS)]
+        auth = {"Authorization": f"Bearer {key}"}
+        runs = [claimed_run(api, headers=auth, worker="bench-load") for _ in range(WRITERS)]
     run_ids = [run_id for run_id, _ in runs]
     tally = Tally()
     acknowledged: dict[int, list[int]] = {run_id: [] for run_id in run_ids}
@@ -305,14 +281,11 @@ def drive(base_url: str, key: str, seconds: float) -> tuple[Tally, dict[int, int
 
 
 def run_configuration(workers: int, seconds: float) -> Result:
-    name, url = create_database()
-    try:
+    with throwaway_database() as (_, url):
         key = seed_account(url, "bench-load").key
         with api_server(url, workers=workers) as base_url:
             tally, sent, elapsed = drive(base_url, key, seconds)
         stored = stored_points(url, list(sent))
-    finally:
-        drop_database(name)
     mismatches = [
         f"run {run_id}: sent {n}, stored {stored.get(run_id, 0)}"
         for run_id, n in sent.items()

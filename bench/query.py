@@ -31,28 +31,16 @@ import numpy as np
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (  # noqa: E402
-    WORKER_TOKEN,
-    api_server,
-    create_database,
-    drop_database,
-    seed_account,
-)
+from common import RUN_SPEC, api_server, claimed_run, seed_account, throwaway_database  # noqa: E402
 
 STEPS = 1_000_000
-SPEC = {"benchmark": {"name": "split_digits"}, "model": {"name": "mlp"}, "strategy": {"name": "er"}}
+SPEC = {**RUN_SPEC, "strategy": {"name": "er"}}
 
 
 class Api:
     def __init__(self, client: httpx.Client) -> None:
         self.client = client
-        run = client.post("/api/v1/runs", json=SPEC).json()
-        self.run_id = run["id"]
-        token = client.post(
-            f"/api/v1/runs/{self.run_id}/claim",
-            json={"worker": "bench"},
-            headers={"Authorization": f"Bearer {WORKER_TOKEN}"},
-        ).json()["token"]
+        self.run_id, token = claimed_run(client, spec=SPEC)
         self.auth = {"Authorization": f"Bearer {token}", "content-type": "application/json"}
 
     def post(self, key: str, steps: np.ndarray, values: np.ndarray, per_request: int) -> None:
@@ -115,11 +103,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
     rng = np.random.default_rng(4)
-    name, url = create_database()
     lines: list[str] = []
     worst_p95 = 0.0
     dips_kept = True
-    try:
+    with throwaway_database() as (_, url):
         auth = {
             "Authorization": f"Bearer {seed_account(url, 'bench').key}"
         }  # reads; writes: the run token
@@ -208,8 +195,6 @@ def main() -> None:
                 f"{big_found}/{trials}, 1% zoom {zoom_found}/{trials}"
             )
             dips_kept &= big_found == zoom_found == trials
-    finally:
-        drop_database(name)
     ok = worst_p95 < 50 and dips_kept
     lines.append(
         f"target: p95 < 50 ms for points=2000 (worst {worst_p95:.1f} ms) and every dip kept: "

@@ -136,17 +136,23 @@ def db_session_factory(pg_engine: Engine) -> Iterator[sessionmaker[Session]]:
     connection.close()
 
 
-@pytest.fixture
-def settings(tmp_path: Path, pg_url: str, unconsumed_queue: str) -> Settings:
+def app_settings(data_dir: Path, database_url: str, queue: str) -> Settings:
+    """Settings of an in-process app on `database_url`, the test Redis's `queue` and the test
+    worker token, with the stale-run sweep off (tests that want it start it themselves)."""
     return Settings(
-        data_dir=tmp_path,
-        database_url=pg_url,
+        data_dir=data_dir,
+        database_url=database_url,
         broker_url=REDIS_URL,
-        queue=unconsumed_queue,
+        queue=queue,
         worker_token=SecretStr(WORKER_TOKEN),
-        # The rolled-back session shares one connection: no second thread may use it.
         stale_sweep_interval_s=0,
     )
+
+
+@pytest.fixture
+def settings(tmp_path: Path, pg_url: str, unconsumed_queue: str) -> Settings:
+    # The rolled-back session shares one connection: no second thread may use it (no sweep).
+    return app_settings(tmp_path, pg_url, unconsumed_queue)
 
 
 def free_port() -> int:
@@ -188,6 +194,32 @@ def clean_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+def read_http_answer(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers (lower-cased names) and body of an HTTP/1.1 answer read from a raw
+    socket, the body as far as its Content-Length says (what came with the head otherwise)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    assert data, "the server closed the connection without an answer"
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    # The body may come in a segment of its own.
+    length = int(headers.get("content-length", "0") or 0)
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    return int(lines[0].split()[1]), headers, rest
+
+
 class LiveProcess:
     """A child process whose output goes to a log file kept as a test artifact."""
 
@@ -227,12 +259,12 @@ class LiveProcess:
         return self.process.returncode
 
 
-@contextmanager
-def api_process(
+def start_api(
     name: str, database_url: str, queue: str, *, workers: int = 1, **env: str
-) -> Iterator[str]:
+) -> tuple[LiveProcess, str]:
     """A real API server process (`gapwatch serve`, uvicorn) on `database_url` and the test
-    Redis; `env` adds or overrides GAPWATCH_* settings. Yields its base URL.
+    Redis, once it answers /health; `env` adds or overrides GAPWATCH_* settings. Returns it
+    and its base URL: the caller stops it (`api_process` does so itself).
 
     One API process unless `workers` says otherwise (the default of `serve` depends on the
     machine's CPUs; tests that need several processes ask for them)."""
@@ -251,10 +283,20 @@ def api_process(
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        try:
-            wait_until(lambda: http_ok(url + "/health"), 30, f"{name} start")
-        except TimeoutError:
-            raise AssertionError(f"{name} did not start:\n" + server.output()) from None
+        wait_until(lambda: http_ok(url + "/health"), 30, f"{name} start")
+    except TimeoutError:
+        server.stop()
+        raise AssertionError(f"{name} did not start:\n" + server.output()) from None
+    return server, url
+
+
+@contextmanager
+def api_process(
+    name: str, database_url: str, queue: str, *, workers: int = 1, **env: str
+) -> Iterator[str]:
+    """`start_api`'s server, stopped on the way out; yields its base URL."""
+    server, url = start_api(name, database_url, queue, workers=workers, **env)
+    try:
         yield url
     finally:
         server.stop()

@@ -10,34 +10,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.conftest import read_http_answer
+
 pytestmark = pytest.mark.integration
-
-
-def _answer(sock: socket.socket) -> tuple[int, bytes]:
-    """Status and body of the answer (as far as its Content-Length says)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    assert data, "the server closed the connection without an answer"
-    head, _, rest = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    length = next(
-        (
-            int(v)
-            for k, _, v in (x.partition(":") for x in lines[1:])
-            if k.lower() == "content-length"
-        ),
-        0,
-    )
-    while len(rest) < length:
-        more = sock.recv(65536)
-        if not more:
-            break
-        rest += more
-    return int(lines[0].split()[1]), rest
 
 
 def _connect(live_api: str) -> socket.socket:
@@ -59,7 +34,7 @@ def test_a_declared_body_over_the_limit_is_refused_before_it_arrives(
         sock.sendall(head)
         sock.sendall(b'{"name": "' + b"x" * 1014)  # 1 KB of the 40 MB; the rest never comes
         # A server that waited for the body would never answer: recv would time out (5 s).
-        status, _ = _answer(sock)
+        status, _, _ = read_http_answer(sock)
     assert status == 413
 
 
@@ -76,7 +51,7 @@ def _chunked(live_api: str, path: str, token: str, body: bytes, chunk: int = 819
             sock.sendall(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError):
             pass  # the server answered and closed before the whole body was sent
-        status, _ = _answer(sock)
+        status, _, _ = read_http_answer(sock)
     return status
 
 

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from subprocess import CompletedProcess
 
 import httpx
 import pytest
@@ -75,16 +76,16 @@ def _signed_in_user(url: str, token: str) -> dict:
     return me.json()["user"]
 
 
+def _run(command: list[str], env: dict[str, str], timeout: float = 60) -> CompletedProcess[str]:
+    """`command` run to its end from the repository's root, its output captured as text."""
+    return subprocess.run(
+        command, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout
+    )
+
+
 def _create_key(env: dict[str, str], name: str) -> str:
     """`gapwatch keys create NAME` on the service's data dir: the key is its last line."""
-    done = subprocess.run(
-        [sys.executable, "-m", "gapwatch.cli", "keys", "create", name],
-        env=env,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = _run([sys.executable, "-m", "gapwatch.cli", "keys", "create", name], env)
     assert done.returncode == 0, done.stdout + done.stderr
     key = done.stdout.strip().splitlines()[-1]
     assert key.startswith("gw_"), done.stdout
@@ -173,14 +174,7 @@ def test_make_up_serves_trains_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> No
         hint = LINK_HINT.search(later.output())
         assert hint is not None
         # The hint's command, run as a person would from here, prints a link that signs in.
-        printed = subprocess.run(
-            [*shlex.split(hint.group(1)), "login-link"],
-            env=env,
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        printed = _run([*shlex.split(hint.group(1)), "login-link"], env)
         assert printed.returncode == 0, printed.stdout + printed.stderr
         link = LINK.search(printed.stdout)
         assert link is not None and link.group(1) == url, printed.stdout
@@ -213,14 +207,7 @@ print(child.pid, flush=True)
 
 def test_the_workers_watchdog_ends_it_when_its_parent_is_gone(tmp_path: Path) -> None:
     env = clean_env(GAPWATCH_DATA_DIR=str(tmp_path))
-    parent = subprocess.run(
-        [sys.executable, "-c", PARENT, WATCHING_CHILD],
-        env=env,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    parent = _run([sys.executable, "-c", PARENT, WATCHING_CHILD], env)
     assert parent.returncode == 0, parent.stdout + parent.stderr
     child = int(parent.stdout.split()[0])
     wait_until(lambda: _gone(child), 10, "the orphan's exit")
@@ -228,17 +215,14 @@ def test_the_workers_watchdog_ends_it_when_its_parent_is_gone(tmp_path: Path) ->
 
 def test_a_worker_whose_parent_died_before_it_watched_exits_at_once(tmp_path: Path) -> None:
     # PID 1 is not this child's parent: the parent it was told of is gone already.
-    done = subprocess.run(
+    done = _run(
         [
             sys.executable,
             "-c",
             "from gapwatch_worker.app import die_with_parent; import time\n"
             "die_with_parent(1); time.sleep(60)",
         ],
-        env=clean_env(GAPWATCH_DATA_DIR=str(tmp_path)),
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
+        clean_env(GAPWATCH_DATA_DIR=str(tmp_path)),
         timeout=30,
     )
     assert done.returncode == 1, done.stdout + done.stderr
@@ -322,14 +306,7 @@ def test_up_locks_its_data_takes_its_worker_along_and_resumes_interrupted_runs(
         services.append(first)
 
         # A second `up` on the same data is refused while the first runs, and changes nothing.
-        second = subprocess.run(
-            [gapwatch, "up"],
-            env={**env, "GAPWATCH_PORT": str(free_port())},
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        second = _run([gapwatch, "up"], {**env, "GAPWATCH_PORT": str(free_port())})
         assert second.returncode != 0, second.stdout + second.stderr
         expected = f"gapwatch up is already running here (pid {first.process.pid}); stop it first"
         assert expected in second.stderr, second.stdout + second.stderr

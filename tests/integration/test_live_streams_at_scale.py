@@ -21,7 +21,6 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from pydantic import SecretStr
 from sqlalchemy import Engine, create_engine, event, text, update
 
 from gapwatch.config import Settings
@@ -29,9 +28,9 @@ from gapwatch.server.access.tokens import hash_secret
 from gapwatch.server.app import create_app
 from gapwatch.server.models import ApiKey
 from tests.conftest import (
-    REDIS_URL,
     UNWORKED_QUEUE,
     WORKER_TOKEN,
+    app_settings,
     free_port,
     seed_account,
     wait_until,
@@ -123,14 +122,7 @@ def served(app: FastAPI) -> Iterator[str]:
 
 @pytest.fixture
 def live_settings(tmp_path: Path, pg_live_url: str, unconsumed_queue: str) -> Settings:
-    return Settings(
-        data_dir=tmp_path,
-        database_url=pg_live_url,
-        broker_url=REDIS_URL,
-        queue=unconsumed_queue,
-        worker_token=SecretStr(WORKER_TOKEN),
-        stale_sweep_interval_s=0,
-    )
+    return app_settings(tmp_path, pg_live_url, unconsumed_queue)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -40,13 +39,10 @@ from tests.conftest import (
     SESSION_TAG,
     UNWORKED_QUEUE,
     WORKER_TOKEN,
-    LiveProcess,
     api_process,
-    clean_env,
     default_project_id,
-    free_port,
-    http_ok,
     seed_account,
+    start_api,
     temporary_database,
     wait_until,
 )
@@ -327,23 +323,9 @@ def test_sweeps_of_several_processes_requeue_a_silent_run_once(
 def test_a_stop_does_not_wait_for_the_open_live_streams(
     pg_live_url: str, test_queue: str, live_key: str
 ) -> None:
-    port = free_port()
-    command = [sys.executable, "-m", "gapwatch.cli", "serve", "--no-migrate", "--workers", "2"]
-    server = LiveProcess(
-        "serve-stop",
-        command,
-        clean_env(
-            GAPWATCH_DATABASE_URL=pg_live_url,
-            GAPWATCH_BROKER_URL=REDIS_URL,
-            GAPWATCH_QUEUE=test_queue,
-            GAPWATCH_WORKER_TOKEN=WORKER_TOKEN,
-            GAPWATCH_PORT=str(port),
-        ),
-    )
-    url = f"http://127.0.0.1:{port}"
+    server, url = start_api("serve-stop", pg_live_url, test_queue, workers=2)
     lines: list[str] = []
     try:
-        wait_until(lambda: http_ok(url + "/health"), 30, "serve start")
         owner = {"Authorization": f"Bearer {live_key}"}
         run = httpx.post(f"{url}/api/v1/runs", json=SPEC, headers=owner).json()
         httpx.post(

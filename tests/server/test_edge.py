@@ -40,7 +40,14 @@ from gapwatch.server.errors import (
     Unauthorized,
     install_error_handlers,
 )
-from tests.conftest import LiveProcess, clean_env, free_port, http_ok, wait_until
+from tests.conftest import (
+    LiveProcess,
+    clean_env,
+    free_port,
+    http_ok,
+    read_http_answer,
+    wait_until,
+)
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -456,30 +463,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path
         process.stop()
 
 
-def _read_head(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    """Status, headers and the body (as far as Content-Length says, when it says)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    head, _, rest = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    # The body may come in a segment of its own.
-    length = int(headers.get("content-length", "0") or 0)
-    while len(rest) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        rest += chunk
-    return int(lines[0].split()[1]), headers, rest
-
-
 def _more(sock: socket.socket, so_far: bytes) -> bytes:
     chunk = sock.recv(65536)
     assert chunk, f"the server closed the stream after {so_far!r}"
@@ -492,7 +475,7 @@ def test_a_real_server_still_streams_events_unbuffered(server: tuple[int, Path])
         sock.sendall(b"GET /api/v1/runs/1/live HTTP/1.1\r\nHost: localhost\r\n\r\n")
         # The stream holds its second frame until told: a buffering middleware would show
         # nothing here until the end (and recv would time out).
-        status, headers, rest = _read_head(sock)
+        status, headers, rest = read_http_answer(sock)
         while b"data: first" not in rest:
             rest += _more(sock, rest)
         assert b"data: last" not in rest
