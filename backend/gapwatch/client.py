@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 COLUMNAR_MEDIA_TYPE = "application/x-gapwatch-columnar"
+COLUMNAR_MAGIC = b"GWC1"
 
 
 def _little_endian(column: Sequence[Any], typecode: str) -> bytes:
@@ -67,7 +68,7 @@ def encode_columnar(series: Sequence[Mapping[str, Any]]) -> bytes:
         TypeError, OverflowError: A step is not an int64 or a value not a float.
         ValueError: A key is too long, or steps and values differ in length.
     """
-    head = [b"GWC1", struct.pack("<I", len(series))]
+    head = [COLUMNAR_MAGIC, struct.pack("<I", len(series))]
     steps, values = [], []
     for item in series:
         key = item["key"].encode()

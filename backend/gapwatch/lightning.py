@@ -139,13 +139,9 @@ class GapwatchCallback(pl.Callback):
 
     def _evaluate(self, module: pl.LightningModule) -> None:
         assert self.evaluator is not None and self.run is not None
-        evaluator = self.evaluator
-        if evaluator.model is None:
-            scores = evaluator.scores(module, evaluator.seen)
-            accuracies = dict(enumerate(scores.accuracy))
-            self.run.log_eval(accuracies, self.step, losses=dict(enumerate(scores.loss)))
-        else:
-            evaluator.evaluate(self.step, run=self.run)
+        bound = self.evaluator.model  # a model-free evaluator is given the module
+        model = module if bound is None else bound
+        self.evaluator.evaluate(self.step, run=self.run, model=model)
 
 
 def _current_task_attribute(trainer: pl.Trainer, module: pl.LightningModule) -> int | None:

@@ -18,6 +18,7 @@ when an import runs.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import sys
@@ -26,11 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from gapwatch.client import GapwatchClient
+from gapwatch.client import GapwatchClient, Series, series_batches
+from gapwatch.sdk.validation import MAX_KEY_CHARS, METRIC_KEY_PATTERN
 from gapwatch.spec import EVENT_TASK_END, EVENT_TASK_START
 
 EVENT_FILE_MARK = "events.out.tfevents."
-KEY_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./\-]{0,127}$")
+KEY_PATTERN = re.compile(METRIC_KEY_PATTERN)
 MAX_POINTS_PER_POST = 100_000
 DEFAULT_TASK_TAG = "task"
 
@@ -88,8 +90,8 @@ def key_for(tag: str, rules: Sequence[TagRule]) -> str:
         key = rule.apply(tag)
         if key is not None:
             return key
-    key = re.sub(r"[^A-Za-z0-9_./\-]", "_", tag.strip())[:128] or "_"
-    return key if KEY_PATTERN.match(key) else f"_{key}"[:128]
+    key = re.sub(r"[^A-Za-z0-9_./\-]", "_", tag.strip())[:MAX_KEY_CHARS] or "_"
+    return key if KEY_PATTERN.match(key) else f"_{key}"[:MAX_KEY_CHARS]
 
 
 @dataclass
@@ -177,7 +179,7 @@ def collect(
         scale = 0.01 if accuracy_percent and key.startswith("eval/acc/") else 1.0
         target = run.series.setdefault(key, {})
         for _wall, step, value in sorted(points, key=lambda p: p[0]):
-            if step >= 0 and value == value and abs(value) != float("inf"):
+            if step >= 0 and math.isfinite(value):
                 target[step] = value * scale
     if boundaries is None and task_points:
         boundaries = starts_from_task_tag(task_points)
@@ -205,18 +207,11 @@ def upload(
     )
     if imported.events:
         client.post_events(opened.run_id, opened.token, imported.events)
-    batch: list[dict[str, Any]] = []
-    size = 0
+    series: Series = {}
     for key, points in imported.series.items():
         steps = sorted(points)
-        for start in range(0, len(steps), MAX_POINTS_PER_POST):
-            chunk = steps[start : start + MAX_POINTS_PER_POST]
-            if size + len(chunk) > MAX_POINTS_PER_POST and batch:
-                client.post_metrics(opened.run_id, opened.token, batch)
-                batch, size = [], 0
-            batch.append({"key": key, "steps": chunk, "values": [points[s] for s in chunk]})
-            size += len(chunk)
-    if batch:
+        series[key] = (steps, [points[s] for s in steps])
+    for batch in series_batches(series, MAX_POINTS_PER_POST):
         client.post_metrics(opened.run_id, opened.token, batch)
     client.finish_run(opened.run_id, opened.token)
     return opened.run_id

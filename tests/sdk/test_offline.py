@@ -21,8 +21,7 @@ from gapwatch.sdk.records import (
     read_lines,
     read_records,
 )
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO_ROOT
 
 
 def points_of(directory: Path) -> dict[str, dict[int, float]]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import gapwatch
+from gapwatch.client import MAX_ERROR_CHARS
 from gapwatch.sdk import validation
 from gapwatch.sdk.run import Run
 from gapwatch.server.events import schemas as event_schemas
@@ -28,7 +29,7 @@ def test_the_bounds_are_the_servers() -> None:
     assert validation.MAX_CONFIG_DEPTH == run_schemas.MAX_CONFIG_DEPTH
     assert validation.MAX_CONFIG_KEY_CHARS == run_schemas.MAX_CONFIG_KEY
     error_field = run_schemas.FinishRequest.model_fields["error"]
-    assert any(getattr(m, "max_length", None) == validation.MAX_ERROR_CHARS
+    assert any(getattr(m, "max_length", None) == MAX_ERROR_CHARS
                for m in error_field.metadata)  # fmt: skip
     longest = "k" * validation.MAX_KEY_CHARS
     assert re.match(metric_schemas.METRIC_KEY_PATTERN, longest)

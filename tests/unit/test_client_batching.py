@@ -6,39 +6,22 @@ contract; the real server is exercised by the integration tests.
 
 from __future__ import annotations
 
-import array
 import json
-import struct
 import threading
 
 import httpx
 import pytest
 
 from gapwatch.client import COLUMNAR_MEDIA_TYPE, GapwatchClient, RunLogger
+from gapwatch.sdk.records import decode_columnar
 
 
 def decode_body(request: httpx.Request) -> dict:
     """A JSON body, or a metric batch in the binary layout (see schemas.COLUMNAR_LAYOUT)."""
     if request.headers.get("content-type") != COLUMNAR_MEDIA_TYPE:
         return json.loads(request.content) if request.content else {}
-    body = request.content
-    assert body[:4] == b"GWC1"
-    (count,) = struct.unpack_from("<I", body, 4)
-    offset, heads = 8, []
-    for _ in range(count):
-        n, length = struct.unpack_from("<IH", body, offset)
-        heads.append((body[offset + 6 : offset + 6 + length].decode(), n))
-        offset += 6 + length
-    offset = -(-offset // 8) * 8
-    total = sum(n for _, n in heads)
-    steps = array.array("q", body[offset : offset + 8 * total])
-    values = array.array("d", body[offset + 8 * total :])
-    series, at = [], 0
-    for key, n in heads:
-        series.append({"key": key, "steps": steps[at : at + n].tolist(),
-                       "values": values[at : at + n].tolist()})  # fmt: skip
-        at += n
-    return {"series": series}
+    series = decode_columnar(request.content)  # a batch holds each key once
+    return {"series": [{"key": k, "steps": s, "values": v} for k, (s, v) in series.items()]}
 
 
 class RecordingAPI:

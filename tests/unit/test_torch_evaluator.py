@@ -229,6 +229,7 @@ def test_rejects_what_it_cannot_evaluate() -> None:
     with pytest.raises(ValueError, match="no model"):
         model_free.evaluate(0, 1)
     assert model_free.scores(model, 2).accuracy == pytest.approx([0.75, 0.5], abs=1e-12)
+    assert model_free.evaluate(0, 2, model=model) == pytest.approx({0: 0.75, 1: 0.5}, abs=1e-12)
 
 
 def test_output_units_mask_each_task_s_rows() -> None:

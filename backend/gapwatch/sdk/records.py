@@ -24,11 +24,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from gapwatch.client import Series
+from gapwatch.client import COLUMNAR_MAGIC, Series
 
 MAGIC = b"GWR1"
 HEADER = struct.Struct("<4sII")
-COLUMNAR_MAGIC = b"GWC1"
 
 
 class CorruptFile(ValueError):

@@ -36,6 +36,7 @@ from types import TracebackType
 from typing import Any, Literal, Protocol
 
 from gapwatch.client import (
+    MAX_ERROR_CHARS,
     GapwatchClient,
     OpenedRun,
     RetryPolicy,
@@ -46,7 +47,6 @@ from gapwatch.sdk.credentials import resolve
 from gapwatch.sdk.offline import DEFAULT_DIR, OfflineWriter, new_run_dir, now_iso
 from gapwatch.sdk.online import OnlineBackend, outage_policy
 from gapwatch.sdk.validation import (
-    MAX_ERROR_CHARS,
     MAX_PROGRESS_STEP,
     check_config,
     check_event,

@@ -1,7 +1,8 @@
 """What the SDK checks at the call, so that a bad point is a clear error in the training loop
 and never a 422 that fails the sender minutes later. The bounds are the server's (see
 `gapwatch.server.metrics.schemas`, `events.schemas`, `runs.schemas`; tests/sdk checks that they
-agree), copied because the SDK must not import the server.
+agree), copied because the SDK must not import the server. The error text's bound is the
+client's (`gapwatch.client.MAX_ERROR_CHARS`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ MAX_KEY_CHARS = 128
 MAX_STEP = 2**53
 EVENT_KIND_PATTERN = r"^[a-z_][a-z0-9_.\-]{0,63}$"
 MAX_PAYLOAD_CHARS = 16_384
-MAX_ERROR_CHARS = 20_000
 MAX_CONFIG_BYTES = 32 * 1024
 MAX_CONFIG_DEPTH = 8
 MAX_CONFIG_KEY_CHARS = 200

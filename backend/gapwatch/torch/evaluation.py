@@ -228,31 +228,39 @@ class ContinualEvaluator:
         self.seen = max(self.seen, task + 1)
 
     def evaluate(
-        self, step: int, n_tasks: int | None = None, run: EvalRun | None = None
+        self,
+        step: int,
+        n_tasks: int | None = None,
+        run: EvalRun | None = None,
+        *,
+        model: nn.Module | None = None,
     ) -> dict[int, float]:
-        """Evaluates the bound model on tasks 0..n_tasks-1 and logs the results to `run`.
+        """Evaluates `model` (default: the bound model) on tasks 0..n_tasks-1 and logs the
+        results to `run`.
 
         Args:
             step: The step the results belong to (only used for logging).
             n_tasks: How many tasks, from task 0; default `seen`.
             run: If given, receives `run.log_eval(accuracies, step, losses=losses)`.
+            model: The model to evaluate instead of the bound one (a framework's module).
 
         Returns:
             {task: accuracy in [0, 1]}, tasks 0..n_tasks-1.
 
         Raises:
-            ValueError: If no model is bound, no task was started and n_tasks is not given, or
-                n_tasks is not in [1, self.n_tasks].
+            ValueError: If no model is bound or given, no task was started and n_tasks is not
+                given, or n_tasks is not in [1, self.n_tasks].
         """
-        if self.model is None:
+        model = model if model is not None else self.model
+        if model is None:
             raise ValueError(
-                "this evaluator has no model: construct it with one, or call scores(model, n)"
+                "this evaluator has no model: construct it with one, or pass evaluate(model=)"
             )
         if n_tasks is None:
             if self.seen == 0:
                 raise ValueError("no task started yet: call task_start(k) or pass n_tasks")
             n_tasks = self.seen
-        means = self.scores_on_device(self.model, n_tasks).cpu().tolist()  # the one host copy
+        means = self.scores_on_device(model, n_tasks).cpu().tolist()  # the one host copy
         accuracies = {k: accuracy for k, (accuracy, _) in enumerate(means)}
         if run is not None:
             losses = {k: loss for k, (_, loss) in enumerate(means)}
