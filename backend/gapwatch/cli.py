@@ -84,24 +84,28 @@ def default_workers(settings: Settings) -> int:
     return max(1, min(cpus, MAX_DEFAULT_WORKERS))
 
 
-def _serve(settings: Settings, workers: int = 1) -> None:
-    """Serve the API: `workers` processes (uvicorn's supervisor restarts one that dies), each
-    built by the app factory from the same settings (the environment)."""
-    import uvicorn
-
-    uvicorn.run(
-        "gapwatch.server.app:create_app",
-        factory=True,
-        workers=workers,
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
+def _server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for the API, as `gapwatch serve` and `gapwatch up` both run it: the
+    app factory builds each process's app from the same settings (the environment)."""
+    return {
+        "app": "gapwatch.server.app:create_app",
+        "factory": True,
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "info",
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
         # Open live streams never end by themselves: without a bound, a stop (SIGTERM) would
         # wait for every run page to close, and `docker stop` would end in a SIGKILL.
-        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
-    )
+        "timeout_graceful_shutdown": SHUTDOWN_GRACE_S,
+    }
+
+
+def _serve(settings: Settings, workers: int = 1) -> None:
+    """Serve the API: `workers` processes (uvicorn's supervisor restarts one that dies)."""
+    import uvicorn
+
+    uvicorn.run(workers=workers, **_server_options(settings))
 
 
 def _process_count(text: str) -> int:
@@ -291,16 +295,7 @@ def _serve_embedded(settings: Settings, worker: subprocess.Popen[bytes]) -> None
             if not self.should_exit:  # else a second signal came first: no forced exit here
                 super().handle_exit(sig, frame)
 
-    config = uvicorn.Config(
-        "gapwatch.server.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,  # as `_serve`: open live streams
-    )
+    config = uvicorn.Config(**_server_options(settings))
     EmbeddedServer(config).run()
 
 

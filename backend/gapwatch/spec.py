@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -48,6 +48,41 @@ def check_text(value: str) -> str:
         except UnicodeEncodeError:
             raise ValueError("text must be valid Unicode (no lone surrogates)") from None
     return value
+
+
+def check_json(
+    value: Any, name: str, *, max_depth: int | None = None, max_key: int | None = None
+) -> None:
+    """Raises ValueError naming the place (`name.key[index]`) of what a JSON column cannot
+    store or compare: NaN and infinities (the request parser reads `NaN` and `Infinity`), text
+    and keys that `check_text` refuses (PostgreSQL's JSONB takes no NUL), and, where bounds
+    are given, nesting deeper than `max_depth` levels or keys longer than `max_key`."""
+    pending: list[tuple[str, Any, int]] = [(name, value, 0)]
+    while pending:
+        path, item, depth = pending.pop()
+        if max_depth is not None and depth > max_depth:
+            raise ValueError(f"{path[:200]} is nested deeper than {max_depth} levels")
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(f"{path[:200]} is {item}; a {name} holds finite numbers only")
+        if isinstance(item, str):
+            _check_text_at(item, path)
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                _check_text_at(key, f"a key of {path}")
+                if max_key is not None and len(key) > max_key:
+                    raise ValueError(f"key {key[:40]!r}... is longer than {max_key} characters")
+                pending.append((f"{path}.{key}", inner, depth + 1))
+        elif isinstance(item, list):
+            pending.extend(
+                (f"{path}[{index}]", inner, depth + 1) for index, inner in enumerate(item)
+            )
+
+
+def _check_text_at(text: str, path: str) -> None:
+    try:
+        check_text(text)
+    except ValueError as error:
+        raise ValueError(f"{path[:200]}: {error}") from None
 
 
 def _text_or_none(value: str | None) -> str | None:

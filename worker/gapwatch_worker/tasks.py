@@ -72,10 +72,6 @@ def outage_policy() -> RetryPolicy:
     )
 
 
-def _is_outage(error: BaseException) -> bool:
-    return isinstance(error, httpx.TransportError | GapwatchAPIError) and is_transient(error)
-
-
 @celery_app.task(name=RUN_TASK_NAME, bind=True, max_retries=None)
 def execute_run(self: Any, run_id: int) -> str:
     """Execute run `run_id`; returns what became of it (for the worker's log)."""
@@ -96,7 +92,7 @@ def execute_run(self: Any, run_id: int) -> str:
             log.info("run %s not executed: %s", run_id, refusal.detail)
             return "skipped"
         except (httpx.TransportError, GapwatchAPIError) as error:
-            if not _is_outage(error):
+            if not is_transient(error):
                 raise
             log.warning(
                 "run %s not claimed: the API was unreachable for %g s (%s); trying again in %g s",
@@ -170,7 +166,7 @@ def _stopped(claim: ClaimedRun, logger: RunLogger) -> str | None:
     if isinstance(failure, NotAllowed):
         log.warning("run %s stopped: another worker claimed it since (%s)", claim.run_id, failure)
         return "taken"
-    if failure is not None and _is_outage(failure):
+    if failure is not None and is_transient(failure):
         _give_up(claim, failure)
         return "abandoned"
     return None
@@ -201,7 +197,7 @@ def _finish(
         log.warning("run %s stopped: another worker claimed it since (%s)", claim.run_id, refusal)
         return "taken"
     except (httpx.TransportError, GapwatchAPIError) as failure:
-        if not _is_outage(failure):
+        if not is_transient(failure):
             raise
         ending = "failed: " + error.partition("\n")[0] if error else "succeeded"
         _give_up(claim, failure, what=f" before its end ({ending}) was recorded")

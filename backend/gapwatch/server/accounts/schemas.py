@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gapwatch.server.access.passwords import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS
-from gapwatch.spec import PROJECT_NAME_PATTERN
+from gapwatch.spec import PROJECT_NAME_PATTERN, check_text
 
 USER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}$"
 RoleName = Literal["viewer", "editor", "owner"]
@@ -21,9 +21,7 @@ Password = Field(min_length=MIN_PASSWORD_CHARS, max_length=MAX_PASSWORD_CHARS)
 def _no_control_text(value: object) -> object:
     """NUL and lone surrogates have no place in a name, a password or a token, and the
     database or the hash would choke on them: refuse them as what they are, bad input."""
-    if isinstance(value, str) and any(c == "\x00" or 0xD800 <= ord(c) <= 0xDFFF for c in value):
-        raise ValueError("must not contain NUL or unpaired surrogate characters")
-    return value
+    return check_text(value) if isinstance(value, str) else value
 
 
 class _Body(BaseModel):

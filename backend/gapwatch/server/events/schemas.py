@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gapwatch.server.metrics.schemas import Step
-from gapwatch.spec import check_text
+from gapwatch.spec import check_json
 
 EVENT_KIND_PATTERN = r"^[a-z_][a-z0-9_.\-]{0,63}$"
 MAX_PAYLOAD_CHARS = 16_384
@@ -29,33 +28,8 @@ class EventIn(BaseModel):
     def _small(cls, payload: dict[str, Any]) -> dict[str, Any]:
         if len(repr(payload)) > MAX_PAYLOAD_CHARS:
             raise ValueError(f"payload larger than {MAX_PAYLOAD_CHARS} characters")
-        _check_storable(payload)
+        check_json(payload, "payload")
         return payload
-
-
-def _check_storable(payload: dict[str, Any]) -> None:
-    """Refuses what the JSON column cannot store: NaN and infinities (the request parser reads
-    `NaN` and `Infinity`), NUL characters (PostgreSQL's JSONB) and lone surrogates."""
-    pending: list[tuple[str, Any]] = [("payload", payload)]
-    while pending:
-        path, value = pending.pop()
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"{path} is {value}; a payload holds finite numbers only")
-        if isinstance(value, str):
-            _check_text(value, path)
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                _check_text(key, f"a key of {path}")
-                pending.append((f"{path}.{key}", item))
-        elif isinstance(value, list):
-            pending.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
-
-
-def _check_text(text: str, path: str) -> None:
-    try:
-        check_text(text)
-    except ValueError as error:
-        raise ValueError(f"{path[:200]}: {error}") from None
 
 
 class EventBatch(BaseModel):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -11,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gapwatch.server.metrics.schemas import MAX_STEP
 from gapwatch.server.models import Run
-from gapwatch.spec import PROJECT_NAME_PATTERN, RunSpec, Text, check_text
+from gapwatch.spec import PROJECT_NAME_PATTERN, RunSpec, Text, check_json, check_text
 
 RunStatusName = Literal["queued", "running", "succeeded", "failed", "cancelled", "crashed"]
 RunKindName = Literal["engine", "loop"]
@@ -158,41 +157,6 @@ MAX_CONFIG_DEPTH = 8
 MAX_CONFIG_KEY = 200
 
 
-def _check_config_value(value: Any, path: str, depth: int) -> None:
-    """Refuses what JSON columns cannot store or compare: NaN and infinities, NUL characters
-    (PostgreSQL's JSONB rejects them), lone surrogates, and nesting beyond MAX_CONFIG_DEPTH."""
-    if depth > MAX_CONFIG_DEPTH:
-        raise ValueError(f"{path or 'config'} is nested deeper than {MAX_CONFIG_DEPTH} levels")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{path} is {value}; a config holds finite numbers only")
-    if isinstance(value, str):
-        _check_text(value, path)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_text(key, f"{path}.{key}" if path else key)
-            if len(key) > MAX_CONFIG_KEY:
-                raise ValueError(f"key {key[:40]!r}... is longer than {MAX_CONFIG_KEY} characters")
-            _check_config_value(item, f"{path}.{key}" if path else key, depth + 1)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _check_config_value(item, f"{path}[{index}]", depth + 1)
-
-
-def _check_text(text: str, path: str) -> None:
-    if "\x00" in text:
-        raise ValueError(f"{path or 'config'} holds a NUL character")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as error:
-        raise ValueError(f"{path or 'config'} is not valid Unicode text") from error
-
-
-def _clean_text(value: str | None) -> str | None:
-    if value is not None:
-        _check_text(value, "text")
-    return value
-
-
 class LoopRunRequest(_Body):
     """`gapwatch.init`: open a run for the caller's own training loop."""
 
@@ -201,16 +165,16 @@ class LoopRunRequest(_Body):
         pattern=PROJECT_NAME_PATTERN,
         description="Default: the API key's project, else 'default'.",
     )
-    name: str | None = Field(None, min_length=1, max_length=200)
-    group: str | None = Field(None, min_length=1, max_length=200)
-    tags: list[str] = Field(default_factory=list, max_length=32)
+    name: Annotated[str, Field(min_length=1, max_length=200), Text] | None = None
+    group: Annotated[str, Field(min_length=1, max_length=200), Text] | None = None
+    tags: list[Annotated[str, Text]] = Field(default_factory=list, max_length=32)
     config: dict[str, Any] = Field(
         default_factory=dict,
         description=f"Free-form settings of the run: JSON, at most {MAX_CONFIG_BYTES} bytes, "
         f"{MAX_CONFIG_DEPTH} levels deep, finite numbers.",
     )
-    host: str | None = Field(
-        None, min_length=1, max_length=200, description="Where the loop runs (shown as worker)."
+    host: Annotated[str, Field(min_length=1, max_length=200), Text] | None = Field(
+        None, description="Where the loop runs (shown as worker)."
     )
     client_key: str | None = Field(
         None,
@@ -221,21 +185,18 @@ class LoopRunRequest(_Body):
         "re-synced directory opens one run.",
     )
 
-    _text = field_validator("name", "group", "host")(_clean_text)
-
     @field_validator("tags")
     @classmethod
     def _valid_tags(cls, tags: list[str]) -> list[str]:
         for tag in tags:
             if not 1 <= len(tag) <= 64:
                 raise ValueError("a tag has 1 to 64 characters")
-            _check_text(tag, "tag")
         return list(dict.fromkeys(tags))
 
     @field_validator("config")
     @classmethod
     def _valid_config(cls, config: dict[str, Any]) -> dict[str, Any]:
-        _check_config_value(config, "", 0)
+        check_json(config, "config", max_depth=MAX_CONFIG_DEPTH, max_key=MAX_CONFIG_KEY)
         size = len(json.dumps(config, separators=(",", ":")).encode())
         if size > MAX_CONFIG_BYTES:
             raise ValueError(f"config is {size} bytes; at most {MAX_CONFIG_BYTES}")
@@ -243,9 +204,7 @@ class LoopRunRequest(_Body):
 
 
 class ResumeRequest(_Body):
-    host: str | None = Field(None, min_length=1, max_length=200)
-
-    _text = field_validator("host")(_clean_text)
+    host: Annotated[str, Field(min_length=1, max_length=200), Text] | None = None
 
 
 class OpenedRunResponse(BaseModel):
