@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import PurePath
 from typing import Any
 
-from gapwatch.spec import PROJECT_NAME_PATTERN, check_text
+from gapwatch.spec import PROJECT_NAME_PATTERN, check_json
 
 METRIC_KEY_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_./\-]{0,127}$"
 MAX_KEY_CHARS = 128
@@ -103,26 +103,8 @@ def check_event(kind: object, payload: Mapping[str, Any] | None) -> dict[str, An
     # The server measures the payload as Python's repr of the parsed JSON.
     if len(repr(plain)) > MAX_PAYLOAD_CHARS:
         raise ValueError(f"event payload larger than {MAX_PAYLOAD_CHARS} characters")
-    _check_texts(plain, "event payload")
+    check_json(plain, "event payload")
     return plain
-
-
-def _check_texts(value: Any, where: str) -> None:
-    """The strings and keys of a JSON value as the server's JSON column takes them: no NUL
-    character, no lone surrogate (`gapwatch.spec.check_text`)."""
-    pending = [(where, value)]
-    while pending:
-        path, item = pending.pop()
-        texts = [item] if isinstance(item, str) else list(item) if isinstance(item, dict) else []
-        for text in texts:
-            try:
-                check_text(text)
-            except ValueError as error:
-                raise ValueError(f"{path[:100]}: {error}") from None
-        if isinstance(item, dict):
-            pending.extend((f"{path}.{key}", inner) for key, inner in item.items())
-        elif isinstance(item, list):
-            pending.extend((f"{path}[{index}]", inner) for index, inner in enumerate(item))
 
 
 def check_config(config: object) -> dict[str, Any]:
@@ -138,30 +120,11 @@ def check_config(config: object) -> dict[str, Any]:
     if not isinstance(config, Mapping):
         raise TypeError(f"config must be a mapping, not {type(config).__name__}")
     plain = as_json(dict(config), "config")
-    _check_config_value(plain, "", 0)
+    check_json(plain, "config", max_depth=MAX_CONFIG_DEPTH, max_key=MAX_CONFIG_KEY_CHARS)
     size = len(json.dumps(plain, separators=(",", ":")).encode())
     if size > MAX_CONFIG_BYTES:
         raise ValueError(f"config is {size} bytes as JSON; at most {MAX_CONFIG_BYTES}")
     return plain
-
-
-def _check_config_value(value: Any, path: str, depth: int) -> None:
-    """What the server's JSON column refuses: nesting beyond MAX_CONFIG_DEPTH, long keys, NUL
-    characters (NaN and infinities are already refused by `as_json`)."""
-    where = path or "config"
-    if depth > MAX_CONFIG_DEPTH:
-        raise ValueError(f"{where} is nested deeper than {MAX_CONFIG_DEPTH} levels")
-    if isinstance(value, str) and "\x00" in value:
-        raise ValueError(f"{where} holds a NUL character")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            inner = f"{path}.{key}" if path else key
-            if len(key) > MAX_CONFIG_KEY_CHARS or "\x00" in key:
-                raise ValueError(f"config key {inner[:60]!r} is too long or holds a NUL")
-            _check_config_value(item, inner, depth + 1)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _check_config_value(item, f"{path}[{index}]", depth + 1)
 
 
 def as_json(value: dict[str, Any], what: str) -> dict[str, Any]:
@@ -200,7 +163,7 @@ def check_run_fields(
         ):
             raise ValueError(f"{field} must be a str of 1 to {MAX_NAME_CHARS} characters")
         if text is not None:
-            _check_texts(text, field)
+            check_json(text, field)
     if isinstance(tags, str):
         raise TypeError("tags must be a list of str, not one str")
     listed = list(tags or [])
@@ -209,5 +172,5 @@ def check_run_fields(
     for tag in listed:
         if not isinstance(tag, str) or not 1 <= len(tag) <= MAX_TAG_CHARS:
             raise ValueError(f"tag {tag!r} must be a str of 1 to {MAX_TAG_CHARS} characters")
-        _check_texts(tag, "tag")
+        check_json(tag, "tag")
     return listed
