@@ -36,6 +36,19 @@ DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d{1,2})?)$")
 PROJECT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 DEFAULT_PROJECT = "default"
 
+# What a run stores, bounded once for the API (which refuses more with a 422) and the SDK
+# (which refuses it at the call, in the training loop).
+METRIC_KEY_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_./\-]{0,127}$"
+MAX_METRIC_KEY_CHARS = 128
+MAX_STEP = 2**53  # exact in a float64 (JSON numbers in browsers)
+EVENT_KIND_PATTERN = r"^[a-z_][a-z0-9_.\-]{0,63}$"
+MAX_PAYLOAD_CHARS = 16_384
+# A loop run's config is a few hundred bytes in practice; the bounds catch a tensor logged by
+# mistake, and keep the init body under the API's 64 KiB body limit (a 413 names no field).
+MAX_CONFIG_BYTES = 32 * 1024
+MAX_CONFIG_DEPTH = 8
+MAX_CONFIG_KEY_CHARS = 200
+
 
 def check_text(value: str) -> str:
     """`value` if a database text column can hold it: no NUL character (PostgreSQL refuses it)

@@ -1,8 +1,7 @@
 """What the SDK checks at the call, so that a bad point is a clear error in the training loop
-and never a 422 that fails the sender minutes later. The bounds are the server's (see
-`gapwatch.server.metrics.schemas`, `events.schemas`, `runs.schemas`; tests/sdk checks that they
-agree), copied because the SDK must not import the server. The error text's bound is the
-client's (`gapwatch.client.MAX_ERROR_CHARS`).
+and never a 422 that fails the sender minutes later. The bounds are the server's: both
+take them from `gapwatch.spec`. The error text's bound is the client's
+(`gapwatch.client.MAX_ERROR_CHARS`).
 """
 
 from __future__ import annotations
@@ -17,16 +16,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import PurePath
 from typing import Any
 
-from gapwatch.spec import PROJECT_NAME_PATTERN, check_json
+from gapwatch.spec import (
+    EVENT_KIND_PATTERN,
+    MAX_CONFIG_BYTES,
+    MAX_CONFIG_DEPTH,
+    MAX_CONFIG_KEY_CHARS,
+    MAX_PAYLOAD_CHARS,
+    MAX_STEP,
+    METRIC_KEY_PATTERN,
+    PROJECT_NAME_PATTERN,
+    check_json,
+)
+from gapwatch.spec import MAX_METRIC_KEY_CHARS as MAX_KEY_CHARS
 
-METRIC_KEY_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_./\-]{0,127}$"
-MAX_KEY_CHARS = 128
-MAX_STEP = 2**53
-EVENT_KIND_PATTERN = r"^[a-z_][a-z0-9_.\-]{0,63}$"
-MAX_PAYLOAD_CHARS = 16_384
-MAX_CONFIG_BYTES = 32 * 1024
-MAX_CONFIG_DEPTH = 8
-MAX_CONFIG_KEY_CHARS = 200
 MAX_NAME_CHARS = 200
 MAX_TAGS = 32
 MAX_TAG_CHARS = 64

@@ -8,10 +8,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gapwatch.server.metrics.schemas import Step
-from gapwatch.spec import check_json
+from gapwatch.spec import EVENT_KIND_PATTERN, MAX_PAYLOAD_CHARS, check_json
 
-EVENT_KIND_PATTERN = r"^[a-z_][a-z0-9_.\-]{0,63}$"
-MAX_PAYLOAD_CHARS = 16_384
 # The largest events body: a batch of boundaries and notes, far below this.
 EVENTS_BODY_LIMIT = 2**20
 

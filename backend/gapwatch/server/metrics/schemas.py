@@ -24,11 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from gapwatch.server.errors import body_parse_problem
 from gapwatch.server.metrics.chunks import Points
+from gapwatch.spec import MAX_STEP, METRIC_KEY_PATTERN
 
-METRIC_KEY_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_./\-]{0,127}$"
 MAX_POINTS_PER_BATCH = 200_000
 MAX_SERIES_PER_BATCH = 1_000
-MAX_STEP = 2**53  # exact in a float64 (JSON numbers in browsers)
 MAX_PAGE_POINTS = 1_000_000
 MAX_DOWNSAMPLED_POINTS = 100_000
 COLUMNAR_MEDIA_TYPE = "application/x-gapwatch-columnar"

@@ -10,7 +10,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gapwatch.server.metrics.schemas import MAX_STEP
 from gapwatch.server.models import Run
-from gapwatch.spec import PROJECT_NAME_PATTERN, RunSpec, Text, check_json, check_text
+from gapwatch.spec import (
+    MAX_CONFIG_BYTES,
+    MAX_CONFIG_DEPTH,
+    MAX_CONFIG_KEY_CHARS,
+    PROJECT_NAME_PATTERN,
+    RunSpec,
+    Text,
+    check_json,
+    check_text,
+)
 
 RunStatusName = Literal["queued", "running", "succeeded", "failed", "cancelled", "crashed"]
 RunKindName = Literal["engine", "loop"]
@@ -150,13 +159,6 @@ class FinishRequest(_Body):
         return None if error is None else check_text(error)
 
 
-# A config is a few hundred bytes in practice; the bounds catch a tensor logged by mistake,
-# and keep the init body under the API's 64 KiB body limit (a 413 names no field).
-MAX_CONFIG_BYTES = 32 * 1024
-MAX_CONFIG_DEPTH = 8
-MAX_CONFIG_KEY = 200
-
-
 class LoopRunRequest(_Body):
     """`gapwatch.init`: open a run for the caller's own training loop."""
 
@@ -196,7 +198,7 @@ class LoopRunRequest(_Body):
     @field_validator("config")
     @classmethod
     def _valid_config(cls, config: dict[str, Any]) -> dict[str, Any]:
-        check_json(config, "config", max_depth=MAX_CONFIG_DEPTH, max_key=MAX_CONFIG_KEY)
+        check_json(config, "config", max_depth=MAX_CONFIG_DEPTH, max_key=MAX_CONFIG_KEY_CHARS)
         size = len(json.dumps(config, separators=(",", ":")).encode())
         if size > MAX_CONFIG_BYTES:
             raise ValueError(f"config is {size} bytes; at most {MAX_CONFIG_BYTES}")
