@@ -17,7 +17,6 @@ from gapwatch.server.models.base import utcnow
 from gapwatch.server.runs.service import mark_crashed_loop_runs
 from tests.conftest import WORKER_TOKEN
 from tests.server.conftest import (
-    BASE_URL,
     WORKER_AUTH,
     client_with_account,
     create_run,
@@ -180,7 +179,6 @@ def test_config_search_on_sqlite(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, worker_token=SecretStr(WORKER_TOKEN))
     upgrade_database(settings.resolved_database_url)
     with client_with_account(settings) as api:
-        assert api.base_url == BASE_URL
         first, _ = open_run(api, config={"lr": 0.01, "opt": {"name": "adam"}, "norm": True})
         second, _ = open_run(
             api, config={"lr": 1, "opt": {"name": "sgd"}, "norm": False, "x": None}
