@@ -55,9 +55,10 @@ def test_plateau_no_dip_wc_acc_equals_acc() -> None:
     (boundary,) = stability_gaps([a0, a1], Schedule((0, 4), (4, 8)))
     ((task, row),) = boundary.rows
     assert task == 0 and row is not None
-    assert (row.before, row.trough, row.trough_at, row.depth) == (0.8, 0.8, 0, 0.0)
-    assert row.relative_depth == 0.0 and row.area == 0.0
-    assert row.recovered_at == 2  # the first evaluation after the trough (at s_1) is in band
+    # The window (s_1, s_1 + w] = (4, 8] holds steps 6 and 8; s_1 itself is `before`.
+    assert (row.before, row.trough, row.trough_at, row.depth) == (0.8, 0.8, 2, 0.0)
+    assert (row.gap, row.forgetting, row.area) == (0.0, 0.0, 0.0)
+    assert row.recovered_at == 2  # a trough within one point of before: no dip to recover
 
 
 def test_single_dip_that_recovers() -> None:
@@ -88,13 +89,14 @@ def test_single_dip_that_recovers() -> None:
     assert row.before == 0.9 and row.trough == 0.3
     assert row.trough_at == 2
     assert row.depth == approx(0.6)
-    assert row.relative_depth == approx(0.6 / 0.9)
+    assert row.after == 0.88 and row.forgetting == approx(0.02)
+    assert row.gap == approx(0.58)  # min(depth 0.6, after − trough 0.58): what came back
     assert row.recovered_at == 5  # step 9 (0.9 >= 0.89); step 8 (0.85) is not
     assert row.area == approx(0.4 + 0.6 + 0.3 + 0.05 + 0.0 + 0.02)
-    assert row.evaluations == 7
+    assert row.evaluations == 6  # steps 5..10 of the window (4, 10]
 
 
-def test_dip_that_never_recovers_is_forgetting() -> None:
+def test_a_dip_that_comes_back_only_in_part_splits_into_gap_and_forgetting() -> None:
     a0 = Curve.of(range(9), [0.2, 0.4, 0.6, 0.7, 0.8, 0.4, 0.5, 0.6, 0.7])
     a1 = Curve.of(range(4, 9), [0.1, 0.3, 0.5, 0.7, 0.9])
     schedule = Schedule((0, 4), (4, 8))
@@ -103,7 +105,8 @@ def test_dip_that_never_recovers_is_forgetting() -> None:
     ((_, row),) = stability_gaps([a0, a1], schedule)[0].rows
     assert row is not None
     assert (row.before, row.trough, row.trough_at) == (0.8, 0.4, 1)
-    assert row.depth == approx(0.4) and row.relative_depth == approx(0.5)
+    assert row.depth == approx(0.4)
+    assert row.after == 0.7 and row.forgetting == approx(0.1) and row.gap == approx(0.3)
     assert row.recovered_at is None
     assert row.area == approx(0.4 + 0.3 + 0.2 + 0.1)
     assert s.forgetting == approx(0.1)  # 0.8 at e_0, 0.7 at the end
@@ -118,7 +121,7 @@ def test_recovery_after_the_task_ended_does_not_count() -> None:
     # Back within one point only at step 9, after e_k = 8: the loss stayed within the task.
     curve = Curve.of(range(4, 10), [0.8, 0.5, 0.6, 0.7, 0.75, 0.8])
     row = gap_row(curve, start=4, end=8, task=0)
-    assert row is not None and row.recovered_at is None and row.evaluations == 5
+    assert row is not None and row.recovered_at is None and row.evaluations == 4
     assert gap_row(curve, start=4, end=None, task=0).recovered_at == 5  # live: window open
     assert gap_row(curve, start=4, end=3, task=0) is None  # e_k before s_k: no window, no row
 
@@ -149,10 +152,12 @@ def test_a_task_never_evaluated_after_training_leaves_its_metrics_undefined() ->
     ((_, row),) = first.rows
     assert row is not None and row.trough_at == 1 and row.depth == approx(0.1)
     assert row.recovered_at is None and row.area == approx(0.1 + 0.05)
+    assert row.forgetting == approx(0.05) and row.gap == approx(0.05)
     (_, row0), (_, row1) = second.rows
     assert row0 is not None and row0.depth == approx(0.25) and row0.area == approx(0.25 + 0.15)
     assert row1 is None  # task 1 was not evaluated at s_2
-    assert nan(second.mean_depth) and second.max_depth == approx(0.25)
+    # Means are over the rows that could be measured and are eligible.
+    assert second.mean_depth == approx(0.25) and second.max_depth == approx(0.25)
 
 
 def test_uneven_evaluation_spacing_weights_the_area_by_iterations() -> None:
@@ -163,7 +168,7 @@ def test_uneven_evaluation_spacing_weights_the_area_by_iterations() -> None:
     ((_, row),) = stability_gaps([a0, a1], schedule)[0].rows
     assert row is not None
     assert row.trough == 0.5 and row.trough_at == 3  # iterations, not evaluations
-    assert row.depth == approx(0.4) and row.relative_depth == approx(0.4 / 0.9)
+    assert row.depth == approx(0.4) and row.gap == approx(0.4) and row.forgetting == 0.0
     assert row.recovered_at == 20
     # 0.3 lost for 1 iteration, 0.4 for 2, 0.2 for 7, nothing at 10 and 30.
     assert row.area == approx(0.3 * 1 + 0.4 * 2 + 0.2 * 7)

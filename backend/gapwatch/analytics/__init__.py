@@ -4,6 +4,13 @@ No database and no HTTP here: arrays in, numbers out. Tasks are 0-based, as in t
 each function's docstring quotes the definition it implements.
 """
 
+from gapwatch.analytics.aligned import (
+    DEFAULT_MARGIN,
+    AlignedBand,
+    AlignedRows,
+    aligned_band,
+    aligned_rows,
+)
 from gapwatch.analytics.continual import (
     DEFAULT_WINDOWS,
     largest_drop,
@@ -16,7 +23,15 @@ from gapwatch.analytics.continual import (
     windowed_plasticity,
 )
 from gapwatch.analytics.curves import Curve, Schedule
-from gapwatch.analytics.gap import RECOVERY_TOLERANCE, GapRow, gap_row, gap_table
+from gapwatch.analytics.gap import (
+    DEFAULT_GAP_WINDOW,
+    ELIGIBILITY_MARGIN,
+    RECOVERY_TOLERANCE,
+    GapRow,
+    chance_level,
+    gap_row,
+    gap_table,
+)
 from gapwatch.analytics.matrix import (
     accuracy_matrix,
     average_accuracy,
@@ -28,22 +43,54 @@ from gapwatch.analytics.matrix import (
     initial_accuracies,
     learning_accuracy,
 )
+from gapwatch.analytics.registry import (
+    HEADLINE_METRICS,
+    METRICS,
+    Analysis,
+    Metric,
+    MetricValue,
+    RunData,
+    metric,
+)
 from gapwatch.analytics.summary import (
     BoundaryGaps,
     Summary,
+    TaskClasses,
     Windowed,
+    eligible_rows,
     stability_gaps,
     summarize,
 )
 from gapwatch.analytics.uncertainty import (
     Spread,
+    Spread95,
     across_runs,
+    mean_ci,
     standard_error,
     standard_error_of_mean,
 )
 
 __all__ = [
+    "DEFAULT_GAP_WINDOW",
+    "DEFAULT_MARGIN",
     "DEFAULT_WINDOWS",
+    "ELIGIBILITY_MARGIN",
+    "HEADLINE_METRICS",
+    "METRICS",
+    "AlignedBand",
+    "AlignedRows",
+    "Analysis",
+    "Metric",
+    "MetricValue",
+    "RunData",
+    "Spread95",
+    "TaskClasses",
+    "aligned_band",
+    "aligned_rows",
+    "chance_level",
+    "eligible_rows",
+    "mean_ci",
+    "metric",
     "RECOVERY_TOLERANCE",
     "BoundaryGaps",
     "Curve",

@@ -14,7 +14,13 @@ import numpy as np
 
 from gapwatch.analytics import continual, matrix
 from gapwatch.analytics.curves import Curve, FloatArray, Schedule
-from gapwatch.analytics.gap import GapRow, gap_table
+from gapwatch.analytics.gap import (
+    DEFAULT_GAP_WINDOW,
+    GapRow,
+    chance_level,
+    gap_table,
+    window_length,
+)
 from gapwatch.analytics.uncertainty import (
     standard_error,
     standard_error_of_mean,
@@ -203,37 +209,95 @@ class BoundaryGaps:
         task: k, the task whose start is the boundary.
         start: s_k.
         end: e_k, or None while task k is trained.
-        evaluated_until: The last evaluation of an earlier task inside the window so far.
-        rows: (j, row) for each earlier task j; row None if j was not evaluated at s_k.
+        window: w_k = min(L_k, gap_window) (gap_window while task k is trained).
+        evaluated_until: The last evaluation of an earlier task inside task k so far.
+        rows: (j, row) for each earlier task j; row None if j could not be measured there.
     """
 
     task: int
     start: int
     end: int | None
+    window: int
     evaluated_until: int | None
     rows: list[tuple[int, GapRow | None]]
 
     @property
+    def eligible(self) -> list[GapRow]:
+        return [row for _, row in self.rows if row is not None and row.eligible]
+
+    @property
+    def mean_gap(self) -> float:
+        return _mean([row.gap for row in self.eligible])
+
+    @property
     def mean_depth(self) -> float:
-        depths = [row.depth for _, row in self.rows if row is not None]
-        return float(np.mean(depths)) if depths and len(depths) == len(self.rows) else np.nan
+        return _mean([row.depth for row in self.eligible])
+
+    @property
+    def mean_forgetting(self) -> float:
+        return _mean([row.forgetting for row in self.eligible])
 
     @property
     def max_depth(self) -> float:
-        depths = [row.depth for _, row in self.rows if row is not None]
-        return float(np.max(depths)) if depths else float("nan")
+        return float(np.max([row.depth for row in self.eligible])) if self.eligible else np.nan
 
 
-def stability_gaps(curves: Sequence[Curve], schedule: Schedule) -> list[BoundaryGaps]:
+def _mean(values: Sequence[float]) -> float:
+    return float(np.mean(values)) if values else float("nan")
+
+
+@dataclass(frozen=True)
+class TaskClasses:
+    """What chance_j needs: the classes of each task and whether the head is shared.
+
+    Attributes:
+        classes: Task j's classes (None where unknown, e.g. a loop run that did not send them).
+        class_incremental: One head over every class seen so far (else per task or domain).
+    """
+
+    classes: tuple[tuple[int, ...] | None, ...] = ()
+    class_incremental: bool = False
+
+    def chance(self, k: int) -> list[float]:
+        """chance_j at s_k for every j < k."""
+        return [
+            chance_level(self.classes, j, k, class_incremental=self.class_incremental)
+            for j in range(k)
+        ]
+
+
+UNKNOWN_CLASSES = TaskClasses()
+"""No task's classes known: chance is taken as 0."""
+
+
+def stability_gaps(
+    curves: Sequence[Curve],
+    schedule: Schedule,
+    *,
+    gap_window: int = DEFAULT_GAP_WINDOW,
+    classes: TaskClasses = UNKNOWN_CLASSES,
+) -> list[BoundaryGaps]:
     """The per-boundary gap table for every task k >= 1 that has started (METRICS.md)."""
     out = []
     for k in range(1, schedule.n_tasks):
         start, end = schedule.starts[k], schedule.ends[k]
-        rows = gap_table(curves, start, end, k)
+        rows = gap_table(curves, start, end, k, gap_window=gap_window, chance=classes.chance(k))
         last = [
-            int(curves[j].between(start, end).steps[-1])
-            for j, row in rows
-            if row is not None and row.evaluations
+            int(curves[j].between(start + 1, end).steps[-1]) for j, row in rows if row is not None
         ]
-        out.append(BoundaryGaps(k, start, end, max(last) if last else None, rows))
+        out.append(
+            BoundaryGaps(
+                k,
+                start,
+                end,
+                window_length(start, end, gap_window),
+                max(last) if last else None,
+                rows,
+            )
+        )
     return out
+
+
+def eligible_rows(boundaries: Sequence[BoundaryGaps]) -> list[GapRow]:
+    """The eligible rows of the boundaries whose task has ended: what the run headlines pool."""
+    return [row for b in boundaries if b.end is not None for row in b.eligible]
