@@ -47,7 +47,8 @@ config = {"strategy": "er", "lr": 0.1, "memory": args.memory, "steps": args.step
 with gapwatch.init(project=args.project, name=args.name, config=config, tags=["example"]) as run:
     step = 0
     for task, (train_x, train_y) in enumerate(train_sets):
-        run.task_start(task, step=step)
+        # The classes and the scenario give the analysis its chance levels (one shared head).
+        run.task_start(task, step=step, classes=list(tasks[task]), scenario="class_incremental")
         evaluator.task_start(task)
         for _ in range(args.steps):
             batch = torch.randint(len(train_y), (10,))

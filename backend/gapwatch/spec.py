@@ -458,6 +458,13 @@ class EvaluationSpec(_Strict):
     include_unseen: bool = Field(
         False, description="Also evaluate tasks not trained yet (for forward transfer)."
     )
+    gap_window: int = Field(
+        200,
+        ge=1,
+        le=MAX_ITERATIONS_PER_TASK,
+        description="Stability gap: iterations after each task boundary in which the dip is "
+        "looked for (the first min(task length, gap_window)).",
+    )
 
 
 class RunSpec(_Strict):

@@ -26,7 +26,7 @@ def test_summary_answers_the_hand_computed_numbers_each_named(api) -> None:
         6,
     )
     assert s["accuracy_matrix"]["rows"] == [[0.9, 0.3, 0.1], [0.95, 0.8, 0.35], [0.7, 0.6, 0.9]]
-    assert s["acc"]["value"] == approx(2.2 / 3) and s["acc"]["definition"] == "average_accuracy"
+    assert s["acc"]["value"] == approx(2.2 / 3) and s["acc"]["definition"] == "acc"
     # sqrt(.7*.3/100 + .6*.4/100 + .9*.1/100) / 3, from evaluation.subset_size = 100
     assert s["acc"]["se"] == approx(0.024494897427831782)
     assert s["eval_samples"] == {
@@ -36,16 +36,16 @@ def test_summary_answers_the_hand_computed_numbers_each_named(api) -> None:
     assert s["bwt"]["value"] == approx(-0.2)
     assert s["fwt"]["value"] == approx(0.15) and s["fwt"]["note"] is None
     assert s["fwt"]["initial_accuracy"] == [0.1, 0.2, 0.15]
-    assert s["forgetting"]["definition"] == "chaudhry_max_minus_final"
+    assert s["forgetting"]["definition"] == "forgetting"
     assert s["forgetting"]["value"] == approx(0.225)
     assert s["forgetting"]["per_task"] == approx([0.25, 0.2])
-    assert s["forgetting_from_learned"]["definition"] == "learned_minus_final"
+    assert s["forgetting_from_learned"]["definition"] == "forgetting_from_learned"
     assert s["forgetting_from_learned"]["value"] == approx(0.2)
     assert s["learning_accuracy"]["per_task"] == [0.9, 0.8, 0.9]
     assert s["min_acc"]["value"] == approx(0.65)
     assert s["min_acc"]["per_boundary"] == [None, approx(0.9), approx(0.65)]
     assert s["wc_acc"]["value"] == approx(0.9 / 3 + 2 / 3 * 0.65)
-    assert s["wc_acc"]["definition"] == "worst_case_accuracy"
+    assert s["wc_acc"]["definition"] == "wc_acc"
     assert [w["w"] for w in s["wf"]["windows"]] == [10, 100]
     assert s["wf"]["windows"][0]["value"] == approx(0.225)
     assert s["wf"]["windows"][0]["per_task"] == [approx(0.25), approx(0.2), None]
@@ -67,7 +67,8 @@ def test_gaps_table_per_boundary(api) -> None:
     assert [r["task"] for r in second["rows"]] == [0, 1]
     row0, row1 = second["rows"]
     assert (row0["before"], row0["trough"], row0["trough_at"]) == (0.95, 0.7, 2)
-    assert row0["depth"] == approx(0.25) and row0["relative_depth"] == approx(0.25 / 0.95)
+    assert row0["depth"] == approx(0.25) and row0["after"] == 0.7
+    assert row0["gap"] == 0.0 and row0["forgetting"] == approx(0.25)  # it did not come back
     assert row0["recovered_at"] is None and row0["area"] == approx(0.5)
     assert row1["depth"] == approx(0.2) and row1["area"] == approx(0.4)
     assert second["mean_depth"] == approx(0.225) and second["max_depth"] == approx(0.25)
@@ -143,7 +144,13 @@ def test_compare_two_seeds_side_by_side(api) -> None:
     ).json()
     assert answer["run_ids"] == [first, second]
     assert [s["acc"]["value"] for s in answer["summaries"]] == approx([2.2 / 3, 2.2 / 3])
-    assert answer["spread"]["acc"] == {"mean": approx(2.2 / 3), "std": 0.0, "n": 2}
+    assert answer["spread"]["acc"] == {
+        "mean": approx(2.2 / 3),
+        "std": 0.0,
+        "n": 2,
+        "run_ids": [first, second],
+        "provisional": True,  # both runs are still running
+    }
     assert answer["spread"]["fwt"]["n"] == 2
     assert [w["w"] for w in answer["spread"]["wf"]] == [10, 100]
     task0, missing = answer["series"]

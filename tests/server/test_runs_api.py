@@ -16,7 +16,12 @@ def test_create_run_stores_a_queued_run_with_defaults_and_enqueues_it(
     run = create_run(api, name="first", tags=["smoke"])
     assert run["status"] == "queued"
     assert run["name"] == "first" and run["tags"] == ["smoke"]
-    assert run["spec"]["evaluation"] == {"every": 1, "subset_size": 1000, "include_unseen": False}
+    assert run["spec"]["evaluation"] == {
+        "every": 1,
+        "subset_size": 1000,
+        "include_unseen": False,
+        "gap_window": 200,
+    }
     assert run["spec"]["optimizer"]["name"] == "sgd"
     assert run["progress"] == {"step": 0, "total": None, "fraction": None}
     # The task message reached the real broker, after the commit.

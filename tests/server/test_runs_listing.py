@@ -54,8 +54,14 @@ def test_headline_numbers_are_the_summary_numbers_once_the_run_ended(any_api) ->
     assert run["headline"]["acc"] == approx(summary["acc"]["value"]) == approx(2.2 / 3)
     assert run["headline"]["min_acc"] == approx(summary["min_acc"]["value"]) == approx(0.65)
     assert run["headline"]["wc_acc"] == approx(summary["wc_acc"]["value"])
-    # Depths of the ended boundaries' rows: 0.0 (task 0 at s_1); 0.25 and 0.2 (at s_2).
-    assert run["headline"]["mean_gap_depth"] == approx(0.45 / 3)
+    # The ended boundaries' rows (all eligible: no classes sent, chance 0): task 0 at s_1 never
+    # dropped; at s_2 tasks 0 and 1 drop by 0.25 and 0.2 and stay down (forgetting, no gap).
+    assert run["headline"]["gap_depth"] == approx(0.45 / 3)
+    assert run["headline"]["gap"] == 0.0
+    assert run["headline"]["gap_forgetting"] == approx(0.45 / 3)
+    assert run["headline"]["gap_recovered"] == approx(1 / 3)
+    assert run["headline"]["gap"] == summary["metrics"]["gap"]["value"]
+    assert summary["metrics"]["gap"]["n"] == 3
     assert run["duration_s"] is not None and run["duration_s"] >= 0
     assert api.get(f"/api/v1/runs/{run_id}").json()["headline"] == run["headline"]
 
@@ -103,7 +109,8 @@ def test_sort_by_a_number_puts_runs_without_it_last(any_api) -> None:
 
     assert order("-acc") == [good_id, worse["id"], queued["id"]]
     assert order("acc") == [worse["id"], good_id, queued["id"]]
-    assert order("-mean_gap_depth") == [good_id, worse["id"], queued["id"]]
+    assert order("-gap_depth") == [good_id, worse["id"], queued["id"]]
+    assert order("gap_depth") == [worse["id"], good_id, queued["id"]]
     assert order("created_at") == [good_id, worse["id"], queued["id"]]
     assert order("-created_at") == [queued["id"], worse["id"], good_id]
     assert order("duration")[-1] == queued["id"]
@@ -123,9 +130,9 @@ def test_run_and_compare_answers_carry_the_headline_of_an_ended_run(api) -> None
     run_id, _ = hand_computed_run(api)
     assert api.get(f"/api/v1/runs/{run_id}").json()["headline"] is None  # still running
     api.post(f"/api/v1/runs/{run_id}/cancel")
-    # Cancelling computes nothing: runs-get does, then compare shows the same numbers.
+    # The cancel wrote the numbers once it had committed; compare shows the same ones.
     headline = api.get(f"/api/v1/runs/{run_id}").json()["headline"]
-    assert headline["mean_gap_depth"] == approx(0.15) and headline["acc"] == approx(2.2 / 3)
+    assert headline["gap_depth"] == approx(0.15) and headline["acc"] == approx(2.2 / 3)
     comparison = api.get("/api/v1/compare", params={"runs": str(run_id)}).json()
     assert [r["id"] for r in comparison["runs"]] == comparison["run_ids"] == [run_id]
     assert comparison["runs"][0]["headline"] == headline
@@ -134,9 +141,9 @@ def test_run_and_compare_answers_carry_the_headline_of_an_ended_run(api) -> None
 def test_finish_computes_the_headline_and_leaves_summary_and_gaps_cached(api) -> None:
     run_id, auth = hand_computed_run(api)
     cache = api.app.state.analysis_cache
-    finished = api.post(
-        f"/api/v1/runs/{run_id}/finish", json={"status": "succeeded"}, headers=auth
-    ).json()
+    finish(api, run_id, auth)
+    # Written after the finish committed (its own answer was built before).
+    finished = api.get(f"/api/v1/runs/{run_id}").json()
     assert finished["headline"]["min_acc"] == approx(0.65)
     assert finished["duration_s"] is not None
     misses = cache.misses
@@ -198,3 +205,99 @@ def test_a_run_with_malformed_boundaries_breaks_neither_the_list_nor_its_pages(a
     for params in ({}, {"sort": "-acc"}):
         assert [r["id"] for r in listed(api, **params)] == [run["id"]]
     assert api.get(f"/api/v1/runs/{run['id']}").status_code == 200
+
+
+def test_no_get_writes_and_the_sweep_writes_what_is_missing(api) -> None:
+    """A run that ended without its numbers (failed at its claim, crashed, ended before this
+    revision) gets them from the API's sweep, not from whoever lists or opens it."""
+    from sqlalchemy import update
+
+    from gapwatch.server.app import _sweep_once
+    from gapwatch.server.models import Run, RunHeadline
+
+    run_id, auth = hand_computed_run(api)
+    finish(api, run_id, auth)
+    factory = api.app.state.session_factory
+    with factory() as session:  # as if the write after the finish had been lost
+        session.execute(update(Run).where(Run.id == run_id).values(headline_at=None))
+        session.query(RunHeadline).filter(RunHeadline.run_id == run_id).delete()
+        session.commit()
+    for path in ("", "/summary", "/gaps", "/aligned"):
+        assert api.get(f"/api/v1/runs/{run_id}{path}").status_code == 200, path
+    assert listed(api, sort="-gap_depth")[0]["headline"] is None
+    assert api.get(f"/api/v1/runs/{run_id}").json()["headline"] is None  # still none
+
+    _sweep_once(
+        api.app.state.settings,
+        factory,
+        api.app.state.run_queue,
+        take_silent_runs=False,
+        cache=api.app.state.analysis_cache,
+    )
+    headline = api.get(f"/api/v1/runs/{run_id}").json()["headline"]
+    assert headline["gap_depth"] == approx(0.15) and headline["acc"] == approx(2.2 / 3)
+
+
+def test_definitions_list_the_registry_and_every_headline_is_sortable(api) -> None:
+    definitions = api.get("/api/v1/definitions").json()
+    by_id = {d["id"]: d for d in definitions}
+    assert by_id["gap"]["headline"] and not by_id["gap"]["higher_is_better"]
+    assert "came back" in by_id["gap"]["definition"] and by_id["gap"]["formula"]
+    assert by_id["acc"]["higher_is_better"] and by_id["gap_recovered"]["unit"] == "share"
+    for d in definitions:
+        if d["headline"]:
+            assert api.get("/api/v1/runs", params={"sort": f"-{d['id']}"}).status_code == 200
+
+
+def test_gap_window_is_a_query_parameter_and_a_run_setting(api) -> None:
+    run = create_run(
+        api, benchmark={"name": "split_digits", "n_tasks": 2}, evaluation={"gap_window": 3}
+    )
+    auth = claim(api, run["id"])
+    from tests.server.analytics_helpers import post_events
+
+    post_events(
+        api,
+        run["id"],
+        auth,
+        [
+            {"step": 0, "kind": "task_start", "payload": {"task": 0}},
+            {"step": 10, "kind": "task_end", "payload": {"task": 0}},
+            {"step": 10, "kind": "task_start", "payload": {"task": 1}},
+            {"step": 20, "kind": "task_end", "payload": {"task": 1}},
+        ],
+    )
+    # A dip to 0.7 at +2 that recovers, then a slow decline to 0.4 at +8 that does not.
+    steps = list(range(10, 21))
+    values = [0.9, 0.8, 0.7, 0.9, 0.9, 0.8, 0.7, 0.6, 0.5, 0.45, 0.4]
+    post_points(api, run["id"], auth, {"eval/acc/task_0": (steps, values)})
+    path = f"/api/v1/runs/{run['id']}"
+    (boundary,) = api.get(f"{path}/gaps").json()["boundaries"]
+    assert boundary["window"] == 3 and api.get(f"{path}/gaps").json()["gap_window"] == 3
+    (row,) = boundary["rows"]
+    assert (row["trough"], row["trough_at"], row["depth"]) == (0.7, 2, approx(0.2))
+    assert row["forgetting"] == approx(0.5) and row["gap"] == 0.0  # after 0.4 < trough
+    (wide,) = api.get(f"{path}/gaps", params={"gap_window": 200}).json()["boundaries"]
+    assert wide["window"] == 10 and wide["rows"][0]["trough"] == 0.4
+    summary = api.get(f"{path}/summary", params={"gap_window": 200}).json()
+    assert summary["gap_window"] == 200 and summary["metrics"]["gap_depth"]["value"] == approx(0.5)
+    bad = api.get(f"{path}/gaps", params={"gap_window": 0})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "gap_window"]
+    aligned = api.get(f"{path}/aligned", params={"margin": 2}).json()
+    assert aligned["offsets"] == [0, 1, 2, 3] and aligned["rows"] == 1
+    assert aligned["mean"] == approx([0.0, -0.1, -0.2, 0.0]) and aligned["n"] == [1, 1, 1, 1]
+
+
+def test_a_retried_run_loses_its_numbers_until_it_ends_again(api) -> None:
+    from gapwatch.server.models import RunHeadline
+
+    ended_id, auth = hand_computed_run(api)
+    finish(api, ended_id, auth)
+    retried_id, _ = hand_computed_run(api)
+    api.post(f"/api/v1/runs/{retried_id}/cancel").raise_for_status()
+    assert [r["id"] for r in listed(api, sort="-acc")] == [retried_id, ended_id]  # tie: newest
+    api.post(f"/api/v1/runs/{retried_id}/retry").raise_for_status()
+    assert api.get(f"/api/v1/runs/{retried_id}").json()["headline"] is None
+    with api.app.state.session_factory() as session:
+        assert session.query(RunHeadline).filter_by(run_id=retried_id).count() == 0
+    assert [r["id"] for r in listed(api, sort="-acc")] == [ended_id, retried_id]

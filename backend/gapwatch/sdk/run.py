@@ -174,7 +174,9 @@ class Run:
 
     def task_start(self, task: int, step: int, **payload: Any) -> None:
         """Task `task` begins at `step` (before its first update): a `task_start` event with
-        payload {"task": task, **payload}; `eval_samples=n` gives the analysis its sample size."""
+        payload {"task": task, **payload}. Known keys: `eval_samples=n` gives the analysis its
+        sample size; `classes=[...]` (the task's labels) and `scenario="class_incremental"`
+        give it chance levels, so that a task already at chance is not counted as a gap."""
         self.event(EVENT_TASK_START, step, {"task": check_task(task), **payload})
 
     def task_end(self, task: int, step: int, **payload: Any) -> None:

@@ -26,17 +26,22 @@ from gapwatch.server.apidoc import install_error_answers
 from gapwatch.server.cache import AnalysisCache
 from gapwatch.server.compare.endpoints import router as compare_router
 from gapwatch.server.db import create_db_engine, create_session_factory, pop_after_commit
+from gapwatch.server.docs import install_docs
 from gapwatch.server.edge import RateLimiter, install_edge
 from gapwatch.server.errors import database_unavailable, first_line, install_error_handlers
 from gapwatch.server.events.endpoints import router as events_router
+from gapwatch.server.figures.endpoints import router as figures_router
 from gapwatch.server.live.endpoints import router as live_router
 from gapwatch.server.metrics.endpoints import export_router
 from gapwatch.server.metrics.endpoints import router as metrics_router
+from gapwatch.server.runs import listing
 from gapwatch.server.runs import service as runs_service
 from gapwatch.server.runs.endpoints import router as runs_router
 from gapwatch.server.spa import mount_dashboard
 from gapwatch.server.specs.endpoints import router as specs_router
+from gapwatch.server.summaries.endpoints import definitions_router
 from gapwatch.server.summaries.endpoints import router as summaries_router
+from gapwatch.server.sweeps.endpoints import router as sweeps_router
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +56,14 @@ class Health(BaseModel):
 
 
 async def _sweep_stale_runs(
-    settings: Settings, session_factory: sessionmaker[Session], run_queue: RunQueue
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    run_queue: RunQueue,
+    cache: AnalysisCache,
 ) -> None:
     """Every stale_sweep_interval_s: send queued runs that the broker never got, requeue engine
-    runs whose heartbeat went stale, and mark silent loop runs crashed.
+    runs whose heartbeat went stale, mark silent loop runs crashed, and write the headline
+    numbers of ended runs that have none (see runs/listing.py).
 
     No heartbeat can land while this process or its database is away, so silence counts only
     once the database has been reachable for a whole heartbeat timeout (since the start, or
@@ -67,7 +76,12 @@ async def _sweep_stale_runs(
         silence_counts = time.monotonic() - reachable_since >= settings.heartbeat_timeout_s
         try:
             await asyncio.to_thread(
-                _sweep_once, settings, session_factory, run_queue, take_silent_runs=silence_counts
+                _sweep_once,
+                settings,
+                session_factory,
+                run_queue,
+                take_silent_runs=silence_counts,
+                cache=cache,
             )
         except BrokerUnavailable as error:  # the unsent runs wait for the next sweep
             log.warning("runs not sent: the broker is unavailable (%s)", error)
@@ -87,6 +101,7 @@ def _sweep_once(
     run_queue: RunQueue,
     *,
     take_silent_runs: bool = True,
+    cache: AnalysisCache | None = None,
 ) -> None:
     count, crashed = 0, list[int]()
     with session_factory() as session:
@@ -102,6 +117,10 @@ def _sweep_once(
         session.commit()
         for callback in pop_after_commit(session):
             callback()
+    if cache is not None:  # after the statuses above: a run crashed just now gets its numbers
+        with session_factory() as session:
+            listing.backfill_headlines(session, cache)
+            session.commit()
     if unsent:
         log.warning("sent %d queued run(s) that the broker never got", unsent)
     if count:
@@ -128,7 +147,9 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         sweeper = None
         if settings.stale_sweep_interval_s > 0:
-            sweeper = asyncio.create_task(_sweep_stale_runs(settings, session_factory, queue))
+            sweeper = asyncio.create_task(
+                _sweep_stale_runs(settings, session_factory, queue, _app.state.analysis_cache)
+            )
         yield
         if sweeper is not None:
             sweeper.cancel()
@@ -145,6 +166,9 @@ def create_app(
         # Every body is limited before it is read (413): run specs and other JSON bodies to
         # this; the ingest routes name larger limits of their own.
         max_body_size=DEFAULT_BODY_LIMIT,
+        # /docs is served by install_docs, with its assets from this server.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.session_factory = session_factory
@@ -172,11 +196,15 @@ def create_app(
     api.include_router(metrics_router)
     api.include_router(export_router)
     api.include_router(summaries_router)
+    api.include_router(definitions_router)
     api.include_router(compare_router)
     api.include_router(events_router)
     api.include_router(specs_router)
     api.include_router(live_router)
+    api.include_router(figures_router)
+    api.include_router(sweeps_router)
     app.include_router(api)
+    install_docs(app)
 
     @app.get("/health", response_model=Health, operation_id="health", tags=["health"])
     def health() -> Health:

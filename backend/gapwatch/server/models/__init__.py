@@ -12,7 +12,8 @@ from gapwatch.server.models.account import (
 from gapwatch.server.models.base import Base
 from gapwatch.server.models.event import RunEvent
 from gapwatch.server.models.metric import MetricChunk, MetricSeries
-from gapwatch.server.models.run import TERMINAL_STATUSES, Run, RunKind, RunStatus
+from gapwatch.server.models.run import TERMINAL_STATUSES, Run, RunHeadline, RunKind, RunStatus
+from gapwatch.server.models.sweep import Sweep
 
 __all__ = [
     "ApiKey",
@@ -27,7 +28,9 @@ __all__ = [
     "MetricSeries",
     "Run",
     "RunEvent",
+    "RunHeadline",
     "RunKind",
     "RunStatus",
+    "Sweep",
     "TERMINAL_STATUSES",
 ]

@@ -97,14 +97,35 @@ class Run(Base):
     # When the broker took the run's message (revision 0007); None while it is queued and its
     # message was never sent (a broker down at submission): the API's sweep sends those again.
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The sweep that created the run (revision 0009); deleting the sweep keeps its runs.
+    sweep_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sweeps.id", ondelete="SET NULL"), index=True
+    )
 
-    # Copies of spec fields and numbers derived once the run has ended, for the runs list's
-    # filters and sorting (revision 0003). `headline_at` is when the numbers were computed.
+    # Copies of spec fields for the runs list's filters (revision 0003), and when the run's
+    # headline numbers (`run_headlines`, revision 0008) were written: once, at its end.
     benchmark: Mapped[str | None] = mapped_column(String(64), index=True)
     strategy: Mapped[str | None] = mapped_column(String(64), index=True)
     duration_s: Mapped[float | None] = mapped_column(Float)
-    headline_acc: Mapped[float | None] = mapped_column(Float)
-    headline_min_acc: Mapped[float | None] = mapped_column(Float)
-    headline_wc_acc: Mapped[float | None] = mapped_column(Float)
-    headline_gap_depth: Mapped[float | None] = mapped_column(Float)
     headline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Loaded on access (a run being executed never needs them); the runs list loads a page's
+    # in one statement.
+    headlines: Mapped[list[RunHeadline]] = relationship(
+        lazy="select", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class RunHeadline(Base):
+    """One headline number of an ended run (a registry metric with headline=True), written once
+    when the run reaches a terminal state: what the runs list sorts on and sweeps aggregate.
+
+    One row per (run, metric) rather than a column per metric, so that a new metric in the
+    registry needs no migration; (metric, value) is the index a sort by that metric walks.
+    """
+
+    __tablename__ = "run_headlines"
+    __table_args__ = (Index("ix_run_headlines_metric_value", "metric", "value"),)
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[float | None] = mapped_column(Float)

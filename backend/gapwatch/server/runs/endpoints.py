@@ -144,7 +144,6 @@ SortKey = Literal[SORT_KEYS]  # type: ignore[valid-type]
 def list_runs(
     request: Request,
     session: SessionDep,
-    cache: CacheDep,
     caller: Caller,
     status: RunStatusName | None = None,
     project: Annotated[str | None, Query(pattern=PROJECT_NAME_PATTERN)] = None,
@@ -153,6 +152,9 @@ def list_runs(
     strategy: NameQuery = None,
     tag: Annotated[str | None, Query(min_length=1, max_length=64), Text] = None,
     kind: RunKindName | None = None,
+    sweep: Annotated[
+        int | None, Query(ge=1, le=MAX_ROW_ID, description="Only the runs of this sweep.")
+    ] = None,
     sort: Annotated[
         SortKey,
         Query(
@@ -177,27 +179,29 @@ def list_runs(
         strategy=strategy,
         tag=tag,
         kind=kind,
+        sweep=sweep,
         config=config_filters(request),
         visible_projects=access.visible_project_ids(session, caller),
     )
-    rows, total = listing.list_runs(session, cache, where, sort=sort, limit=limit, offset=offset)
+    rows, total = listing.list_runs(session, where, sort=sort, limit=limit, offset=offset)
     return RunPage(
         items=[RunRead.from_row(r) for r in rows], total=total, limit=limit, offset=offset
     )
 
 
 @router.get("/{run_id}", response_model=RunRead, operation_id="runs-get")
-def get_run(run: RunViewer, session: SessionDep, cache: CacheDep) -> RunRead:
+def get_run(run: RunViewer) -> RunRead:
     """One run with its spec, status, timestamps, progress and (once ended) headline numbers."""
-    if run.headline_at is None:
-        listing.record_headlines(session, [run], cache)
     return RunRead.from_row(run)
 
 
 @router.post("/{run_id}/cancel", response_model=RunRead, operation_id="runs-cancel")
-def cancel_run(run: RunEditor, session: SessionDep) -> RunRead:
-    """Cancel a queued or running run (editor)."""
-    return RunRead.from_row(service.cancel_run(session, run))
+def cancel_run(run: RunEditor, session: SessionDep, cache: CacheDep) -> RunRead:
+    """Cancel a queued or running run (editor); its headline numbers are written once the
+    cancel has committed."""
+    run = service.cancel_run(session, run)
+    listing.record_headlines_after_commit(session, run.id, cache)
+    return RunRead.from_row(run)
 
 
 @router.post("/{run_id}/retry", response_model=RunRead, operation_id="runs-retry")
@@ -235,5 +239,5 @@ def finish_run(
 ) -> RunRead:
     """Worker only: mark the run succeeded or failed."""
     run = service.finish_run(session, run, body)
-    listing.record_headline_at_finish(session, run, cache)
+    listing.record_headlines_after_commit(session, run.id, cache)
     return RunRead.from_row(run)

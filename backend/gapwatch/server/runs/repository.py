@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, or_, select, type_coerce, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, type_coerce, update
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased, selectinload
 
-from gapwatch.server.models import Project, Run, RunKind, RunStatus
+from gapwatch.analytics.registry import HEADLINE_METRICS
+from gapwatch.server.models import Project, Run, RunHeadline, RunKind, RunStatus
 from gapwatch.server.models.run import TERMINAL_STATUSES
 
 
@@ -31,17 +33,21 @@ def add(session: Session, run: Run) -> Run:
     return run
 
 
+def add_all(session: Session, runs: Sequence[Run]) -> None:
+    """Insert the runs (one statement where the database allows); their ids are set."""
+    session.add_all(runs)
+    session.flush()
+
+
 # The runs list's `sort` values and the column each orders by; `-x` is descending. Runs
 # without the number (still running, or never evaluated) come last either way.
 SORT_COLUMNS = {
     "created_at": Run.id,  # ids grow with creation time, and are unique: a stable order
-    "acc": Run.headline_acc,
-    "min_acc": Run.headline_min_acc,
-    "wc_acc": Run.headline_wc_acc,
-    "mean_gap_depth": Run.headline_gap_depth,
     "duration": Run.duration_s,
 }
-SORT_KEYS = tuple(key for name in SORT_COLUMNS for key in (name, f"-{name}"))
+# ... and every headline metric of the registry, sorted on its stored `run_headlines` rows.
+SORT_METRICS = tuple(m.id for m in HEADLINE_METRICS)
+SORT_KEYS = tuple(key for name in (*SORT_COLUMNS, *SORT_METRICS) for key in (name, f"-{name}"))
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,7 @@ class RunFilter:
     strategy: str | None = None
     tag: str | None = None
     kind: str | None = None
+    sweep: int | None = None
     # (path, value) pairs: runs whose config holds `value` at the dotted `path`.
     config: Sequence[tuple[tuple[str, ...], object]] = ()
     # The projects the caller may read; None: every project.
@@ -105,6 +112,7 @@ def page(
         (Run.benchmark, where.benchmark),
         (Run.strategy, where.strategy),
         (Run.kind, where.kind),
+        (Run.sweep_id, where.sweep),
     ):
         if value is not None:
             query = query.where(column == value)
@@ -113,10 +121,20 @@ def page(
     for path, value in where.config:
         query = query.where(_config_equals(session, path, value))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    column = SORT_COLUMNS[sort.removeprefix("-")]
+    name = sort.removeprefix("-")
+    column: ColumnElement[Any]
+    if name in SORT_COLUMNS:
+        column = SORT_COLUMNS[name]
+    else:  # a headline metric: its stored row, if the run has one
+        stored = aliased(RunHeadline)
+        query = query.outerjoin(stored, and_(stored.run_id == Run.id, stored.metric == name))
+        column = stored.value
     order = column.desc() if sort.startswith("-") else column.asc()
     rows = session.scalars(
-        query.order_by(order.nulls_last(), Run.id.desc()).limit(limit).offset(offset)
+        query.options(selectinload(Run.headlines))
+        .order_by(order.nulls_last(), Run.id.desc())
+        .limit(limit)
+        .offset(offset)
     ).all()
     return rows, total
 
@@ -187,11 +205,11 @@ def fail_exhausted(
     return bool(result.rowcount == 1)
 
 
-def mark_enqueued(session: Session, run_id: int, now: datetime) -> None:
-    """Note that the broker took the run's message."""
+def mark_enqueued(session: Session, run_ids: Collection[int], now: datetime) -> None:
+    """Note that the broker took the runs' messages."""
     session.execute(
         update(Run)
-        .where(Run.id == run_id)
+        .where(Run.id.in_(list(run_ids)))
         .values(enqueued_at=now)
         .execution_options(synchronize_session=False)
     )

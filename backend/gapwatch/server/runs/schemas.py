@@ -31,18 +31,6 @@ class Progress(BaseModel):
     fraction: float | None = Field(description="step / total, in [0, 1].")
 
 
-class Headline(BaseModel):
-    """The runs list's numbers, computed from the stored points once the run has ended."""
-
-    acc: float | None = Field(description="Final ACC (fraction).")
-    min_acc: float | None = Field(description="Final min-ACC (fraction).")
-    wc_acc: float | None = Field(description="Final WC-ACC (fraction).")
-    mean_gap_depth: float | None = Field(
-        description="Mean stability-gap depth over every evaluated (boundary, earlier task) "
-        "pair of the ended tasks (fraction)."
-    )
-
-
 class RunRead(BaseModel):
     """A run as the API shows it."""
 
@@ -70,9 +58,12 @@ class RunRead(BaseModel):
     iterations_per_s: float | None
     worker: str | None
     attempts: int
+    sweep_id: int | None = Field(description="The sweep that created the run, if any.")
     duration_s: float | None = Field(description="started_at to finished_at, once ended.")
-    headline: Headline | None = Field(
-        description="Null until the run has ended and the runs list has computed it."
+    headline: dict[str, float | None] | None = Field(
+        description="The headline numbers by metric id (GET /api/v1/definitions lists them, "
+        "with headline=true), written once when the run ended; null before (or if they could "
+        "not be computed yet: the API's sweep writes them)."
     )
 
     @classmethod
@@ -98,15 +89,11 @@ class RunRead(BaseModel):
             iterations_per_s=run.iterations_per_s,
             worker=run.worker,
             attempts=run.attempts,
+            sweep_id=run.sweep_id,
             duration_s=run.duration_s,
             headline=None
             if run.headline_at is None
-            else Headline(
-                acc=run.headline_acc,
-                min_acc=run.headline_min_acc,
-                wc_acc=run.headline_wc_acc,
-                mean_gap_depth=run.headline_gap_depth,
-            ),
+            else {row.metric: row.value for row in run.headlines},
         )
 
 

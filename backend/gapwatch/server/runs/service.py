@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 
 from fastapi.exceptions import RequestValidationError
@@ -24,7 +25,7 @@ from gapwatch.server.access.principal import Principal
 from gapwatch.server.access.tokens import hash_secret, new_secret
 from gapwatch.server.db import call_after_commit
 from gapwatch.server.errors import AttemptsExhausted, Conflict, NotFound, first_line
-from gapwatch.server.models import Role, Run, RunKind, RunStatus
+from gapwatch.server.models import Project, Role, Run, RunKind, RunStatus
 from gapwatch.server.models.base import utcnow
 from gapwatch.server.runs import repository
 from gapwatch.server.runs.schemas import FinishRequest, HeartbeatRequest, LoopRunRequest
@@ -58,6 +59,18 @@ def check_resources(spec: RunSpec, settings: Settings) -> None:
         )
 
 
+def submission_project(session: Session, caller: Principal, name: str | None) -> Project:
+    """The project a run or a sweep is submitted to: `name`, else the caller's default.
+
+    Raises:
+        NotFound: The caller is not in the project (or it does not exist).
+        Forbidden: The caller is only a viewer there.
+    """
+    name = name or access.default_project_name(session, caller)
+    project, _ = access.authorize_project(session, caller, name, Role.editor)
+    return project
+
+
 def create_run(
     session: Session, caller: Principal, spec: RunSpec, run_queue: RunQueue, settings: Settings
 ) -> Run:
@@ -68,53 +81,92 @@ def create_run(
         Forbidden: The caller is only a viewer there.
         RequestValidationError: The spec's estimated cost is over a cap.
     """
-    name = spec.project or access.default_project_name(session, caller)
-    project, _ = access.authorize_project(session, caller, name, Role.editor)
+    project = submission_project(session, caller, spec.project)
     check_resources(spec, settings)
-    spec = spec.model_copy(update={"project": project.name})
-    run = repository.add(
-        session,
-        Run(
-            project_id=project.id,
-            name=spec.name,
-            group_name=spec.group,
-            tags=list(spec.tags),
-            spec=spec.model_dump(mode="json"),
-            benchmark=spec.benchmark.name,
-            strategy=spec.strategy.name,
-            status=RunStatus.queued,
-            progress_step=0,
-            attempts=0,
-        ),
+    return queue_runs(session, project, [spec], run_queue)[0]
+
+
+def queue_runs(
+    session: Session,
+    project: Project,
+    specs: Sequence[RunSpec],
+    run_queue: RunQueue,
+    *,
+    sweep_id: int | None = None,
+) -> list[Run]:
+    """Store queued runs of `specs` in `project` (the caller's right to submit there and the
+    specs' costs already checked), in one statement, and enqueue them, in order, once the
+    transaction has committed."""
+    runs = []
+    for spec in specs:
+        spec = spec.model_copy(update={"project": project.name})
+        runs.append(
+            Run(
+                project_id=project.id,
+                name=spec.name,
+                group_name=spec.group,
+                tags=list(spec.tags),
+                spec=spec.model_dump(mode="json"),
+                benchmark=spec.benchmark.name,
+                strategy=spec.strategy.name,
+                status=RunStatus.queued,
+                progress_step=0,
+                attempts=0,
+                sweep_id=sweep_id,
+            )
+        )
+    repository.add_all(session, runs)
+    send_all_after_commit(
+        session, run_queue, [(run.id, spec.queue) for run, spec in zip(runs, specs, strict=True)]
     )
-    send_after_commit(session, run_queue, run.id, spec.queue)
-    return run
+    return runs
 
 
 def send_after_commit(
     session: Session, run_queue: RunQueue, run_id: int, queue: str | None
 ) -> None:
-    """Send the run to the broker once the transaction has committed, then note on the run
-    that it went (`enqueued_at`): the sweep sends again the queued runs it was never sent for.
+    """Send the run to the broker once the transaction has committed (`send_all_after_commit`)."""
+    send_all_after_commit(session, run_queue, [(run_id, queue)])
 
-    The note is written with the same session after its transaction ended (a new one).
-    Failing to write it loses nothing: the run is at worst sent twice, and a duplicate
-    delivery is refused by the claim.
+
+def send_all_after_commit(
+    session: Session, run_queue: RunQueue, runs: Sequence[tuple[int, str | None]]
+) -> None:
+    """Send the runs, (id, queue) pairs, to the broker once the transaction has committed, in
+    order, then note on those sent that they went (`enqueued_at`): the sweep sends again the
+    queued runs it was never sent for.
+
+    The note is written with the same session after its transaction ended (a new one), in one
+    statement. Failing to write it loses nothing: a run is at worst sent twice, and a duplicate
+    delivery is refused by the claim. A send that fails (BrokerUnavailable) stops the rest,
+    which stay unmarked and are sent again later; those sent before it are noted all the same.
     """
+    pending = list(runs)
 
     def send() -> None:
-        run_queue.enqueue_run(run_id, queue)  # BrokerUnavailable: unmarked, sent again later
+        sent: list[int] = []
         try:
-            repository.mark_enqueued(session, run_id, utcnow())
-            session.commit()
-        except SQLAlchemyError as error:
-            log.warning("run %s was sent but not marked as sent: %s", run_id, first_line(error))
-            with contextlib.suppress(SQLAlchemyError):
-                session.rollback()
+            for run_id, queue in pending:
+                run_queue.enqueue_run(run_id, queue)
+                sent.append(run_id)
         finally:
-            session.close()
+            _mark_sent(session, sent)
 
     call_after_commit(session, send)
+
+
+def _mark_sent(session: Session, run_ids: Sequence[int]) -> None:
+    try:
+        if run_ids:
+            repository.mark_enqueued(session, run_ids, utcnow())
+            session.commit()
+    except SQLAlchemyError as error:
+        shown = ", ".join(map(str, run_ids[:10])) + (" ..." if len(run_ids) > 10 else "")
+        log.warning("runs %s were sent but not marked as sent: %s", shown, first_line(error))
+        with contextlib.suppress(SQLAlchemyError):
+            session.rollback()
+    finally:
+        session.close()
 
 
 def open_loop_run(
@@ -186,7 +238,8 @@ def resume_loop_run(session: Session, run: Run, *, host: str | None) -> tuple[Ru
     run.worker = host or run.worker
     run.attempts += 1
     run.token_hash = hash_secret(token)
-    run.headline_at = None  # the numbers are computed again when it ends again
+    run.headline_at = None  # the numbers are written again when it ends again
+    run.headlines.clear()  # and until then it sorts with the runs that have none
     session.flush()
     return run, token
 
@@ -280,7 +333,8 @@ def retry_run(session: Session, run: Run, run_queue: RunQueue) -> Run:
     run.heartbeat_at = None
     run.attempts = 0
     run.enqueued_at = None
-    run.headline_at = None  # the numbers are computed again when it ends again
+    run.headline_at = None  # the numbers are written again when it ends again
+    run.headlines.clear()  # and until then it sorts with the runs that have none
     session.flush()
     send_after_commit(session, run_queue, run.id, (run.spec or {}).get("queue"))
     return run

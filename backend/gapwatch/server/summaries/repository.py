@@ -7,11 +7,11 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from gapwatch.server.metrics import repository as metrics_repository
-from gapwatch.server.models import MetricChunk, MetricSeries, Run, RunEvent
+from gapwatch.server.models import MetricChunk, MetricSeries, Run, RunEvent, RunHeadline
 from gapwatch.spec import EVENT_TASK_END, EVENT_TASK_START
 
 ACCURACY_PREFIX = "eval/acc/task_"
@@ -99,3 +99,31 @@ def runs_with_counts(session: Session, run_ids: Collection[int]) -> dict[int, tu
             stored += int(points)
         out[run.id] = (run, stored, int(n_events or 0))
     return out
+
+
+def stored_headlines(
+    session: Session, run_ids: Collection[int]
+) -> dict[int, dict[str, float | None]]:
+    """{run id: {metric: value}} of the stored headline rows of `run_ids` (runs with none are
+    absent)."""
+    ids = list(run_ids)
+    out: dict[int, dict[str, float | None]] = {}
+    if not ids:
+        return out
+    rows = session.execute(
+        select(RunHeadline.run_id, RunHeadline.metric, RunHeadline.value).where(
+            RunHeadline.run_id.in_(ids)
+        )
+    )
+    for run_id, metric, value in rows:
+        out.setdefault(run_id, {})[metric] = value
+    return out
+
+
+def replace_headlines(session: Session, run_id: int, values: dict[str, float | None]) -> None:
+    """The run's headline rows become exactly `values`."""
+    session.execute(delete(RunHeadline).where(RunHeadline.run_id == run_id))
+    session.add_all(
+        RunHeadline(run_id=run_id, metric=metric, value=value) for metric, value in values.items()
+    )
+    session.flush()

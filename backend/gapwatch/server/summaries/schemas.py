@@ -14,7 +14,9 @@ from fastapi import Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
+from gapwatch.analytics.aligned import DEFAULT_MARGIN
 from gapwatch.analytics.continual import DEFAULT_WINDOWS
+from gapwatch.analytics.gap import DEFAULT_GAP_WINDOW, MAX_GAP_WINDOW
 
 Number = float | None
 
@@ -86,6 +88,30 @@ class EvalSamples(BaseModel):
     source: Literal["task_start.eval_samples", "spec.evaluation.subset_size", "mixed", "none"]
 
 
+class MetricRead(BaseModel):
+    """One registry metric's value for a run (GET /api/v1/definitions says what it means)."""
+
+    value: Number
+    se: Number = Field(None, description="Sampling standard error, where one is defined.")
+    n: int | None = Field(None, description="How many terms it averages (tasks or gap rows).")
+
+
+class Definition(BaseModel):
+    """One entry of the metric registry."""
+
+    id: str = Field(description="The key in `metrics`, in stored headlines and in `sort=`.")
+    label: str
+    definition: str = Field(description="What it measures, in words.")
+    formula: str = Field(description="How, as METRICS.md writes it (1-based).")
+    higher_is_better: bool
+    unit: Literal["fraction", "share"] = Field(
+        description="fraction: an accuracy or a difference (x100 for points); share: 0 to 1."
+    )
+    headline: bool = Field(
+        description="Stored once when a run ends; a runs-list and sweep-results column."
+    )
+
+
 class RunSummary(BaseModel):
     """Every METRICS.md number of a run, at the end of its last ended task."""
 
@@ -95,7 +121,11 @@ class RunSummary(BaseModel):
     tasks_completed: int = Field(description="T: tasks whose task_end event is stored.")
     complete: bool = Field(description="Every planned task has ended: these are final.")
     as_of_step: int | None = Field(description="e_T of the last ended task: the snapshot step.")
+    gap_window: int = Field(description="The stability-gap window the gap metrics used.")
     eval_samples: EvalSamples
+    metrics: dict[str, MetricRead] = Field(
+        description="Every registry metric by id (GET /api/v1/definitions)."
+    )
     accuracy_matrix: AccuracyMatrix
     acc: AverageAccuracy
     bwt: Transfer
@@ -111,27 +141,43 @@ class RunSummary(BaseModel):
 
 class GapRowRead(BaseModel):
     task: int = Field(description="j, the earlier task.")
-    evaluated: bool = Field(description="False if task j has no evaluation at s_k.")
-    before: Number = None
+    evaluated: bool = Field(
+        description="False if task j has no evaluation at s_k or none inside the window."
+    )
+    eligible: bool = Field(
+        False,
+        description="before − chance ≥ 0.05: it had something to lose. Rows that are not are "
+        "left out of every mean.",
+    )
+    chance: Number = Field(None, description="chance_j: 1 / classes the head can answer.")
+    before: Number = Field(None, description="a_j(s_k).")
     before_se: Number = None
-    trough: Number = None
+    after: Number = Field(None, description="a_j(e_k); the latest value while task k runs.")
+    trough: Number = Field(None, description="min a_j over (s_k, s_k + w_k].")
     trough_at: int | None = Field(None, description="Iterations from s_k to the trough.")
     depth: Number = Field(None, description="before − trough (fraction; x100 for points).")
-    relative_depth: Number = None
+    gap: Number = Field(
+        None, description="max(0, min(depth, after − trough)): the part of the drop that came back."
+    )
+    forgetting: Number = Field(None, description="max(0, before − after): what did not.")
     recovered_at: int | None = Field(
         None, description="Iterations from s_k to recovery within 1 point; null if never."
     )
     area: Number = Field(None, description="Accuracy-iterations lost while learning task k.")
-    evaluations: int = Field(0, description="Evaluations of task j in [s_k, e_k].")
+    evaluations: int = Field(0, description="Evaluations of task j inside the window.")
 
 
 class BoundaryGapsRead(BaseModel):
     task: int = Field(description="k: the boundary is s_k, the start of task k.")
     start: int = Field(description="s_k.")
     end: int | None = Field(description="e_k; null while task k is trained.")
+    window: int = Field(description="w_k = min(e_k − s_k, gap_window).")
     complete: bool = Field(description="False while task k is trained: the rows may change.")
     evaluated_until: int | None
-    mean_depth: Number
+    eligible: int = Field(description="How many rows are eligible (the means' n).")
+    mean_gap: Number = Field(description="Mean gap over eligible rows.")
+    mean_depth: Number = Field(description="Mean depth over eligible rows.")
+    mean_forgetting: Number = Field(description="Mean forgetting over eligible rows.")
     max_depth: Number
     rows: list[GapRowRead]
 
@@ -142,8 +188,41 @@ class RunGaps(BaseModel):
     run_id: int
     definition: str
     formula: str
+    gap_window: int = Field(description="The window cap used, in iterations.")
     recovery_tolerance: float = Field(description="Recovered: a_j >= before − this.")
+    eligibility_margin: float = Field(description="Eligible: before − chance >= this.")
     boundaries: list[BoundaryGapsRead]
+
+
+class AlignedBandRead(BaseModel):
+    """The boundary-aligned view: a_j(s_k + t) − before, mean over eligible (j, k) (and over
+    runs), with a 95% confidence band (null where fewer than two values)."""
+
+    offsets: list[int] = Field(description="t: iterations since the boundary.")
+    mean: list[Number]
+    lower: list[Number]
+    upper: list[Number]
+    n: list[int] = Field(description="Values averaged at each offset (runs, or rows of one run).")
+    rows: int = Field(description="Eligible (j, k) rows in all.")
+    gap_window: int
+    margin: int
+
+
+GapWindowQuery = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        le=MAX_GAP_WINDOW,
+        description=f"The gap window in iterations; default: the run's setting, else "
+        f"{DEFAULT_GAP_WINDOW}.",
+    ),
+]
+MAX_MARGIN = 100_000
+MarginQuery = Annotated[
+    int,
+    Query(ge=0, le=MAX_MARGIN, description="Iterations shown before each boundary."),
+]
+DEFAULT_MARGIN_QUERY = DEFAULT_MARGIN
 
 
 MAX_WINDOW = 1_000_000

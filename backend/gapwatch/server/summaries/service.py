@@ -18,14 +18,16 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from gapwatch import analytics
-from gapwatch.analytics import continual, matrix
+from gapwatch.analytics import continual, registry
 from gapwatch.analytics.gap import STABILITY_GAP
+from gapwatch.analytics.registry import GAP_DEFINITION
 from gapwatch.server.cache import AnalysisCache
 from gapwatch.server.metrics.service import read_all
 from gapwatch.server.models import Run
 from gapwatch.server.summaries import repository
 from gapwatch.server.summaries.schemas import (
     AccuracyMatrix,
+    AlignedBandRead,
     AverageAccuracy,
     BoundaryGapsRead,
     EvalSamples,
@@ -33,6 +35,7 @@ from gapwatch.server.summaries.schemas import (
     ForwardTransfer,
     GapRowRead,
     LearningAccuracy,
+    MetricRead,
     MinAccuracy,
     RunGaps,
     RunSummary,
@@ -45,30 +48,12 @@ from gapwatch.spec import EVENT_TASK_START
 
 log = logging.getLogger(__name__)
 
-FORMULAS = {
-    "matrix": "R[k][j] = a_j(e_k): accuracy on task j right after training task k",
-    matrix.ACC: "ACC = (1/T) Σ_j R[T][j]",
-    matrix.BWT: "BWT = 1/(T-1) Σ_{j<T} (R[T][j] − R[j][j])",
-    matrix.FWT: "FWT = 1/(T-1) Σ_{j>1} (R[j-1][j] − b_j), b_j = untrained model's accuracy",
-    matrix.FORGETTING_CHAUDHRY: "f_j = max_{k∈[j,T-1]} R[k][j] − R[T][j] (Chaudhry et al.), "
-    "mean over j < T",
-    matrix.FORGETTING_FROM_LEARNED: "f_j = R[j][j] − R[T][j], mean over j < T",
-    matrix.LEARNING_ACCURACY: "LA_k = R[k][k]",
-    continual.MIN_ACC: "min-ACC(k) = mean_{j<k} min_{e_j ≤ i ≤ e_k} a_j(i) over evaluated i",
-    continual.WC_ACC: "WC-ACC(k) = (1/k)·R[k][k] + (1 − 1/k)·min-ACC(k)",
-    continual.WINDOWED_FORGETTING: "WF^w_j = max a_j(i) − a_j(l), i < l within w consecutive "
-    "evaluations, i ≥ e_j (0 if no drop); mean over j < T",
-    continual.WINDOWED_PLASTICITY: "WP^w_k = max a_k(l) − a_k(i), i < l within w consecutive "
-    "evaluations in [s_k, e_k] (0 if no rise); mean over tasks",
-    STABILITY_GAP: "before = a_j(s_k); trough = min_{i∈[s_k,e_k]} a_j(i); depth = before − "
-    "trough; recovered_at = first i after the trough with a_j(i) ≥ before − 1 point; area = "
-    "Σ max(0, before − a_j(i))·(i − previous evaluation)",
-}
+ACCURACY_MATRIX_FORMULA = "R[k][j] = a_j(e_k): accuracy on task j right after training task k"
 
 
-def named(definition: str) -> dict[str, str]:
-    """A metric's definition id and its formula as METRICS.md writes it."""
-    return {"definition": definition, "formula": FORMULAS[definition]}
+def named(metric_id: str) -> dict[str, str]:
+    """A summary entry's definition id and its formula, from the metric registry."""
+    return {"definition": metric_id, "formula": registry.metric(metric_id).formula}
 
 
 def num(value: float | None) -> float | None:
@@ -90,6 +75,12 @@ class RunCurves:
     schedule: analytics.Schedule
     eval_samples: list[int | None]
     samples_source: str
+    classes: analytics.TaskClasses
+
+    def run_data(self, gap_window: int) -> registry.RunData:
+        return registry.RunData(
+            self.curves, self.schedule, self.eval_samples, self.classes, gap_window
+        )
 
 
 def _schedule(events: list[repository.BoundaryEvent]) -> tuple[analytics.Schedule, list[Any]]:
@@ -134,6 +125,29 @@ def _eval_samples(run: Run, payloads: list[dict[str, Any]]) -> tuple[list[int | 
     return per_task, source
 
 
+def _task_classes(run: Run, payloads: list[dict[str, Any]]) -> analytics.TaskClasses:
+    """chance_j's inputs: each task_start's `classes` (the worker sends them; a loop may) and
+    the scenario: the task_start's `scenario`, else the spec's benchmark.scenario."""
+    classes: list[tuple[int, ...] | None] = []
+    for payload in payloads:
+        sent = payload.get("classes")
+        valid = isinstance(sent, list) and all(
+            isinstance(c, int) and not isinstance(c, bool) for c in sent
+        )
+        classes.append(tuple(sent) if valid and sent else None)
+    scenario = next((p["scenario"] for p in payloads if isinstance(p.get("scenario"), str)), None)
+    if scenario is None:
+        scenario = ((run.spec or {}).get("benchmark") or {}).get("scenario")
+    return analytics.TaskClasses(tuple(classes), scenario == "class_incremental")
+
+
+def gap_window_of(run: Run) -> int:
+    """The run's gap_window setting (its spec's evaluation.gap_window), else the default."""
+    setting = ((run.spec or {}).get("evaluation") or {}).get("gap_window")
+    valid = isinstance(setting, int) and not isinstance(setting, bool) and setting >= 1
+    return setting if valid else analytics.DEFAULT_GAP_WINDOW
+
+
 def runs_with_stored_counts(
     session: Session, run_ids: Collection[int]
 ) -> dict[int, tuple[Run, int, int]]:
@@ -153,7 +167,7 @@ def _load(session: Session, run: Run, series: dict[int, int]) -> RunCurves:
         else:
             curves.append(analytics.Curve.empty())
     samples, source = _eval_samples(run, payloads)
-    return RunCurves(curves, schedule, samples, source)
+    return RunCurves(curves, schedule, samples, source, _task_classes(run, payloads))
 
 
 def _cached(
@@ -186,9 +200,13 @@ def _cached(
 
 def _companions(run: Run) -> dict[Hashable, Callable[[RunCurves], Any]]:
     windows = tuple(continual.DEFAULT_WINDOWS)
+    gap_window = gap_window_of(run)
+    margin = analytics.DEFAULT_MARGIN
     return {
-        ("summary", windows): lambda data: _summary(run, data, windows),
-        "gaps": lambda data: _gaps(run, data),
+        ("summary", windows, gap_window): lambda data: _summary(run, data, windows, gap_window),
+        ("gaps", gap_window): lambda data: _gaps(run, data, gap_window),
+        # Small (eligible rows × offsets), and what a sweep page asks of every run at once.
+        ("aligned", gap_window, margin): lambda data: _aligned_rows(data, gap_window, margin),
     }
 
 
@@ -197,11 +215,17 @@ def summarize(
     run: Run,
     cache: AnalysisCache,
     windows: Sequence[int] = continual.DEFAULT_WINDOWS,
+    gap_window: int | None = None,
 ) -> RunSummary:
     """The run's METRICS.md numbers at the end of its last ended task (cached)."""
     windows = tuple(windows)
+    window = gap_window or gap_window_of(run)
     return _cached(
-        session, run, cache, ("summary", windows), lambda data: _summary(run, data, windows)
+        session,
+        run,
+        cache,
+        ("summary", windows, window),
+        lambda data: _summary(run, data, windows, window),
     )
 
 
@@ -210,8 +234,9 @@ def _tasks_total(run: Run) -> int | None:
     return total if isinstance(total, int) else None
 
 
-def _summary(run: Run, data: RunCurves, windows: tuple[int, ...]) -> RunSummary:
-    s = analytics.summarize(data.curves, data.schedule, data.eval_samples, windows)
+def _summary(run: Run, data: RunCurves, windows: tuple[int, ...], gap_window: int) -> RunSummary:
+    analysis = registry.Analysis(data.run_data(gap_window), windows)
+    s = analysis.summary
     total = _tasks_total(run)
     include_unseen = bool((run.spec or {}).get("evaluation", {}).get("include_unseen"))
     fwt_note = None
@@ -229,75 +254,85 @@ def _summary(run: Run, data: RunCurves, windows: tuple[int, ...]) -> RunSummary:
         complete=s.tasks_completed > 0
         and (s.tasks_completed == total if total is not None else run.status == "succeeded"),
         as_of_step=s.as_of_step,
+        gap_window=gap_window,
         eval_samples=EvalSamples(per_task=list(s.eval_samples), source=data.samples_source),
+        metrics={
+            metric_id: MetricRead(value=num(v.value), se=num(v.se), n=v.n)
+            for metric_id, v in registry.evaluate(analysis).items()
+        },
         accuracy_matrix=AccuracyMatrix(
             definition="accuracy_matrix",
-            formula=FORMULAS["matrix"],
+            formula=ACCURACY_MATRIX_FORMULA,
             rows=[nums(row) for row in s.accuracy_matrix],
         ),
         acc=AverageAccuracy(
-            **named(matrix.ACC),
+            **named("acc"),
             value=num(s.acc),
             se=num(s.acc_se),
             per_boundary=nums(s.acc_per_boundary),
         ),
-        bwt=Transfer(**named(matrix.BWT), value=num(s.bwt)),
+        bwt=Transfer(**named("bwt"), value=num(s.bwt)),
         fwt=ForwardTransfer(
-            **named(matrix.FWT),
+            **named("fwt"),
             value=num(s.fwt),
             initial_accuracy=nums(s.initial_accuracy),
             note=fwt_note,
         ),
         forgetting=Forgetting(
-            **named(matrix.FORGETTING_CHAUDHRY),
+            **named("forgetting"),
             value=num(s.forgetting),
             per_task=nums(s.forgetting_per_task),
         ),
         forgetting_from_learned=Forgetting(
-            **named(matrix.FORGETTING_FROM_LEARNED),
+            **named("forgetting_from_learned"),
             value=num(s.forgetting_from_learned),
             per_task=nums(s.forgetting_from_learned_per_task),
         ),
         learning_accuracy=LearningAccuracy(
-            **named(matrix.LEARNING_ACCURACY),
+            **named("learning_accuracy"),
             value=num(s.learning_accuracy),
             se=num(s.learning_accuracy_se),
             per_task=nums(s.learning_accuracy_per_task),
         ),
         min_acc=MinAccuracy(
-            **named(continual.MIN_ACC),
+            **named("min_acc"),
             value=num(s.min_acc),
             se=num(s.min_acc_se),
             per_task=nums(s.min_acc_per_task),
             per_boundary=nums(s.min_acc_per_boundary),
         ),
         wc_acc=WorstCaseAccuracy(
-            **named(continual.WC_ACC),
+            **named("wc_acc"),
             value=num(s.wc_acc),
             se=num(s.wc_acc_se),
             per_boundary=nums(s.wc_acc_per_boundary),
             se_per_boundary=nums(s.wc_acc_se_per_boundary),
         ),
-        wf=_windowed(continual.WINDOWED_FORGETTING, s.wf),
-        wp=_windowed(continual.WINDOWED_PLASTICITY, s.wp),
+        wf=_windowed(continual.WINDOWED_FORGETTING, registry.WINDOWED_FORGETTING_FORMULA, s.wf),
+        wp=_windowed(continual.WINDOWED_PLASTICITY, registry.WINDOWED_PLASTICITY_FORMULA, s.wp),
     )
 
 
-def _windowed(name: str, values: tuple[analytics.Windowed, ...]) -> Windowed:
+def _windowed(name: str, formula: str, values: tuple[analytics.Windowed, ...]) -> Windowed:
     return Windowed(
-        **named(name),
+        definition=name,
+        formula=formula,
         windows=[WindowValue(w=v.w, value=num(v.mean), per_task=nums(v.per_task)) for v in values],
     )
 
 
-def gaps(session: Session, run: Run, cache: AnalysisCache) -> RunGaps:
+def gaps(
+    session: Session, run: Run, cache: AnalysisCache, gap_window: int | None = None
+) -> RunGaps:
     """The per-boundary stability-gap table, including the task being trained (cached)."""
-    return _cached(session, run, cache, "gaps", lambda data: _gaps(run, data))
+    window = gap_window or gap_window_of(run)
+    return _cached(session, run, cache, ("gaps", window), lambda data: _gaps(run, data, window))
 
 
-def _gaps(run: Run, data: RunCurves) -> RunGaps:
+def _gaps(run: Run, data: RunCurves, gap_window: int) -> RunGaps:
+    analysis = registry.Analysis(data.run_data(gap_window))
     boundaries = []
-    for boundary in analytics.stability_gaps(data.curves, data.schedule):
+    for boundary in analysis.gaps:
         rows = []
         for j, row in boundary.rows:
             if row is None:
@@ -308,12 +343,16 @@ def _gaps(run: Run, data: RunCurves) -> RunGaps:
                 GapRowRead(
                     task=j,
                     evaluated=True,
+                    eligible=row.eligible,
+                    chance=row.chance,
                     before=row.before,
                     before_se=num(analytics.standard_error(row.before, n)),
+                    after=row.after,
                     trough=row.trough,
                     trough_at=row.trough_at,
                     depth=row.depth,
-                    relative_depth=num(row.relative_depth),
+                    gap=row.gap,
+                    forgetting=row.forgetting,
                     recovered_at=row.recovered_at,
                     area=row.area,
                     evaluations=row.evaluations,
@@ -324,48 +363,110 @@ def _gaps(run: Run, data: RunCurves) -> RunGaps:
                 task=boundary.task,
                 start=boundary.start,
                 end=boundary.end,
+                window=boundary.window,
                 complete=boundary.end is not None,
                 evaluated_until=boundary.evaluated_until,
+                eligible=len(boundary.eligible),
+                mean_gap=num(boundary.mean_gap),
                 mean_depth=num(boundary.mean_depth),
+                mean_forgetting=num(boundary.mean_forgetting),
                 max_depth=num(boundary.max_depth),
                 rows=rows,
             )
         )
     return RunGaps(
         run_id=run.id,
-        **named(STABILITY_GAP),
+        definition=STABILITY_GAP,
+        formula=GAP_DEFINITION,
+        gap_window=gap_window,
         recovery_tolerance=analytics.RECOVERY_TOLERANCE,
+        eligibility_margin=analytics.ELIGIBILITY_MARGIN,
         boundaries=boundaries,
     )
 
 
-@dataclass(frozen=True)
-class Headline:
-    """The runs list's numbers for one run: final ACC, min-ACC, WC-ACC and mean gap depth."""
-
-    acc: float | None
-    min_acc: float | None
-    wc_acc: float | None
-    mean_gap_depth: float | None
-
-
-def headline(session: Session, run: Run, cache: AnalysisCache) -> Headline:
-    """The run's headline numbers, from its (cached) summary and gap table.
-
-    The mean gap depth averages the depth of every evaluated (boundary, earlier task) pair of
-    the boundaries whose task has ended, so each measured dip counts once.
-    """
-    summary = summarize(session, run, cache)
-    depths = [
-        row.depth
-        for boundary in gaps(session, run, cache).boundaries
-        if boundary.complete
-        for row in boundary.rows
-        if row.evaluated and row.depth is not None
-    ]
-    return Headline(
-        acc=summary.acc.value,
-        min_acc=summary.min_acc.value,
-        wc_acc=summary.wc_acc.value,
-        mean_gap_depth=float(np.mean(depths)) if depths else None,
+def aligned_rows_of(
+    session: Session,
+    run: Run,
+    cache: AnalysisCache,
+    gap_window: int | None = None,
+    margin: int | None = None,
+) -> analytics.AlignedRows:
+    """The run's boundary-aligned rows (every eligible (j, k)), cached like the summary."""
+    window = gap_window or gap_window_of(run)
+    before = analytics.DEFAULT_MARGIN if margin is None else margin
+    return _cached(
+        session,
+        run,
+        cache,
+        ("aligned", window, before),
+        lambda data: _aligned_rows(data, window, before),
     )
+
+
+def _aligned_rows(data: RunCurves, gap_window: int, margin: int) -> analytics.AlignedRows:
+    return analytics.aligned_rows(
+        data.curves, data.schedule, classes=data.classes, gap_window=gap_window, margin=margin
+    )
+
+
+def band_read(
+    band: analytics.AlignedBand, *, rows: int, gap_window: int, margin: int
+) -> AlignedBandRead:
+    """An aligned band as the API shows it (JSON has no NaN: undefined is null)."""
+    return AlignedBandRead(
+        offsets=band.offsets.tolist(),
+        mean=nums(band.mean),
+        lower=nums(band.lower),
+        upper=nums(band.upper),
+        n=band.n.tolist(),
+        rows=rows,
+        gap_window=gap_window,
+        margin=margin,
+    )
+
+
+def aligned(
+    session: Session,
+    run: Run,
+    cache: AnalysisCache,
+    gap_window: int | None = None,
+    margin: int | None = None,
+) -> AlignedBandRead:
+    """One run's boundary-aligned view: mean over its eligible rows with a 95% band."""
+    window = gap_window or gap_window_of(run)
+    before = analytics.DEFAULT_MARGIN if margin is None else margin
+    rows = aligned_rows_of(session, run, cache, window, before)
+    return band_read(
+        analytics.aligned_band([rows]),
+        rows=int(rows.rows.shape[0]),
+        gap_window=window,
+        margin=before,
+    )
+
+
+def headline(session: Session, run: Run, cache: AnalysisCache) -> dict[str, float | None]:
+    """The run's headline numbers (the registry's headline metrics), under its own gap_window,
+    from its (cached) summary."""
+    metrics = summarize(session, run, cache).metrics
+    return {m.id: metrics[m.id].value for m in registry.HEADLINE_METRICS}
+
+
+def stored_headlines(
+    session: Session, run_ids: Collection[int]
+) -> dict[int, dict[str, float | None]]:
+    """{run id: {metric id: value}} of the headline numbers stored for ended runs."""
+    return repository.stored_headlines(session, run_ids)
+
+
+def derived(
+    session: Session,
+    run: Run,
+    cache: AnalysisCache,
+    product: Hashable,
+    compute: Callable[[RunCurves], Any],
+) -> Any:
+    """`compute(curves)` for a floor above this one (figures), cached like the summary under
+    `product`: what needs the curves themselves keeps only what it derives from them (a
+    million points are never held in the cache)."""
+    return _cached(session, run, cache, product, compute)
