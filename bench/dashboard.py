@@ -1,4 +1,5 @@
-"""Time to a drawn run page in a real browser, for a 1,000,000-step run against a tiny one.
+"""Time to a drawn page in a real browser: a 1,000,000-step run's page against a tiny run's
+(`run`, the default), or a sweep's page against one of its runs' pages (`sweep`).
 
 Creates a fresh PostgreSQL database, starts one API server process (`gapwatch serve`, which
 serves the built dashboard from frontend/dist), and seeds two succeeded runs shaped like the
@@ -32,7 +33,20 @@ load, which is reported on its own line ("first load"). Reports p50 and p95 over
 loads per run, the ratio big/tiny of the p50s, the big p50 against the 1.5 s target, and the
 points the page downloaded (the metrics answers' points, summed) against the points stored.
 
-Usage: .venv/bin/python bench/dashboard.py [--repeats 7] [--every 1]
+`sweep`: POST /api/v1/sweeps over strategy.name (finetune, er, agem, ewc, lwf) x seed (0..4),
+base spec the same 10-task permuted-MNIST run with --iterations per task (10,000): 25 queued
+runs, which the bench then claims, feeds (one COPY each, curves shaped by the strategy: fine-
+tuning forgets, replay dips and recovers) and finishes as a worker would. Chromium then opens
+/sweeps/<id> until every configuration's results row is there with no provisional number and
+the boundary-aligned chart has drawn its data (`sweep-aligned` data-ready="true"), and, in
+turn, the run page of one of its runs (as above); --repeats loads each (5), interleaved, after
+one untimed load of the sweeps list and one first load of each (the run page's first: the
+server's analysis cache is cold for both). It prints both p50s and their ratio ("sweep page
+(25 runs) 1.80 s vs one-run page 0.90 s: ratio 2.00"), and the first loads' ratio. About two
+minutes on two cores; --iterations 1000 shrinks it.
+
+Usage: .venv/bin/python bench/dashboard.py [run] [--repeats 7] [--every 1]
+       .venv/bin/python bench/dashboard.py sweep [--iterations 10000] [--seeds 5] [--repeats 5]
 Needs PostgreSQL at GAPWATCH_BENCH_PG_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres),
 the built dashboard (cd frontend && npm run build) and Python playwright (in the venv).
 """
@@ -120,13 +134,20 @@ class RunShape:
         return task * self.task_length
 
 
-def accuracy_curves(shape: RunShape, rng: np.random.Generator, every: int) -> dict[str, Points]:
+def accuracy_curves(
+    shape: RunShape,
+    rng: np.random.Generator,
+    every: int,
+    *,
+    dip: float = 1.0,
+    forget: float = 0.03,
+) -> dict[str, Points]:
     """eval/acc/task_<j> at steps 0, every, 2*every, ..., total, as k/EVAL_SAMPLES fractions.
 
     Before its task, a class-incremental head scores ~0 on task j; during its training the
     accuracy rises to ~0.97; each later boundary opens a dip (the stability gap) whose trough
-    comes within ~2% of a task and which recovers over ~10% of it, leaving a few points of
-    forgetting per task.
+    comes within ~2% of a task and which recovers over ~10% of it, leaving `forget` (a few
+    points) of forgetting per task. `dip` scales the dips' depth (a strategy's gap).
     """
     steps = np.arange(0, shape.total + 1, every, dtype=np.int64)
     dip_at = max(2.0, 0.005 * shape.task_length)  # trough this many iterations after s_k
@@ -141,10 +162,10 @@ def accuracy_curves(shape: RunShape, rng: np.random.Generator, every: int) -> di
         for k in range(j + 1, shape.n_tasks):
             since = (steps - shape.start(k)).astype(np.float64)
             after = since >= 0
-            depth = 0.15 + 0.2 * rng.random()
+            depth = dip * (0.15 + 0.2 * rng.random())
             t = since[after] / dip_at
             p[after] -= depth * t * np.exp(1.0 - t)  # peaks at the trough, then recovers
-            p[after] -= 0.03 * (1.0 - np.exp(-since[after] / (5 * dip_at)))  # forgetting
+            p[after] -= forget * (1.0 - np.exp(-since[after] / (5 * dip_at)))  # forgetting
         p = np.clip(p, 0.0, 1.0)
         values = rng.binomial(EVAL_SAMPLES, p) / EVAL_SAMPLES
         assert e_j <= shape.total
@@ -236,10 +257,26 @@ def seed_run(
 ) -> SeededRun:
     """A succeeded run with the shape's curves, claimed, fed and finished as a worker would."""
     started = time.perf_counter()
-    rng = np.random.default_rng(seed)
     run = client.post("/api/v1/runs", json=run_spec(shape, every, name))
     run.raise_for_status()
     run_id = run.json()["id"]
+    stored = feed_run(client, database_url, run_id, shape, every, np.random.default_rng(seed))
+    return SeededRun(run_id, shape, stored, time.perf_counter() - started)
+
+
+def feed_run(
+    client: httpx.Client,
+    database_url: str,
+    run_id: int,
+    shape: RunShape,
+    every: int,
+    rng: np.random.Generator,
+    *,
+    dip: float = 1.0,
+    forget: float = 0.03,
+) -> int:
+    """Plays the worker for queued run `run_id`: claims it, reports its total, writes its
+    curves (one COPY), its task events, and finishes it; returns the points stored."""
     claim = client.post(
         f"/api/v1/runs/{run_id}/claim",
         json={"worker": "bench-dashboard"},
@@ -252,8 +289,8 @@ def seed_run(
         json={"step": 0, "total_steps": shape.total},
         headers=auth,
     ).raise_for_status()
-    series = accuracy_curves(shape, rng, every) | training_curves(shape, rng)
-    stored = copy_points(database_url, run_id, series)
+    series = accuracy_curves(shape, rng, every, dip=dip, forget=forget)
+    stored = copy_points(database_url, run_id, series | training_curves(shape, rng))
     client.post(
         f"/api/v1/runs/{run_id}/events", json={"events": boundary_events(shape)}, headers=auth
     ).raise_for_status()
@@ -262,7 +299,64 @@ def seed_run(
     )
     finish.raise_for_status()
     assert finish.json()["status"] == "succeeded"
-    return SeededRun(run_id, shape, stored, time.perf_counter() - started)
+    return stored
+
+
+# How each strategy of the seeded sweep behaves: (dip scale, forgetting per later task).
+# Fine-tuning forgets and does not come back; replay dips and recovers; the others in between.
+SWEEP_STRATEGIES: dict[str, tuple[float, float]] = {
+    "finetune": (0.3, 0.6),
+    "er": (1.0, 0.03),
+    "agem": (1.3, 0.08),
+    "ewc": (0.8, 0.15),
+    "lwf": (0.9, 0.2),
+}
+
+
+@dataclass(frozen=True)
+class SeededSweep:
+    sweep_id: int
+    name: str
+    run_ids: list[int]
+    configurations: int
+    points_stored: int
+    seconds: float
+
+
+def seed_sweep(
+    client: httpx.Client, database_url: str, shape: RunShape, every: int, seeds: int
+) -> SeededSweep:
+    """POST /sweeps over the five strategies x `seeds` seeds (the API creates the queued
+    runs), then each run claimed, fed and finished as a worker would (`feed_run`)."""
+    started = time.perf_counter()
+    base = run_spec(shape, every, "bench-sweep")
+    del base["name"]
+    created = client.post(
+        "/api/v1/sweeps",
+        json={
+            "name": "bench-sweep",
+            "base": base,
+            "axes": {"strategy.name": list(SWEEP_STRATEGIES), "seed": list(range(seeds))},
+            "method": "grid",
+        },
+    )
+    if created.status_code != 201:
+        raise SystemExit(f"POST /api/v1/sweeps: {created.status_code} {created.text}")
+    sweep = created.json()
+    stored = 0
+    for run_id in sweep["run_ids"]:
+        spec = client.get(f"/api/v1/runs/{run_id}").raise_for_status().json()["spec"]
+        dip, forget = SWEEP_STRATEGIES[spec["strategy"]["name"]]
+        rng = np.random.default_rng(run_id)
+        stored += feed_run(client, database_url, run_id, shape, every, rng, dip=dip, forget=forget)
+    return SeededSweep(
+        sweep["id"],
+        sweep["name"],
+        sweep["run_ids"],
+        len(SWEEP_STRATEGIES),
+        stored,
+        time.perf_counter() - started,
+    )
 
 
 # --- the browser -----------------------------------------------------------------------------
@@ -319,6 +413,76 @@ def load_run_page(
         context.close()
 
 
+# The sweep page's "drawn": every configuration's results row with no provisional cell, and the
+# aligned chart's canvas with its data (the container's data-ready="true"); then the next frame.
+SWEEP_PROBE = """
+(() => {
+  const rows = %d;
+  window.__drawnAt = null;
+  const check = () => {
+    if (window.__drawnAt !== null || window.__pending) return;
+    if (document.querySelectorAll('[data-testid="sweep-row"]').length !== rows) return;
+    if (document.querySelector('[data-provisional="true"]') !== null) return;
+    const canvas = document.querySelector(
+      '[data-testid="sweep-aligned"][data-ready="true"] canvas');
+    if (!canvas || canvas.width === 0 || canvas.height === 0) return;
+    window.__pending = true;
+    requestAnimationFrame(() => { window.__drawnAt = performance.now(); });
+  };
+  new MutationObserver(check).observe(document, {
+    subtree: true, childList: true, attributes: true,
+  });
+})();
+"""
+
+
+# The sweeps list drawn (a warm-up load that computes nothing the timed pages need).
+LIST_PROBE = """
+(() => {
+  window.__drawnAt = null;
+  new MutationObserver(() => {
+    if (window.__drawnAt === null && document.querySelector('[data-testid="sweeps-table"]')) {
+      window.__drawnAt = performance.now();
+    }
+  }).observe(document, { subtree: true, childList: true });
+})();
+"""
+
+
+@dataclass(frozen=True)
+class TimedLoad:
+    drawn_ms: float
+    api: list[tuple[str, float, float]]  # (API path, start ms, end ms) from navigation start
+
+
+def timed_load(
+    browser: Any, base_url: str, path: str, probe: str, timeout_s: float, sign_in_token: str
+) -> TimedLoad:
+    """Milliseconds from navigation start to `probe`'s window.__drawnAt, for one load of
+    `path` in a fresh context (empty cache) signed in beforehand (not timed), and the API
+    requests the page made until then."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    try:
+        signed_in = context.request.post(
+            f"{base_url}/api/v1/auth/link", data={"token": sign_in_token}
+        )
+        if not signed_in.ok:
+            raise SystemExit(f"sign-in with a one-time link: {signed_in.status} {signed_in.text()}")
+        context.add_init_script(probe)
+        page = context.new_page()
+        page.goto(base_url + path, wait_until="commit")
+        page.wait_for_function("() => window.__drawnAt !== null", timeout=timeout_s * 1000)
+        drawn = float(page.evaluate("window.__drawnAt"))
+        api = page.evaluate(
+            """performance.getEntriesByType("resource")
+                 .filter(e => new URL(e.name).pathname.startsWith("/api/"))
+                 .map(e => [new URL(e.name).pathname, e.startTime, e.responseEnd])"""
+        )
+        return TimedLoad(drawn, [(str(p), float(a), float(b)) for p, a, b in api])
+    finally:
+        context.close()
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -333,10 +497,25 @@ def check_served_build(base_url: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7, help="page loads per run")
+    parser.add_argument(
+        "page",
+        nargs="?",
+        choices=("run", "sweep"),
+        default="run",
+        help="run: the 1,000,000-step run page against a tiny one; sweep: a sweep page "
+        "against one of its runs' pages",
+    )
+    parser.add_argument("--repeats", type=int, default=None, help="page loads per page")
     parser.add_argument(
         "--every", type=int, default=1, help="evaluation interval of the seeded runs"
     )
+    parser.add_argument(
+        "--iterations",
+        type=int,
+        default=10_000,
+        help="sweep: iterations per task of each run (10 tasks)",
+    )
+    parser.add_argument("--seeds", type=int, default=5, help="sweep: seeds per strategy")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per page load")
     parser.add_argument(
         "--requests", action="store_true", help="list the last load's requests and their times"
@@ -345,13 +524,103 @@ def main() -> None:
     if not (DIST / "index.html").is_file():
         raise SystemExit("no built dashboard: cd frontend && npm ci && npm run build")
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import sync_playwright  # noqa: F401
     except ImportError:
         raise SystemExit("needs Python playwright: .venv/bin/pip install playwright") from None
     chromium = chromium_executable()
     if not chromium.exists():
         raise SystemExit(f"no Chromium at {chromium} (set GAPWATCH_CHROMIUM)")
+    if args.page == "sweep":
+        sweep_main(args, chromium)
+    else:
+        run_main(args, chromium)
 
+
+def launch(playwright: Any, chromium: Path) -> Any:
+    return playwright.chromium.launch(
+        executable_path=str(chromium), headless=True, args=list(CHROMIUM_ARGS)
+    )
+
+
+def sweep_main(args: argparse.Namespace, chromium: Path) -> None:
+    """The sweep page of 5 strategies x `--seeds` seeds against one of its runs' pages."""
+    from playwright.sync_api import sync_playwright
+
+    repeats = args.repeats or 5
+    shape = RunShape(N_TASKS, args.iterations)
+    name, url = create_database()
+    try:
+        auth = {"Authorization": f"Bearer {seed_account(url, BENCH_USER).key}"}
+        tokens = iter(login_tokens(url, BENCH_USER, 2 * (repeats + 1) + 1))
+        with (
+            api_server(url) as base,
+            httpx.Client(base_url=base, timeout=300, headers=auth) as client,
+        ):
+            check_served_build(base)
+            sweep = seed_sweep(client, url, shape, args.every, args.seeds)
+            one = sweep.run_ids[len(sweep.run_ids) // 2]
+            # The run page first: its first load is then as cold as the sweep page's (the
+            # sweep's views read every run, this one included, into the analysis cache).
+            pages = {
+                "run": (f"/runs/{one}", DRAWN_PROBE % shape.n_tasks),
+                "sweep": (f"/sweeps/{sweep.sweep_id}", SWEEP_PROBE % sweep.configurations),
+            }
+            with sync_playwright() as playwright:
+                browser = launch(playwright, chromium)
+                # Untimed: the browser's and the server's first page of the process.
+                timed_load(browser, base, "/sweeps", LIST_PROBE, args.timeout, next(tokens))
+                first = {
+                    key: timed_load(browser, base, path, probe, args.timeout, next(tokens))
+                    for key, (path, probe) in pages.items()
+                }
+                loads: dict[str, list[float]] = {key: [] for key in pages}
+                for _ in range(repeats):  # interleaved: drift hits both pages alike
+                    for key, (path, probe) in pages.items():
+                        loads[key].append(
+                            timed_load(
+                                browser, base, path, probe, args.timeout, next(tokens)
+                            ).drawn_ms
+                        )
+                browser.close()
+    finally:
+        drop_database(name)
+
+    runs = len(sweep.run_ids)
+    print(
+        f"seeded sweep #{sweep.sweep_id}: {sweep.configurations} strategies x {args.seeds} seeds "
+        f"= {runs} runs of {shape.n_tasks} tasks x {shape.task_length:,} iterations, eval/acc "
+        f"of every task every {args.every} iteration(s): {sweep.points_stored:,} points in "
+        f"{sweep.seconds:.1f} s"
+    )
+    print(
+        f"{repeats} loads per page, fresh browser context each (empty HTTP cache), server "
+        "process kept (its analysis cache warm after the first load)"
+    )
+    p50 = {key: statistics.median(times) for key, times in loads.items()}
+    cold = {key: load.drawn_ms for key, load in first.items()}
+    for key, label in (("sweep", f"sweep page ({runs} runs)"), ("run", "one-run page")):
+        print(
+            f"{label:>22}: navigation -> drawn: p50 {p50[key]:7.0f} ms  "
+            f"p95 {percentile(loads[key], 0.95):7.0f} ms  (first load {cold[key]:.0f} ms)"
+        )
+    slowest = sorted(first["sweep"].api, key=lambda r: r[1] - r[2])[:3]
+    print(
+        "  slowest API answers of the sweep page's first load: "
+        + ", ".join(f"{path} {end - start:.0f} ms" for path, start, end in slowest)
+    )
+    print(
+        f"sweep page ({runs} runs) {p50['sweep'] / 1000:.2f} s vs one-run page "
+        f"{p50['run'] / 1000:.2f} s: ratio {p50['sweep'] / p50['run']:.2f} (p50); first loads "
+        f"{cold['sweep'] / 1000:.2f} s vs {cold['run'] / 1000:.2f} s: ratio "
+        f"{cold['sweep'] / cold['run']:.2f}"
+    )
+
+
+def run_main(args: argparse.Namespace, chromium: Path) -> None:
+    """The 1,000,000-step run's page against a tiny run's."""
+    from playwright.sync_api import sync_playwright
+
+    args.repeats = args.repeats or 7
     name, url = create_database()
     try:
         # The seeding's API calls carry the key; each page load signs in with its own one-time
@@ -366,9 +635,7 @@ def main() -> None:
             big = seed_run(client, url, RunShape(N_TASKS, 100_000), args.every, "bench-1M", 1)
             tiny = seed_run(client, url, RunShape(N_TASKS, 100), args.every, "bench-tiny", 2)
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path=str(chromium), headless=True, args=list(CHROMIUM_ARGS)
-                )
+                browser = launch(playwright, chromium)
                 first = {run.run_id: load_run_page(browser, base, run, args.timeout, next(tokens))
                          for run in (big, tiny)}  # fmt: skip
                 loads: dict[int, list[PageLoad]] = {big.run_id: [], tiny.run_id: []}

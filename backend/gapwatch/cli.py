@@ -1,4 +1,4 @@
-"""`gapwatch up | serve | worker | migrate | submit | openapi | users | keys | projects |
+"""`gapwatch up | serve | worker | migrate | submit | sweep | openapi | users | keys | projects |
 login-link | import | login | logout | sync`.
 
 `up` is the embedded default behind `make up`: migrate the SQLite file, create the first admin
@@ -376,20 +376,297 @@ def _recover(settings: Settings, *, requeue_running: bool) -> None:
         engine.dispose()
 
 
-def cmd_submit(args: argparse.Namespace) -> int:
-    from gapwatch.client import GapwatchClient
+# --- submitting runs and sweeps -------------------------------------------------------------
 
-    spec = json.loads(Path(args.spec).read_text())
-    with GapwatchClient(args.url or get_settings().resolved_api_url) as client:
-        run = client.create_run(spec)
-        print(f"run {run['id']} {run['status']}")
-        if args.wait:
-            run = client.wait_for_run(run["id"], timeout_s=args.timeout)
-            print(
-                f"run {run['id']} {run['status']}" + (f": {run['error']}" if run["error"] else "")
+
+def _api_client(args: argparse.Namespace) -> tuple[Any, str]:
+    """A client of the server that --url, $GAPWATCH_URL or the login names, with --api-key,
+    $GAPWATCH_API_KEY or the login's key (as `gapwatch import` and `sync`), and that URL."""
+    from gapwatch.client import GapwatchClient
+    from gapwatch.sdk.credentials import resolve
+
+    url, key = resolve(args.url, args.api_key)
+    return GapwatchClient(url, api_key=key), url
+
+
+def _refusal(command: str, error: Exception) -> int:
+    """Print why the API refused (each field of a 422 on its own line); exit status 2."""
+    detail = getattr(error, "detail", None)
+    if isinstance(detail, list):
+        lines = [
+            f"  {'.'.join(str(p) for p in item.get('loc', ())[1:])}: {item.get('msg')}"
+            for item in detail
+            if isinstance(item, dict)
+        ]
+        print(f"gapwatch {command}: refused:\n" + "\n".join(lines), file=sys.stderr)
+    else:
+        print(f"gapwatch {command}: {detail or error}", file=sys.stderr)
+    return 2
+
+
+def _read_document(path: Path) -> Any:
+    """A JSON file (.json) or a YAML one (anything else), numbers read as YAML 1.2 reads them
+    (PyYAML alone reads `1e-3` as text).
+
+    Raises:
+        OSError: It cannot be read.
+        ValueError: It is not JSON, or not YAML.
+    """
+    text = path.read_text()
+    if path.suffix.lower() == ".json":
+        return json.loads(text)
+    import re
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(
+            r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+            |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+            |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+            |[-+]?\.(?:inf|Inf|INF)
+            |\.(?:nan|NaN|NAN))$""",
+            re.X,
+        ),
+        list("-+0123456789."),
+    )
+    try:
+        return yaml.load(text, Loader=Loader)  # a SafeLoader, with one more resolver
+    except yaml.YAMLError as error:
+        raise ValueError(f"not YAML: {error}") from None
+
+
+def _percent(value: float | None) -> str:
+    """A fraction or a share in percentage points, one decimal ("-": none)."""
+    return "-" if value is None else f"{value * 100:.1f}"
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from gapwatch.client import GapwatchAPIError
+
+    try:
+        spec = _read_document(Path(args.spec))
+    except (OSError, ValueError) as error:
+        print(f"gapwatch submit: {args.spec}: {error}", file=sys.stderr)
+        return 2
+    client, url = _api_client(args)
+    with client:
+        try:
+            run = client.create_run(spec)
+        except GapwatchAPIError as error:
+            return _refusal("submit", error)
+        print(f"run {run['id']} {run['status']}: {url}/runs/{run['id']}", flush=True)
+        if not args.wait:
+            return 0
+        page = f"{url}/runs/{run['id']}"
+        try:
+            run = _wait_for_run(client, run, timeout_s=args.timeout)
+        except (TimeoutError, KeyboardInterrupt) as stop:
+            why = str(stop) or "interrupted"
+            print(f"\nstopped waiting ({why}); the run goes on: {page}", file=sys.stderr)
+            return 130 if isinstance(stop, KeyboardInterrupt) else 1
+        why = f": {_first_line(run['error'])}" if run["error"] else ""
+        print(f"run {run['id']} {run['status']}{why}")
+        _print_headline(client, run)
+        print(page)
+        return 0 if run["status"] == "succeeded" else 1
+
+
+def _first_line(text: str) -> str:
+    return (text.strip().splitlines() or [""])[0]
+
+
+def _wait_for_run(client: Any, run: dict[str, Any], *, timeout_s: float | None) -> dict[str, Any]:
+    """The run once it has ended, with one progress bar of its steps on stderr meanwhile."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("run {task.fields[run_id]} {task.fields[status]:<9}"),
+        BarColumn(),
+        TextColumn("{task.fields[steps]}"),
+        TimeElapsedColumn(),
+        console=_stderr_console(),
+    ) as bar:
+        task = bar.add_task("run", total=None, run_id=run["id"], status=run["status"], steps="")
+
+        def show(now: dict[str, Any]) -> None:
+            step, total = now["progress"]["step"], now["progress"]["total"]
+            steps = f"{step:,}/{total:,} it" if total else f"{step:,} it"
+            bar.update(task, completed=step, total=total, status=now["status"], steps=steps)
+
+        return client.wait_for_run(run["id"], timeout_s=timeout_s, poll_s=1.0, on_poll=show)  # type: ignore[no-any-return]
+
+
+def _labels(client: Any) -> dict[str, dict[str, Any]]:
+    """The metric registry by id, or nothing if the server does not say (an older one)."""
+    from gapwatch.client import GapwatchAPIError
+
+    try:
+        return {d["id"]: d for d in client.definitions()}
+    except GapwatchAPIError:
+        return {}
+
+
+def _print_headline(client: Any, run: dict[str, Any]) -> None:
+    """The run's headline numbers (percentage points), one per line."""
+    headline = run.get("headline")
+    if not isinstance(headline, dict) or not headline:
+        print("headline numbers: none (the run has no evaluations, or they are still computed)")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    labels = _labels(client)
+    table = Table(title=f"run {run['id']}: headline numbers (points)", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for metric_id, value in headline.items():
+        entry = labels.get(metric_id, {})
+        arrow = {True: " ↑", False: " ↓"}.get(entry.get("higher_is_better"), "")  # type: ignore[call-overload]
+        table.add_row(f"{entry.get('label', metric_id)}{arrow}", _percent(value))
+    Console().print(table)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from gapwatch.client import GapwatchAPIError
+
+    try:
+        body = _read_document(Path(args.file))
+    except (OSError, ValueError) as error:
+        print(f"gapwatch sweep: {args.file}: {error}", file=sys.stderr)
+        return 2
+    if not isinstance(body, dict):
+        print(f"gapwatch sweep: {args.file} holds no mapping (base, axes, ...)", file=sys.stderr)
+        return 2
+    client, url = _api_client(args)
+    with client:
+        try:
+            sweep = client.create_sweep(body)
+        except GapwatchAPIError as error:
+            return _refusal("sweep", error)
+        page = f"{url}/sweeps/{sweep['id']}"
+        print(f"sweep {sweep['id']} {sweep['name']}: {sweep['runs']} runs queued: {page}")
+        sys.stdout.flush()  # before the progress bar, when stdout is a pipe
+        if not args.wait:
+            return 0
+        try:
+            sweep = _wait_for_sweep(client, sweep, timeout_s=args.timeout)
+        except (TimeoutError, KeyboardInterrupt) as stop:
+            why = str(stop) or "interrupted"
+            print(f"\nstopped waiting ({why}); the sweep goes on: {page}", file=sys.stderr)
+            return 130 if isinstance(stop, KeyboardInterrupt) else 1
+        metrics = args.metrics.split(",") if args.metrics else None
+        _print_results(_final_results(client, sweep["id"], args.sort), sweep, metrics)
+        print(page)
+        return 0 if sweep["progress"]["succeeded"] == sweep["runs"] else 1
+
+
+def _ended(progress: dict[str, int]) -> int:
+    return sum(n for status, n in progress.items() if status not in ("queued", "running"))
+
+
+def _wait_for_sweep(
+    client: Any, sweep: dict[str, Any], *, timeout_s: float | None, poll_s: float = 2.0
+) -> dict[str, Any]:
+    """The sweep once every run of it has ended, with one progress bar of ended/total runs on
+    stderr meanwhile."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    started = time.monotonic()
+    with Progress(
+        TextColumn(f"sweep {sweep['id']}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("runs ended {task.fields[detail]}"),
+        TimeElapsedColumn(),
+        console=_stderr_console(),
+    ) as bar:
+        task = bar.add_task("sweep", total=sweep["runs"], detail="")
+        while True:
+            progress = sweep["progress"]
+            detail = " · ".join(
+                f"{n} {status}" for status, n in progress.items() if n and status != "succeeded"
             )
-            return 0 if run["status"] == "succeeded" else 1
-    return 0
+            bar.update(task, completed=_ended(progress), total=sweep["runs"], detail=detail)
+            if _ended(progress) >= sweep["runs"]:
+                return sweep
+            if timeout_s is not None and time.monotonic() - started > timeout_s:
+                raise TimeoutError(f"sweep {sweep['id']} still running after {timeout_s} s")
+            time.sleep(poll_s)
+            sweep = client.get_sweep(sweep["id"])
+
+
+# Seconds the numbers of the last runs to end may take to be written (just after each ends).
+RESULTS_SETTLE_S = 30.0
+
+
+def _final_results(client: Any, sweep_id: int, sort: str | None) -> dict[str, Any]:
+    """The results once no row is provisional (every run's numbers written), or as they are
+    after RESULTS_SETTLE_S."""
+    import time
+
+    deadline = time.monotonic() + RESULTS_SETTLE_S
+    while True:
+        results: dict[str, Any] = client.sweep_results(sweep_id, sort=sort)
+        settled = not any(
+            cell["provisional"] for row in results["rows"] for cell in row["cells"].values()
+        )
+        if settled or time.monotonic() > deadline:
+            return results
+        time.sleep(0.5)
+
+
+def _print_results(
+    results: dict[str, Any], sweep: dict[str, Any], metric_ids: list[str] | None
+) -> None:
+    """The results table: a row per configuration, mean ± 95% CI in points per metric."""
+    from rich.console import Console
+    from rich.table import Table
+
+    metrics = [m for m in results["metrics"] if metric_ids is None or m["id"] in metric_ids]
+    table = Table(
+        title=f"sweep {sweep['id']} {sweep['name']}: mean ± 95% CI over seeds (points)",
+        title_justify="left",
+        caption="n: runs that contribute; * some runs have not ended",
+        caption_justify="left",
+    )
+    for axis in results["axes"]:
+        table.add_column(axis)
+    table.add_column("n", justify="right")
+    for m in metrics:
+        table.add_column(f"{m['label']} {'↑' if m['higher_is_better'] else '↓'}", justify="right")
+    for row in results["rows"]:
+        cells = list(row["cells"].values())
+        n = max((c["n"] for c in cells), default=0)
+        provisional = any(c["provisional"] for c in cells)
+        line = [_shown(row["config"].get(axis)) for axis in results["axes"]]
+        line.append(f"{n}*" if provisional else str(n))
+        for m in metrics:
+            cell = row["cells"][m["id"]]
+            text = _percent(cell["mean"])
+            if cell["mean"] is not None and cell["ci95"] is not None:
+                text += f" ± {_percent(cell['ci95'])}"
+            if cell["mean"] is not None and cell["n"] != n:
+                text += f" (n={cell['n']})"
+            line.append(text)
+        table.add_row(*line)
+    Console().print(table)
+
+
+def _shown(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 # --- administration on the server's host --------------------------------------------------------
@@ -550,6 +827,11 @@ def cmd_openapi(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _server_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", help="API base URL (default GAPWATCH_URL, then the login config)")
+    parser.add_argument("--api-key", help="default GAPWATCH_API_KEY, then the login config")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gapwatch", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -577,12 +859,33 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.set_defaults(func=cmd_migrate)
 
-    submit = sub.add_parser("submit", help="submit a run spec (JSON file)")
+    submit = sub.add_parser("submit", help="submit a run spec (JSON or YAML file)")
     submit.add_argument("spec")
-    submit.add_argument("--url", help="API base URL (default from settings)")
-    submit.add_argument("--wait", action="store_true", help="wait until the run ends")
-    submit.add_argument("--timeout", type=float, default=3600.0)
+    _server_arguments(submit)
+    submit.add_argument(
+        "--wait", action="store_true", help="show its progress until it ends, then its numbers"
+    )
+    submit.add_argument("--timeout", type=float, default=3600.0, help="seconds (with --wait)")
     submit.set_defaults(func=cmd_submit)
+
+    sweep = sub.add_parser(
+        "sweep",
+        help="create a sweep: runs of a base spec over axes of values (YAML or JSON file)",
+        description="FILE holds the body of POST /api/v1/sweeps: base (a run spec), axes "
+        "({'optimizer.lr': [0.1, 0.01], 'seed': [0, 1, 2]}), and optionally method (grid or "
+        "random), budget, seed, name, project.",
+    )
+    sweep.add_argument("file")
+    _server_arguments(sweep)
+    sweep.add_argument(
+        "--wait",
+        action="store_true",
+        help="show a progress bar until every run has ended, then the results table",
+    )
+    sweep.add_argument("--timeout", type=float, help="seconds to wait at most (with --wait)")
+    sweep.add_argument("--sort", help="results order: a metric id, '-' for descending")
+    sweep.add_argument("--metrics", help="comma-separated metric ids to show (default: all)")
+    sweep.set_defaults(func=cmd_sweep)
 
     openapi = sub.add_parser("openapi", help="print the API's OpenAPI document (JSON)")
     openapi.set_defaults(func=cmd_openapi)
@@ -644,6 +947,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # httpx logs every request at INFO: a wait that polls would print a line per poll.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     if args.command in ("users", "keys", "projects", "login-link"):
         try:

@@ -237,6 +237,8 @@ class OpenedRun:
 
 
 API_KEY_ENV = "GAPWATCH_API_KEY"
+# The statuses a run does not leave by itself.
+ENDED_STATUSES = frozenset({"succeeded", "failed", "cancelled", "crashed"})
 
 
 class GapwatchClient:
@@ -360,8 +362,10 @@ class GapwatchClient:
         timeout_s: float | None = 600.0,
         stall_s: float | None = None,
         poll_s: float = 0.5,
+        on_poll: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
-        """Poll until the run is succeeded, failed, cancelled or crashed.
+        """Poll until the run is succeeded, failed, cancelled or crashed; `on_poll` sees the
+        run as each poll finds it (a progress bar).
 
         Raises:
             TimeoutError: `timeout_s` passed (None: no overall bound), or the run's status and
@@ -373,7 +377,9 @@ class GapwatchClient:
         last: tuple[Any, Any] | None = None
         while True:
             run = self.get_run(run_id)
-            if run["status"] in ("succeeded", "failed", "cancelled", "crashed"):
+            if on_poll is not None:
+                on_poll(run)
+            if run["status"] in ENDED_STATUSES:
                 return run
             now = time.monotonic()
             state = (run["status"], run["progress"]["step"])
@@ -387,6 +393,27 @@ class GapwatchClient:
                     f"({run['status']} at step {run['progress']['step']})"
                 )
             time.sleep(poll_s)
+
+    # --- sweeps ---------------------------------------------------------------------------
+
+    def create_sweep(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a sweep (`{"base": <run spec>, "axes": {path: [values]}, "method",
+        "budget", "seed", "name", "project"}`): its runs are queued at once. Returns the sweep
+        as the API shows it, with `run_ids` and `progress`."""
+        return self._request("POST", "/sweeps", json=dict(body))
+
+    def get_sweep(self, sweep_id: int) -> dict[str, Any]:
+        return self._request("GET", f"/sweeps/{sweep_id}")
+
+    def definitions(self) -> list[dict[str, Any]]:
+        """Every derived metric: id, label, definition, formula, direction, unit, headline."""
+        return self._request("GET", "/definitions")
+
+    def sweep_results(self, sweep_id: int, *, sort: str | None = None) -> dict[str, Any]:
+        """One row per configuration: each headline metric's mean, 95% CI half width and n
+        over the configuration's succeeded runs."""
+        params = {"sort": sort} if sort else None
+        return self._request("GET", f"/sweeps/{sweep_id}/results", params=params)
 
     # --- results --------------------------------------------------------------------------
 

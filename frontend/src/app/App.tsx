@@ -13,6 +13,8 @@ import { RunPage } from "../features/run/RunPage";
 import { RunsPage } from "../features/runs/RunsPage";
 import { SettingsPage } from "../features/settings/SettingsPage";
 import { SignInPage } from "../features/sign-in/SignInPage";
+import { SweepPage } from "../features/sweeps/SweepPage";
+import { SweepsPage } from "../features/sweeps/SweepsPage";
 import { NotFoundPage } from "./NotFoundPage";
 import { useTheme } from "./theme";
 
@@ -46,6 +48,8 @@ export function App() {
               <Route path="/runs/new" element={<NewRunPage />} />
               <Route path="/runs/:runId" element={<RunPage />} />
               <Route path="/compare" element={<ComparePage />} />
+              <Route path="/sweeps" element={<SweepsPage />} />
+              <Route path="/sweeps/:sweepId" element={<SweepPage />} />
               <Route path="/settings" element={<SettingsPage />} />
               <Route path="*" element={<NotFoundPage />} />
             </Route>
@@ -68,6 +72,9 @@ function AppNav() {
         </NavLink>
         <NavLink to="/runs/new">New run</NavLink>
         <NavLink to="/compare">Compare</NavLink>
+        <NavLink to="/sweeps" data-testid="nav-sweeps">
+          Sweeps
+        </NavLink>
       </nav>
       <UserMenu me={me} />
     </>
