@@ -50,6 +50,7 @@ def document(api) -> dict[str, Any]:
         ("metrics-ingest", {400, 401, 403, 409, 413, 422, 503}),
         ("runs-compare", {400, 401, 404, 422, 503}),
         ("runs-live", {400, 401, 404, 422, 429, 503}),
+        ("runs-live-many", {400, 401, 404, 422, 429, 503}),
         ("users-list", {400, 401, 403, 503}),
         ("auth-sign-in", {400, 401, 413, 422, 429, 503}),
         ("auth-sessions", {400, 401, 403, 503}),
@@ -172,6 +173,16 @@ def test_the_live_streams_errors_are_documented_json(api, anonymous, document) -
         (anonymous.get("/api/v1/runs/1/live"), 401),
         (api.get("/api/v1/runs/987654321/live"), 404),
         (api.get(f"/api/v1/runs/{2**63}/live"), 422),
+    ]:
+        assert response.status_code == status, response.text
+        assert response.headers["content-type"] == "application/json"
+        assert str(status) in documented
+    # The compare page's one stream of several runs answers its errors the same way.
+    documented = _operations(document)["runs-live-many"]["responses"]
+    for response, status in [
+        (anonymous.get("/api/v1/live", params={"runs": "1"}), 401),
+        (api.get("/api/v1/live", params={"runs": "987654321"}), 404),
+        (api.get("/api/v1/live", params={"runs": "1,x"}), 422),
     ]:
         assert response.status_code == status, response.text
         assert response.headers["content-type"] == "application/json"

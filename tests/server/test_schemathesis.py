@@ -56,7 +56,7 @@ WORKER_OPERATIONS = frozenset({"runs-claim"})
 # Left out: the live stream of a real run does not end while the run runs, and its poller would
 # share the test's one database connection from another thread (its error answers are checked
 # in test_openapi_answers.py, its stream in tests/integration/test_live_stream.py).
-SPARED = frozenset({"runs-live"})
+SPARED = frozenset({"runs-live", "runs-live-many"})
 
 
 def _request(client: TestClient, case: Any) -> Any:

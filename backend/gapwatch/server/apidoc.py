@@ -90,10 +90,12 @@ EXTRA: dict[str, frozenset[int]] = {
     "auth-sessions": frozenset({403}),  # a key narrowed to a project or role
     "users-list": frozenset({403}),  # administrators only
     "runs-create": frozenset({404}),  # the spec's project
+    "sweeps-create": frozenset({404}),  # the sweep's project
     "runs-init": frozenset({404, 409}),  # the project; a client_key of a cancelled run
     "keys-create": frozenset({404}),  # the key's project
     "runs-compare": frozenset({404}),  # a run or group the caller cannot see
     "runs-live": frozenset({429}),  # live streams per user and per process (live/service.py)
+    "runs-live-many": frozenset({404, 429}),  # a run the caller cannot see; the stream caps
     "runs-resume": frozenset({409}),
     "runs-cancel": frozenset({409}),
     "runs-retry": frozenset({409}),  # only a failed or cancelled engine run

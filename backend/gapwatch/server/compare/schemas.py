@@ -11,11 +11,19 @@ Number = float | None
 
 
 class Spread(BaseModel):
-    """One metric across the compared runs."""
+    """One metric across the compared runs: over the runs where it is defined, only."""
 
     mean: Number
     std: Number = Field(description="Sample standard deviation (n − 1); null for one run.")
-    n: int = Field(description="Runs where the metric is defined.")
+    n: int = Field(
+        description="Runs that contribute to this number: those where it is defined (a run "
+        "cancelled before its first task ended contributes none), so n differs per number."
+    )
+    run_ids: list[int] = Field(description="The n runs that contribute, in run_ids order.")
+    provisional: bool = Field(
+        description="A contributing run has not ended (queued or running): the number may "
+        "still change."
+    )
 
 
 class WindowSpread(Spread):
@@ -35,6 +43,10 @@ class SummarySpread(BaseModel):
     wc_acc: Spread
     wf: list[WindowSpread]
     wp: list[WindowSpread]
+    metrics: dict[str, Spread] = Field(
+        description="Every registry metric of the summaries by id (GET /api/v1/definitions), "
+        "each over the runs that have it."
+    )
 
 
 class AlignedSeries(BaseModel):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -21,8 +23,7 @@ from gapwatch.server.compare.schemas import (
 )
 from gapwatch.server.errors import GapwatchError, NotFound
 from gapwatch.server.metrics import service as metrics_service
-from gapwatch.server.models import Run
-from gapwatch.server.runs.listing import record_headlines
+from gapwatch.server.models import Run, RunStatus
 from gapwatch.server.runs.schemas import RunRead
 from gapwatch.server.summaries import service as summaries
 from gapwatch.server.summaries.schemas import RunSummary
@@ -57,30 +58,47 @@ def select_runs(
     return runs
 
 
-def _spread(values: list[float | None]) -> dict[str, float | int | None]:
+def defined(value: float | None) -> bool:
+    """Whether a run's number exists (None and NaN are a number the run does not have)."""
+    return value is not None and not math.isnan(value)
+
+
+def spread(values: Sequence[float | None], runs: Sequence[Run]) -> dict[str, Any]:
+    """Mean ± std of one number over the runs where it is defined (`values` in `runs` order):
+    n and run_ids name those runs, per number; provisional if one of them has not ended."""
+    contributing = [run for run, value in zip(runs, values, strict=True) if defined(value)]
     s = across_runs(values)
     return {
         "mean": summaries.num(s.mean),
         "std": summaries.num(s.std),
-        "n": s.n,
+        "n": len(contributing),
+        "run_ids": [run.id for run in contributing],
+        "provisional": any(not RunStatus(run.status).is_terminal for run in contributing),
     }
 
 
-def _summary_spread(items: list[RunSummary], windows: Sequence[int]) -> SummarySpread:
+def _summary_spread(
+    items: list[RunSummary], runs: Sequence[Run], windows: Sequence[int]
+) -> SummarySpread:
     fields = (
         "acc", "bwt", "fwt", "forgetting", "forgetting_from_learned",
         "learning_accuracy", "min_acc", "wc_acc",
     )  # fmt: skip
-    scalar = {f: Spread(**_spread([getattr(s, f).value for s in items])) for f in fields}
+    scalar = {f: Spread(**spread([getattr(s, f).value for s in items], runs)) for f in fields}
 
     def windowed(name: str) -> list[WindowSpread]:
         out = []
         for index, w in enumerate(windows):
             values = [getattr(s, name).windows[index].value for s in items]
-            out.append(WindowSpread(w=w, **_spread(values)))
+            out.append(WindowSpread(w=w, **spread(values, runs)))
         return out
 
-    return SummarySpread(**scalar, wf=windowed("wf"), wp=windowed("wp"))
+    ids = list(dict.fromkeys(key for item in items for key in item.metrics))
+    metrics = {
+        key: Spread(**spread([m.value if (m := s.metrics.get(key)) else None for s in items], runs))
+        for key in ids
+    }
+    return SummarySpread(**scalar, wf=windowed("wf"), wp=windowed("wp"), metrics=metrics)
 
 
 def _aligned(
@@ -133,13 +151,12 @@ def compare(
 ) -> Comparison:
     """Summaries side by side, their spread, and `keys` of every run on a shared step axis."""
     runs = select_runs(session, caller, ids, group)
-    record_headlines(session, [run for run in runs if run.headline_at is None], cache)
     items = [summaries.summarize(session, run, cache, windows) for run in runs]
     return Comparison(
         run_ids=[run.id for run in runs],
         runs=[RunRead.from_row(run) for run in runs],
         group=group,
         summaries=items,
-        spread=_summary_spread(items, windows),
+        spread=_summary_spread(items, runs, windows),
         series=[_aligned(session, runs, key, start, end, points) for key in keys],
     )

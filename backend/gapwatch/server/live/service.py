@@ -1,4 +1,5 @@
-"""One poller per API process serves every open live stream (GET /runs/{id}/live).
+"""One poller per API process serves every open live stream (GET /runs/{id}/live, and
+GET /live?runs=1,2,3, one stream for several runs).
 
 Each stream used to poll the database itself, a second apart, in a thread and a session of its
 own: 150 open run pages were 150 query sets a second and slowed every other request. Now the
@@ -7,6 +8,9 @@ and boundary events stored) in ONE statement a second and hands each stream the 
 run (asyncio, no thread or connection per stream). Every `ACCESS_RECHECK_S` it checks, in two
 statements for all streams together, that each watcher's credential still holds and that they
 may still read the run's project; a stream whose run is gone or whose reader lost access ends.
+
+A stream of several runs counts as one stream, sends the frames of each of its runs, and ends
+once every one of them has ended (or is gone).
 
 Streams are capped per user and per process (`max_streams_per_user`, `max_streams`): one more is
 a 429 with Retry-After, which the dashboard answers by polling the run instead.
@@ -18,7 +22,7 @@ import asyncio
 import logging
 import math
 from collections import Counter, deque
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +57,7 @@ DATABASE_DOWN = b": the database is unavailable; retrying\n\n"
 class Snapshot:
     """A run's state as its streams send it: one encoded frame shared by all its streams."""
 
+    run_id: int
     state: tuple[Any, ...]
     frame: bytes
     terminal: bool
@@ -64,27 +69,42 @@ def frame(event: LiveRunEvent) -> bytes:
 
 
 class Subscriber:
-    """One open stream: what it still has to send, and whether it must end."""
+    """One open stream of one run or several: what it still has to send, and whether it must
+    end."""
 
-    def __init__(self, caller: Principal, run_id: int) -> None:
+    def __init__(self, caller: Principal, run_ids: Sequence[int]) -> None:
         self.caller = caller
-        self.run_id = run_id
+        self.run_ids = tuple(dict.fromkeys(run_ids))
         self._pending: deque[Snapshot | bytes] = deque()
-        self._last_state: tuple[Any, ...] | None = None
+        self._last_state: dict[int, tuple[Any, ...]] = {}
+        # The runs whose frames this stream still sends: it ends once none is left.
+        self._open = set(self.run_ids)
         self._wake = asyncio.Event()
         self.ended = False
 
     def deliver(self, snapshot: Snapshot) -> None:
-        """Queue the run's state unless this stream sent it already; a state that was not
-        sent yet is replaced (a slow reader gets the latest, not a backlog)."""
-        if snapshot.state == self._last_state or self.ended:
+        """Queue the run's state unless this stream sent it already; a state of that run that
+        was not sent yet is replaced (a slow reader gets the latest, not a backlog). After a
+        terminal state the run sends nothing more."""
+        run_id = snapshot.run_id
+        if self.ended or run_id not in self._open or snapshot.state == self._last_state.get(run_id):
             return
-        self._last_state = snapshot.state
-        if self._pending and isinstance(self._pending[-1], Snapshot):
-            self._pending[-1] = snapshot
+        self._last_state[run_id] = snapshot.state
+        for index, item in enumerate(self._pending):
+            if isinstance(item, Snapshot) and item.run_id == run_id:
+                self._pending[index] = snapshot
+                break
         else:
             self._pending.append(snapshot)
         self._wake.set()
+        if snapshot.terminal:
+            self.run_ended(run_id)
+
+    def run_ended(self, run_id: int) -> None:
+        """`run_id` sends nothing more (it ended, or is gone); the stream ends after its last."""
+        self._open.discard(run_id)
+        if not self._open:
+            self.end()
 
     def notify(self, comment: bytes) -> None:
         """Queue a comment line (a notice for people reading the raw stream)."""
@@ -147,8 +167,9 @@ class LivePoller:
         """Streams open now."""
         return sum(self._per_user.values())
 
-    def subscribe(self, caller: Principal, run_id: int) -> Subscriber:
-        """A new stream of `run_id` for `caller` (who may read it: the endpoint checked).
+    def subscribe(self, caller: Principal, *run_ids: int) -> Subscriber:
+        """A new stream of `run_ids` for `caller` (who may read them: the endpoint checked).
+        One stream, however many runs.
 
         Raises:
             TooManyRequests: The process or the caller's user holds the most streams allowed.
@@ -168,16 +189,15 @@ class LivePoller:
                 f"page, or try again in {STREAM_RETRY_AFTER_S:g} s",
                 retry_after_s=STREAM_RETRY_AFTER_S,
             )
-        subscriber = Subscriber(caller, run_id)
-        self._by_run.setdefault(run_id, set()).add(subscriber)
+        subscriber = Subscriber(caller, run_ids)
         self._per_user[caller.user_id] += 1
-        snapshot = self._snapshots.get(run_id)
-        if snapshot is not None:
-            subscriber.deliver(snapshot)  # the state of the last poll, at once
-            if snapshot.terminal:
-                subscriber.end()
-        else:
-            self._kick.set()  # a run not watched yet: poll early
+        for run_id in subscriber.run_ids:
+            self._by_run.setdefault(run_id, set()).add(subscriber)
+            snapshot = self._snapshots.get(run_id)
+            if snapshot is not None:
+                subscriber.deliver(snapshot)  # the state of the last poll, at once
+            else:
+                self._kick.set()  # a run not watched yet: poll early
         if self._database_down:
             subscriber.notify(DATABASE_DOWN)
         if self._task is None or self._task.done():
@@ -188,16 +208,21 @@ class LivePoller:
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         """Free the stream's slot (idempotent)."""
-        watchers = self._by_run.get(subscriber.run_id)
-        if watchers is None or subscriber not in watchers:
+        subscribed = False
+        for run_id in subscriber.run_ids:
+            watchers = self._by_run.get(run_id)
+            if watchers is None or subscriber not in watchers:
+                continue
+            subscribed = True
+            watchers.discard(subscriber)
+            if not watchers:
+                del self._by_run[run_id]
+                self._snapshots.pop(run_id, None)
+        if not subscribed:
             return
-        watchers.discard(subscriber)
         self._per_user[subscriber.caller.user_id] -= 1
         if self._per_user[subscriber.caller.user_id] <= 0:
             del self._per_user[subscriber.caller.user_id]
-        if not watchers:
-            del self._by_run[subscriber.run_id]
-            self._snapshots.pop(subscriber.run_id, None)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -223,7 +248,7 @@ class LivePoller:
         known = {run_id: snapshot.state for run_id, snapshot in self._snapshots.items()}
         recheck = now - self._last_access_check >= self.access_recheck_s
         readers = (
-            {(s.caller, s.run_id) for watchers in self._by_run.values() for s in watchers}
+            {(s.caller, run_id) for run_id, watchers in self._by_run.items() for s in watchers}
             if recheck
             else set()
         )
@@ -243,7 +268,7 @@ class LivePoller:
                 continue  # every stream of it closed meanwhile
             if run_id not in states:  # deleted
                 for subscriber in watchers:
-                    subscriber.end()
+                    subscriber.run_ended(run_id)
                 continue
             snapshot = states[run_id] or self._snapshots.get(run_id)
             if snapshot is None:
@@ -251,11 +276,9 @@ class LivePoller:
             self._snapshots[run_id] = snapshot
             for subscriber in watchers:
                 if (subscriber.caller, run_id) in denied:
-                    subscriber.end()
+                    subscriber.end()  # the whole stream: its reader lost access
                     continue
                 subscriber.deliver(snapshot)
-                if snapshot.terminal:
-                    subscriber.end()
 
     def _failed(self, error: Exception) -> None:
         if database_unavailable(error):
@@ -291,7 +314,9 @@ class LivePoller:
                     states[run_id] = None
                     continue
                 event = LiveRunEvent(run=RunRead.from_row(run), points=points, events=events)
-                states[run_id] = Snapshot(state, frame(event), RunStatus(run.status).is_terminal)
+                states[run_id] = Snapshot(
+                    run_id, state, frame(event), RunStatus(run.status).is_terminal
+                )
             readers = [(caller, run_id) for caller, run_id in readers if run_id in rows]
             projects = {run_id: rows[run_id][0].project_id for _, run_id in readers}
             allowed = access.still_readable(

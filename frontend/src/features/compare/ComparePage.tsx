@@ -1,8 +1,10 @@
 // /compare?runs=1,2,3 or ?groups=a,b — runs side by side: for each task one chart with every
-// strategy (or group) as mean ± std across its runs, and the summary numbers in one table.
+// strategy (or group) as mean ± std across its runs, and the summary numbers in one table. While
+// a run is queued or running the page follows all of them over one live stream.
 import "../run/run.css";
 import "./compare.css";
 
+import { useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 
@@ -12,14 +14,19 @@ import { formatRange, parseRange, pointsForWidth, type StepRange } from "../../c
 import { TimeSeriesChart } from "../../charts/TimeSeriesChart";
 import { useElementWidth } from "../../charts/useElementWidth";
 import { ZoomHint } from "../../charts/ZoomHint";
-import { StatusBadge } from "../../components/StatusBadge";
+import { ProgressBar } from "../../components/ProgressBar";
+import { isActiveStatus, StatusBadge } from "../../components/StatusBadge";
 import { accKey, visibleRange } from "../run/runSeries";
+import { progressFraction, progressText } from "./compareLive";
 import {
   compareChart,
   compareColumns,
+  compareMetrics,
   comparedTasks,
   groupRuns,
   parseSelection,
+  plannedIterations,
+  runColors,
   runDetail,
   runLabel,
   type Selection,
@@ -28,8 +35,15 @@ import {
 } from "./compareModel";
 import { CompareSettingsTable } from "./CompareSettingsTable";
 import { CompareSummaryTable } from "./CompareSummaryTable";
-import { MAX_COMPARED_RUNS, useComparison, useEventsOf, useSelectedRuns } from "./queries";
+import {
+  MAX_COMPARED_RUNS,
+  useComparison,
+  useDefinitions,
+  useEventsOf,
+  useSelectedRuns,
+} from "./queries";
 import { RunPicker } from "./RunPicker";
+import { useCompareLive } from "./useCompareLive";
 
 const ACCURACY_RANGE = [0, 100] as const;
 
@@ -57,6 +71,27 @@ type SomeSelection = Exclude<Selection, { kind: "none" }>;
 
 function Comparison({ selection }: { readonly selection: SomeSelection }) {
   const { runs: allRuns, error } = useSelectedRuns(selection);
+  const queryClient = useQueryClient();
+  const fetched = useMemo(() => allRuns?.slice(0, MAX_COMPARED_RUNS), [allRuns]);
+  const firstId = fetched?.[0]?.id;
+  const live = useMemo(() => {
+    const refresh = () => {
+      void queryClient.invalidateQueries({ queryKey: ["compare"] });
+      if (firstId !== undefined) {
+        void queryClient.invalidateQueries({ queryKey: ["run", firstId, "events"] });
+      }
+    };
+    return {
+      refresh,
+      ended: () => {
+        refresh();
+        // The runs once more: ended, with the numbers stored when they ended.
+        void queryClient.invalidateQueries({ queryKey: ["run"] });
+        void queryClient.invalidateQueries({ queryKey: ["runs", "group"] });
+      },
+    };
+  }, [queryClient, firstId]);
+  const { runs, mode } = useCompareLive(fetched, live);
   const [params, setParams] = useSearchParams();
   const zoomText = params.get("zoom");
   const zoom = useMemo(() => parseRange(zoomText), [zoomText]);
@@ -74,11 +109,19 @@ function Comparison({ selection }: { readonly selection: SomeSelection }) {
     [setParams],
   );
   const resetZoom = useCallback(() => setZoom(null), [setZoom]);
-  const xRange = useMemo(() => visibleRange(zoom, null), [zoom]);
-  const runs = useMemo(() => allRuns?.slice(0, MAX_COMPARED_RUNS), [allRuns]);
+  const planned = useMemo(() => plannedIterations(runs ?? []), [runs]);
+  const xRange = useMemo(() => visibleRange(zoom, planned), [zoom, planned]);
   const runIds = useMemo(() => (runs ?? []).map((r) => r.id), [runs]);
+  // Compared by id, every run has its own colour (slots 0…n−1) and the groups' means the next.
+  const colors = useMemo(
+    () => (selection.kind === "runs" ? runColors(runs ?? []) : undefined),
+    [runs, selection.kind],
+  );
   const groups = useMemo(
-    () => groupRuns(runs ?? [], selection.kind === "groups" ? "group" : "strategy"),
+    () =>
+      selection.kind === "groups"
+        ? groupRuns(runs ?? [], "group")
+        : groupRuns(runs ?? [], "strategy", (runs ?? []).length),
     [runs, selection.kind],
   );
   const events = useEventsOf(runIds[0]);
@@ -98,18 +141,37 @@ function Comparison({ selection }: { readonly selection: SomeSelection }) {
     if (answered) setSummariesSeen(answered);
   }, [answered]);
 
-  const labels = useMemo(() => new Map((runs ?? []).map((r) => [r.id, runLabel(r)])), [runs]);
+  const labels = useMemo(
+    () =>
+      new Map(
+        (runs ?? []).map((r) => [r.id, selection.kind === "runs" ? runDetail(r) : runLabel(r)]),
+      ),
+    [runs, selection.kind],
+  );
   const charts = useMemo(() => {
     const data = comparison.data;
     if (!data) return [];
     const byKey = new Map(data.series.map((s) => [s.key, s]));
-    return tasks.map((j) => compareChart(byKey.get(accKey(j)), data.run_ids, groups, points, labels));
-  }, [comparison.data, tasks, groups, points, labels]);
+    return tasks.map((j) =>
+      compareChart(byKey.get(accKey(j)), data.run_ids, groups, points, labels, colors),
+    );
+  }, [comparison.data, tasks, groups, points, labels, colors]);
+  // Accuracy points drawn in all charts: tests and people watching see the curves grow.
+  const pointsDrawn = useMemo(
+    () =>
+      (comparison.data?.series ?? []).reduce(
+        (sum, s) => sum + s.values.reduce((n, row) => n + row.filter((v) => v !== null).length, 0),
+        0,
+      ),
+    [comparison.data],
+  );
   const summaries = useMemo(
     () => new Map<number, RunSummary>((comparison.data?.summaries ?? []).map((s) => [s.run_id, s])),
     [comparison.data],
   );
   const runsById = useMemo(() => new Map<number, RunRead>((runs ?? []).map((r) => [r.id, r])), [runs]);
+  const definitions = useDefinitions();
+  const metrics = useMemo(() => compareMetrics(definitions.data ?? []), [definitions.data]);
   const columns = useMemo(
     () => compareColumns(runs ?? [], groups, selection.kind),
     [runs, groups, selection.kind],
@@ -129,22 +191,36 @@ function Comparison({ selection }: { readonly selection: SomeSelection }) {
     tasksKnown === nTasks;
   return (
     <>
-      <CompareRuns runs={runs} groups={groups} truncated={(allRuns?.length ?? 0) > runs.length} />
+      <CompareRuns
+        runs={runs}
+        groups={groups}
+        colors={colors}
+        live={mode}
+        truncated={(allRuns?.length ?? 0) > runs.length}
+      />
       {comparison.isError && (
         <p className="error">Could not compare: {comparison.error.message}</p>
       )}
       {comparison.data && (
         <section className="run-section" aria-labelledby="compare-summary-heading">
           <h2 id="compare-summary-heading">Summary</h2>
-          <CompareSummaryTable columns={columns} summaries={summaries} runs={runsById} />
+          {definitions.isError && (
+            <p className="error">Could not load the metric definitions: {definitions.error.message}</p>
+          )}
+          <CompareSummaryTable
+            metrics={metrics}
+            columns={columns}
+            summaries={summaries}
+            runs={runsById}
+          />
         </section>
       )}
-      {runs.length > 1 && <CompareSettingsTable runs={runs} />}
+      {runs.length > 1 && <CompareSettingsTable runs={runs} colors={colors} />}
       <section className="run-section" aria-labelledby="compare-accuracy-heading">
         <div className="section-head">
           <h2 id="compare-accuracy-heading">Accuracy on each task</h2>
           <ZoomHint zoom={zoom} onReset={resetZoom} />
-          <GroupLegend groups={groups} />
+          <GroupLegend groups={groups} runs={runs} colors={colors} />
         </div>
         {schedule === false && (
           <p className="muted chart-note">
@@ -162,6 +238,7 @@ function Comparison({ selection }: { readonly selection: SomeSelection }) {
           className="accuracy-grid"
           data-testid="compare-charts"
           data-ready={ready ? "true" : "false"}
+          data-points={pointsDrawn}
         >
           {charts.map((chart, j) => (
             <TimeSeriesChart
@@ -191,37 +268,74 @@ function Comparison({ selection }: { readonly selection: SomeSelection }) {
   );
 }
 
-/** The compared runs, by group, each linking to its page. */
+/** The compared runs, by group, each linking to its page, with its status and progress. */
 function CompareRuns({
   runs,
   groups,
+  colors,
+  live,
   truncated,
 }: {
   readonly runs: readonly RunRead[];
   readonly groups: readonly RunGroup[];
+  readonly colors: ReadonlyMap<number, string> | undefined;
+  readonly live: "stream" | "polling" | "off";
   readonly truncated: boolean;
 }) {
   const byId = new Map(runs.map((r) => [r.id, r]));
   return (
-    <section className="compare-runs" aria-label="Compared runs">
+    <section className="compare-runs" aria-label="Compared runs" data-live={live}>
       {groups.map((group) => (
         <div key={group.key} className="compare-run-group">
-          <span className="compare-swatch" style={{ background: `var(${group.colorVar})` }} />
+          {!colors && (
+            <span className="compare-swatch" style={{ background: `var(${group.colorVar})` }} />
+          )}
           <strong>{group.label}</strong>
           {group.runIds.map((id) => {
             const run = byId.get(id)!;
+            const progress = progressText(run);
             return (
-              <span key={id} className="compare-run">
+              <span key={id} className="compare-run" data-testid={`compare-run-${id}`}>
+                {colors && (
+                  <span
+                    className="compare-swatch"
+                    data-testid={`compare-run-swatch-${id}`}
+                    data-color={colors.get(id)}
+                    style={{ background: `var(${colors.get(id)})` }}
+                  />
+                )}
                 <Link to={`/runs/${id}`} data-testid={`compare-run-link-${id}`}>
                   {runLabel(run)}
                 </Link>{" "}
                 <span className="muted">{runDetail(run)}</span>{" "}
-                {run.status !== "succeeded" && <StatusBadge status={run.status} />}
+                <span data-testid={`compare-run-status-${id}`} data-status={run.status}>
+                  <StatusBadge status={run.status} />
+                </span>
+                {progress && (
+                  <span
+                    className="compare-run-progress"
+                    data-testid={`compare-run-progress-${id}`}
+                    data-step={run.progress.step}
+                  >
+                    {(isActiveStatus(run.status) || run.progress.total != null) && (
+                      <ProgressBar
+                        fraction={progressFraction(run)}
+                        label={`run ${id}: ${progress}`}
+                      />
+                    )}
+                    <span className="muted">{progress}</span>
+                  </span>
+                )}
               </span>
             );
           })}
         </div>
       ))}
+      {live !== "off" && (
+        <p className="muted compare-live-note" data-testid="compare-live">
+          {live === "stream" ? "Live: following the runs as they train." : "Live: checking every 2 s."}
+        </p>
+      )}
       {truncated && (
         <p className="muted">Only the first {MAX_COMPARED_RUNS} runs are compared.</p>
       )}
@@ -229,18 +343,45 @@ function CompareRuns({
   );
 }
 
-function GroupLegend({ groups }: { readonly groups: readonly RunGroup[] }) {
+/** What each line is: compared by id, every run in its colour and each group's mean; compared by
+ * group, each group. */
+function GroupLegend({
+  groups,
+  runs,
+  colors,
+}: {
+  readonly groups: readonly RunGroup[];
+  readonly runs: readonly RunRead[];
+  readonly colors: ReadonlyMap<number, string> | undefined;
+}) {
   return (
-    <ul className="chart-legend compare-legend">
-      {groups.map((group) => (
-        <li key={group.key}>
-          <span className="chart-legend-swatch" style={{ background: `var(${group.colorVar})` }} />
-          <span className="chart-legend-label">
-            {group.label}
-            {group.runIds.length > 1 && ` (mean ± std of ${group.runIds.length} runs)`}
-          </span>
-        </li>
-      ))}
+    <ul className="chart-legend compare-legend" data-testid="compare-legend">
+      {colors &&
+        runs.map((run) => (
+          <li key={`run:${run.id}`} data-run={run.id}>
+            <span
+              className="chart-legend-swatch"
+              data-color={colors.get(run.id)}
+              style={{ background: `var(${colors.get(run.id)})` }}
+            />
+            <span className="chart-legend-label">{runDetail(run)}</span>
+          </li>
+        ))}
+      {groups
+        .filter((group) => !colors || group.runIds.length > 1)
+        .map((group) => (
+          <li key={group.key} data-group={group.key}>
+            <span
+              className="chart-legend-swatch"
+              data-color={group.colorVar}
+              style={{ background: `var(${group.colorVar})` }}
+            />
+            <span className="chart-legend-label">
+              {group.label}
+              {group.runIds.length > 1 && ` (mean ± std of ${group.runIds.length} runs)`}
+            </span>
+          </li>
+        ))}
     </ul>
   );
 }

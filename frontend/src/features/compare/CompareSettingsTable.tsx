@@ -4,13 +4,20 @@ import { useState } from "react";
 
 import type { RunRead } from "../../api/client";
 import { MISSING } from "../../components/format";
-import { runLabel, settingDifferences } from "./compareModel";
+import { runDetail, runLabel, settingDifferences } from "./compareModel";
 
 // More rows than this wait behind a "show more" (an engine run and a loop run differ in every
 // setting).
 const ROWS_SHOWN = 20;
 
-export function CompareSettingsTable({ runs }: { readonly runs: readonly RunRead[] }) {
+export function CompareSettingsTable({
+  runs,
+  colors,
+}: {
+  readonly runs: readonly RunRead[];
+  /** Each run's colour, where runs are compared by id (as in the charts and summary). */
+  readonly colors?: ReadonlyMap<number, string>;
+}) {
   const rows = settingDifferences(runs);
   const [showAll, setShowAll] = useState(false);
   const shown = showAll ? rows : rows.slice(0, ROWS_SHOWN);
@@ -31,11 +38,14 @@ export function CompareSettingsTable({ runs }: { readonly runs: readonly RunRead
                 <th scope="col">setting</th>
                 {runs.map((run) => (
                   <th key={run.id} scope="col">
-                    {runLabel(run)}
-                    <span className="muted compare-column-note">
-                      #{run.id}
-                      {run.spec === null && " · own loop"}
-                    </span>
+                    {colors?.has(run.id) && (
+                      <span
+                        className="compare-swatch"
+                        style={{ background: `var(${colors.get(run.id)})` }}
+                      />
+                    )}
+                    {runDetail(run)}
+                    <span className="muted compare-column-note">{runLabel(run)}</span>
                   </th>
                 ))}
               </tr>

@@ -2,18 +2,23 @@ import { describe, expect, it } from "vitest";
 
 import type { RunRead, RunSummary, Schemas } from "../../api/client";
 import {
-  COMPARE_METRICS,
   compareCell,
   compareChart,
   compareColumns,
+  compareMetrics,
   comparedTasks,
+  formatMetric,
+  type MetricDefinition,
   groupRuns,
   loopAxes,
   parseSelection,
+  plannedIterations,
+  runColors,
   runDetail,
   runSettings,
   sameSchedule,
   settingDifferences,
+  storedNumber,
 } from "./compareModel";
 
 type AlignedSeries = Schemas["AlignedSeries"];
@@ -31,7 +36,9 @@ function run(id: number, strategy: string, group: string | null, iterations = 30
       strategy: { name: strategy },
       training: { iterations_per_task: iterations },
     },
-    headline: { acc: 0.5, min_acc: 0.2, wc_acc: 0.3, mean_gap_depth: id / 10 },
+    headline: { acc: 0.5, min_acc: 0.2, wc_acc: 0.3, gap_depth: id / 10 },
+    status: "succeeded",
+    progress: { step: 0, total: null, fraction: null },
   } as unknown as RunRead;
 }
 
@@ -60,6 +67,19 @@ describe("groupRuns", () => {
     expect(groups.map((g) => [g.key, g.runIds, g.colorVar])).toEqual([
       ["er", [1, 3, 4], "--series-0"],
       ["finetune", [2], "--series-1"],
+    ]);
+  });
+
+  it("starts the groups' colours after the runs' own when runs are compared by id", () => {
+    expect(groupRuns(runs, "strategy", runs.length).map((g) => g.colorVar)).toEqual([
+      "--series-4",
+      "--series-5",
+    ]);
+    expect([...runColors(runs).values()]).toEqual([
+      "--series-0",
+      "--series-1",
+      "--series-2",
+      "--series-3",
     ]);
   });
 
@@ -123,29 +143,91 @@ describe("compareChart", () => {
     expect(lower[0]).toBeCloseTo(80 - Math.SQRT2 * 10);
   });
 
+  it("draws each run in its own colour when given, the group mean in the group's", () => {
+    const runs = [run(1, "er", null), run(3, "er", null), run(2, "finetune", null)];
+    const colors = runColors(runs);
+    const own = compareChart(aligned, [1, 3, 2], groupRuns(runs, "strategy", 3), 1000, labels, colors);
+    expect(own.series.map((s) => [s.label, s.colorVar])).toEqual([
+      ["run-1", "--series-0"],
+      ["run-3", "--series-1"],
+      ["er mean", "--series-3"],
+      ["run-2", "--series-2"],
+    ]);
+    expect(own.bands[0]!.colorVar).toBe("--series-3");
+  });
+
+  it("draws the mean of runs in their own colours only where two runs or more cover the step", () => {
+    const runs = [run(1, "er", null), run(3, "er", null)];
+    const ahead: AlignedSeries = { ...aligned, steps: [0, 1, 2], values: [[0.9, 0.8, 0.7], [0.7, null, null]] };
+    const own = compareChart(ahead, [1, 3], groupRuns(runs, "strategy", 2), 1000, labels, runColors(runs));
+    const mean = own.data[3] as (number | null)[];
+    expect(mean[0]).toBeCloseTo(80);
+    expect(mean.slice(1)).toEqual([null, null]); // run 1 alone: its own line, no "mean" over it
+  });
+
   it("copes with a task no run has reached", () => {
     const empty = compareChart(undefined, [1, 3, 2], groups, 1000, labels);
     expect(empty.data[0]).toEqual([]);
   });
 });
 
+// GET /definitions as the registry answers it (the fields the table reads), one non-headline.
+const DEFINITIONS: MetricDefinition[] = [
+  ["acc", "ACC", true, "fraction", true],
+  ["bwt", "BWT", true, "fraction", true],
+  ["wf10", "WF10", false, "fraction", false],
+  ["gap_depth", "Gap depth", false, "fraction", true],
+  ["gap_recovered", "Recovered", true, "share", true],
+].map(([id, label, higher, unit, headline]) => ({
+  id: id as string,
+  label: label as string,
+  definition: `what ${id} means`,
+  formula: `${id} = …`,
+  higher_is_better: higher as boolean,
+  unit: unit as MetricDefinition["unit"],
+  headline: headline as boolean,
+}));
+const METRICS = compareMetrics(DEFINITIONS);
+const metric = (id: string) => METRICS.find((m) => m.id === id)!;
+
+function summaryOf(status: string, metrics: Record<string, number | null>): RunSummary {
+  return {
+    status,
+    metrics: Object.fromEntries(Object.entries(metrics).map(([k, value]) => [k, { value, se: null, n: 1 }])),
+  } as unknown as RunSummary;
+}
+
 describe("compare table", () => {
   const runs = [run(1, "er", "g"), run(2, "er", "g"), run(3, "finetune", "h")];
   const summaries = new Map<number, RunSummary>(
-    runs.map((r, i) => [
-      r.id,
-      {
-        acc: { value: [0.8, 0.6, 0.2][i], definition: "average_accuracy", formula: "ACC" },
-        wf: { windows: [{ w: 10, value: 0.1 * (i + 1) }] },
-      } as unknown as RunSummary,
-    ]),
+    runs.map((r, i) => [r.id, summaryOf("succeeded", { acc: [0.8, 0.6, 0.2][i]!, bwt: -0.1 * (i + 1) })]),
   );
   const byId = new Map(runs.map((r) => [r.id, r]));
   const groups = groupRuns(runs, "strategy");
 
-  it("has a column per run plus a mean ± std column per multi-run strategy", () => {
+  it("has a row per headline metric of the registry, in its order, defined on hover", () => {
+    expect(METRICS.map((m) => m.id)).toEqual(["acc", "bwt", "gap_depth", "gap_recovered"]);
+    expect(metric("gap_depth").title).toContain("what gap_depth means");
+    expect(metric("gap_depth").title).toContain("lower is better");
+    expect(formatMetric(metric("acc"), 0.8123)).toBe("81.23%");
+    expect(formatMetric(metric("bwt"), -0.05)).toBe("−5.00%");
+    expect(formatMetric(metric("gap_recovered"), 2 / 3)).toBe("67%");
+    expect(formatMetric(metric("acc"), null)).toBe("—");
+  });
+
+  it("has a column per run, headed by its id and seed in its own colour, plus a mean ± std column per multi-run strategy", () => {
     const columns = compareColumns(runs, groups, "runs");
-    expect(columns.map((c) => c.label)).toEqual(["run-1", "run-2", "run-3", "er"]);
+    expect(columns.map((c) => [c.label, c.name, c.colorVar])).toEqual([
+      ["#1 · seed 0", "run-1", "--series-0"],
+      ["#2 · seed 0", "run-2", "--series-1"],
+      ["#3 · seed 0", "run-3", "--series-2"],
+      ["er", undefined, groups[0]!.colorVar],
+    ]);
+    // Seeds of one spec no longer share a heading.
+    const seeds = [1, 2, 3].map((id) => ({ ...run(id, "er", "g"), name: "split-digits er", spec: { ...run(id, "er", "g").spec!, seed: id + 10 } }) as RunRead);
+    const headings = compareColumns(seeds, groupRuns(seeds, "strategy", 3), "runs").map((c) => c.label);
+    expect(new Set(headings).size).toBe(headings.length);
+    expect(headings.slice(0, 3)).toEqual(["#1 · seed 11", "#2 · seed 12", "#3 · seed 13"]);
   });
 
   it("has only group columns when groups were compared", () => {
@@ -156,30 +238,56 @@ describe("compare table", () => {
     ]);
   });
 
-  it("fills cells from the summaries and the runs' headline numbers", () => {
+  it("fills cells from the summaries' metrics, else the numbers stored when the run ended", () => {
     const columns = compareColumns(runs, groups, "runs");
-    const acc = COMPARE_METRICS.find((m) => m.id === "acc")!;
-    const depth = COMPARE_METRICS.find((m) => m.id === "mean_gap_depth")!;
-    const wf10 = COMPARE_METRICS.find((m) => m.id === "wf10")!;
-    expect(compareCell(acc, columns[0]!, summaries, byId)).toEqual({ mean: 0.8, std: null, n: 1 });
-    const group = compareCell(acc, columns[3]!, summaries, byId);
+    expect(compareCell(metric("acc"), columns[0]!, summaries, byId)).toEqual({
+      mean: 0.8,
+      std: null,
+      n: 1,
+      runIds: [1],
+      provisional: false,
+    });
+    const group = compareCell(metric("acc"), columns[3]!, summaries, byId);
     expect(group.mean).toBeCloseTo(0.7);
     expect(group.std).toBeCloseTo(Math.SQRT2 * 0.1);
-    expect(compareCell(depth, columns[2]!, summaries, byId).mean).toBeCloseTo(0.3);
-    expect(compareCell(wf10, columns[1]!, summaries, byId).mean).toBeCloseTo(0.2);
+    // No summary metric: the run's stored headline (run() stores gap_depth = id / 10).
+    expect(compareCell(metric("gap_depth"), columns[2]!, new Map(), byId).mean).toBeCloseTo(0.3);
+    expect(storedNumber(summaryOf("running", { gap_depth: 0.07 }), runs[0], "gap_depth")).toBe(0.07);
+    expect(storedNumber(undefined, { ...runs[0]!, headline: null }, "gap_depth")).toBeNull();
   });
 
-  it("lists the metrics the page promises", () => {
-    expect(COMPARE_METRICS.map((m) => m.label)).toEqual([
-      "ACC",
-      "BWT",
-      "Forgetting",
-      "min-ACC",
-      "WC-ACC",
-      "WF10",
-      "WF100",
-      "Mean gap depth",
+  it("counts, per number, the runs that have it, and marks numbers of runs not ended", () => {
+    // Three seeds: one cancelled before a task ended (no numbers), one still running.
+    const seeds = [run(1, "er", "s"), run(2, "er", "s"), run(3, "er", "s")].map((r) => ({ ...r, headline: null }));
+    const sums = new Map<number, RunSummary>([
+      [1, summaryOf("succeeded", { acc: 0.6, bwt: -0.1 })],
+      [2, summaryOf("cancelled", { acc: null, bwt: null })],
+      [3, summaryOf("running", { acc: 0.8, bwt: null })],
     ]);
+    const byRun = new Map(seeds.map((r) => [r.id, r]));
+    const columns = compareColumns(seeds, groupRuns(seeds, "strategy", 3), "runs");
+    const group = columns[3]!;
+    expect(group.isGroup && group.runIds).toEqual([1, 2, 3]);
+    const acc = compareCell(metric("acc"), group, sums, byRun);
+    expect([acc.n, acc.runIds, acc.provisional]).toEqual([2, [1, 3], true]);
+    expect(acc.mean).toBeCloseTo(0.7);
+    const bwt = compareCell(metric("bwt"), group, sums, byRun);
+    expect([bwt.n, bwt.runIds, bwt.provisional, bwt.mean, bwt.std]).toEqual([1, [1], false, -0.1, null]);
+    // A run column is provisional while its run has not ended, and has n = 0 without a number.
+    expect(compareCell(metric("acc"), columns[2]!, sums, byRun).provisional).toBe(true);
+    expect(compareCell(metric("acc"), columns[1]!, sums, byRun)).toMatchObject({ n: 0, mean: null, provisional: false });
+    // The summary's status decides, not a fresher run status the numbers do not reflect yet.
+    const ended = new Map(byRun).set(3, { ...seeds[2]!, status: "succeeded" });
+    expect(compareCell(metric("acc"), group, sums, ended).provisional).toBe(true);
+  });
+});
+
+describe("planned iterations", () => {
+  it("spans the axis over the longest run planned, before any point exists", () => {
+    expect(plannedIterations([run(1, "er", null), run(2, "er", null, 500)])).toBe(2500);
+    const started = { ...run(1, "er", null), progress: { step: 10, total: 1800, fraction: 0.01 } };
+    expect(plannedIterations([started as RunRead])).toBe(1800);
+    expect(plannedIterations([])).toBeNull();
   });
 });
 
@@ -199,7 +307,7 @@ function loop(id: number, config: Record<string, unknown>, name: string | null =
     group: null,
     spec: null,
     config,
-    headline: { acc: 0.6, min_acc: 0.3, wc_acc: 0.4, mean_gap_depth: 0.2 },
+    headline: { acc: 0.6, min_acc: 0.3, wc_acc: 0.4, gap_depth: 0.2 },
   } as unknown as RunRead;
 }
 
@@ -233,9 +341,9 @@ describe("comparing loop runs", () => {
     const runs = [a, b, c];
     const columns = compareColumns(runs, groupRuns(runs, "strategy"), "runs");
     expect(columns.map((c) => [c.label, c.runIds])).toEqual([
-      ["loop-11", [11]],
-      ["loop-12", [12]],
-      ["loop-13", [13]],
+      ["#11 · own loop · seed 0", [11]],
+      ["#12 · own loop · seed 1", [12]],
+      ["#13 · own loop · seed 0", [13]],
       ["own loop · lr=0.01 · optimizer.name=sgd", [11, 12]],
     ]);
   });

@@ -1,6 +1,7 @@
 // runs-compare → the compare page's charts and table. Runs are grouped (by strategy, or by their
 // group when groups were asked for); each group is drawn as its mean with a ± std band across its
-// runs (seeds), over faint lines of the single runs.
+// runs (seeds), over faint lines of the single runs. Compared by id, every run has a colour of its
+// own, the same in the charts, the legend and the heading of its table column.
 import type uPlot from "uplot";
 
 import type { RunRead, RunSummary, Schemas } from "../../api/client";
@@ -8,7 +9,9 @@ import { alignSeries, breakThreshold, type StepSeries } from "../../charts/align
 import { bandEdges } from "../../charts/bands";
 import { m4BucketWidth } from "../../charts/budget";
 import { seriesVar } from "../../charts/color";
+import { percent, signedPercent } from "../../charts/format";
 import { entryText, flattenConfig, jsonText, searchValueText } from "../../components/config";
+import { isActiveStatus, type RunStatus } from "../../components/StatusBadge";
 import { interpolate, meanStd, spreadOf } from "../../charts/stats";
 import type { ChartBand, SeriesStyle } from "../../charts/TimeSeriesChart";
 
@@ -106,9 +109,14 @@ function loopGroup(run: RunRead, axes: readonly string[]): { key: string; label:
  * Groups the runs, in order of first appearance: by their `group` when groups were asked for
  * (a run without one stands alone), else by strategy. A loop run has no strategy: loop runs
  * group by the config entries they differ in (their seeds aside), so that the seeds of one
- * config are drawn as its mean ± std.
+ * config are drawn as its mean ± std. Group i is coloured with series slot `colorOffset + i`
+ * (compared by id, the runs take the first slots: see runColors).
  */
-export function groupRuns(runs: readonly RunRead[], by: "strategy" | "group"): RunGroup[] {
+export function groupRuns(
+  runs: readonly RunRead[],
+  by: "strategy" | "group",
+  colorOffset = 0,
+): RunGroup[] {
   const axes = by === "strategy" ? loopAxes(runs) : [];
   const groups = new Map<string, { label: string; runIds: number[] }>();
   for (const run of runs) {
@@ -126,8 +134,25 @@ export function groupRuns(runs: readonly RunRead[], by: "strategy" | "group"): R
     key,
     label,
     runIds,
-    colorVar: seriesVar(i),
+    colorVar: seriesVar(colorOffset + i),
   }));
+}
+
+/** Each run's own colour, in the order compared: series slots 0, 1, 2, … */
+export function runColors(runs: readonly RunRead[]): Map<number, string> {
+  return new Map(runs.map((run, i) => [run.id, seriesVar(i)]));
+}
+
+/** The iterations the runs plan (the longest), to span the x axis before any point exists. */
+export function plannedIterations(runs: readonly RunRead[]): number | null {
+  const totals = runs.map((run) => {
+    if (run.progress?.total) return run.progress.total;
+    const perTask = run.spec?.training?.iterations_per_task;
+    const tasks = (run.spec?.benchmark as { n_tasks?: unknown } | undefined)?.n_tasks;
+    return typeof perTask === "number" && typeof tasks === "number" ? perTask * tasks : 0;
+  });
+  const most = Math.max(0, ...totals);
+  return most > 0 ? most : null;
 }
 
 export interface CompareChart {
@@ -141,7 +166,9 @@ export interface CompareChart {
  * with a ± std band; a group of one run is just that run's line. Accuracies in percent.
  *
  * `runIds` is the order of `aligned.values` (the comparison's run_ids); `points` the budget the
- * request was made with, to tell M4 bucket spacing from holes.
+ * request was made with, to tell M4 bucket spacing from holes. With `colors` (compared by id),
+ * each run's line has its own colour and the group's mean the group's; else a group's runs are
+ * drawn in the group's colour.
  */
 export function compareChart(
   aligned: AlignedSeries | undefined,
@@ -149,6 +176,7 @@ export function compareChart(
   groups: readonly RunGroup[],
   points: number,
   labels: ReadonlyMap<number, string>,
+  colors?: ReadonlyMap<number, string>,
 ): CompareChart {
   const perRun: (StepSeries | undefined)[] = runIds.map((_, r) => {
     const values = aligned?.values[r];
@@ -183,7 +211,7 @@ export function compareChart(
     if (members.length === 1) {
       columns.push(columnOf(members[0]!));
       const label = labels.get(members[0]!) ?? group.label;
-      series.push({ label, colorVar: group.colorVar, width: 1.5 });
+      series.push({ label, colorVar: colors?.get(members[0]!) ?? group.colorVar, width: 1.5 });
       continue;
     }
     const filled = members.map((id) => {
@@ -194,9 +222,14 @@ export function compareChart(
     for (const id of members) {
       columns.push(columnOf(id));
       const label = labels.get(id) ?? `#${id}`;
-      series.push({ label, colorVar: group.colorVar, width: 1, alpha: 0.3 });
+      const own = colors?.get(id);
+      series.push({ label, colorVar: own ?? group.colorVar, width: 1, alpha: own ? 0.6 : 0.3 });
     }
-    const { mean, std } = meanStd(filled, xs.length);
+    const spread = meanStd(filled, xs.length);
+    // With runs in colours of their own, a "mean" of one run would hide that run's line: the
+    // mean is drawn where two runs or more cover the step.
+    const mean = colors ? spread.mean.map((m, i) => (spread.count[i]! >= 2 ? m : null)) : spread.mean;
+    const std = spread.std;
     columns.push(mean);
     series.push({ label: `${group.label} mean`, colorVar: group.colorVar, width: 2.25 });
     bands.push({ ...bandEdges(mean, std), colorVar: group.colorVar });
@@ -204,81 +237,70 @@ export function compareChart(
   return { data: [xs, ...columns], series, bands };
 }
 
+/** One entry of GET /definitions: a registry metric. */
+export type MetricDefinition = Schemas["Definition"];
+
 /** The compare table's metrics: label, how to print, and where each run's number comes from. */
 export interface CompareMetric {
   readonly id: string;
   readonly label: string;
+  readonly unit: MetricDefinition["unit"];
+  /** A difference that may go either way (printed with its sign). */
   readonly signed: boolean;
+  /** The hover text: definition, formula, which way is better. */
+  readonly title: string;
   readonly pick: (summary: RunSummary | undefined, run: RunRead | undefined) => number | null;
-  readonly definition: (summary: RunSummary | undefined) => string;
 }
 
-const wf = (w: number) => (summary: RunSummary | undefined) =>
-  summary?.wf.windows.find((window) => window.w === w)?.value ?? null;
+// Transfers are differences either way; the other numbers are levels, depths or shares.
+const SIGNED = new Set(["bwt", "fwt"]);
 
-export const COMPARE_METRICS: readonly CompareMetric[] = [
-  {
-    id: "acc",
-    label: "ACC",
-    signed: false,
-    pick: (s) => s?.acc.value ?? null,
-    definition: (s) => (s ? `${s.acc.definition}: ${s.acc.formula}` : ""),
-  },
-  {
-    id: "bwt",
-    label: "BWT",
-    signed: true,
-    pick: (s) => s?.bwt.value ?? null,
-    definition: (s) => (s ? `${s.bwt.definition}: ${s.bwt.formula}` : ""),
-  },
-  {
-    id: "forgetting",
-    label: "Forgetting",
-    signed: true,
-    pick: (s) => s?.forgetting.value ?? null,
-    definition: (s) => (s ? `${s.forgetting.definition}: ${s.forgetting.formula}` : ""),
-  },
-  {
-    id: "min_acc",
-    label: "min-ACC",
-    signed: false,
-    pick: (s) => s?.min_acc.value ?? null,
-    definition: (s) => (s ? `${s.min_acc.definition}: ${s.min_acc.formula}` : ""),
-  },
-  {
-    id: "wc_acc",
-    label: "WC-ACC",
-    signed: false,
-    pick: (s) => s?.wc_acc.value ?? null,
-    definition: (s) => (s ? `${s.wc_acc.definition}: ${s.wc_acc.formula}` : ""),
-  },
-  {
-    id: "wf10",
-    label: "WF10",
-    signed: false,
-    pick: wf(10),
-    definition: (s) => (s ? `${s.wf.definition}: ${s.wf.formula} (w = 10)` : ""),
-  },
-  {
-    id: "wf100",
-    label: "WF100",
-    signed: false,
-    pick: wf(100),
-    definition: (s) => (s ? `${s.wf.definition}: ${s.wf.formula} (w = 100)` : ""),
-  },
-  {
-    id: "mean_gap_depth",
-    label: "Mean gap depth",
-    signed: false,
-    pick: (_s, run) => run?.headline?.mean_gap_depth ?? null,
-    definition: () =>
-      "mean stability-gap depth (before − trough) over every evaluated (boundary, earlier task) pair",
-  },
-];
+/**
+ * The table's rows: the registry's headline metrics (GET /definitions, in its order), each run's
+ * number read from its summary's metrics (live, as of its last ended task), else from the
+ * numbers stored when it ended.
+ */
+export function compareMetrics(definitions: readonly MetricDefinition[]): CompareMetric[] {
+  return definitions
+    .filter((d) => d.headline)
+    .map((d) => ({
+      id: d.id,
+      label: d.label,
+      unit: d.unit,
+      signed: SIGNED.has(d.id),
+      title: `${d.label}: ${d.definition}\n${d.formula}\n(${
+        d.higher_is_better ? "higher" : "lower"
+      } is better)`,
+      pick: (summary, run) => storedNumber(summary, run, d.id),
+    }));
+}
+
+/** A metric's value as the table prints it: accuracies in percent, shares as a percentage. */
+export function formatMetric(metric: CompareMetric, value: number | null): string {
+  if (metric.unit === "share") return percent(value, 0);
+  return metric.signed ? signedPercent(value) : percent(value, 2);
+}
+
+/**
+ * A run's number of metric `id`: its summary's, else the one stored when it ended; null where
+ * neither has it.
+ */
+export function storedNumber(
+  summary: RunSummary | undefined,
+  run: RunRead | undefined,
+  id: string,
+): number | null {
+  const live = summary?.metrics?.[id]?.value;
+  if (live !== undefined) return live;
+  return run?.headline?.[id] ?? null;
+}
 
 export interface CompareColumn {
   readonly key: string;
+  /** A run column: "#12 · seed 3"; a group column: the group's label. */
   readonly label: string;
+  /** A run column's name, under its label. */
+  readonly name?: string;
   /** Runs behind the column: one for a run column, several for a group's mean ± std. */
   readonly runIds: readonly number[];
   readonly colorVar: string;
@@ -286,15 +308,15 @@ export interface CompareColumn {
 }
 
 /**
- * Table columns: with ?runs=, one per run, then a mean ± std column for each group (strategy)
- * of two runs or more; with ?groups=, one mean ± std column per group.
+ * Table columns: with ?runs=, one per run (headed by its id and seed, in its own colour), then a
+ * mean ± std column for each group (strategy) of two runs or more; with ?groups=, one mean ± std
+ * column per group.
  */
 export function compareColumns(
   runs: readonly RunRead[],
   groups: readonly RunGroup[],
   kind: "runs" | "groups",
 ): CompareColumn[] {
-  const groupOf = new Map(groups.flatMap((g) => g.runIds.map((id) => [id, g] as const)));
   const groupColumns = groups
     .filter((g) => kind === "groups" || g.runIds.length > 1)
     .map((g) => ({
@@ -305,26 +327,56 @@ export function compareColumns(
       isGroup: true,
     }));
   if (kind === "groups") return groupColumns;
+  const colors = runColors(runs);
   const runColumns = runs.map((run) => ({
     key: `run:${run.id}`,
-    label: runLabel(run),
+    label: runDetail(run),
+    name: runLabel(run),
     runIds: [run.id],
-    colorVar: groupOf.get(run.id)?.colorVar ?? seriesVar(0),
+    colorVar: colors.get(run.id)!,
     isGroup: false,
   }));
   return [...runColumns, ...groupColumns];
 }
 
-/** One cell: a run's number, or a group's mean ± std over its runs. */
+export interface CompareCell {
+  readonly mean: number | null;
+  /** Sample std across the contributing runs (group columns with two or more). */
+  readonly std: number | null;
+  /** Runs that contribute to this number: those of the column where it is defined. */
+  readonly n: number;
+  readonly runIds: readonly number[];
+  /** A contributing run has not ended: the number may still change. */
+  readonly provisional: boolean;
+}
+
+/**
+ * One cell: a run's number, or a group's mean ± std over the runs where it is defined (n counts
+ * those, per number: a run cancelled before a task ended counts nowhere). Provisional when one
+ * of them has not ended, by the status its summary was computed at (else its own).
+ */
 export function compareCell(
   metric: CompareMetric,
   column: CompareColumn,
   summaries: ReadonlyMap<number, RunSummary>,
   runs: ReadonlyMap<number, RunRead>,
-): { mean: number | null; std: number | null; n: number } {
-  const values = column.runIds.map((id) => metric.pick(summaries.get(id), runs.get(id)));
-  if (!column.isGroup) return { mean: values[0] ?? null, std: null, n: values[0] == null ? 0 : 1 };
-  return spreadOf(values);
+): CompareCell {
+  const contributing = column.runIds.flatMap((id) => {
+    const value = metric.pick(summaries.get(id), runs.get(id));
+    return value == null || !Number.isFinite(value) ? [] : [{ id, value }];
+  });
+  const status = (id: number) =>
+    (summaries.get(id)?.status ?? runs.get(id)?.status) as RunStatus | undefined;
+  const provisional = contributing.some(({ id }) => {
+    const s = status(id);
+    return s !== undefined && isActiveStatus(s);
+  });
+  const runIds = contributing.map(({ id }) => id);
+  if (!column.isGroup) {
+    return { mean: contributing[0]?.value ?? null, std: null, n: runIds.length, runIds, provisional };
+  }
+  const { mean, std } = spreadOf(contributing.map(({ value }) => value));
+  return { mean, std, n: runIds.length, runIds, provisional };
 }
 
 /**

@@ -9,10 +9,18 @@ import { defaultProject, editableProjects } from "../../auth/roles";
 import { useMe } from "../../auth/session";
 import { RUNS_QUERY_KEY } from "../runs/runsQuery";
 import { draftForSpec, PROJECT_PATH, withProjectChoice } from "./projectField";
+import {
+  discardRawText,
+  editDraft,
+  editorText,
+  editRawText,
+  initialSpecState,
+  type SpecState,
+  unappliedEdits,
+} from "./rawSpec";
 import { RawSpecEditor } from "./RawSpecEditor";
 import { SchemaField } from "./SchemaField";
 import {
-  type Draft,
   type FieldErrors,
   allFields,
   changeDraft,
@@ -24,6 +32,7 @@ import {
 import { automaticGroup, destinationAfterSubmit, parseSeeds, specsForSeeds } from "./seeds";
 import { type SpecDescription, runSpecSchema, useSpecDescription } from "./specQuery";
 import { problemsFrom } from "./submitErrors";
+import { CodeText } from "../../components/CodeText";
 
 /** The preset a fresh form starts from: offline, so it works on a machine without network. */
 export const DEFAULT_PRESET = "split_digits_finetune";
@@ -63,9 +72,11 @@ function NewRunForm({ description }: { description: SpecDescription }) {
   const initialProject = defaultProject(me);
 
   const [presetId, setPresetId] = useState(initialPreset?.id ?? "");
-  const [draft, setDraft] = useState<Draft>(() =>
-    initialPreset ? draftForSpec(initialPreset.spec, null) : {},
+  // The form and the JSON editor are one state (see rawSpec.ts).
+  const [specState, setSpecState] = useState<SpecState>(() =>
+    initialSpecState(initialPreset ? draftForSpec(initialPreset.spec, null) : {}),
   );
+  const draft = specState.draft;
   const [seedsText, setSeedsText] = useState("");
   const [attempted, setAttempted] = useState(false);
   const [serverErrors, setServerErrors] = useState<FieldErrors>({});
@@ -159,7 +170,7 @@ function NewRunForm({ description }: { description: SpecDescription }) {
   const change = (path: string, value: string | boolean) => {
     // A new variant drops the old one's values (see changeDraft). `fields` describes the draft
     // of this render, which is the draft a change event sees: React re-renders between events.
-    setDraft((current) => changeDraft(fields, current, path, value));
+    setSpecState((current) => editDraft(changeDraft(fields, current.draft, path, value)));
     setServerErrors((current) => {
       // A new variant makes every server complaint about the old one moot.
       if (fields.find((f) => f.path === path)?.kind === "variant") return {};
@@ -172,7 +183,7 @@ function NewRunForm({ description }: { description: SpecDescription }) {
     const preset = presets.find((p) => p.id === id);
     if (!preset) return;
     setPresetId(id);
-    setDraft(draftForSpec(preset.spec, chosenProject));
+    setSpecState(editDraft(draftForSpec(preset.spec, chosenProject)));
     setAttempted(false);
     setServerErrors({});
     setFormErrors([]);
@@ -183,6 +194,13 @@ function NewRunForm({ description }: { description: SpecDescription }) {
     setAttempted(true);
     setServerErrors({});
     setFormErrors([]);
+    // Edits in the JSON editor that are not a valid spec are not in the form: say so, send nothing.
+    const unapplied = unappliedEdits(specState);
+    if (unapplied !== null) {
+      setFormErrors([unapplied]);
+      setRefusals((n) => n + 1);
+      return;
+    }
     const firstError = Object.keys(clientErrors)[0];
     if (firstError !== undefined) {
       document.getElementById(`field-${firstError}`)?.focus();
@@ -222,7 +240,11 @@ function NewRunForm({ description }: { description: SpecDescription }) {
             </option>
           ))}
         </select>
-        {preset && <p className="muted preset-description">{preset.description}</p>}
+        {preset && (
+          <p className="muted preset-description">
+            <CodeText text={preset.description} />
+          </p>
+        )}
       </div>
 
       {projects.length === 0 && (
@@ -249,7 +271,11 @@ function NewRunForm({ description }: { description: SpecDescription }) {
             data-testid={`group-${group.id}`}
           >
             <legend>{group.title}</legend>
-            {group.description && <p className="group-help muted">{group.description}</p>}
+            {group.description && (
+              <p className="group-help muted">
+                <CodeText text={group.description} />
+              </p>
+            )}
             <div className="group-fields">
               {group.fields.map((field) => (
                 <SchemaField
@@ -273,10 +299,14 @@ function NewRunForm({ description }: { description: SpecDescription }) {
       </div>
 
       <RawSpecEditor
-        spec={spec}
-        ctx={ctx}
-        schema={schema}
-        onApply={(parsed) => setDraft(draftForSpec(parsed, chosenProject))}
+        text={editorText(specState, spec)}
+        problem={specState.rawProblem}
+        edited={specState.rawText !== null}
+        onChange={(text) => {
+          setSpecState((current) => editRawText(current, text, ctx, schema, chosenProject));
+          setServerErrors({});
+        }}
+        onDiscard={() => setSpecState(discardRawText)}
       />
 
       <div className="submit-bar">

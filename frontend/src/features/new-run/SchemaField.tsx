@@ -1,3 +1,4 @@
+import { CodeText } from "../../components/CodeText";
 import { type FieldDescriptor, boundsHint } from "./schemaForm";
 
 interface Props {
@@ -92,7 +93,7 @@ export function SchemaField({ field, value, error, onChange }: Props) {
       {input}
       {(field.description || hint) && (
         <div className="field-help" id={`${id}-help`}>
-          {field.description}
+          <CodeText text={field.description} />
           {hint && <span className="field-bounds">{hint}</span>}
         </div>
       )}

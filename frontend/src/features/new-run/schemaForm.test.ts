@@ -45,7 +45,7 @@ const ER_DIGITS = {
   strategy: { name: "er", buffer_size: 200, replay_batch_size: null, buffer_policy: "reservoir", replay_weight: null },
   optimizer: { name: "sgd", lr: 0.01, momentum: 0, weight_decay: 0 },
   training: { iterations_per_task: 300, epochs_per_task: null, batch_size: 32 },
-  evaluation: { every: 1, subset_size: 1000, include_unseen: false },
+  evaluation: { every: 1, subset_size: 1000, include_unseen: false, gap_window: 200 },
   project: null,
   name: null,
   group: null,
