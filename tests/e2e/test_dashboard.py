@@ -29,7 +29,19 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 ITERATIONS = 100  # per task; the presets' 300 cut to keep the module short
 N_TASKS = 5  # the split-digits presets' tasks
-SUMMARY_CARDS = ("acc", "bwt", "forgetting", "min_acc", "wc_acc", "wf10", "wf100")
+SUMMARY_CARDS = (
+    "acc",
+    "bwt",
+    "forgetting",
+    "min_acc",
+    "wc_acc",
+    "gap",
+    "gap_depth",
+    "gap_forgetting",
+    "gap_recovered",
+    "wf10",
+    "wf100",
+)
 
 # Records the text that the page draws on each canvas, then draws it unchanged: uPlot 1.6 paints
 # axis labels ("iteration", "accuracy (%)") on its canvas, not as DOM text.
@@ -184,13 +196,13 @@ def card_value(card: Locator) -> float | None:
     return None if raw == "" else float(raw)
 
 
-def expected_card(summary: dict[str, Any], card: str) -> tuple[float | None, str]:
-    """(value, definition) that summary card `card` must show, from GET .../summary."""
-    if card.startswith("wf"):
-        w = int(card[2:])
-        window = next(x for x in summary["wf"]["windows"] if x["w"] == w)
-        return window["value"], summary["wf"]["definition"]
-    return summary[card]["value"], summary[card]["definition"]
+def expected_card(
+    summary: dict[str, Any], definitions: list[dict[str, Any]], card: str
+) -> tuple[float | None, str]:
+    """(value, formula) that summary card `card` must show: its value from GET .../summary's
+    `metrics`, its formula (in the hover) from the registry, GET /definitions."""
+    formula = next(d["formula"] for d in definitions if d["id"] == card)
+    return summary["metrics"][card]["value"], formula
 
 
 def chart_text(container: Locator) -> str:
@@ -332,7 +344,7 @@ def check_run_page(page: Page, api: httpx.Client, run_id: int, *, finetune: bool
         (row["task"], boundary["task"]): row["depth"]
         for boundary in gaps["boundaries"]
         for row in boundary["rows"]
-        if row["evaluated"] and row["depth"] is not None and row["depth"] > 0
+        if row["evaluated"] and row["eligible"] and row["depth"] is not None and row["depth"] > 0
     }
     for j in range(N_TASKS):
         chart = page.get_by_test_id(f"task-chart-{j}")
@@ -359,9 +371,10 @@ def check_run_page(page: Page, api: httpx.Client, run_id: int, *, finetune: bool
 
     summary = api.get(f"/runs/{run_id}/summary").json()
     assert summary["complete"]
+    definitions = api.get("/definitions").json()
     for name in SUMMARY_CARDS:
         card = page.get_by_test_id(f"summary-card-{name}")
-        value, definition = expected_card(summary, name)
+        value, definition = expected_card(summary, definitions, name)
         shown = card_value(card)
         assert (shown is None) == (value is None), (name, shown, value)
         if value is not None:
@@ -571,7 +584,8 @@ def test_loop_runs_show_their_config_are_searched_by_it_and_compare(
     expect(header).to_contain_text("own training loop")
     expect(header).to_contain_text("laptop-e2e")
     expect(header).not_to_contain_text("benchmark")
-    expect(page.get_by_test_id("progress-bar")).to_contain_text("step 79")
+    # Ended with no total given: its last step is the whole run.
+    expect(page.get_by_test_id("progress-bar")).to_contain_text("79 / 79 it")
     config = page.get_by_test_id("run-config")
     expect(config.locator('tr[data-key="optimizer.momentum"]')).to_contain_text("0.9")
     expect(config.locator('tr[data-key="optimizer.name"]')).to_contain_text('"sgd"')

@@ -128,6 +128,9 @@ def test_events_are_idempotent_ordered_and_filterable(api, db_session_factory) -
     starts = api.get(path, params={"kind": "task_start"}).json()["events"]
     assert [(e["step"], e["payload"]["task"]) for e in starts] == [(0, 0), (10, 1)]
     assert len(api.get(path).json()["events"]) == 3
+    # A live page asks only for the events from the last step it holds on.
+    since = api.get(path, params={"start": 10}).json()["events"]
+    assert [(e["step"], e["kind"]) for e in since] == [(10, "task_start"), (10, "task_end")]
     with db_session_factory() as session:
         count = session.scalar(
             select(func.count()).select_from(RunEvent).where(RunEvent.run_id == run["id"])

@@ -12,6 +12,7 @@ import type { TaskSpan } from "./boundaries";
 import { rangeFromSelection, type StepRange } from "./budget";
 import { resolveColor, withAlpha } from "./color";
 import { ChartOverlay, overlayOf, type ChartTrough } from "./overlay";
+import { spanLabels } from "./spanLabels";
 import type { Column } from "./stats";
 
 export interface SeriesStyle {
@@ -46,6 +47,10 @@ export interface TimeSeriesChartProps {
   /** The x range shown (a zoom, or the whole planned run); the data's extent when null. */
   readonly xRange?: readonly [number, number] | null;
   readonly spans?: readonly TaskSpan[];
+  /**
+   * Name each span ("task 2") above the plot area, in a band reserved for it, where no curve
+   * runs (curves near 100% would hide labels drawn inside the plot).
+   */
   readonly spanLabels?: boolean;
   readonly troughs?: readonly ChartTrough[];
   readonly bands?: readonly ChartBand[];
@@ -59,8 +64,13 @@ export interface TimeSeriesChartProps {
   readonly footer?: ReactNode;
 }
 
-const FONT = "11px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
-const LABEL_FONT = "12px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
+const FONT_FAMILY = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
+const FONT = `11px ${FONT_FAMILY}`;
+const LABEL_FONT = `12px ${FONT_FAMILY}`;
+/** CSS px above the plot area for the span labels (10 px text and its margins). */
+export const SPAN_LABEL_BAND = 16;
+/** Spans narrower than this (CSS px) do not print their name. */
+const SPAN_LABEL_MIN_WIDTH = 48;
 
 export function TimeSeriesChart(props: TimeSeriesChartProps) {
   const [theme] = useTheme();
@@ -82,6 +92,7 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
     props.syncKey,
     height,
     props.legend ?? true,
+    props.spanLabels ?? false,
   ]);
   // Canvas colours, resolved from the theme; strokes read them at draw time, so a theme
   // switch repaints the same canvas instead of rebuilding the chart.
@@ -98,7 +109,6 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
     overlay.current.setContent({
       spans: latest.current.spans ?? [],
       troughs: latest.current.troughs ?? [],
-      spanLabels: latest.current.spanLabels ?? false,
     });
     overlay.current.position(chart);
     const resize = new ResizeObserver(() => {
@@ -133,9 +143,10 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
     overlay.current.setContent({
       spans: props.spans ?? [],
       troughs: props.troughs ?? [],
-      spanLabels: props.spanLabels ?? false,
     });
     overlay.current.position(chart);
+    // The span labels are painted on the canvas, above the plot: repaint them.
+    if (props.spanLabels) chart.redraw(false);
   }, [props.spans, props.troughs, props.spanLabels]);
 
   return (
@@ -151,16 +162,19 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
 interface Palette {
   readonly axis: string;
   readonly grid: string;
+  /** Span labels. */
+  readonly label: string;
   /** One per entry of `series`, alpha applied. */
   readonly series: readonly string[];
 }
 
-const NO_PALETTE: Palette = { axis: "", grid: "", series: [] };
+const NO_PALETTE: Palette = { axis: "", grid: "", label: "", series: [] };
 
 function resolvePalette(series: readonly SeriesStyle[]): Palette {
   return {
     axis: resolveColor("--chart-axis"),
     grid: resolveColor("--chart-grid"),
+    label: resolveColor("--fg-muted"),
     series: series.map((s) => {
       const color = resolveColor(s.colorVar);
       return s.alpha === undefined ? color : withAlpha(color, s.alpha);
@@ -195,6 +209,8 @@ function buildOptions(
   return {
     width,
     height,
+    // A band above the plot for the span labels; uPlot's own padding elsewhere.
+    padding: [props.spanLabels ? SPAN_LABEL_BAND : null, null, null, null],
     legend: { show: props.legend ?? true, live: true },
     scales: {
       x: {
@@ -262,9 +278,47 @@ function buildOptions(
       drawAxes: [(u) => drawBands(u, latest.current.bands ?? [])],
       draw: [
         (u) => overlayOf(u.over)?.position(u),
+        (u) => {
+          if (latest.current.spanLabels) {
+            drawSpanLabels(u, latest.current.spans ?? [], palette.current.label);
+          }
+        },
       ],
     },
   };
+}
+
+/**
+ * Writes "task k" at the top left of each span, in the band above the plot area (outside the
+ * plot box, so no curve runs under it), cut to the span's width; spans too narrow to hold a name
+ * (a task scrolled out of a zoom) go without. On the canvas, so a PNG export carries them.
+ */
+function drawSpanLabels(u: uPlot, spans: readonly TaskSpan[], color: string): void {
+  const { ctx, bbox } = u;
+  const ratio = uPlot.pxRatio;
+  const labels = spanLabels(
+    spans,
+    (step) => u.valToPos(step, "x", true),
+    { left: bbox.left, right: bbox.left + bbox.width },
+    SPAN_LABEL_MIN_WIDTH * ratio,
+    u.scales.x?.max ?? null,
+  );
+  if (labels.length === 0) return;
+  ctx.save();
+  ctx.font = `${Math.round(10 * ratio)}px ${FONT_FAMILY}`;
+  ctx.fillStyle = color;
+  // uPlot leaves its axis labels' alignment on the context.
+  ctx.textAlign = "left";
+  ctx.textBaseline = "bottom";
+  for (const label of labels) {
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(label.left, 0, label.right - label.left, bbox.top);
+    ctx.clip();
+    ctx.fillText(label.text, label.left + 4 * ratio, bbox.top - 3 * ratio);
+    ctx.restore();
+  }
+  ctx.restore();
 }
 
 /** Fills each band between its edges, under the series lines (drawAxes runs before them). */

@@ -13,11 +13,10 @@ export interface ChartTrough {
   readonly colorVar: string;
 }
 
+/** What the overlay shows; the span names are painted above the plot (TimeSeriesChart). */
 export interface OverlayContent {
   readonly spans: readonly TaskSpan[];
   readonly troughs: readonly ChartTrough[];
-  /** Name each span at its top left ("task 2"); off where the chart is about one task. */
-  readonly spanLabels: boolean;
 }
 
 interface Placed {
@@ -26,9 +25,6 @@ interface Placed {
   readonly x: number;
   readonly y: number | null;
 }
-
-/** Spans narrower than this (CSS px) do not print their name. */
-const SPAN_LABEL_MIN_WIDTH = 48;
 
 const overlays = new WeakMap<HTMLElement, ChartOverlay>();
 
@@ -56,11 +52,6 @@ export class ChartOverlay {
     this.spans = content.spans.map((span, i) => {
       const element = div(`task-span ${i % 2 === 0 ? "task-span-a" : "task-span-b"}`);
       element.dataset.task = String(span.task);
-      if (content.spanLabels) {
-        const label = div("task-span-label");
-        label.textContent = `task ${span.task}`;
-        element.appendChild(label);
-      }
       this.root.appendChild(element);
       return { element, span, next: content.spans[i + 1]?.start ?? null };
     });
@@ -110,8 +101,6 @@ export class ChartOverlay {
       element.hidden = !(right > left);
       element.style.left = `${left}px`;
       element.style.width = `${Math.max(0, right - left)}px`;
-      // A sliver of a span (its task scrolled out of a zoom) keeps its shade but not its name.
-      element.classList.toggle("task-span-narrow", right - left < SPAN_LABEL_MIN_WIDTH);
     }
     for (const { element, step } of this.boundaries) {
       const px = x(step);

@@ -10,11 +10,13 @@ function row(task: number, fields: Partial<GapRow>): GapRow {
   return {
     task,
     evaluated: true,
+    eligible: true,
     before: 0.9,
     trough: 0.5,
     trough_at: 10,
     depth: 0.4,
-    relative_depth: 0.44,
+    gap: 0.4,
+    forgetting: 0,
     recovered_at: 40,
     area: 12,
     evaluations: 100,
@@ -26,14 +28,20 @@ const gaps: RunGaps = {
   run_id: 1,
   definition: "stability_gap",
   formula: "…",
+  gap_window: 200,
   recovery_tolerance: 0.01,
+  eligibility_margin: 0.05,
   boundaries: [
     {
       task: 1,
       start: 300,
       end: 600,
+      window: 200,
       complete: true,
       evaluated_until: 600,
+      eligible: 1,
+      mean_gap: 0.4,
+      mean_forgetting: 0,
       mean_depth: 0.4,
       max_depth: 0.4,
       rows: [row(0, { trough: 0.52, trough_at: 58, depth: 0.475, recovered_at: null })],
@@ -42,8 +50,12 @@ const gaps: RunGaps = {
       task: 2,
       start: 600,
       end: null,
+      window: 200,
       complete: false,
       evaluated_until: 650,
+      eligible: 2,
+      mean_gap: 0.2,
+      mean_forgetting: 0,
       mean_depth: 0.2,
       max_depth: 0.3,
       rows: [
@@ -76,6 +88,16 @@ describe("troughMarkers", () => {
     expect(markers.some((m) => m.boundary === 2 && m.task === 0)).toBe(false);
     expect(markers.some((m) => m.task === 2)).toBe(false);
     expect(troughMarkers(undefined)).toEqual([]);
+  });
+
+  it("skips a task at chance: it is not eligible", () => {
+    const atChance: RunGaps = {
+      ...gaps,
+      boundaries: [{ ...gaps.boundaries[0]!, rows: [row(0, { eligible: false, chance: 0.25 })] }],
+    };
+    expect(troughMarkers(atChance)).toEqual([]);
+    const eligible = { ...atChance, boundaries: [{ ...atChance.boundaries[0]!, rows: [row(0, {})] }] };
+    expect(troughMarkers(eligible)).toHaveLength(1);
   });
 
   it("says 'not recovered yet' while the boundary's task is still trained", () => {

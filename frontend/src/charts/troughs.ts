@@ -37,8 +37,9 @@ export function recoveryText(recoveredAt: number | null, complete: boolean): str
 }
 
 /**
- * One marker per evaluated (boundary k, earlier task j) pair with a dip. A zero depth (the task
- * was already at its floor, as finetuning leaves it) is no gap and gets no marker.
+ * One marker per evaluated, eligible (boundary k, earlier task j) pair with a dip. A zero depth
+ * (the task was already at its floor) is no dip, and a task at chance is not eligible
+ * (METRICS.md): neither gets a marker.
  */
 export function troughMarkers(gaps: RunGaps | undefined): TroughMarker[] {
   if (!gaps) return [];
@@ -47,7 +48,8 @@ export function troughMarkers(gaps: RunGaps | undefined): TroughMarker[] {
     for (const row of boundary.rows) {
       const { trough, trough_at: troughAt, depth, before } = row;
       if (!row.evaluated || trough == null || troughAt == null || depth == null) continue;
-      if (!(depth > 0)) continue;
+      // No dip, or a task already at chance (nothing to lose, left out of every mean).
+      if (!(depth > 0) || !row.eligible) continue;
       const recoveredAt = row.recovered_at ?? null;
       const lines: [string, string] = [
         formatDepth(depth),

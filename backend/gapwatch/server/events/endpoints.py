@@ -17,6 +17,7 @@ from gapwatch.server.events.schemas import (
     EventRead,
     EventsRead,
 )
+from gapwatch.server.metrics.schemas import Step
 
 router = APIRouter(prefix="/runs/{run_id}/events", tags=["events"])
 
@@ -40,9 +41,13 @@ def list_events(
     _run: RunViewer,
     session: SessionDep,
     kind: Annotated[str | None, Query(pattern=EVENT_KIND_PATTERN)] = None,
+    start: Annotated[
+        Step | None,
+        Query(description="First step (inclusive): a live page asks only for what it lacks."),
+    ] = None,
 ) -> EventsRead:
     """A run's events by step, e.g. `task_start` with its task index."""
-    rows = repository.list_events(session, run_id, kind)
+    rows = repository.list_events(session, run_id, kind, start)
     return EventsRead(
         run_id=run_id,
         events=[

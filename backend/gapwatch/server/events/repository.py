@@ -25,8 +25,12 @@ def insert_events(session: Session, run_id: int, events: Sequence[dict[str, Any]
     return len(session.execute(statement, rows).all())
 
 
-def list_events(session: Session, run_id: int, kind: str | None) -> Sequence[RunEvent]:
+def list_events(
+    session: Session, run_id: int, kind: str | None, start: int | None = None
+) -> Sequence[RunEvent]:
     query = select(RunEvent).where(RunEvent.run_id == run_id)
     if kind is not None:
         query = query.where(RunEvent.kind == kind)
+    if start is not None:
+        query = query.where(RunEvent.step >= start)
     return session.scalars(query.order_by(RunEvent.step, RunEvent.id)).all()

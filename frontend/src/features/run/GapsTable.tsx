@@ -7,6 +7,16 @@ type RunGaps = Schemas["RunGaps"];
 
 /** Depths at least this deep (a fraction) are emphasised. */
 const NOTABLE_DEPTH = 0.05;
+const COLUMNS = 9;
+
+type GapRow = RunGaps["boundaries"][number]["rows"][number];
+
+/** Rows without a dip are kept quietly; rows not eligible (at chance) are greyed out. */
+function rowClass(row: GapRow): string | undefined {
+  if (!row.evaluated) return undefined;
+  if (!row.eligible) return "gap-ineligible";
+  return row.depth != null && row.depth > 0 ? undefined : "gap-none";
+}
 
 export function GapsTable({ gaps }: { readonly gaps: RunGaps }) {
   if (gaps.boundaries.length === 0) {
@@ -25,14 +35,20 @@ export function GapsTable({ gaps }: { readonly gaps: RunGaps }) {
             <th scope="col" title="a_j(s_k): accuracy at the boundary, before the first update">
               before
             </th>
-            <th scope="col" title="lowest accuracy while task k is trained">
+            <th scope="col" title="lowest accuracy in the window (s_k, s_k + w_k]">
               trough
             </th>
-            <th scope="col" title="before − trough">
+            <th scope="col" title="before − trough: the whole drop inside the window">
               depth
             </th>
-            <th scope="col" title="depth / before">
-              relative
+            <th
+              scope="col"
+              title="max(0, min(depth, after − trough)): the part of the drop that came back by the end of task k — the stability gap proper"
+            >
+              gap
+            </th>
+            <th scope="col" title="max(0, before − after): what had not come back by the end of task k">
+              forgetting
             </th>
             <th scope="col" title="iterations from s_k to the trough">
               trough at
@@ -51,15 +67,18 @@ export function GapsTable({ gaps }: { readonly gaps: RunGaps }) {
         {gaps.boundaries.map((boundary) => (
           <tbody key={boundary.task} data-boundary={boundary.task}>
             <tr className="gaps-boundary-row">
-              <th colSpan={8} scope="rowgroup">
+              <th colSpan={COLUMNS} scope="rowgroup">
                 Start of task {boundary.task}{" "}
                 <span className="muted">
-                  (iteration {boundary.start.toLocaleString("en-US")}
+                  (iteration {boundary.start.toLocaleString("en-US")}, window{" "}
+                  {boundary.window.toLocaleString("en-US")} it
                   {boundary.complete ? "" : ", still training"})
                 </span>
-                {boundary.mean_depth != null && (
-                  <span className="gaps-boundary-stats">
-                    mean depth {points(boundary.mean_depth)} · max {points(boundary.max_depth)}
+                {boundary.eligible > 0 && (
+                  <span className="gaps-boundary-stats" data-testid={`gaps-means-${boundary.task}`}>
+                    mean gap {points(boundary.mean_gap)} · depth {points(boundary.mean_depth)} ·
+                    forgetting {points(boundary.mean_forgetting)}{" "}
+                    <span className="muted">(n = {boundary.eligible})</span>
                   </span>
                 )}
               </th>
@@ -69,10 +88,21 @@ export function GapsTable({ gaps }: { readonly gaps: RunGaps }) {
                 key={row.task}
                 data-task={row.task}
                 data-boundary={boundary.task}
-                // No dip (the task was already at its floor): keep the row, quietly.
-                className={row.evaluated && !(row.depth != null && row.depth > 0) ? "gap-none" : undefined}
+                data-eligible={row.evaluated ? String(row.eligible) : undefined}
+                className={rowClass(row)}
               >
-                <td>task {row.task}</td>
+                <td>
+                  task {row.task}
+                  {row.evaluated && !row.eligible && (
+                    <span
+                      className="gap-ineligible-mark"
+                      title={`before − chance (${percent(row.chance)}) is under ${points(gaps.eligibility_margin, 0)}: nothing left to lose; left out of every mean`}
+                    >
+                      {" "}
+                      at chance
+                    </span>
+                  )}
+                </td>
                 {row.evaluated ? (
                   <>
                     <td>{percent(row.before)}</td>
@@ -85,7 +115,8 @@ export function GapsTable({ gaps }: { readonly gaps: RunGaps }) {
                         ? formatDepth(row.depth)
                         : points(row.depth)}
                     </td>
-                    <td>{percent(row.relative_depth)}</td>
+                    <td data-value={row.gap ?? ""}>{points(row.gap)}</td>
+                    <td data-value={row.forgetting ?? ""}>{points(row.forgetting)}</td>
                     <td>{iterations(row.trough_at)}</td>
                     <td>
                       {row.recovered_at != null ? (
@@ -99,8 +130,8 @@ export function GapsTable({ gaps }: { readonly gaps: RunGaps }) {
                     <td>{area(row.area)}</td>
                   </>
                 ) : (
-                  <td colSpan={7} className="muted">
-                    not evaluated at this boundary
+                  <td colSpan={COLUMNS - 1} className="muted">
+                    not evaluated at this boundary or inside its window
                   </td>
                 )}
               </tr>

@@ -45,7 +45,11 @@ function loopRun(overrides: Partial<RunRead> = {}): RunRead {
   } as RunRead;
 }
 
-function renderHeader(run: RunRead) {
+function renderHeader(
+  run: RunRead,
+  lastStep: number | null = null,
+  onExportPng: (() => void) | null = null,
+) {
   const client = new QueryClient();
   client.setQueryData(meQuery.queryKey, me);
   render(
@@ -53,7 +57,7 @@ function renderHeader(run: RunRead) {
       <MemoryRouter initialEntries={["/runs/21"]}>
         <Routes>
           <Route element={<RequireSession />}>
-            <Route path="/runs/:id" element={<RunHeader run={run} live="off" onExportPng={null} />} />
+            <Route path="/runs/:id" element={<RunHeader run={run} live="off" onExportPng={onExportPng} lastStep={lastStep} />} />
           </Route>
         </Routes>
       </MemoryRouter>
@@ -88,10 +92,13 @@ describe("RunHeader of a loop run", () => {
       }),
     );
     expect(screen.getByTestId("run-status").getAttribute("data-status")).toBe("crashed");
-    expect(screen.getByTestId("run-error").textContent).toBe(
+    expect(screen.getByTestId("run-error").getAttribute("role")).toBe("alert");
+    expect(screen.getByTestId("run-error-summary").textContent).toBe(
       "no heartbeat for 300 s: the loop's process stopped",
     );
-    expect(screen.getByTestId("run-crashed-hint").textContent).toContain("gapwatch.init(resume=21)");
+    // One line: nothing more to disclose.
+    expect(screen.queryByTestId("run-error-details")).toBeNull();
+    expect(screen.getByTestId("run-error-command").textContent).toBe("gapwatch.init(resume=21)");
     expect(screen.getByTestId("progress-bar").textContent).toBe("step 1,500 · took 6m 00s");
     expect(screen.queryByTestId("cancel-run")).toBeNull();
   });
@@ -107,6 +114,72 @@ describe("progressText", () => {
   it("counts against the total when there is one", () => {
     const run = loopRun({ progress: { step: 300, total: 1200, fraction: 0.25 }, iterations_per_s: null });
     expect(progressText(run)).toBe("300 / 1,200 it (25.0%)");
+  });
+});
+
+const TRACEBACK = [
+  "DatasetUnavailable: dataset mnist not in cache and download failed: connection refused",
+  "",
+  "Traceback (most recent call last):",
+  '  File "/srv/worker/gapwatch_worker/tasks.py", line 131, in execute',
+  "gapwatch_worker.cl.datasets.store.DatasetUnavailable: dataset mnist not in cache",
+].join("\n");
+
+function engineRun(overrides: Partial<RunRead> = {}): RunRead {
+  return loopRun({
+    kind: "engine",
+    config: null,
+    worker: "w1",
+    spec: {
+      benchmark: { name: "split_mnist", scenario: "class_incremental", n_tasks: 5 },
+      strategy: { name: "er" },
+      model: { name: "mlp" },
+      training: { iterations_per_task: 300 },
+      seed: 0,
+    },
+    progress: { step: 0, total: null, fraction: null },
+    ...overrides,
+  } as Partial<RunRead>);
+}
+
+describe("RunHeader of an engine run", () => {
+  it("counts the progress from the stored points and the spec's plan, never 0 / ?", () => {
+    renderHeader(engineRun({ iterations_per_s: null }), 840);
+    expect(screen.getByTestId("progress-text").textContent).toBe("840 / 1,500 it (56.0%)");
+    expect(screen.getByRole("progressbar").getAttribute("aria-valuenow")).toBe("56");
+  });
+
+  it("shows a failed run's error in words, the traceback behind details, and the fix", () => {
+    renderHeader(
+      engineRun({ status: "failed", error: TRACEBACK, finished_at: "2025-01-01T00:00:03Z", duration_s: 3 }),
+    );
+    const alert = screen.getByRole("alert");
+    expect(screen.getByTestId("run-error-summary").textContent).toBe(
+      "Dataset unavailable: dataset mnist not in cache and download failed: connection refused",
+    );
+    const details = within(alert).getByTestId("run-error-details");
+    expect(details.tagName).toBe("DETAILS");
+    expect(details.hasAttribute("open")).toBe(false);
+    expect(details.querySelector("pre")!.textContent).toBe(TRACEBACK);
+    // The first line is outside the disclosure; the traceback only inside it.
+    expect(alert.querySelector(".run-error-title")!.textContent).not.toContain("Traceback");
+    expect(screen.getByTestId("run-error-command").textContent).toBe(
+      'cp FILES "$GAPWATCH_DATA_DIR/datasets/mnist/"',
+    );
+    expect(screen.getByTestId("progress-text").textContent).toBe("0 / 1,500 it (0.0%) · took 3s");
+  });
+
+  it("offers the server's SVG and PDF figures next to the PNG once there is something to draw", () => {
+    renderHeader(engineRun({ id: 34 }));
+    expect(screen.queryByTestId("export-svg")).toBeNull();
+    cleanup();
+    renderHeader(engineRun({ id: 34 }), null, () => undefined);
+    expect(screen.getByTestId("export-svg").getAttribute("href")).toBe(
+      "/api/v1/runs/34/figures/accuracy.svg",
+    );
+    expect(screen.getByTestId("export-pdf").getAttribute("href")).toBe(
+      "/api/v1/runs/34/figures/accuracy.pdf",
+    );
   });
 });
 

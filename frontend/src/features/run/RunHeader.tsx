@@ -9,13 +9,18 @@ import { configSeed } from "../../components/config";
 import { formatCount, formatDuration } from "../../components/format";
 import { ProgressBar } from "../../components/ProgressBar";
 import { isActiveStatus, StatusBadge } from "../../components/StatusBadge";
+import { runProgress, type Progress } from "./progress";
 import { runKeys } from "./queries";
-import type { LiveMode } from "./useRunLive";
+import { RunErrorAlert } from "./RunErrorAlert";
+import { refreshRunPage, type LiveMode } from "./useRunLive";
 
 interface Props {
   readonly run: RunRead;
   readonly live: LiveMode;
+  /** Saves the charts on screen as a PNG; null while there is nothing to draw. */
   readonly onExportPng: (() => void) | null;
+  /** The last step of the points the page holds (progress is never behind it). */
+  readonly lastStep?: number | null;
 }
 
 /**
@@ -60,8 +65,8 @@ export function describeRun(run: RunRead): { label: string; value: string }[] {
  * "1,200 / 1,500 it (80.0%) · 412.3 it/s" while running; the totals and the time taken after.
  * Without a total (a loop that does not know it) just the step: "step 1,200 · 412.3 it/s".
  */
-export function progressText(run: RunRead): string {
-  const { step, total, fraction } = run.progress;
+export function progressText(run: RunRead, progress: Progress = runProgress(run, null)): string {
+  const { step, total, fraction } = progress;
   const parts = [
     total == null
       ? `step ${formatCount(step)}`
@@ -84,7 +89,7 @@ export function isRetryable(run: RunRead): boolean {
   return run.kind === "engine" && (run.status === "failed" || run.status === "cancelled");
 }
 
-export function RunHeader({ run, live, onExportPng }: Props) {
+export function RunHeader({ run, live, onExportPng, lastStep = null }: Props) {
   const client = useQueryClient();
   // Viewers see the run but may not stop or retry it (the server would answer 403).
   const mayEdit = canEdit(useMe(), run.project);
@@ -93,13 +98,7 @@ export function RunHeader({ run, live, onExportPng }: Props) {
     // The live hook lets go once the run is no longer active and drops the refresh it had
     // pending (and follows a retried run again), so fetch what the charts, cards and events
     // show once more, now.
-    const derived = [
-      runKeys.metrics(run.id),
-      runKeys.summary(run.id),
-      runKeys.gaps(run.id),
-      runKeys.events(run.id),
-    ];
-    for (const queryKey of derived) void client.invalidateQueries({ queryKey });
+    refreshRunPage(client, run.id);
   };
   const cancel = useMutation({
     mutationFn: async () =>
@@ -116,7 +115,8 @@ export function RunHeader({ run, live, onExportPng }: Props) {
     onSuccess: onUpdated,
   });
   const active = isActiveStatus(run.status);
-  const { step, total, fraction } = run.progress;
+  const progress = runProgress(run, lastStep);
+  const { step, total, fraction } = progress;
   return (
     <header className="run-header">
       <div className="run-title-row">
@@ -161,14 +161,33 @@ export function RunHeader({ run, live, onExportPng }: Props) {
           >
             Export CSV
           </a>
-          <button
-            type="button"
-            data-testid="export-png"
-            disabled={!onExportPng}
-            onClick={() => onExportPng?.()}
-          >
-            Export PNG
-          </button>
+          <span className="run-figures" role="group" aria-label="Accuracy figure">
+            <button
+              type="button"
+              data-testid="export-png"
+              disabled={!onExportPng}
+              title="The charts on screen, with the run's name and the task labels"
+              onClick={() => onExportPng?.()}
+            >
+              Export PNG
+            </button>
+            {onExportPng && (
+              <>
+                {(["svg", "pdf"] as const).map((format) => (
+                  <a
+                    key={format}
+                    className="button-link"
+                    data-testid={`export-${format}`}
+                    href={`/api/v1/runs/${run.id}/figures/accuracy.${format}`}
+                    title={`The accuracy figure as ${format.toUpperCase()}, drawn by the server for a paper`}
+                    download
+                  >
+                    {format.toUpperCase()}
+                  </a>
+                ))}
+              </>
+            )}
+          </span>
         </div>
       </div>
       <dl className="run-meta">
@@ -200,13 +219,16 @@ export function RunHeader({ run, live, onExportPng }: Props) {
       {(run.status === "running" || run.started_at !== null) && (
         <div className="run-progress" data-testid="progress-bar" data-status={run.status}>
           {/* A loop without a total has no fraction to draw: the text says its step. */}
-          {!(run.kind === "loop" && total == null) && (
+          {/* Without a total there is no fraction to draw: the text says the step. */}
+          {total != null && (
             <ProgressBar
-              fraction={fraction ?? (run.status === "succeeded" ? 1 : 0)}
-              label={`${formatCount(step)} of ${total == null ? "?" : formatCount(total)} iterations`}
+              fraction={fraction ?? 0}
+              label={`${formatCount(step)} of ${formatCount(total)} iterations`}
             />
           )}
-          <span className="run-progress-text">{progressText(run)}</span>
+          <span className="run-progress-text" data-testid="progress-text">
+            {progressText(run, progress)}
+          </span>
         </div>
       )}
       {cancel.error && <p className="error">Could not cancel: {cancel.error.message}</p>}
@@ -215,17 +237,7 @@ export function RunHeader({ run, live, onExportPng }: Props) {
           Could not retry: {retry.error.message}
         </p>
       )}
-      {(run.status === "failed" || run.status === "crashed") && run.error && (
-        <pre className="run-error" data-testid="run-error" data-status={run.status}>
-          {run.error}
-        </pre>
-      )}
-      {run.status === "crashed" && (
-        <p className="muted run-crashed-hint" data-testid="run-crashed-hint">
-          The training loop stopped sending heartbeats. Its code can pick the run up again with{" "}
-          <code>gapwatch.init(resume={run.id})</code>.
-        </p>
-      )}
+      <RunErrorAlert run={run} />
     </header>
   );
 }

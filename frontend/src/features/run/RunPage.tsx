@@ -9,19 +9,32 @@ import { ApiError, type RunRead } from "../../api/client";
 
 import { boundarySteps, taskSpansFromEvents } from "../../charts/boundaries";
 import { formatRange, parseRange, pointsForWidth, type StepRange } from "../../charts/budget";
-import { composeCharts, downloadCanvas } from "../../charts/exportPng";
+import { composeCharts, downloadCanvas, exportFilename } from "../../charts/exportPng";
 import { troughMarkers } from "../../charts/troughs";
 import { useElementWidth } from "../../charts/useElementWidth";
 import { ZoomHint } from "../../charts/ZoomHint";
+import { isActiveStatus } from "../../components/StatusBadge";
 import { AccuracyCharts, type ChartLayout } from "./AccuracyCharts";
 import { AccuracyHeatmap } from "./AccuracyHeatmap";
+import { AlignedChart } from "../../charts/AlignedChart";
+import { alignedChart } from "../../charts/aligned";
 import { GapsTable } from "./GapsTable";
-import { useRun, useRunEvents, useRunGaps, useRunSeries, useRunSummary } from "./queries";
+import { lastStoredStep } from "./liveSeries";
+import { runProgress } from "./progress";
+import {
+  useRun,
+  useRunAligned,
+  useRunEvents,
+  useRunGaps,
+  useRunSeries,
+  useRunSummary,
+} from "./queries";
 import { RunConfig } from "./RunConfig";
-import { RunHeader } from "./RunHeader";
+import { describeRun, RunHeader } from "./RunHeader";
 import {
   accuracyTables,
   chartTable,
+  hasPoints,
   lossTable,
   plannedTasks,
   runSeriesKeys,
@@ -30,7 +43,7 @@ import {
 } from "./runSeries";
 import { SummaryCards } from "./SummaryCards";
 import { TrainingCharts } from "./TrainingCharts";
-import { useRunLive } from "./useRunLive";
+import { useRefreshOnTaskEnd, useRunLive } from "./useRunLive";
 
 export function RunPage() {
   const { runId } = useParams();
@@ -46,6 +59,7 @@ function RunView({ id }: { readonly id: number }) {
   const run = runQuery.data;
   // A run cancelled (or failed) while still queued never had a worker: nothing to chart.
   const started = run !== undefined && run.status !== "queued" && hasStarted(run);
+  const active = run !== undefined && isActiveStatus(run.status);
   const live = useRunLive(id, run?.status);
 
   const [params, setParams] = useSearchParams();
@@ -75,6 +89,12 @@ function RunView({ id }: { readonly id: number }) {
   const events = useRunEvents(id, started);
   const summary = useRunSummary(id, started);
   const gaps = useRunGaps(id, started);
+  const aligned = useRunAligned(id, started);
+  const alignedView = useMemo(
+    () => (aligned.data ? alignedChart([{ label: `run ${id}`, band: aligned.data }]) : null),
+    [aligned.data, id],
+  );
+  useRefreshOnTaskEnd(id, events.data, active);
 
   const [chartsRef, chartsWidth] = useElementWidth<HTMLDivElement>();
   const points = pointsForWidth(chartsWidth);
@@ -95,10 +115,25 @@ function RunView({ id }: { readonly id: number }) {
     };
   }, [series.data, tasks, shape]);
   const troughs = useMemo(() => troughMarkers(gaps.data), [gaps.data]);
+  const lastStep = useMemo(() => lastStoredStep(series.data), [series.data]);
+  const plannedTotal = run ? runProgress(run, lastStep).total : null;
   const xRange = useMemo(
-    () => visibleRange(zoom, run?.progress.total ?? spans.at(-1)?.end ?? null),
-    [zoom, run?.progress.total, spans],
+    () => visibleRange(zoom, plannedTotal ?? spans.at(-1)?.end ?? null),
+    [zoom, plannedTotal, spans],
   );
+  // Panels with nothing to show are left out (a run that failed before its first evaluation
+  // shows its error, not empty 0–100 frames). Before the first answer nothing is known yet.
+  const shown = useMemo(() => {
+    const known = series.data !== undefined;
+    const tasksWithPoints = tasks.filter((_, i) => !known || hasPoints(tables.accuracy.perTask[i]));
+    return {
+      tasks: tasksWithPoints,
+      perTask: tasksWithPoints.map((j) => tables.accuracy.perTask[tasks.indexOf(j)]!),
+      accuracy: !known || hasPoints(tables.accuracy.overlay),
+      loss: !known || hasPoints(tables.loss),
+      lr: !known || hasPoints(tables.lr),
+    };
+  }, [series.data, tasks, tables]);
 
   // Every chart shows the latest answer of each query it draws from (the e2e tests wait on it).
   const ready =
@@ -107,9 +142,17 @@ function RunView({ id }: { readonly id: number }) {
 
   const pageRef = useRef<HTMLDivElement>(null);
   const exportPng = () => {
-    const canvas = pageRef.current && composeCharts(pageRef.current);
+    if (!run || !pageRef.current) return;
+    const what = describeRun(run).map(({ label, value }) => `${label} ${value}`);
+    const range = zoom
+      ? [`iterations ${zoom.start.toLocaleString("en-US")}–${(zoom.end - 1).toLocaleString("en-US")}`]
+      : [];
+    const canvas = composeCharts(pageRef.current, {
+      title: `${run.name ?? `Run ${run.id}`} #${run.id}`,
+      subtitle: [...what, ...range].join(" · "),
+    });
     const suffix = zoom ? `-${formatRange(zoom)}` : "";
-    if (canvas) downloadCanvas(canvas, `gapwatch-run-${id}${suffix}.png`);
+    if (canvas) downloadCanvas(canvas, exportFilename(id, run.name, suffix));
   };
 
   if (runQuery.isPending) return <p className="empty">Loading run {id}…</p>;
@@ -126,9 +169,18 @@ function RunView({ id }: { readonly id: number }) {
 
   const syncKey = `run-${id}`;
   const downsampled = series.data?.downsampled ?? false;
+  const terminal = !active;
+  const noPoints = series.data !== undefined && !shown.accuracy && !shown.loss && !shown.lr;
+  const showGaps = !(terminal && gaps.data && gaps.data.boundaries.length === 0);
+  const showMatrix = !(terminal && summary.data && summary.data.accuracy_matrix.rows.length === 0);
   return (
     <div className="run-page" ref={pageRef}>
-      <RunHeader run={run} live={live} onExportPng={started ? exportPng : null} />
+      <RunHeader
+        run={run}
+        live={live}
+        lastStep={lastStep}
+        onExportPng={started && !noPoints ? exportPng : null}
+      />
       {/* A loop run's settings are its config (an engine run's spec is in the header). */}
       {run.spec === null && <RunConfig config={run.config} />}
 
@@ -152,96 +204,132 @@ function RunView({ id }: { readonly id: number }) {
           )}
         </section>
       ) : (
-        <>
-          {summary.data && <SummaryCards summary={summary.data} />}
+        // Measured for the points budget: always on screen, whatever panels it holds.
+        <div className="run-body" ref={chartsRef}>
+          {/* The cards once a task has ended: before, every number would be empty. */}
+          {summary.data && summary.data.tasks_completed > 0 && (
+            <SummaryCards summary={summary.data} />
+          )}
 
-          <section className="run-section" aria-labelledby="accuracy-heading">
-            <div className="section-head">
-              <h2 id="accuracy-heading">Accuracy on each task</h2>
-              <div className="chart-toolbar">
-                <ZoomHint zoom={zoom} onReset={onResetZoom} />
-                <label className="layout-select">
-                  Layout{" "}
-                  <select
-                    data-testid="chart-layout"
-                    value={layout}
-                    onChange={(e) => setLayout(e.target.value as ChartLayout)}
-                  >
-                    <option value="per-task">one chart per task</option>
-                    <option value="overlay">all tasks overlaid</option>
-                  </select>
-                </label>
-              </div>
-            </div>
-            <div
-              ref={chartsRef}
-              className="charts-measure"
-              data-testid="run-charts"
-              data-ready={ready ? "true" : "false"}
-            >
-              {series.isError && (
-                <p className="error">Could not load the series: {series.error.message}</p>
-              )}
-              {nTasks === 0 ? (
-                <p className="empty">No task has started yet.</p>
-              ) : (
-                <AccuracyCharts
-                  layout={layout}
-                  tasks={tasks}
-                  spans={spans}
-                  perTask={tables.accuracy.perTask}
-                  overlay={tables.accuracy.overlay}
-                  troughs={troughs}
-                  xRange={xRange}
-                  syncKey={syncKey}
-                  onZoom={onZoom}
-                  onResetZoom={onResetZoom}
-                />
-              )}
-            </div>
-            <p className="chart-note muted">
-              {plural(boundarySteps(spans).length, "task boundary", "task boundaries")} (dashed) ·
-              dots mark each stability-gap trough with its depth and recovery time
-              {downsampled &&
-                ` · at most ${points.toLocaleString("en-US")} points per series (M4: every dip` +
-                  " kept); zoom for full resolution"}
-              {series.isFetching && " · loading…"}
+          {terminal && noPoints && (
+            <p className="muted run-no-points" data-testid="run-no-points">
+              {`The run stored no points before it ${run.status === "succeeded" ? "ended" : run.status}: there is nothing to chart.`}
             </p>
-          </section>
+          )}
 
-          <section className="run-section" aria-labelledby="training-heading">
-            <h2 id="training-heading">Training</h2>
-            <TrainingCharts
-              tasks={tasks}
-              spans={spans}
-              loss={tables.loss}
-              lr={tables.lr}
-              xRange={xRange}
-              syncKey={syncKey}
-              onZoom={onZoom}
-              onResetZoom={onResetZoom}
-            />
-          </section>
+          {!(terminal && noPoints) && (
+            <section className="run-section" aria-labelledby="accuracy-heading">
+              <div className="section-head">
+                <h2 id="accuracy-heading">Accuracy on each task</h2>
+                <div className="chart-toolbar">
+                  <ZoomHint zoom={zoom} onReset={onResetZoom} />
+                  <label className="layout-select">
+                    Layout{" "}
+                    <select
+                      data-testid="chart-layout"
+                      value={layout}
+                      onChange={(e) => setLayout(e.target.value as ChartLayout)}
+                    >
+                      <option value="per-task">one chart per task</option>
+                      <option value="overlay">all tasks overlaid</option>
+                    </select>
+                  </label>
+                </div>
+              </div>
+              <div
+                className="charts-measure"
+                data-testid="run-charts"
+                data-ready={ready ? "true" : "false"}
+              >
+                {series.isError && (
+                  <p className="error">Could not load the series: {series.error.message}</p>
+                )}
+                {nTasks === 0 ? (
+                  <p className="empty">No task has started yet.</p>
+                ) : series.data === undefined ? (
+                  !series.isError && <p className="empty">Loading the series…</p>
+                ) : !shown.accuracy ? (
+                  <p className="empty">No evaluation yet: the curves appear with the first one.</p>
+                ) : (
+                  <AccuracyCharts
+                    layout={layout}
+                    tasks={shown.tasks}
+                    spans={spans}
+                    perTask={shown.perTask}
+                    overlay={tables.accuracy.overlay}
+                    troughs={troughs}
+                    xRange={xRange}
+                    syncKey={syncKey}
+                    onZoom={onZoom}
+                    onResetZoom={onResetZoom}
+                  />
+                )}
+              </div>
+              <p className="chart-note muted">
+                {plural(boundarySteps(spans).length, "task boundary", "task boundaries")} (dashed)
+                · dots mark each stability-gap trough with its depth and recovery time
+                {downsampled &&
+                  ` · at most ${points.toLocaleString("en-US")} points per series (M4: every dip` +
+                    " kept); zoom for full resolution"}
+                {series.isFetching && series.isPlaceholderData && " · loading…"}
+              </p>
+            </section>
+          )}
 
-          <div className="run-analysis">
-            <section className="run-section" aria-labelledby="gaps-heading">
-              <h2 id="gaps-heading">Stability gap per boundary</h2>
-              {gaps.data ? (
-                <GapsTable gaps={gaps.data} />
-              ) : (
-                <p className="empty">{gaps.isError ? gaps.error.message : "Loading…"}</p>
-              )}
+          {series.data !== undefined && (shown.loss || shown.lr) && (
+            <section className="run-section" aria-labelledby="training-heading">
+              <h2 id="training-heading">Training</h2>
+              <TrainingCharts
+                tasks={tasks}
+                spans={spans}
+                loss={shown.loss ? tables.loss : null}
+                lr={shown.lr ? tables.lr : null}
+                xRange={xRange}
+                syncKey={syncKey}
+                onZoom={onZoom}
+                onResetZoom={onResetZoom}
+              />
             </section>
-            <section className="run-section" aria-labelledby="matrix-heading">
-              <h2 id="matrix-heading">Accuracy matrix</h2>
-              {summary.data ? (
-                <AccuracyHeatmap matrix={summary.data.accuracy_matrix} />
-              ) : (
-                <p className="empty">{summary.isError ? summary.error.message : "Loading…"}</p>
+          )}
+
+          {(showGaps || showMatrix) && (
+            <div className="run-analysis">
+              {showGaps && (
+                <section className="run-section" aria-labelledby="gaps-heading">
+                  <h2 id="gaps-heading">Stability gap per boundary</h2>
+                  {gaps.data ? (
+                    <GapsTable gaps={gaps.data} />
+                  ) : (
+                    <p className="empty">{gaps.isError ? gaps.error.message : "Loading…"}</p>
+                  )}
+                </section>
               )}
-            </section>
-          </div>
-        </>
+              {alignedView && alignedView.series.length > 0 && aligned.data && (
+                <section className="run-section" aria-labelledby="aligned-heading">
+                  <h2 id="aligned-heading">Aligned at the boundaries</h2>
+                  <p className="muted small">
+                    Accuracy change of the earlier tasks since each task boundary (points), mean
+                    over the {aligned.data.rows} eligible (boundary, task) rows with a 95% band;
+                    window {aligned.data.gap_window.toLocaleString("en-US")} it.
+                  </p>
+                  <AlignedChart chart={alignedView} testId="run-aligned-chart" />
+                </section>
+              )}
+              {showMatrix && (
+                <section className="run-section" aria-labelledby="matrix-heading">
+                  <h2 id="matrix-heading">Accuracy matrix</h2>
+                  {summary.data ? (
+                    <AccuracyHeatmap matrix={summary.data.accuracy_matrix} />
+                  ) : (
+                    <p className="empty">
+                      {summary.isError ? summary.error.message : "Loading…"}
+                    </p>
+                  )}
+                </section>
+              )}
+            </div>
+          )}
+        </div>
       )}
     </div>
   );

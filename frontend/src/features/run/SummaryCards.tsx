@@ -1,14 +1,16 @@
 // The run's summary numbers as cards; hovering a card shows its definition and formula.
 import type { RunSummary } from "../../api/client";
+import { useDefinitions } from "../../api/definitions";
 import { provisionalNote, summaryCards } from "./summaryCards";
 
 export function SummaryCards({ summary }: { readonly summary: RunSummary }) {
   const note = provisionalNote(summary);
+  const definitions = useDefinitions().data ?? [];
   return (
     <section className="summary-section" aria-label="Summary metrics">
       {note && <p className="summary-note">Provisional: {note}.</p>}
       <div className="summary-cards">
-        {summaryCards(summary).map((card) => (
+        {summaryCards(summary, definitions).map((card) => (
           <div
             key={card.metric}
             className="summary-card"

@@ -10,8 +10,9 @@ import { TimeSeriesChart } from "../../charts/TimeSeriesChart";
 interface Props {
   readonly tasks: readonly number[];
   readonly spans: readonly TaskSpan[];
-  readonly loss: uPlot.AlignedData;
-  readonly lr: uPlot.AlignedData;
+  /** The loss table, or null to leave its chart out (no points). */
+  readonly loss: uPlot.AlignedData | null;
+  readonly lr: uPlot.AlignedData | null;
   readonly xRange: readonly [number, number] | null;
   readonly syncKey: string;
   readonly onZoom: (range: StepRange) => void;
@@ -36,23 +37,27 @@ export function TrainingCharts(props: Props) {
   };
   return (
     <div className="training-charts">
-      <TimeSeriesChart
-        {...common}
-        testId="loss-chart"
-        title="Loss"
-        data={props.loss}
-        series={lossSeries}
-        yLabel="loss (log)"
-        yLog
-      />
-      <TimeSeriesChart
-        {...common}
-        testId="lr-chart"
-        title="Learning rate"
-        data={props.lr}
-        series={LR_SERIES}
-        yLabel="learning rate"
-      />
+      {props.loss && (
+        <TimeSeriesChart
+          {...common}
+          testId="loss-chart"
+          title="Loss"
+          data={props.loss}
+          series={lossSeries}
+          yLabel="loss (log)"
+          yLog
+        />
+      )}
+      {props.lr && (
+        <TimeSeriesChart
+          {...common}
+          testId="lr-chart"
+          title="Learning rate"
+          data={props.lr}
+          series={LR_SERIES}
+          yLabel="learning rate"
+        />
+      )}
     </div>
   );
 }

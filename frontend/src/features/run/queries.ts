@@ -1,9 +1,19 @@
 // The run page's server state: one query per endpoint, keyed under ["run", id] so that the live
-// updates can refresh them together (see useRunLive).
-import { keepPreviousData, useQuery } from "@tanstack/react-query";
+// updates can refresh them (see useRunLive). The series and the events, which grow while a run
+// trains, are refreshed by fetching only what the page lacks (see liveSeries.ts).
+import { keepPreviousData, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
 
-import { api, ApiError, unwrap } from "../../api/client";
+import { api, ApiError, unwrap, type RunRead } from "../../api/client";
 import { seriesQuery, type StepRange } from "../../charts/budget";
+import { isActiveStatus } from "../../components/StatusBadge";
+import {
+  eventsStart,
+  mergeEvents,
+  mergeSeries,
+  planSeriesRead,
+  type HeldEvents,
+  type HeldSeries,
+} from "./liveSeries";
 
 export const runKeys = {
   all: (id: number) => ["run", id] as const,
@@ -11,6 +21,8 @@ export const runKeys = {
   events: (id: number) => ["run", id, "events"] as const,
   summary: (id: number) => ["run", id, "summary"] as const,
   gaps: (id: number) => ["run", id, "gaps"] as const,
+  /** Under `gaps`: refreshed whenever the gap table is (a task ended). */
+  aligned: (id: number) => ["run", id, "gaps", "aligned"] as const,
   metrics: (id: number) => ["run", id, "metrics"] as const,
 };
 
@@ -25,12 +37,31 @@ export function useRun(id: number) {
   });
 }
 
+/** Whether the cached run has ended (its status known and not queued or running). */
+function runEnded(client: QueryClient, id: number): boolean {
+  const run = client.getQueryData<RunRead>(runKeys.run(id));
+  return run !== undefined && !isActiveStatus(run.status);
+}
+
+/** The run's events; a refresh asks only for those from the last step held on. */
 export function useRunEvents(id: number, enabled: boolean) {
+  const client = useQueryClient();
   return useQuery({
     queryKey: runKeys.events(id),
     enabled,
-    queryFn: async () =>
-      unwrap(await api.GET("/api/v1/runs/{run_id}/events", { params: { path: { run_id: id } } })),
+    queryFn: async ({ queryKey }): Promise<HeldEvents> => {
+      const held = client.getQueryData<HeldEvents>(queryKey);
+      const ended = runEnded(client, id);
+      const start = eventsStart(held, ended);
+      const answer = unwrap(
+        await api.GET("/api/v1/runs/{run_id}/events", {
+          params: { path: { run_id: id }, query: start === null ? {} : { start } },
+        }),
+      );
+      return start === null || !held
+        ? { ...answer, final: ended }
+        : mergeEvents(held, answer, ended);
+    },
   });
 }
 
@@ -55,8 +86,9 @@ export function useRunGaps(id: number, enabled: boolean) {
 }
 
 /**
- * Every series the page draws, in ONE request: all keys, each cut to `points` for the range
- * (the whole run, or a zoom). The previous answer stays on screen while a zoom loads.
+ * Every series the page draws: first in ONE request, all keys, each cut to `points` for the
+ * range (the whole run, or a zoom); a refresh asks only for the points after each key's last
+ * held step (see `planSeriesRead`). The previous answer stays on screen while a zoom loads.
  */
 export function useRunSeries(
   id: number,
@@ -65,18 +97,46 @@ export function useRunSeries(
   points: number,
   enabled: boolean,
 ) {
+  const client = useQueryClient();
   return useQuery({
     queryKey: [...runKeys.metrics(id), keys, range, points],
     enabled: enabled && keys.length > 0,
     placeholderData: keepPreviousData,
+    queryFn: async ({ queryKey }): Promise<HeldSeries> => {
+      const held = client.getQueryData<HeldSeries>(queryKey);
+      const ended = runEnded(client, id);
+      const read = (query: { keys: string; start?: number; end?: number; points: number }) =>
+        api
+          .GET("/api/v1/runs/{run_id}/metrics", { params: { path: { run_id: id }, query } })
+          .then(unwrap);
+      const plan = planSeriesRead(held, keys, { range, points, ended });
+      if (plan.kind === "none") return held!;
+      if (plan.kind === "full" || !held) {
+        const answer = await read({ keys: keys.join(","), ...seriesQuery(range, points) });
+        return { ...answer, final: ended };
+      }
+      const answers = await Promise.all(
+        plan.reads.map((tail) =>
+          read({
+            keys: tail.keys.join(","),
+            start: tail.start,
+            ...(tail.end === undefined ? {} : { end: tail.end }),
+            points,
+          }),
+        ),
+      );
+      return mergeSeries(held, answers, ended);
+    },
+  });
+}
+
+/** The boundary-aligned view (mean change since each boundary over the eligible rows). */
+export function useRunAligned(id: number, enabled: boolean) {
+  return useQuery({
+    queryKey: runKeys.aligned(id),
+    enabled,
+    placeholderData: keepPreviousData,
     queryFn: async () =>
-      unwrap(
-        await api.GET("/api/v1/runs/{run_id}/metrics", {
-          params: {
-            path: { run_id: id },
-            query: { keys: keys.join(","), ...seriesQuery(range, points) },
-          },
-        }),
-      ),
+      unwrap(await api.GET("/api/v1/runs/{run_id}/aligned", { params: { path: { run_id: id } } })),
   });
 }

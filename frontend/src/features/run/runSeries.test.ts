@@ -4,6 +4,7 @@ import type { RunRead, Schemas } from "../../api/client";
 import {
   accuracyTables,
   chartTable,
+  hasPoints,
   lossTable,
   plannedTasks,
   runSeriesKeys,
@@ -95,5 +96,14 @@ describe("visibleRange", () => {
     expect(visibleRange({ start: 300, end: 601 }, 1500)).toEqual([300, 600]);
     expect(visibleRange(null, 1500)).toEqual([0, 1500]);
     expect(visibleRange(null, null)).toBeNull();
+  });
+});
+
+describe("hasPoints", () => {
+  it("is true once any column holds a finite value", () => {
+    expect(hasPoints(accuracyTables(read, [0], shape).perTask[0])).toBe(true);
+    expect(hasPoints(accuracyTables(read, [3], shape).perTask[0])).toBe(false);
+    expect(hasPoints([[1, 2], [null, undefined]] as never)).toBe(false);
+    expect(hasPoints(undefined)).toBe(false);
   });
 });

@@ -77,7 +77,19 @@ export function lossTable(
   return chartTable(read, [TRAIN_LOSS, ...tasks.map(evalLossKey)], shape, { positiveOnly: true });
 }
 
-/** Whether a key holds any point in this answer (charts of absent keys are left out). */
+/** Whether a chart table holds any value to draw (charts without one are left out). */
+export function hasPoints(table: uPlot.AlignedData | undefined): boolean {
+  if (!table) return false;
+  for (let i = 1; i < table.length; i++) {
+    const column = table[i] as ArrayLike<number | null | undefined>;
+    for (let k = 0; k < column.length; k++) {
+      const value = column[k];
+      if (typeof value === "number" && Number.isFinite(value)) return true;
+    }
+  }
+  return false;
+}
+
 /**
  * The x range to show: the zoom ([start, end) → [start, end − 1]) or, unzoomed, the whole run
  * as planned (so a running run's curves grow into a fixed frame instead of rescaling).

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 
 import type { RunSummary } from "../../api/client";
-import { provisionalNote, summaryCards } from "./summaryCards";
+import type { Definition } from "../../api/definitions";
+import { cardDefinitions, provisionalNote, shortCaption, summaryCards } from "./summaryCards";
 
 // A real ER run's summary (split_digits, 5 tasks, evaluation every iteration).
 const summary: RunSummary = {
@@ -11,6 +12,20 @@ const summary: RunSummary = {
   "tasks_completed": 5,
   "complete": true,
   "as_of_step": 1500,
+  "gap_window": 200,
+  "metrics": {
+    "acc": { "value": 0.7687618205014778, "se": 0.017759309453009544, "n": 5 },
+    "bwt": { "value": -0.2422485558953449, "se": null, "n": 4 },
+    "forgetting": { "value": 0.25, "se": null, "n": 4 },
+    "min_acc": { "value": 0.61, "se": 0.02, "n": 4 },
+    "wc_acc": { "value": 0.66, "se": 0.02, "n": 5 },
+    "gap": { "value": 0.0512, "se": null, "n": 10 },
+    "gap_depth": { "value": 0.3, "se": null, "n": 10 },
+    "gap_recovered": { "value": 0.8, "se": null, "n": 10 },
+    "wf10": { "value": 0.1223, "se": null, "n": null },
+    "wp10": { "value": 0.5, "se": null, "n": null },
+    "fwt": { "value": null, "se": null, "n": 4 }
+  },
   "eval_samples": {
     "per_task": [
       108,
@@ -226,50 +241,86 @@ const summary: RunSummary = {
   }
 };
 
+function definition(id: string, overrides: Partial<Definition> = {}): Definition {
+  return {
+    id,
+    label: id.toUpperCase(),
+    definition: `What ${id} measures: in words. More.`,
+    formula: `${id} = formula`,
+    higher_is_better: true,
+    unit: "fraction",
+    headline: false,
+    ...overrides,
+  };
+}
+
+// The registry as GET /api/v1/definitions lists it (its order is the cards' order).
+const definitions: Definition[] = [
+  definition("acc", { headline: true }),
+  definition("bwt", { headline: true }),
+  definition("fwt"),
+  definition("forgetting", { headline: true, higher_is_better: false }),
+  definition("min_acc", { headline: true }),
+  definition("wc_acc", { headline: true }),
+  definition("wf10", { higher_is_better: false }),
+  definition("wp10"),
+  definition("gap", { headline: true, higher_is_better: false }),
+  definition("gap_depth", { headline: true, higher_is_better: false }),
+  definition("gap_recovered", { headline: true, unit: "share" }),
+];
+
 describe("summaryCards", () => {
-  const cards = summaryCards(summary);
+  const cards = summaryCards(summary, definitions);
   const card = (metric: string) => cards.find((c) => c.metric === metric)!;
 
-  it("shows every required metric, in order", () => {
+  it("has a card per headline metric, then the extras the summary holds, in registry order", () => {
     expect(cards.map((c) => c.metric)).toEqual([
       "acc",
       "bwt",
       "forgetting",
       "min_acc",
       "wc_acc",
+      "gap",
+      "gap_depth",
+      "gap_recovered",
       "wf10",
-      "wf100",
       "fwt",
-      "learning_accuracy",
     ]);
+    expect(cardDefinitions(definitions).map((d) => d.id)).not.toContain("wp10");
+    expect(summaryCards(summary, [])).toEqual([]); // nothing until the registry is known
   });
 
   it("keeps the raw fraction and prints a percentage with its standard error", () => {
-    expect(card("acc").value).toBe(summary.acc.value);
+    expect(card("acc").value).toBe(summary.metrics.acc?.value);
     expect(card("acc").text).toBe("76.88%");
     expect(card("acc").error).toBe("± 1.8");
   });
 
-  it("signs BWT and forgetting", () => {
+  it("signs BWT and forgetting, prints gaps in points and shares as whole percents", () => {
     expect(card("bwt").text).toMatch(/^−\d+\.\d\d%$/);
     expect(card("forgetting").text).toMatch(/^\+\d+\.\d\d%$/);
+    expect(card("gap").text).toBe("5.1 pp");
+    expect(card("gap_recovered").text).toBe("80%");
+    expect(card("gap").caption).toBe("over 10 eligible rows");
   });
 
-  it("picks WF by its window", () => {
-    expect(card("wf10").value).toBeCloseTo(0.1223, 4);
-    expect(card("wf100").value).toBeCloseTo(0.3322, 4);
-  });
-
-  it("puts the definition id and formula in the hover title", () => {
-    expect(card("acc").title).toBe("average_accuracy: ACC = (1/T) Σ_j R[T][j]");
-    expect(card("wf10").title).toContain("windowed_forgetting");
+  it("puts the registry's definition, formula and direction in the hover title", () => {
+    expect(card("acc").title).toContain("acc = formula");
+    expect(card("acc").title).toContain("What acc measures");
+    expect(card("gap").title).toContain("lower is better");
+    expect(card("gap").title).toContain("gap window: 200 it");
   });
 
   it("is null, printed as a dash, where the API has no number", () => {
-    const empty = { ...summary, bwt: { ...summary.bwt, value: null } };
-    const bwt = summaryCards(empty).find((c) => c.metric === "bwt")!;
-    expect(bwt.value).toBeNull();
-    expect(bwt.text).toBe("—");
+    expect(card("fwt").value).toBeNull();
+    expect(card("fwt").text).toBe("—");
+  });
+
+  it("captions with the definition's first clause", () => {
+    expect(shortCaption("Final average accuracy over every task trained so far.")).toBe(
+      "Final average accuracy over every task trained so far",
+    );
+    expect(shortCaption("x".repeat(80)).length).toBe(64);
   });
 });
 

@@ -1,119 +1,71 @@
-// The summary cards: which RunSummary numbers the run page shows, and how each reads.
+// The summary cards: one per registry metric worth a card (every headline metric, plus a few
+// continual-evaluation ones), read from the summary's `metrics` and labelled and explained by
+// the registry (GET /api/v1/definitions). A headline metric added on the server gets a card.
 import type { RunSummary } from "../../api/client";
-import { percent, plusMinus, signedPercent } from "../../charts/format";
+import { type Definition, definitionHover } from "../../api/definitions";
+import { percent, plusMinus, points, signedPercent } from "../../charts/format";
 
-export type CardMetric =
-  | "acc"
-  | "bwt"
-  | "forgetting"
-  | "min_acc"
-  | "wc_acc"
-  | "wf10"
-  | "wf100"
-  | "fwt"
-  | "learning_accuracy";
+/** Cards besides the headline metrics, after them. */
+const EXTRA_CARDS = ["wf10", "wf100", "fwt", "learning_accuracy"];
+/** Differences that can go either way: shown with a sign. */
+const SIGNED = new Set(["bwt", "fwt", "forgetting"]);
+/** Differences in points rather than accuracies. */
+const POINTS = new Set(["gap", "gap_depth", "gap_forgetting"]);
 
 export interface SummaryCard {
-  readonly metric: CardMetric;
+  readonly metric: string;
   readonly label: string;
   /** What the number is, in a few words under it. */
   readonly caption: string;
-  /** The API's raw number (a fraction), null when not defined yet. */
+  /** The API's raw number (a fraction or a share), null when not defined yet. */
   readonly value: number | null;
   readonly text: string;
   /** "± 1.2" (standard error in points) where the API gives one, else "". */
   readonly error: string;
-  /** Hover text: the definition id and the formula, as the API states them. */
+  /** Hover text: the registry's definition, formula and direction. */
   readonly title: string;
 }
 
-function windowValue(summary: RunSummary, w: number): number | null {
-  return summary.wf.windows.find((window) => window.w === w)?.value ?? null;
+/** The first clause of a definition: short enough to sit under a number. */
+export function shortCaption(definition: string, limit = 64): string {
+  const clause = (definition.split(/(?<=\w)[.:;(]/)[0] ?? "").trim();
+  return clause.length <= limit ? clause : `${clause.slice(0, limit - 1).trimEnd()}…`;
 }
 
-function hover(definition: string, formula: string, extra?: string | null): string {
-  return [`${definition}: ${formula}`, extra].filter(Boolean).join("\n");
+function cardText(id: string, unit: Definition["unit"], value: number | null): string {
+  if (unit === "share") return percent(value, 0);
+  if (SIGNED.has(id)) return signedPercent(value);
+  if (POINTS.has(id)) return value === null ? percent(value) : points(value, 1);
+  return percent(value, 2);
 }
 
-/** The cards, in reading order: end-of-task metrics, then continual-evaluation ones. */
-export function summaryCards(summary: RunSummary): SummaryCard[] {
-  const s = summary;
-  const wf = (w: number): SummaryCard => ({
-    metric: w === 10 ? "wf10" : "wf100",
-    label: `WF${w}`,
-    caption: `worst drop within ${w} evaluations`,
-    value: windowValue(s, w),
-    text: percent(windowValue(s, w), 2),
-    error: "",
-    title: hover(s.wf.definition, s.wf.formula, `w = ${w}`),
+/** The definitions that get a card, in order: headline metrics, then the extras. */
+export function cardDefinitions(definitions: readonly Definition[]): Definition[] {
+  const byId = new Map(definitions.map((d) => [d.id, d]));
+  const headline = definitions.filter((d) => d.headline);
+  const extras = EXTRA_CARDS.flatMap((id) => byId.get(id) ?? []);
+  return [...headline, ...extras.filter((d) => !d.headline)];
+}
+
+/** The cards of `summary`, labelled by `definitions` (nothing until the registry is known). */
+export function summaryCards(summary: RunSummary, definitions: readonly Definition[]): SummaryCard[] {
+  return cardDefinitions(definitions).flatMap((d) => {
+    const metric = summary.metrics[d.id];
+    if (!metric) return [];
+    const value = metric.value ?? null;
+    const rows = d.id.startsWith("gap") && metric.n != null;
+    return [
+      {
+        metric: d.id,
+        label: d.label,
+        caption: rows ? `over ${metric.n} eligible rows` : shortCaption(d.definition),
+        value,
+        text: cardText(d.id, d.unit, value),
+        error: plusMinus(metric.se),
+        title: definitionHover(d) + (d.id.startsWith("gap") ? `\ngap window: ${summary.gap_window} it` : ""),
+      },
+    ];
   });
-  return [
-    {
-      metric: "acc",
-      label: "ACC",
-      caption: "final average accuracy",
-      value: s.acc.value,
-      text: percent(s.acc.value, 2),
-      error: plusMinus(s.acc.se),
-      title: hover(s.acc.definition, s.acc.formula),
-    },
-    {
-      metric: "bwt",
-      label: "BWT",
-      caption: "backward transfer",
-      value: s.bwt.value,
-      text: signedPercent(s.bwt.value),
-      error: "",
-      title: hover(s.bwt.definition, s.bwt.formula),
-    },
-    {
-      metric: "forgetting",
-      label: "Forgetting",
-      caption: "max earlier − final (Chaudhry)",
-      value: s.forgetting.value,
-      text: signedPercent(s.forgetting.value),
-      error: "",
-      title: hover(s.forgetting.definition, s.forgetting.formula),
-    },
-    {
-      metric: "min_acc",
-      label: "min-ACC",
-      caption: "lowest accuracy after learning",
-      value: s.min_acc.value,
-      text: percent(s.min_acc.value, 2),
-      error: plusMinus(s.min_acc.se),
-      title: hover(s.min_acc.definition, s.min_acc.formula),
-    },
-    {
-      metric: "wc_acc",
-      label: "WC-ACC",
-      caption: "worst-case accuracy",
-      value: s.wc_acc.value,
-      text: percent(s.wc_acc.value, 2),
-      error: plusMinus(s.wc_acc.se),
-      title: hover(s.wc_acc.definition, s.wc_acc.formula),
-    },
-    wf(10),
-    wf(100),
-    {
-      metric: "fwt",
-      label: "FWT",
-      caption: "forward transfer",
-      value: s.fwt.value,
-      text: signedPercent(s.fwt.value),
-      error: "",
-      title: hover(s.fwt.definition, s.fwt.formula, s.fwt.note),
-    },
-    {
-      metric: "learning_accuracy",
-      label: "Learning acc.",
-      caption: "each task right after training it",
-      value: s.learning_accuracy.value,
-      text: percent(s.learning_accuracy.value, 2),
-      error: plusMinus(s.learning_accuracy.se),
-      title: hover(s.learning_accuracy.definition, s.learning_accuracy.formula),
-    },
-  ];
 }
 
 /** "after 3 of 5 tasks" while the numbers are provisional, else null. */
