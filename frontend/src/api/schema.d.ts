@@ -441,7 +441,8 @@ export interface paths {
         put?: never;
         /**
          * Cancel Run
-         * @description Cancel a queued or running run (editor).
+         * @description Cancel a queued or running run (editor); its headline numbers are written once the
+         *     cancel has committed.
          */
         post: operations["runs-cancel"];
         delete?: never;
@@ -604,7 +605,8 @@ export interface paths {
         };
         /**
          * Run Summary
-         * @description ACC, BWT, FWT, forgetting, min-ACC, WC-ACC, WF^w and WP^w of a run, each named.
+         * @description ACC, BWT, FWT, forgetting, min-ACC, WC-ACC, WF^w, WP^w and the stability gap of a run,
+         *     each named; `metrics` holds every registry metric by id.
          */
         get: operations["runs-summary"];
         put?: never;
@@ -624,9 +626,51 @@ export interface paths {
         };
         /**
          * Run Gaps
-         * @description The stability gap of every earlier task at every task boundary.
+         * @description The stability gap of every earlier task at every task boundary: depth, gap (what came
+         *     back), forgetting (what did not), recovery and eligibility.
          */
         get: operations["runs-gaps"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{run_id}/aligned": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Run Aligned
+         * @description The boundary-aligned view: accuracy change since each boundary, averaged over the
+         *     eligible (boundary, earlier task) rows, with a 95% band.
+         */
+        get: operations["runs-aligned"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/definitions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Definitions
+         * @description Every derived metric: id, label, definition in words, formula and direction.
+         */
+        get: operations["definitions-list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -719,6 +763,242 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live Runs
+         * @description Server-Sent Events of several runs' status, progress and stored points, over ONE
+         *     connection (the compare page's): one stream of the caller's cap, whatever the number of
+         *     runs.
+         */
+        get: operations["runs-live-many"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{run_id}/figures/accuracy.{fmt}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Run Accuracy Figure
+         * @description Every task's accuracy over iterations, with the task boundaries (named above the plot)
+         *     and a marker at the trough of every dip of the run's gap table.
+         */
+        get: operations["runs-figure-accuracy"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{run_id}/figures/aligned.{fmt}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Run Aligned Figure
+         * @description The boundary-aligned view: mean accuracy change since each task boundary over the
+         *     run's eligible (boundary, earlier task) rows, with its 95% band.
+         */
+        get: operations["runs-figure-aligned"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/compare/figures/accuracy.{fmt}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Compare Accuracy Figure
+         * @description Average accuracy over the tasks seen so far, one line per run (named with its id),
+         *     with the task boundaries that every run shares.
+         */
+        get: operations["compare-figure-accuracy"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sweeps/{sweep_id}/figures/aligned.{fmt}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Sweep Aligned Figure
+         * @description The boundary-aligned view of each configuration of the sweep (its runs averaged): one
+         *     line with its 95% band per configuration, as on the sweep page.
+         */
+        get: operations["sweeps-figure-aligned"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sweeps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Sweeps
+         * @description The sweeps of the caller's projects, newest first.
+         */
+        get: operations["sweeps-list"];
+        put?: never;
+        /**
+         * Create Sweep
+         * @description Create a sweep (editor of its project): its runs, in one transaction, each queued for
+         *     a worker. Every run is grouped `<name> <path>=<value> ...` (every axis but seed) and
+         *     tagged `sweep:<id>`. A value that makes an invalid run spec is a 422 naming its axis
+         *     (`axes.<path>`), and no run is created.
+         */
+        post: operations["sweeps-create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sweeps/{sweep_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Sweep
+         * @description One sweep with its runs' progress.
+         */
+        get: operations["sweeps-get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sweeps/{sweep_id}/results": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Sweep Results
+         * @description One row per configuration (every axis but seed): each headline metric's mean ± 95% CI
+         *     over the configuration's succeeded runs, n the runs that contribute to that number;
+         *     provisional while a run of the row has not ended.
+         */
+        get: operations["sweeps-results"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sweeps/{sweep_id}/results.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Sweep Results Csv
+         * @description The results table as CSV.
+         */
+        get: operations["sweeps-results-csv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sweeps/{sweep_id}/results.tex": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Sweep Results Tex
+         * @description The results table as LaTeX (booktabs), ready for a paper.
+         */
+        get: operations["sweeps-results-tex"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sweeps/{sweep_id}/aligned": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Sweep Aligned
+         * @description The boundary-aligned view of each configuration: its runs' aligned curves averaged
+         *     with a 95% band across runs.
+         */
+        get: operations["sweeps-aligned"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -783,6 +1063,38 @@ export interface components {
              * @description rows[k][j] = R[k][j], 0-based.
              */
             rows: (number | null)[][];
+        };
+        /**
+         * AlignedBandRead
+         * @description The boundary-aligned view: a_j(s_k + t) − before, mean over eligible (j, k) (and over
+         *     runs), with a 95% confidence band (null where fewer than two values).
+         */
+        AlignedBandRead: {
+            /**
+             * Offsets
+             * @description t: iterations since the boundary.
+             */
+            offsets: number[];
+            /** Mean */
+            mean: (number | null)[];
+            /** Lower */
+            lower: (number | null)[];
+            /** Upper */
+            upper: (number | null)[];
+            /**
+             * N
+             * @description Values averaged at each offset (runs, or rows of one run).
+             */
+            n: number[];
+            /**
+             * Rows
+             * @description Eligible (j, k) rows in all.
+             */
+            rows: number;
+            /** Gap Window */
+            gap_window: number;
+            /** Margin */
+            margin: number;
         };
         /**
          * AlignedSeries
@@ -859,14 +1171,37 @@ export interface components {
              */
             end: number | null;
             /**
+             * Window
+             * @description w_k = min(e_k − s_k, gap_window).
+             */
+            window: number;
+            /**
              * Complete
              * @description False while task k is trained: the rows may change.
              */
             complete: boolean;
             /** Evaluated Until */
             evaluated_until: number | null;
-            /** Mean Depth */
+            /**
+             * Eligible
+             * @description How many rows are eligible (the means' n).
+             */
+            eligible: number;
+            /**
+             * Mean Gap
+             * @description Mean gap over eligible rows.
+             */
+            mean_gap: number | null;
+            /**
+             * Mean Depth
+             * @description Mean depth over eligible rows.
+             */
             mean_depth: number | null;
+            /**
+             * Mean Forgetting
+             * @description Mean forgetting over eligible rows.
+             */
+            mean_forgetting: number | null;
             /** Max Depth */
             max_depth: number | null;
             /** Rows */
@@ -924,6 +1259,22 @@ export interface components {
             /** Series */
             series: components["schemas"]["AlignedSeries"][];
         };
+        /** ConfigurationBand */
+        ConfigurationBand: {
+            /**
+             * Config
+             * @description The configuration: every axis but `seed`.
+             */
+            config: {
+                [key: string]: unknown;
+            };
+            /**
+             * Run Ids
+             * @description The runs averaged: running or succeeded.
+             */
+            run_ids: number[];
+            band: components["schemas"]["AlignedBandRead"];
+        };
         /**
          * DERSpec
          * @description Dark experience replay (Buzzega et al. 2020): replay logits; DER++ also replays labels.
@@ -957,6 +1308,42 @@ export interface components {
              * @default 0.5
              */
             beta: number;
+        };
+        /**
+         * Definition
+         * @description One entry of the metric registry.
+         */
+        Definition: {
+            /**
+             * Id
+             * @description The key in `metrics`, in stored headlines and in `sort=`.
+             */
+            id: string;
+            /** Label */
+            label: string;
+            /**
+             * Definition
+             * @description What it measures, in words.
+             */
+            definition: string;
+            /**
+             * Formula
+             * @description How, as METRICS.md writes it (1-based).
+             */
+            formula: string;
+            /** Higher Is Better */
+            higher_is_better: boolean;
+            /**
+             * Unit
+             * @description fraction: an accuracy or a difference (x100 for points); share: 0 to 1.
+             * @enum {string}
+             */
+            unit: "fraction" | "share";
+            /**
+             * Headline
+             * @description Stored once when a run ends; a runs-list and sweep-results column.
+             */
+            headline: boolean;
         };
         /**
          * ERACESpec
@@ -1086,6 +1473,12 @@ export interface components {
              * @default false
              */
             include_unseen: boolean;
+            /**
+             * Gap Window
+             * @description Stability gap: iterations after each task boundary in which the dip is looked for (the first min(task length, gap_window)).
+             * @default 200
+             */
+            gap_window: number;
         };
         /**
          * EventBatch
@@ -1214,14 +1607,36 @@ export interface components {
             task: number;
             /**
              * Evaluated
-             * @description False if task j has no evaluation at s_k.
+             * @description False if task j has no evaluation at s_k or none inside the window.
              */
             evaluated: boolean;
-            /** Before */
+            /**
+             * Eligible
+             * @description before − chance ≥ 0.05: it had something to lose. Rows that are not are left out of every mean.
+             * @default false
+             */
+            eligible: boolean;
+            /**
+             * Chance
+             * @description chance_j: 1 / classes the head can answer.
+             */
+            chance?: number | null;
+            /**
+             * Before
+             * @description a_j(s_k).
+             */
             before?: number | null;
             /** Before Se */
             before_se?: number | null;
-            /** Trough */
+            /**
+             * After
+             * @description a_j(e_k); the latest value while task k runs.
+             */
+            after?: number | null;
+            /**
+             * Trough
+             * @description min a_j over (s_k, s_k + w_k].
+             */
             trough?: number | null;
             /**
              * Trough At
@@ -1233,8 +1648,16 @@ export interface components {
              * @description before − trough (fraction; x100 for points).
              */
             depth?: number | null;
-            /** Relative Depth */
-            relative_depth?: number | null;
+            /**
+             * Gap
+             * @description max(0, min(depth, after − trough)): the part of the drop that came back.
+             */
+            gap?: number | null;
+            /**
+             * Forgetting
+             * @description max(0, before − after): what did not.
+             */
+            forgetting?: number | null;
             /**
              * Recovered At
              * @description Iterations from s_k to recovery within 1 point; null if never.
@@ -1247,7 +1670,7 @@ export interface components {
             area?: number | null;
             /**
              * Evaluations
-             * @description Evaluations of task j in [s_k, e_k].
+             * @description Evaluations of task j inside the window.
              * @default 0
              */
             evaluations: number;
@@ -1256,32 +1679,6 @@ export interface components {
         HTTPValidationError: {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
-        };
-        /**
-         * Headline
-         * @description The runs list's numbers, computed from the stored points once the run has ended.
-         */
-        Headline: {
-            /**
-             * Acc
-             * @description Final ACC (fraction).
-             */
-            acc: number | null;
-            /**
-             * Min Acc
-             * @description Final min-ACC (fraction).
-             */
-            min_acc: number | null;
-            /**
-             * Wc Acc
-             * @description Final WC-ACC (fraction).
-             */
-            wc_acc: number | null;
-            /**
-             * Mean Gap Depth
-             * @description Mean stability-gap depth over every evaluated (boundary, earlier task) pair of the ended tasks (fraction).
-             */
-            mean_gap_depth: number | null;
         };
         /** Health */
         Health: {
@@ -1562,6 +1959,24 @@ export interface components {
             keys: string[];
         };
         /**
+         * MetricRead
+         * @description One registry metric's value for a run (GET /api/v1/definitions says what it means).
+         */
+        MetricRead: {
+            /** Value */
+            value: number | null;
+            /**
+             * Se
+             * @description Sampling standard error, where one is defined.
+             */
+            se?: number | null;
+            /**
+             * N
+             * @description How many terms it averages (tasks or gap rows).
+             */
+            n?: number | null;
+        };
+        /**
          * MetricsExport
          * @description Every point of a run (`GET /runs/{id}/export?format=json`).
          */
@@ -1784,6 +2199,53 @@ export interface components {
              */
             nf: number;
         };
+        /**
+         * ResultCell
+         * @description One metric of one configuration over its seeds.
+         */
+        ResultCell: {
+            /**
+             * Mean
+             * @description Mean over the runs that contribute; null if none.
+             */
+            mean: number | null;
+            /**
+             * Ci95
+             * @description Half width of the 95% confidence interval of the mean (Student t); null with fewer than two runs.
+             */
+            ci95: number | null;
+            /**
+             * N
+             * @description Runs that contribute: succeeded, with the number defined.
+             */
+            n: number;
+            /**
+             * Provisional
+             * @description Some run of the configuration has not ended yet (or its numbers are still being written).
+             */
+            provisional: boolean;
+        };
+        /** ResultRow */
+        ResultRow: {
+            /**
+             * Config
+             * @description The configuration: every axis but `seed`.
+             */
+            config: {
+                [key: string]: unknown;
+            };
+            /** Run Ids */
+            run_ids: number[];
+            /** Seeds */
+            seeds: number[];
+            /**
+             * Cells
+             * @description By metric id.
+             */
+            cells: {
+                [key: string]: components["schemas"]["ResultCell"];
+            };
+        };
         /** ResumeRequest */
         ResumeRequest: {
             /** Host */
@@ -1828,10 +2290,20 @@ export interface components {
             /** Formula */
             formula: string;
             /**
+             * Gap Window
+             * @description The window cap used, in iterations.
+             */
+            gap_window: number;
+            /**
              * Recovery Tolerance
              * @description Recovered: a_j >= before − this.
              */
             recovery_tolerance: number;
+            /**
+             * Eligibility Margin
+             * @description Eligible: before − chance >= this.
+             */
+            eligibility_margin: number;
             /** Boundaries */
             boundaries: components["schemas"]["BoundaryGapsRead"][];
         };
@@ -1905,12 +2377,22 @@ export interface components {
             /** Attempts */
             attempts: number;
             /**
+             * Sweep Id
+             * @description The sweep that created the run, if any.
+             */
+            sweep_id: number | null;
+            /**
              * Duration S
              * @description started_at to finished_at, once ended.
              */
             duration_s: number | null;
-            /** @description Null until the run has ended and the runs list has computed it. */
-            headline: components["schemas"]["Headline"] | null;
+            /**
+             * Headline
+             * @description The headline numbers by metric id (GET /api/v1/definitions lists them, with headline=true), written once when the run ended; null before (or if they could not be computed yet: the API's sweep writes them).
+             */
+            headline: {
+                [key: string]: number | null;
+            } | null;
         };
         /**
          * RunSpec
@@ -1992,7 +2474,19 @@ export interface components {
              * @description e_T of the last ended task: the snapshot step.
              */
             as_of_step: number | null;
+            /**
+             * Gap Window
+             * @description The stability-gap window the gap metrics used.
+             */
+            gap_window: number;
             eval_samples: components["schemas"]["EvalSamples"];
+            /**
+             * Metrics
+             * @description Every registry metric by id (GET /api/v1/definitions).
+             */
+            metrics: {
+                [key: string]: components["schemas"]["MetricRead"];
+            };
             accuracy_matrix: components["schemas"]["AccuracyMatrix"];
             acc: components["schemas"]["AverageAccuracy"];
             bwt: components["schemas"]["Transfer"];
@@ -2214,7 +2708,7 @@ export interface components {
         };
         /**
          * Spread
-         * @description One metric across the compared runs.
+         * @description One metric across the compared runs: over the runs where it is defined, only.
          */
         Spread: {
             /** Mean */
@@ -2226,9 +2720,19 @@ export interface components {
             std: number | null;
             /**
              * N
-             * @description Runs where the metric is defined.
+             * @description Runs that contribute to this number: those where it is defined (a run cancelled before its first task ended contributes none), so n differs per number.
              */
             n: number;
+            /**
+             * Run Ids
+             * @description The n runs that contribute, in run_ids order.
+             */
+            run_ids: number[];
+            /**
+             * Provisional
+             * @description A contributing run has not ended (queued or running): the number may still change.
+             */
+            provisional: boolean;
         };
         /**
          * SummarySpread
@@ -2247,6 +2751,184 @@ export interface components {
             wf: components["schemas"]["WindowSpread"][];
             /** Wp */
             wp: components["schemas"]["WindowSpread"][];
+            /**
+             * Metrics
+             * @description Every registry metric of the summaries by id (GET /api/v1/definitions), each over the runs that have it.
+             */
+            metrics: {
+                [key: string]: components["schemas"]["Spread"];
+            };
+        };
+        /**
+         * SweepAligned
+         * @description The boundary-aligned view per configuration: each run's mean over its eligible rows,
+         *     then mean ± 95% CI across the configuration's runs.
+         */
+        SweepAligned: {
+            /** Sweep Id */
+            sweep_id: number;
+            /**
+             * Configs
+             * @description One per configuration, in order.
+             */
+            configs: components["schemas"]["ConfigurationBand"][];
+        };
+        /** SweepPage */
+        SweepPage: {
+            /** Items */
+            items: components["schemas"]["SweepRead"][];
+            /** Total */
+            total: number;
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+        };
+        /**
+         * SweepProgress
+         * @description How many of the sweep's runs are in each state.
+         */
+        SweepProgress: {
+            /**
+             * Queued
+             * @default 0
+             */
+            queued: number;
+            /**
+             * Running
+             * @default 0
+             */
+            running: number;
+            /**
+             * Succeeded
+             * @default 0
+             */
+            succeeded: number;
+            /**
+             * Failed
+             * @default 0
+             */
+            failed: number;
+            /**
+             * Cancelled
+             * @default 0
+             */
+            cancelled: number;
+            /**
+             * Crashed
+             * @default 0
+             */
+            crashed: number;
+        };
+        /**
+         * SweepRead
+         * @description A sweep as the API shows it.
+         */
+        SweepRead: {
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /** Project */
+            project: string;
+            /**
+             * Method
+             * @enum {string}
+             */
+            method: "grid" | "random";
+            /**
+             * Axes
+             * @description The axes in their order.
+             */
+            axes: {
+                [key: string]: unknown[];
+            };
+            base: components["schemas"]["RunSpec"];
+            /** Budget */
+            budget: number | null;
+            /**
+             * Seed
+             * @description The sampling seed of a random sweep (drawn when the request gave none).
+             */
+            seed: number | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Runs
+             * @description How many runs the sweep created.
+             */
+            runs: number;
+            progress: components["schemas"]["SweepProgress"];
+            /**
+             * Run Ids
+             * @description Its runs, in the order they were planned.
+             */
+            run_ids: number[];
+        };
+        /**
+         * SweepRequest
+         * @description A sweep: runs of `base` with each combination of the axes' values.
+         */
+        SweepRequest: {
+            /**
+             * Name
+             * @description Default: sweep-<id>. Each run's group is this name and its values.
+             */
+            name?: string | null;
+            /**
+             * Project
+             * @description You need the editor role there. Default: the base spec's project, else the API key's project, else 'default'.
+             */
+            project?: string | null;
+            /** @description The run spec every run starts from. */
+            base: components["schemas"]["RunSpec"];
+            /**
+             * Axes
+             * @description Dotted spec paths and the values each takes, e.g. {"strategy.name": ["er", "der"], "optimizer.lr": [0.1, 0.01], "seed": [0, 1, 2]}. Setting a union's name (strategy.name) keeps the base's options that the new variant also has. At most 16 axes of 100 values.
+             */
+            axes: {
+                [key: string]: unknown[];
+            };
+            /**
+             * Method
+             * @description grid: every combination (the first axis varies slowest); random: `budget` distinct configurations of the non-seed axes drawn with `seed`, each run with every value of the `seed` axis.
+             * @default grid
+             * @enum {string}
+             */
+            method: "grid" | "random";
+            /**
+             * Budget
+             * @description grid: runs at most (a larger grid is refused); random: how many configurations to draw (required), each run once per seed.
+             */
+            budget?: number | null;
+            /**
+             * Seed
+             * @description A random sweep's sampling seed (not the runs' seeds: sweep those with a `seed` axis). Default: drawn, and shown on the sweep.
+             */
+            seed?: number | null;
+        };
+        /** SweepResults */
+        SweepResults: {
+            /** Sweep Id */
+            sweep_id: number;
+            /**
+             * Axes
+             * @description The configuration's axes (every axis but `seed`).
+             */
+            axes: string[];
+            /**
+             * Metrics
+             * @description The headline metrics, the cells' keys.
+             */
+            metrics: components["schemas"]["Definition"][];
+            /**
+             * Rows
+             * @description One per configuration, in the sweep's order.
+             */
+            rows: components["schemas"]["ResultRow"][];
         };
         /**
          * SyntheticSpec
@@ -2409,9 +3091,19 @@ export interface components {
             std: number | null;
             /**
              * N
-             * @description Runs where the metric is defined.
+             * @description Runs that contribute to this number: those where it is defined (a run cancelled before its first task ended contributes none), so n differs per number.
              */
             n: number;
+            /**
+             * Run Ids
+             * @description The n runs that contribute, in run_ids order.
+             */
+            run_ids: number[];
+            /**
+             * Provisional
+             * @description A contributing run has not ended (queued or running): the number may still change.
+             */
+            provisional: boolean;
             /** W */
             w: number;
         };
@@ -4117,8 +4809,10 @@ export interface operations {
                 strategy?: string | null;
                 tag?: string | null;
                 kind?: ("engine" | "loop") | null;
+                /** @description Only the runs of this sweep. */
+                sweep?: number | null;
                 /** @description Order: a column name, descending with a leading '-'; runs without the number come last. */
-                sort?: "created_at" | "-created_at" | "acc" | "-acc" | "min_acc" | "-min_acc" | "wc_acc" | "-wc_acc" | "mean_gap_depth" | "-mean_gap_depth" | "duration" | "-duration";
+                sort?: "created_at" | "-created_at" | "duration" | "-duration" | "acc" | "-acc" | "bwt" | "-bwt" | "forgetting" | "-forgetting" | "min_acc" | "-min_acc" | "wc_acc" | "-wc_acc" | "gap" | "-gap" | "gap_depth" | "-gap_depth" | "gap_forgetting" | "-gap_forgetting" | "gap_recovered" | "-gap_recovered";
                 limit?: number;
                 offset?: number;
             };
@@ -5401,6 +6095,8 @@ export interface operations {
             query?: {
                 /** @description Comma-separated window sizes w of WF^w and WP^w (evaluations, 2 to 1,000,000). */
                 windows?: string;
+                /** @description The gap window in iterations; default: the run's setting, else 200. */
+                gap_window?: number | null;
             };
             header?: never;
             path: {
@@ -5473,7 +6169,10 @@ export interface operations {
     };
     "runs-gaps": {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The gap window in iterations; default: the run's setting, else 200. */
+                gap_window?: number | null;
+            };
             header?: never;
             path: {
                 /** @description A run's id. */
@@ -5528,6 +6227,134 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A service this needs is unreachable (the database, or the broker for a submission); retry later. During a database outage the answer carries Retry-After. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "runs-aligned": {
+        parameters: {
+            query?: {
+                /** @description The gap window in iterations; default: the run's setting, else 200. */
+                gap_window?: number | null;
+                /** @description Iterations shown before each boundary. */
+                margin?: number;
+            };
+            header?: never;
+            path: {
+                /** @description A run's id. */
+                run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlignedBandRead"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer to. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Authentication required: no credentials, or a key, session or token that is not valid. */
+            401: {
+                headers: {
+                    /** @description How to authenticate: Bearer. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A service this needs is unreachable (the database, or the broker for a submission); retry later. During a database outage the answer carries Retry-After. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "definitions-list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Definition"][];
+                };
+            };
+            /** @description The Host header names a host this server does not answer to. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Authentication required: no credentials, or a key, session or token that is not valid. */
+            401: {
+                headers: {
+                    /** @description How to authenticate: Bearer. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
                 };
             };
             /** @description A service this needs is unreachable (the database, or the broker for a submission); retry later. During a database outage the answer carries Retry-After. */
@@ -5631,6 +6458,8 @@ export interface operations {
         parameters: {
             query?: {
                 kind?: string | null;
+                /** @description First step (inclusive): a live page asks only for what it lacks. */
+                start?: number | null;
             };
             header?: never;
             path: {
@@ -5916,6 +6745,938 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description A service this needs is unreachable (the database, or the broker for a submission); retry later. During a database outage the answer carries Retry-After. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "runs-live-many": {
+        parameters: {
+            query: {
+                /** @description Comma-separated run ids (1 to 50). */
+                runs: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `event: run` frames whose data is a LiveRunEvent: one at once, then one whenever status, progress, points or boundary events change (checked every second), for each run (the event's run.id tells which); the stream ends once every run has sent its frame with a terminal status. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["LiveRunEvent"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer to. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Authentication required: no credentials, or a key, session or token that is not valid. */
+            401: {
+                headers: {
+                    /** @description How to authenticate: Bearer. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Too many requests: wait the Retry-After header's seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description A service this needs is unreachable (the database, or the broker for a submission); retry later. During a database outage the answer carries Retry-After. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "runs-figure-accuracy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description svg (text kept as text) or pdf (TrueType fonts embedded). */
+                fmt: "svg" | "pdf";
+                /** @description A run's id. */
+                run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The figure, as an attachment (Content-Disposition names the file). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/svg+xml": string;
+                    "application/pdf": string;
+                };
+            };
+            /** @description The Host header names a host this server does not answer to. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Authentication required: no credentials, or a key, session or token that is not valid. */
+            401: {
+                headers: {
+                    /** @description How to authenticate: Bearer. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A service this needs is unreachable (the database, or the broker for a submission); retry later. During a database outage the answer carries Retry-After. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "runs-figure-aligned": {
+        parameters: {
+            query?: {
+                /** @description The gap window in iterations; default: the run's setting, else 200. */
+                gap_window?: number | null;
+                /** @description Iterations shown before each boundary. */
+                margin?: number;
+            };
+            header?: never;
+            path: {
+                /** @description svg (text kept as text) or pdf (TrueType fonts embedded). */
+                fmt: "svg" | "pdf";
+                /** @description A run's id. */
+                run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The figure, as an attachment (Content-Disposition names the file). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/svg+xml": string;
+                    "application/pdf": string;
+                };
+            };
+            /** @description The Host header names a host this server does not answer to. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Authentication required: no credentials, or a key, session or token that is not valid. */
+            401: {
+                headers: {
+                    /** @description How to authenticate: Bearer. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A service this needs is unreachable (the database, or the broker for a submission); retry later. During a database outage the answer carries Retry-After. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "compare-figure-accuracy": {
+        parameters: {
+            query: {
+                /** @description Comma-separated run ids. */
+                runs: string;
+            };
+            header?: never;
+            path: {
+                /** @description svg (text kept as text) or pdf (TrueType fonts embedded). */
+                fmt: "svg" | "pdf";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The figure, as an attachment (Content-Disposition names the file). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/svg+xml": string;
+                    "application/pdf": string;
+                };
+            };
+            /** @description The Host header names a host this server does not answer to. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Authentication required: no credentials, or a key, session or token that is not valid. */
+            401: {
+                headers: {
+                    /** @description How to authenticate: Bearer. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A service this needs is unreachable (the database, or the broker for a submission); retry later. During a database outage the answer carries Retry-After. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "sweeps-figure-aligned": {
+        parameters: {
+            query?: {
+                /** @description The gap window in iterations; default: the run's setting, else 200. */
+                gap_window?: number | null;
+                /** @description Iterations shown before each boundary. */
+                margin?: number;
+            };
+            header?: never;
+            path: {
+                sweep_id: number;
+                /** @description svg (text kept as text) or pdf (TrueType fonts embedded). */
+                fmt: "svg" | "pdf";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The figure, as an attachment (Content-Disposition names the file). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/svg+xml": string;
+                    "application/pdf": string;
+                };
+            };
+            /** @description The Host header names a host this server does not answer to. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Authentication required: no credentials, or a key, session or token that is not valid. */
+            401: {
+                headers: {
+                    /** @description How to authenticate: Bearer. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A service this needs is unreachable (the database, or the broker for a submission); retry later. During a database outage the answer carries Retry-After. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "sweeps-list": {
+        parameters: {
+            query?: {
+                project?: string | null;
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SweepPage"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer to. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Authentication required: no credentials, or a key, session or token that is not valid. */
+            401: {
+                headers: {
+                    /** @description How to authenticate: Bearer. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A service this needs is unreachable (the database, or the broker for a submission); retry later. During a database outage the answer carries Retry-After. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "sweeps-create": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SweepRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SweepRead"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer to. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Authentication required: no credentials, or a key, session or token that is not valid. */
+            401: {
+                headers: {
+                    /** @description How to authenticate: Bearer. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Not allowed: a role the caller lacks, a wrong worker or run token, or a write made with the session cookie but without its X-CSRF-Token header. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description The request body is larger than this operation accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Too many requests: wait the Retry-After header's seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description A service this needs is unreachable (the database, or the broker for a submission); retry later. During a database outage the answer carries Retry-After. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "sweeps-get": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sweep_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SweepRead"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer to. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Authentication required: no credentials, or a key, session or token that is not valid. */
+            401: {
+                headers: {
+                    /** @description How to authenticate: Bearer. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A service this needs is unreachable (the database, or the broker for a submission); retry later. During a database outage the answer carries Retry-After. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "sweeps-results": {
+        parameters: {
+            query?: {
+                /** @description Rows by a headline metric's mean, descending with a leading '-'; rows without it come last. Default: the sweep's order. */
+                sort?: ("acc" | "-acc" | "bwt" | "-bwt" | "forgetting" | "-forgetting" | "min_acc" | "-min_acc" | "wc_acc" | "-wc_acc" | "gap" | "-gap" | "gap_depth" | "-gap_depth" | "gap_forgetting" | "-gap_forgetting" | "gap_recovered" | "-gap_recovered") | null;
+            };
+            header?: never;
+            path: {
+                sweep_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SweepResults"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer to. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Authentication required: no credentials, or a key, session or token that is not valid. */
+            401: {
+                headers: {
+                    /** @description How to authenticate: Bearer. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A service this needs is unreachable (the database, or the broker for a submission); retry later. During a database outage the answer carries Retry-After. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "sweeps-results-csv": {
+        parameters: {
+            query?: {
+                /** @description Rows by a headline metric's mean, descending with a leading '-'; rows without it come last. Default: the sweep's order. */
+                sort?: ("acc" | "-acc" | "bwt" | "-bwt" | "forgetting" | "-forgetting" | "min_acc" | "-min_acc" | "wc_acc" | "-wc_acc" | "gap" | "-gap" | "gap_depth" | "-gap_depth" | "gap_forgetting" | "-gap_forgetting" | "gap_recovered" | "-gap_recovered") | null;
+                /** @description Comma-separated headline metric ids, the table's columns in that order (default: every headline metric). */
+                metrics?: string | null;
+            };
+            header?: never;
+            path: {
+                sweep_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per configuration: its axis values, runs and seeds, then <metric>_mean, <metric>_ci95 and <metric>_n per metric (fractions). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description The Host header names a host this server does not answer to. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Authentication required: no credentials, or a key, session or token that is not valid. */
+            401: {
+                headers: {
+                    /** @description How to authenticate: Bearer. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A service this needs is unreachable (the database, or the broker for a submission); retry later. During a database outage the answer carries Retry-After. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "sweeps-results-tex": {
+        parameters: {
+            query?: {
+                /** @description Rows by a headline metric's mean, descending with a leading '-'; rows without it come last. Default: the sweep's order. */
+                sort?: ("acc" | "-acc" | "bwt" | "-bwt" | "forgetting" | "-forgetting" | "min_acc" | "-min_acc" | "wc_acc" | "-wc_acc" | "gap" | "-gap" | "gap_depth" | "-gap_depth" | "gap_forgetting" | "-gap_forgetting" | "gap_recovered" | "-gap_recovered") | null;
+                /** @description Comma-separated headline metric ids, the table's columns in that order (default: every headline metric). */
+                metrics?: string | null;
+            };
+            header?: never;
+            path: {
+                sweep_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A LaTeX table (booktabs): mean $\pm$ 95% CI in percentage points, the best of each column in bold. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-tex": string;
+                };
+            };
+            /** @description The Host header names a host this server does not answer to. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Authentication required: no credentials, or a key, session or token that is not valid. */
+            401: {
+                headers: {
+                    /** @description How to authenticate: Bearer. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A service this needs is unreachable (the database, or the broker for a submission); retry later. During a database outage the answer carries Retry-After. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "sweeps-aligned": {
+        parameters: {
+            query?: {
+                /** @description The gap window in iterations; default: the run's setting, else 200. */
+                gap_window?: number | null;
+                /** @description Iterations shown before each boundary. */
+                margin?: number;
+            };
+            header?: never;
+            path: {
+                sweep_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SweepAligned"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer to. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Authentication required: no credentials, or a key, session or token that is not valid. */
+            401: {
+                headers: {
+                    /** @description How to authenticate: Bearer. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
             /** @description A service this needs is unreachable (the database, or the broker for a submission); retry later. During a database outage the answer carries Retry-After. */

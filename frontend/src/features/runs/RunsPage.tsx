@@ -5,6 +5,7 @@ import { useCallback, useMemo, useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 
 import { api, ApiError, unwrap } from "../../api/client";
+import { useDefinitions } from "../../api/definitions";
 import { useMe } from "../../auth/session";
 import { useNow } from "../../components/useNow";
 import { unionTags } from "../new-run/schemaForm";
@@ -13,7 +14,7 @@ import { configFilterProblem } from "./configSearch";
 import { RunsEmpty } from "./RunsEmpty";
 import { RunsFilters } from "./RunsFilters";
 import { RunsTable } from "./RunsTable";
-import { compareHref, listNeedsPolling } from "./runRow";
+import { compareHref, listNeedsPolling, numberColumns } from "./runRow";
 import {
   type RunsView,
   RUNS_QUERY_KEY,
@@ -42,6 +43,7 @@ export function RunsPage() {
   const setView = useCallback((next: RunsView) => setSearch(searchFromView(next)), [setSearch]);
   const navigate = useNavigate();
   const me = useMe();
+  const columns = numberColumns(useDefinitions().data);
   const projects = useMemo(() => me.projects.map((p) => p.name), [me.projects]);
   const [selected, setSelected] = useState<ReadonlySet<number>>(new Set());
 
@@ -156,6 +158,7 @@ export function RunsPage() {
           {items.length > 0 && (
             <RunsTable
               runs={items}
+              columns={columns}
               view={view}
               now={now}
               selected={selected}

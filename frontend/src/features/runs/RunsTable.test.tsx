@@ -3,6 +3,7 @@ import { MemoryRouter } from "react-router";
 import { afterEach, describe, expect, it, vi } from "vitest";
 
 import type { RunRead } from "../../api/client";
+import { numberColumns } from "./runRow";
 import { RunsTable } from "./RunsTable";
 import { viewFromSearch } from "./runsQuery";
 
@@ -34,7 +35,7 @@ function run(id: number, overrides: Partial<RunRead> = {}): RunRead {
     worker: null,
     attempts: 1,
     duration_s: 30,
-    headline: { acc: 0.5, min_acc: 0.25, wc_acc: 0.3, mean_gap_depth: null },
+    headline: { acc: 0.5, min_acc: 0.25, wc_acc: 0.3, gap: null },
     ...overrides,
   } as RunRead;
 }
@@ -45,6 +46,7 @@ function renderTable(runs: RunRead[], selected = new Set<number>(), sort = "") {
     <MemoryRouter>
       <RunsTable
         runs={runs}
+        columns={numberColumns(undefined)}
         view={viewFromSearch(new URLSearchParams(sort))}
         now={Date.parse("2025-01-01T00:01:00Z")}
         selected={selected}

@@ -1,6 +1,7 @@
 import { Link } from "react-router";
 
 import type { RunRead } from "../../api/client";
+import { type Definition, definitionHover } from "../../api/definitions";
 import { ProgressBar } from "../../components/ProgressBar";
 import { StatusBadge } from "../../components/StatusBadge";
 import { formatCount, formatDuration, formatPercent, formatWhen, MISSING } from "../../components/format";
@@ -9,6 +10,8 @@ import { type RunsView, type SortColumn, sortDirection } from "./runsQuery";
 
 interface Props {
   runs: readonly RunRead[];
+  /** The number columns: the registry's headline metrics (see `numberColumns`). */
+  columns: readonly Definition[];
   view: RunsView;
   now: number;
   selected: ReadonlySet<number>;
@@ -16,33 +19,6 @@ interface Props {
   onToggleAll: (ids: number[], select: boolean) => void;
   onSort: (column: SortColumn) => void;
 }
-
-// Header hovers say which definition a number is (METRICS.md); the run page shows full formulas.
-const NUMBER_COLUMNS: { column: SortColumn; label: string; title: string }[] = [
-  {
-    column: "acc",
-    label: "ACC",
-    title: "Final average accuracy: (1/T) Σ_j R[T][j], accuracy on every task after the last one",
-  },
-  {
-    column: "min_acc",
-    label: "min-ACC",
-    title: "Mean over tasks j < T of the lowest accuracy of task j after its own training ended",
-  },
-  {
-    column: "wc_acc",
-    label: "WC-ACC",
-    title:
-      "Worst-case accuracy: (1/T)·R[T][T] + (1 − 1/T)·min-ACC; equals ACC when nothing ever dipped",
-  },
-  {
-    column: "mean_gap_depth",
-    label: "Gap depth",
-    title:
-      "Mean stability-gap depth: accuracy at a task boundary minus the trough after it, " +
-      "over boundaries and earlier tasks",
-  },
-];
 
 function SortHeader({
   column,
@@ -111,7 +87,16 @@ function TrainedCells({ row }: { row: RunRowView }) {
   );
 }
 
-export function RunsTable({ runs, view, now, selected, onToggle, onToggleAll, onSort }: Props) {
+export function RunsTable({
+  runs,
+  columns,
+  view,
+  now,
+  selected,
+  onToggle,
+  onToggleAll,
+  onSort,
+}: Props) {
   const rows = runs.map((run) => runRowView(run, now));
   const ids = rows.map((r) => r.id);
   const allSelected = ids.length > 0 && ids.every((id) => selected.has(id));
@@ -137,8 +122,15 @@ export function RunsTable({ runs, view, now, selected, onToggle, onToggleAll, on
             <th className="num">Seed</th>
             <SortHeader column="created_at" label="Created" view={view} onSort={onSort} />
             <SortHeader column="duration" label="Duration" view={view} onSort={onSort} />
-            {NUMBER_COLUMNS.map((c) => (
-              <SortHeader key={c.column} {...c} view={view} onSort={onSort} />
+            {columns.map((d) => (
+              <SortHeader
+                key={d.id}
+                column={d.id as SortColumn}
+                label={d.label}
+                title={d.formula ? definitionHover(d) : undefined}
+                view={view}
+                onSort={onSort}
+              />
             ))}
           </tr>
         </thead>
@@ -204,10 +196,11 @@ export function RunsTable({ runs, view, now, selected, onToggle, onToggleAll, on
                   formatDuration(row.durationS)
                 )}
               </td>
-              <td className="num">{formatPercent(row.acc)}</td>
-              <td className="num">{formatPercent(row.minAcc)}</td>
-              <td className="num">{formatPercent(row.wcAcc)}</td>
-              <td className="num">{formatPercent(row.meanGapDepth)}</td>
+              {columns.map((d) => (
+                <td key={d.id} className="num" data-testid={`run-${d.id}-${row.id}`}>
+                  {formatPercent(row.numbers[d.id])}
+                </td>
+              ))}
             </tr>
           ))}
         </tbody>

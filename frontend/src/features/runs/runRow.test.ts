@@ -29,7 +29,7 @@ function run(overrides: Partial<RunRead>): RunRead {
     worker: "w",
     attempts: 1,
     duration_s: 90,
-    headline: { acc: 0.81, min_acc: 0.42, wc_acc: 0.55, mean_gap_depth: 0.31 },
+    headline: { acc: 0.81, min_acc: 0.42, wc_acc: 0.55, gap: 0.31 },
     ...overrides,
   } as RunRead;
 }
@@ -47,10 +47,7 @@ describe("runRowView", () => {
       seed: 3,
       durationS: 90,
       progress: null,
-      acc: 0.81,
-      minAcc: 0.42,
-      wcAcc: 0.55,
-      meanGapDepth: 0.31,
+      numbers: { acc: 0.81, min_acc: 0.42, wc_acc: 0.55, gap: 0.31 },
     });
   });
 
@@ -65,7 +62,7 @@ describe("runRowView", () => {
       }),
       now,
     );
-    expect(row).toMatchObject({ durationS: 300, progress: 0.2, acc: null, meanGapDepth: null });
+    expect(row).toMatchObject({ durationS: 300, progress: 0.2, numbers: {} });
   });
 
   it("falls back to started/finished when the list has no duration yet; queued has none", () => {
@@ -97,7 +94,7 @@ describe("runRowView of a loop run", () => {
       seed: 4,
       // The seed has its own column, so the summary leaves it out.
       config: { text: "lr=0.01 · memory=2000 · optimizer.name=sgd", more: 0 },
-      acc: 0.81,
+      numbers: { acc: 0.81 },
     });
     expect(runRowView(run({ kind: "loop", spec: null, config: {} }), now)).toMatchObject({
       seed: null,

@@ -1,5 +1,6 @@
 // One runs-table row from a RunRead: the few things a researcher scans a list for.
 import type { RunRead } from "../../api/client";
+import { type Definition, headlineDefinitions } from "../../api/definitions";
 import { configSeed, configSummary, type ConfigSummary } from "../../components/config";
 import { secondsBetween } from "../../components/format";
 
@@ -25,10 +26,8 @@ export interface RunRowView {
   progress: number | null;
   /** The step a running loop run is at when its loop gave no total (no fraction to draw). */
   step: number | null;
-  acc: number | null;
-  minAcc: number | null;
-  wcAcc: number | null;
-  meanGapDepth: number | null;
+  /** The stored headline numbers by metric id (empty until the run has ended). */
+  numbers: Readonly<Record<string, number | null>>;
   tags: readonly string[];
   group: string | null;
 }
@@ -86,10 +85,7 @@ export function runRowView(run: RunRead, now: number): RunRowView {
     createdAt: run.created_at,
     durationS: durationOf(run, now),
     ...progressOf(run),
-    acc: run.headline?.acc ?? null,
-    minAcc: run.headline?.min_acc ?? null,
-    wcAcc: run.headline?.wc_acc ?? null,
-    meanGapDepth: run.headline?.mean_gap_depth ?? null,
+    numbers: run.headline ?? {},
     tags: run.tags,
     group: run.group,
   };
@@ -103,4 +99,26 @@ export function listNeedsPolling(runs: readonly Pick<RunRead, "status">[] | unde
 /** The compare page's URL for the selected runs, in id order. */
 export function compareHref(selected: Iterable<number>): string {
   return `/compare?runs=${[...selected].sort((a, b) => a - b).join(",")}`;
+}
+
+// Until the registry (GET /api/v1/definitions) has loaded, these headline ids are the columns.
+const FALLBACK_COLUMNS: readonly Definition[] = (["acc", "min_acc", "wc_acc", "gap"] as const).map(
+  (id) => ({
+    id,
+    label: id,
+    definition: "",
+    formula: "",
+    higher_is_better: id !== "gap",
+    unit: "fraction",
+    headline: true,
+  }),
+);
+
+/**
+ * The runs list's number columns: the registry's headline metrics, so that a metric added on
+ * the server becomes a sortable column here with no change.
+ */
+export function numberColumns(definitions: readonly Definition[] | undefined): readonly Definition[] {
+  const headline = headlineDefinitions(definitions);
+  return headline.length > 0 ? headline : FALLBACK_COLUMNS;
 }
