@@ -17,7 +17,8 @@ export default defineConfig({
     chunkSizeWarningLimit: 1024,
   },
   test: {
-    environment: "jsdom",
+    // Pure-logic tests run in node; a test that needs a DOM says `@vitest-environment jsdom`.
+    environment: "node",
     include: ["src/**/*.test.{ts,tsx}"],
   },
 });

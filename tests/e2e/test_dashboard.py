@@ -73,7 +73,7 @@ class SubmittedRuns:
     finetune: int
     er: int
     live_streams: int  # EventSource connections the finetune run's page opened
-    series_points: list[int]  # points in each series answer that page received, in order
+    series_points: list[int]  # points the page held after each series answer, in order
     statuses: list[str]  # the status texts it showed, in order
 
 
@@ -168,11 +168,21 @@ def submitted(
             page.wait_for_timeout(100)
             assert "failed" not in text, page.get_by_test_id("run-error").inner_text()
         watch.statuses.append(text)
-        points = [
-            sum(len(s["steps"]) for s in r.json()["series"])
-            for r in watch.metrics
-            if f"/runs/{finetune}/" in r.url
-        ]
+
+        def received() -> list[int]:
+            """Points held after each series answer: a live refresh asks only for the steps
+            after those held, so the answers add up."""
+            answers = [
+                sum(len(s["steps"]) for s in r.json()["series"])
+                for r in watch.metrics
+                if f"/runs/{finetune}/" in r.url
+            ]
+            return [sum(answers[: i + 1]) for i in range(len(answers))]
+
+        # The run's end is followed by one last read of what the page lacks.
+        deadline = time.monotonic() + RUN_STALL_S
+        while (points := received())[-1:] == points[:1] and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
         # Only the finetune page's: the ER run's page, opened next, has its own stream.
         streams = watch.live_paths.count(f"/api/v1/runs/{finetune}/live")
         er = submit_preset(page, dashboard_url, "split_digits_er")

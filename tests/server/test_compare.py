@@ -4,6 +4,7 @@ ones; GET /live?runs= follows several runs over one stream (on PostgreSQL, in pr
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import uuid
 from collections.abc import Iterator
@@ -171,6 +172,9 @@ def test_a_subscriber_of_several_runs_keeps_the_latest_state_of_each_and_ends_af
         sent.append(await subscriber.next(1.0))
         return sent
 
-    first, second, last = asyncio.run(scenario())
+    # In a loop of its own, on a thread: a browser test earlier in the session may have left
+    # Playwright's loop running on this one.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        first, second, last = pool.submit(asyncio.run, scenario()).result()
     assert (first.frame, second.frame) == (b"1@3", b"2@1")
     assert last is None

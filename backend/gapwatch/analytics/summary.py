@@ -210,7 +210,7 @@ class BoundaryGaps:
         start: s_k.
         end: e_k, or None while task k is trained.
         window: w_k = min(L_k, gap_window) (gap_window while task k is trained).
-        evaluated_until: The last evaluation of an earlier task inside task k so far.
+        evaluated_until: The last evaluation of an earlier task in [s_k, e_k] so far.
         rows: (j, row) for each earlier task j; row None if j could not be measured there.
     """
 
@@ -282,9 +282,9 @@ def stability_gaps(
     for k in range(1, schedule.n_tasks):
         start, end = schedule.starts[k], schedule.ends[k]
         rows = gap_table(curves, start, end, k, gap_window=gap_window, chance=classes.chance(k))
-        last = [
-            int(curves[j].between(start + 1, end).steps[-1]) for j, row in rows if row is not None
-        ]
+        # How far the earlier tasks' evaluations reach into task k (s_k itself included).
+        seen = [curves[j].between(start, end) for j in range(min(k, len(curves)))]
+        last = [int(curve.steps[-1]) for curve in seen if len(curve)]
         out.append(
             BoundaryGaps(
                 k,
