@@ -461,6 +461,8 @@ def test_an_admin_invites_a_user_who_signs_in_with_the_link(
     # Disabled: the invitee's session stops at once, and the next call sends them to sign in.
     row.get_by_test_id("user-toggle-disabled").click()
     expect(row.get_by_test_id("user-status")).to_have_text("disabled")
-    invitee.get_by_test_id("nav-settings").click()
+    # (Opened by URL, not by the nav link: bringing the page to the front refetches its stale
+    # queries, whose 401 may reach the sign-in page before a click lands.)
+    invitee.goto(f"{dashboard_url}/settings")
     invitee.wait_for_url(re.compile(r"/sign-in\?next=%2Fsettings"))
     expect(invitee.get_by_test_id("sign-in-submit")).to_be_visible()

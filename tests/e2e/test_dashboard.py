@@ -395,6 +395,13 @@ def check_run_page(page: Page, api: httpx.Client, run_id: int, *, finetune: bool
     expect(page.get_by_test_id("accuracy-heatmap")).to_be_visible()
     for name in ("loss-chart", "lr-chart"):
         assert_chart_drew(page.get_by_test_id(name))
+    # The aligned view: drawn when the run has eligible dips, with its figure's downloads.
+    aligned = api.get(f"/runs/{run_id}/aligned").json()
+    if aligned["rows"]:
+        assert_chart_drew(page.get_by_test_id("run-aligned-chart"))
+        href = page.get_by_test_id("aligned-export-svg").get_attribute("href")
+        figure = api.get(href.removeprefix("/api/v1"))
+        assert figure.status_code == 200 and "<svg" in figure.text
 
 
 def test_the_run_page_overlays_tasks_and_exports_csv_and_png(

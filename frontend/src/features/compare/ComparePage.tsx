@@ -33,12 +33,12 @@ import {
   sameSchedule,
   type RunGroup,
 } from "./compareModel";
+import { useDefinitions } from "../../api/definitions";
 import { CompareSettingsTable } from "./CompareSettingsTable";
 import { CompareSummaryTable } from "./CompareSummaryTable";
 import {
   MAX_COMPARED_RUNS,
   useComparison,
-  useDefinitions,
   useEventsOf,
   useSelectedRuns,
 } from "./queries";
@@ -221,6 +221,20 @@ function Comparison({ selection }: { readonly selection: SomeSelection }) {
           <h2 id="compare-accuracy-heading">Accuracy on each task</h2>
           <ZoomHint zoom={zoom} onReset={resetZoom} />
           <GroupLegend groups={groups} runs={runs} colors={colors} />
+          <span className="run-figures" role="group" aria-label="Average accuracy figure">
+            {(["svg", "pdf"] as const).map((format) => (
+              <a
+                key={format}
+                className="button-link"
+                data-testid={`compare-export-${format}`}
+                href={`/api/v1/compare/figures/accuracy.${format}?runs=${runIds.join(",")}`}
+                title={`Average accuracy over the seen tasks, one line per run, as ${format.toUpperCase()} for a paper`}
+                download
+              >
+                {format.toUpperCase()}
+              </a>
+            ))}
+          </span>
         </div>
         {schedule === false && (
           <p className="muted chart-note">

@@ -81,15 +81,6 @@ export function useEventsOf(runId: number | undefined) {
   });
 }
 
-/** The metric registry (GET /definitions): the summary table's rows. Shared with every page. */
-export function useDefinitions() {
-  return useQuery({
-    queryKey: ["definitions"],
-    staleTime: Number.POSITIVE_INFINITY,
-    queryFn: async () => unwrap(await api.GET("/api/v1/definitions")),
-  });
-}
-
 /** Recent finished runs to pick from. */
 export function useRecentFinishedRuns() {
   return useQuery({

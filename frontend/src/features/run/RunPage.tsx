@@ -306,7 +306,22 @@ function RunView({ id }: { readonly id: number }) {
               )}
               {alignedView && alignedView.series.length > 0 && aligned.data && (
                 <section className="run-section" aria-labelledby="aligned-heading">
-                  <h2 id="aligned-heading">Aligned at the boundaries</h2>
+                  <div className="section-head">
+                    <h2 id="aligned-heading">Aligned at the boundaries</h2>
+                    <span className="run-figures" role="group" aria-label="Aligned figure">
+                      {(["svg", "pdf"] as const).map((format) => (
+                        <a
+                          key={format}
+                          className="button-link"
+                          data-testid={`aligned-export-${format}`}
+                          href={`/api/v1/runs/${id}/figures/aligned.${format}`}
+                          download
+                        >
+                          {format.toUpperCase()}
+                        </a>
+                      ))}
+                    </span>
+                  </div>
                   <p className="muted small">
                     Accuracy change of the earlier tasks since each task boundary (points), mean
                     over the {aligned.data.rows} eligible (boundary, task) rows with a 95% band;
