@@ -230,8 +230,11 @@ def live_run(
     assert not errors.messages, errors.messages
 
 
-def test_the_live_page_fetches_only_what_grew(live_run: tuple[LiveRecord, Page]) -> None:
+def test_the_live_page_fetches_only_what_grew(
+    live_run: tuple[LiveRecord, Page], api: httpx.Client
+) -> None:
     record, _ = live_run
+    trained_s = api.get(f"/runs/{record.run_id}").json()["duration_s"]
     # The series: a first read of everything, then per key only the steps after the last one
     # held, then (the run ended) one last full read at the page's resolution.
     held: dict[str, dict[str, int]] = {}  # per points budget: key -> last step held
@@ -260,8 +263,10 @@ def test_the_live_page_fetches_only_what_grew(live_run: tuple[LiveRecord, Page])
             tail_points += len(steps)
             if steps:
                 page_held[key] = max(steps[-1], page_held.get(key, -1))
-    # How many depends on the machine's speed against the 2 s throttle; at least one.
-    assert tail_reads >= 1, (tail_reads, len(record.metrics))
+    # How many depends on the machine's speed against the 2 s refresh throttle: a run that
+    # trained for several throttle periods was read in tails at least once.
+    if trained_s is not None and trained_s > 3 * 2.0:
+        assert tail_reads >= 1, (tail_reads, len(record.metrics), trained_s)
     # The page open (or resized), and the run's end: no full read of every series every 2 s.
     shapes = [
         (parse_qs(urlparse(r.url).query).get("start"), len(r.json()["series"]))
