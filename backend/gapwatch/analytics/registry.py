@@ -17,7 +17,7 @@ import numpy as np
 
 from gapwatch.analytics import continual
 from gapwatch.analytics.curves import Curve, Schedule
-from gapwatch.analytics.gap import DEFAULT_GAP_WINDOW, RECOVERY_TOLERANCE
+from gapwatch.analytics.gap import DEFAULT_GAP_WINDOW, RECOVERY_TOLERANCE, GapRow
 from gapwatch.analytics.summary import (
     UNKNOWN_CLASSES,
     BoundaryGaps,
@@ -108,25 +108,19 @@ def _completed(a: Analysis) -> int:
     return a.summary.tasks_completed
 
 
-def _mean_of_rows(values: Sequence[float]) -> MetricValue:
-    return MetricValue(float(np.mean(values)) if values else math.nan, n=len(values))
+def _earlier(a: Analysis) -> int:
+    """How many tasks a mean over j < T averages."""
+    return max(_completed(a) - 1, 0)
 
 
-def _gap(a: Analysis) -> MetricValue:
-    return _mean_of_rows([row.gap for row in eligible_rows(a.gaps)])
+def _over_eligible_rows(value: Callable[[GapRow], float]) -> Callable[[Analysis], MetricValue]:
+    """The mean of `value` over the eligible rows of the ended boundaries, n = those rows."""
 
+    def mean(a: Analysis) -> MetricValue:
+        values = [value(row) for row in eligible_rows(a.gaps)]
+        return MetricValue(float(np.mean(values)) if values else math.nan, n=len(values))
 
-def _gap_depth(a: Analysis) -> MetricValue:
-    return _mean_of_rows([row.depth for row in eligible_rows(a.gaps)])
-
-
-def _gap_forgetting(a: Analysis) -> MetricValue:
-    return _mean_of_rows([row.forgetting for row in eligible_rows(a.gaps)])
-
-
-def _gap_recovered(a: Analysis) -> MetricValue:
-    rows = eligible_rows(a.gaps)
-    return _mean_of_rows([float(row.recovered_at is not None) for row in rows])
+    return mean
 
 
 def _windowed(kind: Literal["wf", "wp"], w: int) -> Callable[[Analysis], MetricValue]:
@@ -145,7 +139,7 @@ def _learning_accuracy(a: Analysis) -> MetricValue:
 
 
 def _fwt(a: Analysis) -> MetricValue:
-    return MetricValue(a.summary.fwt, n=max(_completed(a) - 1, 0))
+    return MetricValue(a.summary.fwt, n=_earlier(a))
 
 
 WINDOWED_FORGETTING_FORMULA = (
@@ -181,7 +175,7 @@ METRICS: tuple[Metric, ...] = (
         "Backward transfer: how later training changed earlier tasks' end-of-task accuracy "
         "(negative: forgetting).",
         "BWT = 1/(T-1) Σ_{j<T} (R[T][j] − R[j][j])",
-        lambda a: MetricValue(a.summary.bwt, n=max(_completed(a) - 1, 0)),
+        lambda a: MetricValue(a.summary.bwt, n=_earlier(a)),
         higher_is_better=True,
         headline=True,
     ),
@@ -199,7 +193,7 @@ METRICS: tuple[Metric, ...] = (
         "Chaudhry et al.'s forgetting: the best end-of-task accuracy of each earlier task minus "
         "its final accuracy, averaged.",
         "f_j = max_{k∈[j,T-1]} R[k][j] − R[T][j], mean over j < T",
-        lambda a: MetricValue(a.summary.forgetting, n=max(_completed(a) - 1, 0)),
+        lambda a: MetricValue(a.summary.forgetting, n=_earlier(a)),
         higher_is_better=False,
         headline=True,
     ),
@@ -209,7 +203,7 @@ METRICS: tuple[Metric, ...] = (
         "Each earlier task's accuracy right after its training minus its final accuracy "
         "(the convention of some libraries).",
         "f_j = R[j][j] − R[T][j], mean over j < T",
-        lambda a: MetricValue(a.summary.forgetting_from_learned, n=max(_completed(a) - 1, 0)),
+        lambda a: MetricValue(a.summary.forgetting_from_learned, n=_earlier(a)),
         higher_is_better=False,
     ),
     Metric(
@@ -226,7 +220,7 @@ METRICS: tuple[Metric, ...] = (
         "Worst accuracy each earlier task ever fell to after its own training (continual "
         "evaluation), averaged.",
         "min-ACC(k) = mean_{j<k} min_{e_j ≤ i ≤ e_k} a_j(i) over evaluated i",
-        lambda a: MetricValue(a.summary.min_acc, a.summary.min_acc_se, max(_completed(a) - 1, 0)),
+        lambda a: MetricValue(a.summary.min_acc, a.summary.min_acc_se, _earlier(a)),
         higher_is_better=True,
         headline=True,
     ),
@@ -269,7 +263,7 @@ METRICS: tuple[Metric, ...] = (
         "The part of the drop right after a boundary that came back by the end of the task, "
         "averaged over eligible (boundary, earlier task) rows. " + GAP_DEFINITION,
         "gap = max(0, min(before − trough, after − trough)), mean over eligible rows",
-        _gap,
+        _over_eligible_rows(lambda row: row.gap),
         higher_is_better=False,
         headline=True,
     ),
@@ -279,7 +273,7 @@ METRICS: tuple[Metric, ...] = (
         "The whole drop inside the window after a boundary, whether it came back or not, "
         "averaged over eligible rows.",
         "depth = before − min_{i∈(s_k, s_k+w_k]} a_j(i), mean over eligible rows",
-        _gap_depth,
+        _over_eligible_rows(lambda row: row.depth),
         higher_is_better=False,
         headline=True,
     ),
@@ -289,7 +283,7 @@ METRICS: tuple[Metric, ...] = (
         "What an earlier task had not got back by the end of the next task, averaged over "
         "eligible rows.",
         "forgetting = max(0, a_j(s_k) − a_j(e_k)), mean over eligible rows",
-        _gap_forgetting,
+        _over_eligible_rows(lambda row: row.forgetting),
         higher_is_better=False,
         headline=True,
     ),
@@ -299,7 +293,7 @@ METRICS: tuple[Metric, ...] = (
         "Share of eligible rows whose accuracy came back to within one point of before, "
         "within the task.",
         f"share of eligible rows with a_j(i) ≥ before − {RECOVERY_TOLERANCE:g} after the trough",
-        _gap_recovered,
+        _over_eligible_rows(lambda row: float(row.recovered_at is not None)),
         higher_is_better=True,
         unit="share",
         headline=True,

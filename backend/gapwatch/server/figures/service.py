@@ -21,6 +21,7 @@ from gapwatch.server.models import Run, Sweep
 from gapwatch.server.summaries import service as summaries
 from gapwatch.server.summaries.schemas import AlignedBandRead
 from gapwatch.server.sweeps import service as sweeps
+from gapwatch.sweep_plan import format_value
 
 
 def run_label(run: Run) -> str:
@@ -152,7 +153,7 @@ def aligned_figure(
     fmt: FigureFormat,
     *,
     gap_window: int | None,
-    margin: int | None,
+    margin: int,
 ) -> bytes:
     """The run's boundary-aligned view: mean change since each boundary over its eligible
     (boundary, earlier task) rows, with the 95% band."""
@@ -175,7 +176,7 @@ def _band(read: AlignedBandRead) -> analytics.AlignedBand:
 
 def config_label(config: dict[str, object]) -> str:
     """A sweep configuration as a legend names it: `strategy.name=er, optimizer.lr=0.01`."""
-    return ", ".join(f"{path}={value}" for path, value in config.items()) or "all runs"
+    return ", ".join(f"{path}={format_value(v)}" for path, v in config.items()) or "all runs"
 
 
 def sweep_figure(
@@ -185,7 +186,7 @@ def sweep_figure(
     fmt: FigureFormat,
     *,
     gap_window: int | None,
-    margin: int | None,
+    margin: int,
 ) -> bytes:
     """The sweep's boundary-aligned view: one mean line and 95% band per configuration (its
     seeds averaged, as on the sweep page)."""

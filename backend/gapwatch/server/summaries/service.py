@@ -141,8 +141,11 @@ def _task_classes(run: Run, payloads: list[dict[str, Any]]) -> analytics.TaskCla
     return analytics.TaskClasses(tuple(classes), scenario == "class_incremental")
 
 
-def gap_window_of(run: Run) -> int:
-    """The run's gap_window setting (its spec's evaluation.gap_window), else the default."""
+def gap_window_of(run: Run, asked: int | None = None) -> int:
+    """The gap window to use: the one `asked` (a query parameter), else the run's setting (its
+    spec's evaluation.gap_window), else the default."""
+    if asked is not None:
+        return asked
     setting = ((run.spec or {}).get("evaluation") or {}).get("gap_window")
     valid = isinstance(setting, int) and not isinstance(setting, bool) and setting >= 1
     return setting if valid else analytics.DEFAULT_GAP_WINDOW
@@ -219,7 +222,7 @@ def summarize(
 ) -> RunSummary:
     """The run's METRICS.md numbers at the end of its last ended task (cached)."""
     windows = tuple(windows)
-    window = gap_window or gap_window_of(run)
+    window = gap_window_of(run, gap_window)
     return _cached(
         session,
         run,
@@ -325,7 +328,7 @@ def gaps(
     session: Session, run: Run, cache: AnalysisCache, gap_window: int | None = None
 ) -> RunGaps:
     """The per-boundary stability-gap table, including the task being trained (cached)."""
-    window = gap_window or gap_window_of(run)
+    window = gap_window_of(run, gap_window)
     return _cached(session, run, cache, ("gaps", window), lambda data: _gaps(run, data, window))
 
 
@@ -390,17 +393,16 @@ def aligned_rows_of(
     run: Run,
     cache: AnalysisCache,
     gap_window: int | None = None,
-    margin: int | None = None,
+    margin: int = analytics.DEFAULT_MARGIN,
 ) -> analytics.AlignedRows:
     """The run's boundary-aligned rows (every eligible (j, k)), cached like the summary."""
-    window = gap_window or gap_window_of(run)
-    before = analytics.DEFAULT_MARGIN if margin is None else margin
+    window = gap_window_of(run, gap_window)
     return _cached(
         session,
         run,
         cache,
-        ("aligned", window, before),
-        lambda data: _aligned_rows(data, window, before),
+        ("aligned", window, margin),
+        lambda data: _aligned_rows(data, window, margin),
     )
 
 
@@ -431,17 +433,16 @@ def aligned(
     run: Run,
     cache: AnalysisCache,
     gap_window: int | None = None,
-    margin: int | None = None,
+    margin: int = analytics.DEFAULT_MARGIN,
 ) -> AlignedBandRead:
     """One run's boundary-aligned view: mean over its eligible rows with a 95% band."""
-    window = gap_window or gap_window_of(run)
-    before = analytics.DEFAULT_MARGIN if margin is None else margin
-    rows = aligned_rows_of(session, run, cache, window, before)
+    window = gap_window_of(run, gap_window)
+    rows = aligned_rows_of(session, run, cache, window, margin)
     return band_read(
         analytics.aligned_band([rows]),
         rows=int(rows.rows.shape[0]),
         gap_window=window,
-        margin=before,
+        margin=margin,
     )
 
 

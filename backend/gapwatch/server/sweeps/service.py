@@ -309,11 +309,10 @@ def aligned(
     cache: AnalysisCache,
     *,
     gap_window: int | None = None,
-    margin: int | None = None,
+    margin: int = analytics.DEFAULT_MARGIN,
 ) -> SweepAligned:
     """Per configuration, the boundary-aligned band across its running and succeeded runs
     (each under `gap_window`, else its own setting)."""
-    before = analytics.DEFAULT_MARGIN if margin is None else margin
     configs = []
     for group in configurations(session, sweep):
         chosen = [
@@ -321,14 +320,14 @@ def aligned(
         ]
         per_run, windows = [], []
         for run in repository.runs(session, chosen):
-            window = gap_window or summaries.gap_window_of(run)
+            window = summaries.gap_window_of(run, gap_window)
             windows.append(window)
-            per_run.append(summaries.aligned_rows_of(session, run, cache, window, before))
+            per_run.append(summaries.aligned_rows_of(session, run, cache, window, margin))
         band = summaries.band_read(
             analytics.aligned_band(per_run),
             rows=sum(int(rows.rows.shape[0]) for rows in per_run),
             gap_window=max(windows, default=gap_window or analytics.DEFAULT_GAP_WINDOW),
-            margin=before,
+            margin=margin,
         )
         configs.append(ConfigurationBand(config=group.config, run_ids=chosen, band=band))
     return SweepAligned(sweep_id=sweep.id, configs=configs)
