@@ -7,8 +7,8 @@ import { useEffect, useRef } from "react";
 import uPlot from "uplot";
 
 import { useTheme } from "../app/theme";
-import { bandSegments } from "./bands";
-import { resolveColor, withAlpha } from "./color";
+import { resolveColor } from "./color";
+import { drawBands } from "./TimeSeriesChart";
 import type { AlignedChart as Chart } from "./aligned";
 
 const FONT = "11px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
@@ -109,38 +109,10 @@ function options(latest: { readonly current: Chart }, width: number): uPlot.Opti
     ],
     cursor: { drag: { x: false, y: false }, points: { size: 6 } },
     hooks: {
-      drawAxes: [(u) => drawBands(u, latest.current)],
+      drawAxes: [(u) => drawBands(u, latest.current.bands)],
       draw: [drawZeroLines],
     },
   };
-}
-
-/** The 95% bands under the lines (drawAxes runs before the series are drawn). */
-function drawBands(u: uPlot, chart: Chart): void {
-  const xs = u.data[0] as ArrayLike<number>;
-  const { ctx } = u;
-  ctx.save();
-  ctx.beginPath();
-  ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
-  ctx.clip();
-  for (const band of chart.bands) {
-    ctx.fillStyle = withAlpha(resolveColor(band.colorVar), 0.16);
-    for (const [from, to] of bandSegments(band.lower, band.upper)) {
-      ctx.beginPath();
-      for (let i = from; i <= to; i++) {
-        const px = u.valToPos(xs[i]!, "x", true);
-        const py = u.valToPos(band.upper[i]!, "y", true);
-        if (i === from) ctx.moveTo(px, py);
-        else ctx.lineTo(px, py);
-      }
-      for (let i = to; i >= from; i--) {
-        ctx.lineTo(u.valToPos(xs[i]!, "x", true), u.valToPos(band.lower[i]!, "y", true));
-      }
-      ctx.closePath();
-      ctx.fill();
-    }
-  }
-  ctx.restore();
 }
 
 /** The boundary (t = 0) and no change (0 pp), dashed, over the plot. */

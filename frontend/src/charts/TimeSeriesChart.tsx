@@ -321,8 +321,11 @@ function drawSpanLabels(u: uPlot, spans: readonly TaskSpan[], color: string): vo
   ctx.restore();
 }
 
-/** Fills each band between its edges, under the series lines (drawAxes runs before them). */
-function drawBands(u: uPlot, bands: readonly ChartBand[]): void {
+/**
+ * Fills each band between its edges, under the series lines (drawAxes runs before them).
+ * AlignedChart draws its 95% bands with it too.
+ */
+export function drawBands(u: uPlot, bands: readonly ChartBand[]): void {
   if (bands.length === 0) return;
   const xs = u.data[0] as ArrayLike<number>;
   const { ctx } = u;

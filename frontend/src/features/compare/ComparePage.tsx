@@ -14,6 +14,7 @@ import { formatRange, parseRange, pointsForWidth, type StepRange } from "../../c
 import { TimeSeriesChart } from "../../charts/TimeSeriesChart";
 import { useElementWidth } from "../../charts/useElementWidth";
 import { ZoomHint } from "../../charts/ZoomHint";
+import { FigureLinks } from "../../components/FigureLinks";
 import { ProgressBar } from "../../components/ProgressBar";
 import { isActiveStatus, StatusBadge } from "../../components/StatusBadge";
 import { accKey, visibleRange } from "../run/runSeries";
@@ -222,18 +223,15 @@ function Comparison({ selection }: { readonly selection: SomeSelection }) {
           <ZoomHint zoom={zoom} onReset={resetZoom} />
           <GroupLegend groups={groups} runs={runs} colors={colors} />
           <span className="run-figures" role="group" aria-label="Average accuracy figure">
-            {(["svg", "pdf"] as const).map((format) => (
-              <a
-                key={format}
-                className="button-link"
-                data-testid={`compare-export-${format}`}
-                href={`/api/v1/compare/figures/accuracy.${format}?runs=${runIds.join(",")}`}
-                title={`Average accuracy over the seen tasks, one line per run, as ${format.toUpperCase()} for a paper`}
-                download
-              >
-                {format.toUpperCase()}
-              </a>
-            ))}
+            <FigureLinks
+              testIdPrefix="compare-export-"
+              href={(format) =>
+                `/api/v1/compare/figures/accuracy.${format}?runs=${runIds.join(",")}`
+              }
+              title={(format) =>
+                `Average accuracy over the seen tasks, one line per run, as ${format.toUpperCase()} for a paper`
+              }
+            />
           </span>
         </div>
         {schedule === false && (

@@ -6,6 +6,7 @@ import { api, unwrap, type RunRead } from "../../api/client";
 import { canEdit } from "../../auth/roles";
 import { useMe } from "../../auth/session";
 import { configSeed } from "../../components/config";
+import { FigureLinks } from "../../components/FigureLinks";
 import { formatCount, formatDuration } from "../../components/format";
 import { ProgressBar } from "../../components/ProgressBar";
 import { isActiveStatus, StatusBadge } from "../../components/StatusBadge";
@@ -172,20 +173,13 @@ export function RunHeader({ run, live, onExportPng, lastStep = null }: Props) {
               Export PNG
             </button>
             {onExportPng && (
-              <>
-                {(["svg", "pdf"] as const).map((format) => (
-                  <a
-                    key={format}
-                    className="button-link"
-                    data-testid={`export-${format}`}
-                    href={`/api/v1/runs/${run.id}/figures/accuracy.${format}`}
-                    title={`The accuracy figure as ${format.toUpperCase()}, drawn by the server for a paper`}
-                    download
-                  >
-                    {format.toUpperCase()}
-                  </a>
-                ))}
-              </>
+              <FigureLinks
+                testIdPrefix="export-"
+                href={(format) => `/api/v1/runs/${run.id}/figures/accuracy.${format}`}
+                title={(format) =>
+                  `The accuracy figure as ${format.toUpperCase()}, drawn by the server for a paper`
+                }
+              />
             )}
           </span>
         </div>

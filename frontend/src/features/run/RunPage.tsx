@@ -13,6 +13,7 @@ import { composeCharts, downloadCanvas, exportFilename } from "../../charts/expo
 import { troughMarkers } from "../../charts/troughs";
 import { useElementWidth } from "../../charts/useElementWidth";
 import { ZoomHint } from "../../charts/ZoomHint";
+import { FigureLinks } from "../../components/FigureLinks";
 import { isActiveStatus } from "../../components/StatusBadge";
 import { AccuracyCharts, type ChartLayout } from "./AccuracyCharts";
 import { AccuracyHeatmap } from "./AccuracyHeatmap";
@@ -309,17 +310,10 @@ function RunView({ id }: { readonly id: number }) {
                   <div className="section-head">
                     <h2 id="aligned-heading">Aligned at the boundaries</h2>
                     <span className="run-figures" role="group" aria-label="Aligned figure">
-                      {(["svg", "pdf"] as const).map((format) => (
-                        <a
-                          key={format}
-                          className="button-link"
-                          data-testid={`aligned-export-${format}`}
-                          href={`/api/v1/runs/${id}/figures/aligned.${format}`}
-                          download
-                        >
-                          {format.toUpperCase()}
-                        </a>
-                      ))}
+                      <FigureLinks
+                        testIdPrefix="aligned-export-"
+                        href={(format) => `/api/v1/runs/${id}/figures/aligned.${format}`}
+                      />
                     </span>
                   </div>
                   <p className="muted small">

@@ -10,6 +10,7 @@ import { Link, useParams, useSearchParams } from "react-router";
 
 import { ApiError } from "../../api/client";
 import { useDefinitions } from "../../api/definitions";
+import { FigureLinks } from "../../components/FigureLinks";
 import { ProgressBar } from "../../components/ProgressBar";
 import { StatusBadge } from "../../components/StatusBadge";
 import { AlignedChart } from "../../charts/AlignedChart";
@@ -90,22 +91,11 @@ function SweepHeader({ sweep }: { readonly sweep: SweepRead }) {
           >
             results.tex
           </a>
-          <a
-            className="button-link"
-            data-testid="download-svg"
-            href={`${base}/figures/aligned.svg`}
-            download
-          >
-            aligned.svg
-          </a>
-          <a
-            className="button-link"
-            data-testid="download-pdf"
-            href={`${base}/figures/aligned.pdf`}
-            download
-          >
-            aligned.pdf
-          </a>
+          <FigureLinks
+            testIdPrefix="download-"
+            href={(format) => `${base}/figures/aligned.${format}`}
+            label={(format) => `aligned.${format}`}
+          />
         </div>
       </div>
       <dl className="run-meta">
