@@ -22,7 +22,7 @@ import orjson
 from fastapi import FastAPI
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.middleware.cors import CORSMiddleware
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
@@ -434,6 +434,19 @@ class RateLimiter:
                 break
 
 
+# --- Downloads --------------------------------------------------------------------------------
+
+
+def attachment_headers(filename: str) -> dict[str, str]:
+    """The headers that make a browser save the answer as `filename` (for streamed answers)."""
+    return {"Content-Disposition": f'attachment; filename="{filename}"'}
+
+
+def attachment(content: bytes | str, media_type: str, filename: str) -> Response:
+    """`content` of `media_type` as a download named `filename`."""
+    return Response(content, media_type=media_type, headers=attachment_headers(filename))
+
+
 # --- Installation -----------------------------------------------------------------------------
 
 CORS_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -494,6 +507,8 @@ __all__ = [
     "JSONBodyLimitMiddleware",
     "RateLimiter",
     "SecurityHeadersMiddleware",
+    "attachment",
+    "attachment_headers",
     "host_allowed",
     "host_of",
     "install_edge",

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from gapwatch.server.compare.service import MAX_RUNS, select_runs
 from gapwatch.server.deps import MAX_ROW_ID, CacheDep, Caller, RowId, RunViewer, SessionDep
+from gapwatch.server.edge import attachment
 from gapwatch.server.figures import service
 from gapwatch.server.figures.render import MEDIA_TYPES, FigureFormat
 from gapwatch.server.summaries.schemas import (
@@ -41,11 +42,7 @@ FIGURE_ANSWER: dict[int | str, dict[str, Any]] = {
 
 def figure_response(content: bytes, fmt: FigureFormat, filename: str) -> Response:
     """`content` as a download named `filename`.`fmt`."""
-    return Response(
-        content,
-        media_type=MEDIA_TYPES[fmt],
-        headers={"Content-Disposition": f'attachment; filename="{filename}.{fmt}"'},
-    )
+    return attachment(content, MEDIA_TYPES[fmt], f"{filename}.{fmt}")
 
 
 @router.get(

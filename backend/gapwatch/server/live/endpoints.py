@@ -10,13 +10,14 @@ curve notices.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from gapwatch.server.access.principal import Principal
 from gapwatch.server.deps import MAX_ROW_ID, Caller, RunId, RunViewer, SessionDep, run_for_viewer
 from gapwatch.server.live.schemas import LiveRunEvent
 from gapwatch.server.live.service import LivePoller, Snapshot, Subscriber
@@ -86,26 +87,37 @@ _RUN_FRAMES = (
 )
 
 
+def _frames_answer(description: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI answer of a stream of LiveRunEvent frames, described by `description`."""
+    return {
+        200: {
+            "content": {
+                "text/event-stream": {"schema": {"$ref": "#/components/schemas/LiveRunEvent"}}
+            },
+            "description": description,
+        }
+    }
+
+
+def _stream(request: Request, caller: Principal, *run_ids: int) -> EventStream:
+    """The caller's stream of `run_ids` (429 over a cap), from the app's one poller."""
+    poller = poller_of(request.app)
+    return _LiveStream(poller, poller.subscribe(caller, *run_ids))
+
+
 @router.get(
     "/runs/{run_id}/live",
     operation_id="runs-live",
     response_model=LiveRunEvent,
     response_class=EventStream,
-    responses={
-        200: {
-            "content": {
-                "text/event-stream": {"schema": {"$ref": "#/components/schemas/LiveRunEvent"}}
-            },
-            "description": _RUN_FRAMES + "; the stream ends after the frame with a terminal "
-            "status.",
-        }
-    },
+    responses=_frames_answer(
+        _RUN_FRAMES + "; the stream ends after the frame with a terminal status."
+    ),
 )
 async def live_run(run_id: RunId, _run: RunViewer, caller: Caller, request: Request) -> EventStream:
     """Server-Sent Events of the run's status, progress and stored points."""
     # RunViewer: an unknown or unseen run is a 404 before the stream starts; over a cap, 429.
-    poller = poller_of(request.app)
-    return _LiveStream(poller, poller.subscribe(caller, run_id))
+    return _stream(request, caller, run_id)
 
 
 def runs_for_viewer(
@@ -142,15 +154,10 @@ def runs_for_viewer(
     operation_id="runs-live-many",
     response_model=LiveRunEvent,
     response_class=EventStream,
-    responses={
-        200: {
-            "content": {
-                "text/event-stream": {"schema": {"$ref": "#/components/schemas/LiveRunEvent"}}
-            },
-            "description": _RUN_FRAMES + ", for each run (the event's run.id tells which); the "
-            "stream ends once every run has sent its frame with a terminal status.",
-        }
-    },
+    responses=_frames_answer(
+        _RUN_FRAMES + ", for each run (the event's run.id tells which); the stream ends once "
+        "every run has sent its frame with a terminal status."
+    ),
 )
 async def live_runs(
     run_ids: Annotated[list[int], Depends(runs_for_viewer)], caller: Caller, request: Request
@@ -158,5 +165,4 @@ async def live_runs(
     """Server-Sent Events of several runs' status, progress and stored points, over ONE
     connection (the compare page's): one stream of the caller's cap, whatever the number of
     runs."""
-    poller = poller_of(request.app)
-    return _LiveStream(poller, poller.subscribe(caller, *run_ids))
+    return _stream(request, caller, *run_ids)

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gapwatch.server.access.tokens import bearer_value
 from gapwatch.server.deps import RunId, RunViewer, SessionDep, transaction
+from gapwatch.server.edge import attachment_headers
 from gapwatch.server.metrics import repository, service
 from gapwatch.server.metrics.schemas import (
     COLUMNAR_LAYOUT,
@@ -177,5 +178,6 @@ def export_metrics(
         body, media = service.export_csv(factory, run_id), "text/csv"
     else:
         body, media = service.export_json(factory, run_id), "application/json"
-    headers = {"Content-Disposition": f'attachment; filename="run-{run_id}-metrics.{format}"'}
-    return StreamingResponse(body, media_type=media, headers=headers)
+    return StreamingResponse(
+        body, media_type=media, headers=attachment_headers(f"run-{run_id}-metrics.{format}")
+    )

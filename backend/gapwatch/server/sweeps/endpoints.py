@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.orm import Session
 
 from gapwatch.analytics.registry import HEADLINE_METRICS
+from gapwatch.server.access.principal import Principal
 from gapwatch.server.deps import (
     MAX_ROW_ID,
     CacheDep,
@@ -18,6 +21,8 @@ from gapwatch.server.deps import (
     SettingsDep,
     SubmitRateLimit,
 )
+from gapwatch.server.edge import attachment
+from gapwatch.server.models import Sweep
 from gapwatch.server.summaries.schemas import DEFAULT_MARGIN_QUERY, GapWindowQuery, MarginQuery
 from gapwatch.server.sweeps import service, tables
 from gapwatch.server.sweeps.schemas import (
@@ -120,6 +125,27 @@ def _metric_ids(metrics: str | None) -> list[str] | None:
     return ids
 
 
+# Renders a sweep's results table as text: (results, sweep, metric ids or None) -> text.
+ResultsRenderer = Callable[[SweepResults, Sweep, list[str] | None], str]
+
+
+def _results_download(
+    session: Session,
+    caller: Principal,
+    sweep_id: int,
+    sort: str | None,
+    metrics: str | None,
+    render: ResultsRenderer,
+    media_type: str,
+    suffix: str,
+) -> Response:
+    """The sweep's results table, rendered by `render`, as a download named
+    sweep-<id>-results.<suffix>."""
+    sweep = service.authorize_sweep(session, caller, sweep_id)
+    text = render(service.results(session, sweep, sort=sort), sweep, _metric_ids(metrics))
+    return attachment(text, media_type, f"sweep-{sweep.id}-results.{suffix}")
+
+
 @router.get(
     "/{sweep_id}/results.csv",
     operation_id="sweeps-results-csv",
@@ -140,12 +166,15 @@ def sweep_results_csv(
     metrics: MetricsQuery = None,
 ) -> Response:
     """The results table as CSV."""
-    sweep = service.authorize_sweep(session, caller, sweep_id)
-    text = tables.results_csv(service.results(session, sweep, sort=sort), _metric_ids(metrics))
-    return Response(
-        text,
-        media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="sweep-{sweep.id}-results.csv"'},
+    return _results_download(
+        session,
+        caller,
+        sweep_id,
+        sort,
+        metrics,
+        lambda results, _sweep, ids: tables.results_csv(results, ids),
+        "text/csv",
+        "csv",
     )
 
 
@@ -169,13 +198,15 @@ def sweep_results_tex(
     metrics: MetricsQuery = None,
 ) -> Response:
     """The results table as LaTeX (booktabs), ready for a paper."""
-    sweep = service.authorize_sweep(session, caller, sweep_id)
-    results = service.results(session, sweep, sort=sort)
-    text = tables.results_latex(results, sweep.name, _metric_ids(metrics))
-    return Response(
-        text,
-        media_type="application/x-tex",
-        headers={"Content-Disposition": f'attachment; filename="sweep-{sweep.id}-results.tex"'},
+    return _results_download(
+        session,
+        caller,
+        sweep_id,
+        sort,
+        metrics,
+        lambda results, sweep, ids: tables.results_latex(results, sweep.name, ids),
+        "application/x-tex",
+        "tex",
     )
 
 
