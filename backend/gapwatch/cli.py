@@ -26,7 +26,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -469,17 +469,33 @@ def cmd_submit(args: argparse.Namespace) -> int:
         if not args.wait:
             return 0
         page = f"{url}/runs/{run['id']}"
-        try:
-            run = _wait_for_run(client, run, timeout_s=args.timeout)
-        except (TimeoutError, KeyboardInterrupt) as stop:
-            why = str(stop) or "interrupted"
-            print(f"\nstopped waiting ({why}); the run goes on: {page}", file=sys.stderr)
-            return 130 if isinstance(stop, KeyboardInterrupt) else 1
+        waited = _wait_or_stop(_wait_for_run, client, run, args.timeout, "run", page)
+        if isinstance(waited, int):
+            return waited
+        run = waited
         why = f": {_first_line(run['error'])}" if run["error"] else ""
         print(f"run {run['id']} {run['status']}{why}")
         _print_headline(client, run)
         print(page)
         return 0 if run["status"] == "succeeded" else 1
+
+
+def _wait_or_stop(
+    wait: Callable[..., dict[str, Any]],
+    client: Any,
+    thing: dict[str, Any],
+    timeout_s: float | None,
+    kind: str,
+    page: str,
+) -> dict[str, Any] | int:
+    """`wait(client, thing, timeout_s=...)`: the run or sweep once it has ended, or, where the
+    wait timed out or was interrupted, the exit status after saying so on stderr."""
+    try:
+        return wait(client, thing, timeout_s=timeout_s)
+    except (TimeoutError, KeyboardInterrupt) as stop:
+        why = str(stop) or "interrupted"
+        print(f"\nstopped waiting ({why}); the {kind} goes on: {page}", file=sys.stderr)
+        return 130 if isinstance(stop, KeyboardInterrupt) else 1
 
 
 def _first_line(text: str) -> str:
@@ -559,12 +575,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         sys.stdout.flush()  # before the progress bar, when stdout is a pipe
         if not args.wait:
             return 0
-        try:
-            sweep = _wait_for_sweep(client, sweep, timeout_s=args.timeout)
-        except (TimeoutError, KeyboardInterrupt) as stop:
-            why = str(stop) or "interrupted"
-            print(f"\nstopped waiting ({why}); the sweep goes on: {page}", file=sys.stderr)
-            return 130 if isinstance(stop, KeyboardInterrupt) else 1
+        waited = _wait_or_stop(_wait_for_sweep, client, sweep, args.timeout, "sweep", page)
+        if isinstance(waited, int):
+            return waited
+        sweep = waited
         metrics = args.metrics.split(",") if args.metrics else None
         _print_results(_final_results(client, sweep["id"], args.sort), sweep, metrics)
         print(page)

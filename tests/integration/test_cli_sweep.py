@@ -48,6 +48,17 @@ def gapwatch(*args: str, url: str, key: str) -> list[str]:
     return [sys.executable, "-m", "gapwatch.cli", *args, "--url", url, "--api-key", key]
 
 
+def run_sweep(file: Path, url: str, key: str) -> subprocess.CompletedProcess[str]:
+    """`gapwatch sweep FILE` without --wait, to its end."""
+    return subprocess.run(
+        gapwatch("sweep", str(file), url=url, key=key),
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def play_worker(url: str, run_id: int, accuracy: float) -> None:
     """Claim the run, report progress, store two tasks' curves and finish it."""
     claimed = httpx.post(
@@ -96,13 +107,7 @@ def test_sweep_posts_a_yaml_file_and_prints_the_sweep_page(
 ) -> None:
     spec = tmp_path / "sweep.yaml"
     spec.write_text(SWEEP_YAML)
-    done = subprocess.run(
-        gapwatch("sweep", str(spec), url=unworked_api, key=live_key),
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_sweep(spec, unworked_api, live_key)
     assert done.returncode == 0, done.stderr
     first = done.stdout.splitlines()[0]
     sweep_id = int(first.split()[1])
@@ -119,13 +124,7 @@ def test_sweep_posts_a_yaml_file_and_prints_the_sweep_page(
         '{"base": {"benchmark": {"name": "split_digits"}, "model": {"name": "mlp"},'
         ' "strategy": {"name": "er"}}, "axes": {"optimizer.lr": [0.1, 20]}}'
     )
-    refused = subprocess.run(
-        gapwatch("sweep", str(bad), url=unworked_api, key=live_key),
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    refused = run_sweep(bad, unworked_api, live_key)
     assert refused.returncode == 2
     assert "axes.optimizer.lr:" in refused.stderr and "optimizer.lr=20" in refused.stderr
 
