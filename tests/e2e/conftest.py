@@ -23,6 +23,7 @@ import redis
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
 from bench.common import CHROMIUM_ARGS, Account, chromium_executable, seed_account
+from gapwatch.client import GapwatchClient
 from tests.conftest import (
     ARTIFACTS,
     REPO_ROOT,
@@ -111,6 +112,20 @@ def dashboard_url(dashboard_dist: Path, e2e_database: str, e2e_queue: str) -> It
         "e2e-api", e2e_database, e2e_queue, GAPWATCH_FRONTEND_DIR=str(dashboard_dist)
     ) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def api(dashboard_url: str, e2e_owner: Account) -> Iterator[httpx.Client]:
+    """/api/v1 as `e2e_owner`, over httpx."""
+    with api_client(dashboard_url, e2e_owner) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def runs(dashboard_url: str, e2e_owner: Account) -> Iterator[GapwatchClient]:
+    """The Python client of the dashboard's API as `e2e_owner`."""
+    with GapwatchClient(dashboard_url, api_key=e2e_owner.key) as client:
+        yield client
 
 
 @pytest.fixture(scope="session")

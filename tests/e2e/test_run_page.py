@@ -31,7 +31,7 @@ from playwright.sync_api import Browser, Page, Request, Response, expect
 
 from gapwatch.client import GapwatchClient
 from tests.conftest import RUN_STALL_S, LiveProcess, wait_for_run
-from tests.e2e.conftest import Account, api_client, open_page
+from tests.e2e.conftest import Account, open_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -60,18 +60,6 @@ RECORD_FILL_TEXT = """
   };
 })();
 """
-
-
-@pytest.fixture(scope="module")
-def api(dashboard_url: str, e2e_owner: Account) -> Iterator[httpx.Client]:
-    with api_client(dashboard_url, e2e_owner) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def runs(dashboard_url: str, e2e_owner: Account) -> Iterator[GapwatchClient]:
-    with GapwatchClient(dashboard_url, api_key=e2e_owner.key) as client:
-        yield client
 
 
 def preset(api: httpx.Client, preset_id: str) -> dict[str, Any]:

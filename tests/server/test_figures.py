@@ -40,6 +40,15 @@ def texts(root: ET.Element) -> list[str]:
     return ["".join(t.itertext()) for t in root.iter(f"{SVG}text")]
 
 
+def svg_download(api: Any, url: str, filename: str) -> ET.Element:
+    """GET the figure: an SVG download under `filename`, parsed."""
+    response = api.get(url)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/svg+xml"
+    assert response.headers["content-disposition"] == f'attachment; filename="{filename}"'
+    return parse_svg(response.content)
+
+
 def group(root: ET.Element, gid: str) -> ET.Element | None:
     return root.find(f".//{SVG}g[@id='{gid}']")
 
@@ -142,13 +151,9 @@ def title_of(api: Any, run_id: int) -> str:
 
 def test_the_accuracy_svg_names_the_run_its_axes_tasks_and_boundaries(api) -> None:
     run_id, _ = hand_computed_run(api, name="split-digits er")
-    response = api.get(f"/api/v1/runs/{run_id}/figures/accuracy.svg")
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"] == "image/svg+xml"
-    assert response.headers["content-disposition"] == (
-        f'attachment; filename="run-{run_id}-accuracy.svg"'
+    root = svg_download(
+        api, f"/api/v1/runs/{run_id}/figures/accuracy.svg", f"run-{run_id}-accuracy.svg"
     )
-    root = parse_svg(response.content)
     words = texts(root)
     title = f"split-digits er (run {run_id})"
     assert title_of(api, run_id) == title and title in words
@@ -268,13 +273,11 @@ def test_seen_average_is_the_mean_over_the_tasks_trained_so_far() -> None:
 def test_the_compare_figure_has_one_line_per_run_with_its_name_and_id(api) -> None:
     first, _ = hand_computed_run(api, name="er seed 1")
     second, _ = hand_computed_run(api, name="er seed 2")
-    response = api.get(f"/api/v1/compare/figures/accuracy.svg?runs={first},{second}")
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"] == "image/svg+xml"
-    assert response.headers["content-disposition"] == (
-        f'attachment; filename="compare-{first}-{second}-accuracy.svg"'
+    root = svg_download(
+        api,
+        f"/api/v1/compare/figures/accuracy.svg?runs={first},{second}",
+        f"compare-{first}-{second}-accuracy.svg",
     )
-    root = parse_svg(response.content)
     words = texts(root)
     assert "Average accuracy over seen tasks" in words
     assert f"er seed 1 (run {first})" in words and f"er seed 2 (run {second})" in words
@@ -294,14 +297,9 @@ def test_the_compare_figure_has_one_line_per_run_with_its_name_and_id(api) -> No
 
 def test_the_aligned_figure_of_a_run(api) -> None:
     run_id, _ = hand_computed_run(api)
-    response = api.get(f"/api/v1/runs/{run_id}/figures/aligned.svg")
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"] == "image/svg+xml"
-    assert response.headers["content-disposition"] == (
-        f'attachment; filename="run-{run_id}-aligned.svg"'
-    )
+    url = f"/api/v1/runs/{run_id}/figures/aligned.svg"
+    root = svg_download(api, url, f"run-{run_id}-aligned.svg")
     band = api.get(f"/api/v1/runs/{run_id}/aligned").json()
-    root = parse_svg(response.content)
     words = texts(root)
     assert title_of(api, run_id) in words
     assert "iterations since the task boundary" in words
@@ -423,13 +421,7 @@ def test_the_sweep_figure_has_a_line_and_band_per_configuration(api, db_session_
         post_events(api, run_id, auth, EVENTS)
         post_points(api, run_id, auth, CURVES)
     path = f"/api/v1/sweeps/{sweep['id']}/figures/aligned.svg"
-    response = api.get(path)
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"] == "image/svg+xml"
-    assert response.headers["content-disposition"] == (
-        f'attachment; filename="sweep-{sweep["id"]}-aligned.svg"'
-    )
-    root = parse_svg(response.content)
+    root = svg_download(api, path, f"sweep-{sweep['id']}-aligned.svg")
     words = texts(root)
     assert f"gap (sweep {sweep['id']})" in words
     assert "strategy.name=er (n = 2)" in words and "strategy.name=finetune (n = 2)" in words

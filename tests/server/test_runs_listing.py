@@ -16,7 +16,7 @@ from pytest import approx
 from gapwatch.config import Settings
 from gapwatch.server.migrate import upgrade_database
 from tests.conftest import WORKER_TOKEN
-from tests.server.analytics_helpers import CURVES, hand_computed_run, post_points
+from tests.server.analytics_helpers import CURVES, hand_computed_run, post_events, post_points
 from tests.server.conftest import claim, client_with_account, create_run
 
 
@@ -34,6 +34,16 @@ def any_api(request, tmp_path: Path):
 def finish(api: Any, run_id: int, auth: dict[str, str], status: str = "succeeded") -> None:
     response = api.post(f"/api/v1/runs/{run_id}/finish", json={"status": status}, headers=auth)
     assert response.status_code == 200, response.text
+
+
+def two_task_run(
+    api: Any, events: list[dict[str, Any]], **overrides: Any
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A claimed run of two split-digits tasks with these events; the run and its run token."""
+    run = create_run(api, benchmark={"name": "split_digits", "n_tasks": 2}, **overrides)
+    auth = claim(api, run["id"])
+    post_events(api, run["id"], auth, events)
+    return run, auth
 
 
 def listed(api: Any, **params: Any) -> list[dict[str, Any]]:
@@ -184,14 +194,8 @@ def test_one_load_serves_summary_and_gaps_even_when_asked_at_once() -> None:
 def test_a_run_with_malformed_boundaries_breaks_neither_the_list_nor_its_pages(api) -> None:
     # A task_end before its task_start (the events endpoint takes what a client sends): the
     # boundary has no window. Its gap row is absent; nothing answers 500.
-    run = create_run(api, benchmark={"name": "split_digits", "n_tasks": 2})
-    auth = claim(api, run["id"])
-    from tests.server.analytics_helpers import post_events
-
-    post_events(
+    run, auth = two_task_run(
         api,
-        run["id"],
-        auth,
         [
             {"step": 0, "kind": "task_start", "payload": {"task": 0}},
             {"step": 10, "kind": "task_start", "payload": {"task": 1}},
@@ -250,22 +254,15 @@ def test_definitions_list_the_registry_and_every_headline_is_sortable(api) -> No
 
 
 def test_gap_window_is_a_query_parameter_and_a_run_setting(api) -> None:
-    run = create_run(
-        api, benchmark={"name": "split_digits", "n_tasks": 2}, evaluation={"gap_window": 3}
-    )
-    auth = claim(api, run["id"])
-    from tests.server.analytics_helpers import post_events
-
-    post_events(
+    run, auth = two_task_run(
         api,
-        run["id"],
-        auth,
         [
             {"step": 0, "kind": "task_start", "payload": {"task": 0}},
             {"step": 10, "kind": "task_end", "payload": {"task": 0}},
             {"step": 10, "kind": "task_start", "payload": {"task": 1}},
             {"step": 20, "kind": "task_end", "payload": {"task": 1}},
         ],
+        evaluation={"gap_window": 3},
     )
     # A dip to 0.7 at +2 that recovers, then a slow decline to 0.4 at +8 that does not.
     steps = list(range(10, 21))
