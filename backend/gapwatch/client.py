@@ -19,6 +19,7 @@ import logging
 import math
 import os
 import random
+import socket
 import struct
 import sys
 import threading
@@ -29,7 +30,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import httpx
+from pydantic import ValidationError
 
+from gapwatch import spec as spec_module
 from gapwatch.spec import RunSpec
 
 log = logging.getLogger(__name__)
@@ -219,9 +222,12 @@ class ClaimedRun:
     """A run handed to its executor, with the token that lets it write into that run only."""
 
     run_id: int
-    spec: RunSpec
+    spec: RunSpec | None
     token: str
     attempts: int
+    # Why this process cannot read the spec (it names a strategy, model or benchmark that is
+    # not installed here); the executor then fails the run with this message. None: readable.
+    spec_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -234,6 +240,32 @@ class OpenedRun:
     run: dict[str, Any]
     # False when the init's client_key named a run opened before (it was resumed instead).
     created: bool = True
+
+
+def read_spec(raw: dict[str, Any]) -> tuple[RunSpec | None, str | None]:
+    """A stored run spec as this process reads it: (spec, None), or (None, why not) when it
+    names a component this process does not have (a plugin installed on the API's machine
+    only), said so that the run's error tells the user what to install where."""
+    try:
+        return RunSpec.model_validate(raw), None
+    except ValidationError as error:
+        missing = []
+        for part, components in (
+            ("strategy", spec_module.STRATEGY_COMPONENTS),
+            ("model", spec_module.MODEL_COMPONENTS),
+            ("benchmark", spec_module.BENCHMARK_COMPONENTS),
+        ):
+            name = (raw.get(part) or {}).get("name") if isinstance(raw.get(part), dict) else None
+            if name is not None and name not in {c.name for c in components}:
+                missing.append(f"{part} {name!r}")
+        host = socket.gethostname()
+        if missing:
+            return None, (
+                f"this worker ({host}) does not have the {' and the '.join(missing)}: install "
+                "the package that provides it where the worker runs (pip install ...; see "
+                "`gapwatch plugins`), or send the run to a queue whose workers have it"
+            )
+        return None, f"this worker ({host}) cannot read the run's spec: {error}"
 
 
 API_KEY_ENV = "GAPWATCH_API_KEY"
@@ -498,11 +530,13 @@ class GapwatchClient:
             "POST", f"/runs/{run_id}/claim", token=worker_token, json={"worker": worker}
         )
         run = answer["run"]
+        spec, spec_error = read_spec(run["spec"])
         return ClaimedRun(
             run_id=run["id"],
-            spec=RunSpec.model_validate(run["spec"]),
+            spec=spec,
             token=answer["token"],
             attempts=run["attempts"],
+            spec_error=spec_error,
         )
 
     def post_metrics(self, run_id: int, token: str, series: list[dict[str, Any]]) -> int:

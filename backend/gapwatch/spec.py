@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import (
     AfterValidator,
@@ -23,6 +23,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from gapwatch import plugins
 
 # Bounds shared by several places. They exist to catch mistakes, not to limit research:
 # 10 million updates per task is beyond any published continual-learning benchmark.
@@ -113,6 +115,19 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ComponentSpec(_Strict):
+    """The base of every strategy, model and benchmark spec, built-in or from a plugin.
+
+    A subclass has a `name: Literal[...]` field (the value a run spec names it by) and sets
+    `implementation` to "module:attribute", where the worker finds its code: a `Strategy`
+    subclass for a strategy, a builder function for a model or a benchmark (see
+    `gapwatch_worker.cl`). It is declared as an entry point in group `gapwatch.strategies`,
+    `gapwatch.models` or `gapwatch.benchmarks` (see `gapwatch.plugins`).
+    """
+
+    implementation: ClassVar[str] = ""
+
+
 # --- Benchmarks -------------------------------------------------------------------------------
 
 Scenario = Literal["class_incremental", "task_incremental", "domain_incremental"]
@@ -128,24 +143,58 @@ ALL_SCENARIOS: tuple[str, ...] = ("class_incremental", "task_incremental", "doma
 SHARED_LABEL_SCENARIOS: tuple[str, ...] = ("domain_incremental", "task_incremental")
 
 
-class _BenchmarkBase(_Strict):
+class BenchmarkSpecBase(ComponentSpec):
+    """The base of benchmark specs: a `scenario` field, checked against `allowed_scenarios`.
+
+    `image_inputs`: True if the inputs are images (C, H, W) that convolutional models take,
+    False for vectors, None when only the built benchmark can tell (an uploaded dataset).
+    """
+
     allowed_scenarios: ClassVar[tuple[str, ...]] = ALL_SCENARIOS
+    image_inputs: ClassVar[bool | None] = True
 
     @model_validator(mode="after")
-    def _valid_scenario(self) -> _BenchmarkBase:
+    def _valid_scenario(self) -> BenchmarkSpecBase:
         scenario = self.scenario  # type: ignore[attr-defined]  # every subclass has one
-        if scenario not in self.allowed_scenarios:
+        if scenario not in self.scenarios_allowed():
             raise ValueError(
                 f"scenario {scenario!r} does not apply to {self.name}; "  # type: ignore[attr-defined]
-                f"valid: {', '.join(self.allowed_scenarios)}"
+                f"valid: {', '.join(self.scenarios_allowed())}"
             )
         return self
 
+    def scenarios_allowed(self) -> tuple[str, ...]:
+        """The scenarios this benchmark supports (a spec may depend on its options)."""
+        return self.allowed_scenarios
 
-class SplitDigitsSpec(_BenchmarkBase):
+
+class NormalizeSpec(_Strict):
+    """Per-channel standardisation of pixels in [0, 1]: (x - mean) / std.
+
+    De Lange et al.'s code normalises MNIST with mean 0.1307 and std 0.3081.
+    """
+
+    mean: list[Annotated[float, Field(ge=-1e3, le=1e3)]] = Field(min_length=1, max_length=4)
+    std: list[Annotated[float, Field(gt=0.0, le=1e3)]] = Field(min_length=1, max_length=4)
+
+    @model_validator(mode="after")
+    def _same_channels(self) -> NormalizeSpec:
+        if len(self.mean) != len(self.std):
+            raise ValueError(f"normalize gives {len(self.mean)} means and {len(self.std)} stds")
+        return self
+
+
+_NORMALIZE_DESCRIPTION = (
+    "Per-channel (x - mean) / std of pixels in [0, 1]; null: the benchmark's default."
+)
+
+
+class SplitDigitsSpec(BenchmarkSpecBase):
     """scikit-learn's bundled 8x8 digits, split into tasks of disjoint classes (offline, real)."""
 
+    implementation: ClassVar[str] = "gapwatch_worker.cl.benchmarks.split_digits:build_split_digits"
     name: Literal["split_digits"]
+    normalize: NormalizeSpec | None = Field(None, description=_NORMALIZE_DESCRIPTION)
     scenario: Scenario = "class_incremental"
     n_tasks: int = Field(5, ge=2, le=5, description="Tasks of 10 // n_tasks digits each.")
     test_fraction: float = Field(
@@ -153,36 +202,48 @@ class SplitDigitsSpec(_BenchmarkBase):
     )
 
 
-class SplitMNISTSpec(_BenchmarkBase):
+class SplitMNISTSpec(BenchmarkSpecBase):
     """MNIST digits in tasks of disjoint classes (5 tasks x 2 by default)."""
 
+    implementation: ClassVar[str] = "gapwatch_worker.cl.benchmarks.mnist:build_split_mnist"
     name: Literal["split_mnist"]
+    normalize: NormalizeSpec | None = Field(None, description=_NORMALIZE_DESCRIPTION)
     scenario: Scenario = "class_incremental"
     n_tasks: int = Field(5, ge=2, le=5, description="Tasks of 10 // n_tasks classes each.")
 
 
-class SplitFashionMNISTSpec(_BenchmarkBase):
+class SplitFashionMNISTSpec(BenchmarkSpecBase):
     """Fashion-MNIST in tasks of disjoint classes (5 tasks x 2 by default)."""
 
+    implementation: ClassVar[str] = "gapwatch_worker.cl.benchmarks.mnist:build_split_fashion_mnist"
     name: Literal["split_fashion_mnist"]
+    normalize: NormalizeSpec | None = Field(None, description=_NORMALIZE_DESCRIPTION)
     scenario: Scenario = "class_incremental"
     n_tasks: int = Field(5, ge=2, le=5, description="Tasks of 10 // n_tasks classes each.")
 
 
-class PermutedMNISTSpec(_BenchmarkBase):
+class PermutedMNISTSpec(BenchmarkSpecBase):
     """MNIST with one seeded pixel permutation per task (the first task unpermuted)."""
 
+    implementation: ClassVar[str] = (
+        "gapwatch_worker.cl.benchmarks.mnist_domains:build_permuted_mnist"
+    )
     allowed_scenarios: ClassVar[tuple[str, ...]] = SHARED_LABEL_SCENARIOS
     name: Literal["permuted_mnist"]
+    normalize: NormalizeSpec | None = Field(None, description=_NORMALIZE_DESCRIPTION)
     scenario: Scenario = "domain_incremental"
     n_tasks: int = Field(10, ge=2, le=100)
 
 
-class RotatedMNISTSpec(_BenchmarkBase):
+class RotatedMNISTSpec(BenchmarkSpecBase):
     """MNIST rotated by a fixed angle per task (task t by t x 9 degrees by default)."""
 
+    implementation: ClassVar[str] = (
+        "gapwatch_worker.cl.benchmarks.mnist_domains:build_rotated_mnist"
+    )
     allowed_scenarios: ClassVar[tuple[str, ...]] = SHARED_LABEL_SCENARIOS
     name: Literal["rotated_mnist"]
+    normalize: NormalizeSpec | None = Field(None, description=_NORMALIZE_DESCRIPTION)
     scenario: Scenario = "domain_incremental"
     n_tasks: int = Field(5, ge=2, le=100)
     angles: list[Annotated[float, Field(ge=-360.0, le=360.0)]] | None = Field(
@@ -196,23 +257,27 @@ class RotatedMNISTSpec(_BenchmarkBase):
         return self
 
 
-class SplitCIFAR10Spec(_BenchmarkBase):
+class SplitCIFAR10Spec(BenchmarkSpecBase):
     """CIFAR-10 in tasks of disjoint classes (5 tasks x 2 by default)."""
 
+    implementation: ClassVar[str] = "gapwatch_worker.cl.benchmarks.cifar:build_split_cifar10"
     name: Literal["split_cifar10"]
+    normalize: NormalizeSpec | None = Field(None, description=_NORMALIZE_DESCRIPTION)
     scenario: Scenario = "class_incremental"
     n_tasks: int = Field(5, ge=2, le=5, description="Tasks of 10 // n_tasks classes each.")
 
 
-class SplitCIFAR100Spec(_BenchmarkBase):
+class SplitCIFAR100Spec(BenchmarkSpecBase):
     """CIFAR-100 in 10 tasks of 10 classes or 20 tasks of 5."""
 
+    implementation: ClassVar[str] = "gapwatch_worker.cl.benchmarks.cifar:build_split_cifar100"
     name: Literal["split_cifar100"]
+    normalize: NormalizeSpec | None = Field(None, description=_NORMALIZE_DESCRIPTION)
     scenario: Scenario = "class_incremental"
     n_tasks: Literal[10, 20] = 10
 
 
-class SyntheticSpec(_BenchmarkBase):
+class SyntheticSpec(BenchmarkSpecBase):
     """Seeded Gaussian class clusters, offline; `dissimilarity` sets how far tasks drift apart.
 
     Each task's inputs are its class clusters seen through a task-specific rotation of the input
@@ -222,6 +287,8 @@ class SyntheticSpec(_BenchmarkBase):
     class-incremental one, low dissimilarity puts two tasks' classes on the same cluster.
     """
 
+    implementation: ClassVar[str] = "gapwatch_worker.cl.benchmarks.synthetic:build_synthetic"
+    image_inputs: ClassVar[bool | None] = False
     name: Literal["synthetic"]
     scenario: Scenario = "domain_incremental"
     n_tasks: int = Field(5, ge=2, le=50)
@@ -234,28 +301,93 @@ class SyntheticSpec(_BenchmarkBase):
     dissimilarity: float = Field(0.5, ge=0.0, le=1.0)
 
 
-BenchmarkSpec = Annotated[
-    SplitDigitsSpec
-    | SplitMNISTSpec
-    | SplitFashionMNISTSpec
-    | PermutedMNISTSpec
-    | RotatedMNISTSpec
-    | SplitCIFAR10Spec
-    | SplitCIFAR100Spec
-    | SyntheticSpec,
-    Field(discriminator="name"),
+MAX_CUSTOM_TASKS = 1000
+DATASET_DIGEST_PATTERN = r"^[0-9a-f]{64}$"
+
+
+class ClassSplitSpec(_Strict):
+    """One task per list of class ids (disjoint), in the order given."""
+
+    kind: Literal["classes"]
+    tasks: list[Annotated[list[Annotated[int, Field(ge=0, le=100_000)]], Field(min_length=1)]] = (
+        Field(min_length=2, max_length=MAX_CUSTOM_TASKS)
+    )
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> ClassSplitSpec:
+        seen: set[int] = set()
+        for index, classes in enumerate(self.tasks):
+            repeated = seen.intersection(classes) or (len(set(classes)) != len(classes))
+            if repeated:
+                raise ValueError(
+                    f"split.tasks[{index}] repeats a class of its own or of an earlier task"
+                )
+            seen.update(classes)
+        return self
+
+
+class PermutationSplitSpec(_Strict):
+    """Every task holds all classes, its inputs' features in one seeded permutation (the first
+    task unpermuted), as Permuted MNIST does."""
+
+    kind: Literal["permutations"]
+    n_tasks: int = Field(10, ge=2, le=MAX_CUSTOM_TASKS)
+
+
+class RotationSplitSpec(_Strict):
+    """Every task holds all classes, its images rotated by one angle (degrees) per task."""
+
+    kind: Literal["rotations"]
+    angles: list[Annotated[float, Field(ge=-360.0, le=360.0)]] = Field(
+        min_length=2, max_length=MAX_CUSTOM_TASKS
+    )
+
+
+SplitSpec = Annotated[
+    ClassSplitSpec | PermutationSplitSpec | RotationSplitSpec, Field(discriminator="kind")
 ]
-# Benchmarks whose inputs are images (channels, height, width): convolutional models need them.
-IMAGE_BENCHMARKS = frozenset(
-    {
-        "split_digits",
-        "split_mnist",
-        "split_fashion_mnist",
-        "permuted_mnist",
-        "rotated_mnist",
-        "split_cifar10",
-        "split_cifar100",
-    }
+
+
+class CustomBenchmarkSpec(BenchmarkSpecBase):
+    """Tasks cut from a dataset uploaded to the run's project (`POST /api/v1/datasets`).
+
+    The same fixed evaluation subsets and scenarios as the built-ins. The API fills in `digest`,
+    the content digest of the dataset's arrays, when the run is submitted; the worker refuses a
+    file whose content does not match it.
+    """
+
+    implementation: ClassVar[str] = "gapwatch_worker.cl.benchmarks.custom:build_custom"
+    image_inputs: ClassVar[bool | None] = None
+    name: Literal["custom"]
+    dataset: int = Field(ge=1, le=2**63 - 1, description="The uploaded dataset's id.")
+    digest: str | None = Field(
+        None,
+        pattern=DATASET_DIGEST_PATTERN,
+        description="SHA-256 content digest of the dataset; filled in by the API.",
+    )
+    split: SplitSpec
+    scenario: Scenario = "class_incremental"
+    normalize: NormalizeSpec | None = Field(
+        None, description="Per-channel (x - mean) / std of the inputs; null: as uploaded."
+    )
+
+    def scenarios_allowed(self) -> tuple[str, ...]:
+        """Tasks of all classes (permutations, rotations) share their labels."""
+        return ALL_SCENARIOS if self.split.kind == "classes" else SHARED_LABEL_SCENARIOS
+
+
+# The built-in benchmarks, in the order the form lists them; plugins come after (see
+# `gapwatch.plugins`, which also finds these through gapwatch's own entry points).
+BUILTIN_BENCHMARKS: tuple[type[BenchmarkSpecBase], ...] = (
+    SplitDigitsSpec,
+    SplitMNISTSpec,
+    SplitFashionMNISTSpec,
+    PermutedMNISTSpec,
+    RotatedMNISTSpec,
+    SplitCIFAR10Spec,
+    SplitCIFAR100Spec,
+    SyntheticSpec,
+    CustomBenchmarkSpec,
 )
 
 
@@ -264,8 +396,16 @@ IMAGE_BENCHMARKS = frozenset(
 # (task-incremental), one shared over a task's classes (domain-incremental).
 
 
-class MLPSpec(_Strict):
+class ModelSpecBase(ComponentSpec):
+    """The base of model specs. `needs_images`: the model takes (C, H, W) inputs only."""
+
+    needs_images: ClassVar[bool] = False
+
+
+class MLPSpec(ModelSpecBase):
     """Fully connected ReLU network; De Lange et al. use two hidden layers of 400 units."""
+
+    implementation: ClassVar[str] = "gapwatch_worker.cl.models:build_mlp"
 
     name: Literal["mlp"]
     hidden_sizes: list[Annotated[int, Field(ge=1, le=16_384)]] = Field(
@@ -273,8 +413,11 @@ class MLPSpec(_Strict):
     )
 
 
-class CNNSpec(_Strict):
+class CNNSpec(ModelSpecBase):
     """A small conv net: per `channels` entry a 3x3 conv, ReLU, 2x2 max-pool; then `hidden`."""
+
+    implementation: ClassVar[str] = "gapwatch_worker.cl.models:build_cnn"
+    needs_images: ClassVar[bool] = True
 
     name: Literal["cnn"]
     channels: list[Annotated[int, Field(ge=1, le=1024)]] = Field(
@@ -283,32 +426,43 @@ class CNNSpec(_Strict):
     hidden: int = Field(256, ge=1, le=16_384)
 
 
-class ResNet18ReducedSpec(_Strict):
+class ResNet18ReducedSpec(ModelSpecBase):
     """The reduced ResNet-18 of the GEM paper (Lopez-Paz & Ranzato 2017), nf base filters."""
+
+    implementation: ClassVar[str] = "gapwatch_worker.cl.models:build_resnet18_reduced"
+    needs_images: ClassVar[bool] = True
 
     name: Literal["resnet18_reduced"]
     nf: int = Field(20, ge=1, le=256)
 
 
-ModelSpec = Annotated[MLPSpec | CNNSpec | ResNet18ReducedSpec, Field(discriminator="name")]
+BUILTIN_MODELS: tuple[type[ModelSpecBase], ...] = (MLPSpec, CNNSpec, ResNet18ReducedSpec)
 
 
 # --- Strategies -------------------------------------------------------------------------------
 
 
-class FinetuneSpec(_Strict):
+class StrategySpecBase(ComponentSpec):
+    """The base of strategy specs; `implementation` names a `Strategy` subclass."""
+
+
+class FinetuneSpec(StrategySpecBase):
     """Plain SGD on each task in turn: the lower bound that forgets."""
 
+    implementation: ClassVar[str] = "gapwatch_worker.cl.strategies.finetune:Finetune"
     name: Literal["finetune"]
 
 
-class JointSpec(_Strict):
+class JointSpec(StrategySpecBase):
     """Incremental joint training, the upper bound: batches drawn from every task seen so far."""
 
+    implementation: ClassVar[str] = "gapwatch_worker.cl.strategies.joint:Joint"
     name: Literal["joint"]
 
 
-class _ReplayOptions(_Strict):
+class ReplayOptions(StrategySpecBase):
+    """Options of the strategies that replay from a memory (a base for plugins too)."""
+
     buffer_size: int = Field(
         200, ge=1, le=1_000_000, description="Samples kept in memory over the whole run."
     )
@@ -320,13 +474,17 @@ class _ReplayOptions(_Strict):
     )
 
 
-class ERSpec(_ReplayOptions):
+class ERSpec(ReplayOptions):
     """Experience replay: each update mixes the new batch with one drawn from a memory buffer."""
 
+    implementation: ClassVar[str] = "gapwatch_worker.cl.strategies.er:ExperienceReplay"
     name: Literal["er"]
-    buffer_policy: Literal["reservoir", "class_balanced"] = Field(
+    buffer_policy: Literal["reservoir", "class_balanced", "task_end"] = Field(
         "reservoir",
-        description="reservoir: a uniform sample of the stream; class_balanced: equal per class.",
+        description="reservoir: every batch is offered to a uniform sample of the stream; "
+        "class_balanced: every batch is offered to equal slots per class; task_end: filled at "
+        "each task's end from that task's train data, class-balanced, so only earlier tasks are "
+        "replayed (De Lange et al. 2023).",
     )
     replay_weight: float | None = Field(
         None,
@@ -336,16 +494,18 @@ class ERSpec(_ReplayOptions):
     )
 
 
-class ERACESpec(_ReplayOptions):
+class ERACESpec(ReplayOptions):
     """ER with asymmetric cross-entropy (Caccia et al. 2022): new samples only push among the
     classes of their batch, so they do not pull old classes' logits down."""
 
+    implementation: ClassVar[str] = "gapwatch_worker.cl.strategies.er_ace:ERACE"
     name: Literal["er_ace"]
 
 
-class AGEMSpec(_Strict):
+class AGEMSpec(StrategySpecBase):
     """Averaged GEM (Chaudhry et al. 2019): project the update so the loss on memory cannot rise."""
 
+    implementation: ClassVar[str] = "gapwatch_worker.cl.strategies.agem:AGEM"
     name: Literal["agem"]
     buffer_size: int = Field(
         256, ge=1, le=1_000_000, description="Memory samples kept over the whole run."
@@ -355,9 +515,10 @@ class AGEMSpec(_Strict):
     )
 
 
-class EWCSpec(_Strict):
+class EWCSpec(StrategySpecBase):
     """Elastic weight consolidation (Kirkpatrick et al. 2017); online EWC with `online`."""
 
+    implementation: ClassVar[str] = "gapwatch_worker.cl.strategies.ewc:EWC"
     name: Literal["ewc"]
     ewc_lambda: float = Field(100.0, ge=0.0, le=1e9, description="Weight of the penalty.")
     online: bool = Field(False, description="One running Fisher (Schwarz et al. 2018).")
@@ -367,9 +528,10 @@ class EWCSpec(_Strict):
     )
 
 
-class SISpec(_Strict):
+class SISpec(StrategySpecBase):
     """Synaptic intelligence (Zenke et al. 2017)."""
 
+    implementation: ClassVar[str] = "gapwatch_worker.cl.strategies.si:SI"
     name: Literal["si"]
     si_c: float = Field(0.1, ge=0.0, le=1e9, description="Weight of the penalty.")
     # Zenke et al.'s 1e-3 came with Adam; under plain SGD it lets the penalty overshoot
@@ -377,26 +539,68 @@ class SISpec(_Strict):
     epsilon: float = Field(0.1, gt=0.0, le=1.0, description="Damping of the importance.")
 
 
-class LwFSpec(_Strict):
+class LwFSpec(StrategySpecBase):
     """Learning without forgetting (Li & Hoiem 2017): distil the previous model's outputs."""
 
+    implementation: ClassVar[str] = "gapwatch_worker.cl.strategies.lwf:LwF"
     name: Literal["lwf"]
     alpha: float = Field(1.0, ge=0.0, le=1e6, description="Weight of the distillation loss.")
     temperature: float = Field(2.0, gt=0.0, le=100.0)
 
 
-class DERSpec(_ReplayOptions):
+class DERSpec(ReplayOptions):
     """Dark experience replay (Buzzega et al. 2020): replay logits; DER++ also replays labels."""
 
+    implementation: ClassVar[str] = "gapwatch_worker.cl.strategies.der:DarkExperienceReplay"
     name: Literal["der", "derpp"]
     alpha: float = Field(0.3, ge=0.0, le=1e6, description="Weight of the logit-matching loss.")
     beta: float = Field(0.5, ge=0.0, le=1e6, description="DER++ only: weight of replayed labels.")
 
 
-StrategySpec = Annotated[
-    FinetuneSpec | JointSpec | ERSpec | ERACESpec | AGEMSpec | EWCSpec | SISpec | LwFSpec | DERSpec,
-    Field(discriminator="name"),
-]
+class GEMSpec(StrategySpecBase):
+    """Gradient episodic memory (Lopez-Paz & Ranzato 2017): each update solves a quadratic
+    program so that, to first order, the loss on no earlier task's memory rises."""
+
+    implementation: ClassVar[str] = "gapwatch_worker.cl.strategies.gem:GEM"
+    name: Literal["gem"]
+    memories_per_task: int = Field(
+        256, ge=1, le=100_000, description="Samples of each finished task kept in memory."
+    )
+    memory_strength: float = Field(
+        0.5, ge=0.0, le=1e3, description="The margin gamma added to the projected gradient."
+    )
+
+
+BUILTIN_STRATEGIES: tuple[type[StrategySpecBase], ...] = (
+    FinetuneSpec,
+    JointSpec,
+    ERSpec,
+    ERACESpec,
+    AGEMSpec,
+    GEMSpec,
+    EWCSpec,
+    SISpec,
+    LwFSpec,
+    DERSpec,
+)
+
+# --- Plugins: every component that entry points declare, built-ins first ----------------------
+# Discovery runs here, after the base classes above exist, so that a plugin module may import
+# them from this module while it is being loaded.
+
+STRATEGY_COMPONENTS = plugins.discover("strategies", BUILTIN_STRATEGIES)
+MODEL_COMPONENTS = plugins.discover("models", BUILTIN_MODELS)
+BENCHMARK_COMPONENTS = plugins.discover("benchmarks", BUILTIN_BENCHMARKS)
+
+
+def _union(components: list[plugins.Component]) -> Any:
+    classes = plugins.distinct_classes(components)
+    return Annotated[Union[classes], Field(discriminator="name")]  # noqa: UP007 - built at run time
+
+
+StrategySpec = _union(STRATEGY_COMPONENTS)
+ModelSpec = _union(MODEL_COMPONENTS)
+BenchmarkSpec = _union(BENCHMARK_COMPONENTS)
 
 
 # --- Optimizer, training length, evaluation plan ----------------------------------------------
@@ -513,7 +717,7 @@ class RunSpec(_Strict):
 
     @model_validator(mode="after")
     def _model_fits_benchmark(self) -> RunSpec:
-        if self.model.name != "mlp" and self.benchmark.name not in IMAGE_BENCHMARKS:
+        if type(self.model).needs_images and type(self.benchmark).image_inputs is False:
             raise ValueError(
                 f"model {self.model.name} needs image inputs; {self.benchmark.name} has vectors"
             )

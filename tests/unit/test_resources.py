@@ -28,7 +28,7 @@ from gapwatch_worker.cl.benchmarks.scenarios import output_targets
 from gapwatch_worker.cl.loop import build_optimizer, run_experiment
 from gapwatch_worker.cl.models import build_model
 from gapwatch_worker.cl.reporting import MemoryReporter
-from gapwatch_worker.cl.strategies import build_strategy
+from gapwatch_worker.cl.strategies import BuildContext, build_strategy
 
 DEFAULTS = {
     "max_parameters": Settings.model_fields["max_parameters"].default,
@@ -312,7 +312,10 @@ def test_replay_memory_is_the_engine_s_buffer(strategy: dict[str, Any]) -> None:
     built = build_benchmark(spec.benchmark, spec.seed, "cpu")
     model = build_model(spec.model, built.input_shape, built.n_outputs)
     optimizer = build_optimizer(spec.optimizer, model.parameters())
-    engine = build_strategy(spec.strategy, model, optimizer, spec.training, "cpu", 0, built)
+    engine = build_strategy(
+        spec.strategy,
+        BuildContext(model, optimizer, spec.training, torch.device("cpu"), 0, built),
+    )
     task = built.tasks[0]
     engine.begin_task(0, task)
     engine.observe(task.train_x[:32], task.train_y[:32], 0)
@@ -338,7 +341,10 @@ def test_strategy_state_covers_what_the_engine_keeps(strategy: str) -> None:
     built = build_benchmark(spec.benchmark, spec.seed, "cpu")
     model = build_model(spec.model, built.input_shape, built.n_outputs)
     optimizer = build_optimizer(spec.optimizer, model.parameters())
-    engine = build_strategy(spec.strategy, model, optimizer, spec.training, "cpu", 0, built)
+    engine = build_strategy(
+        spec.strategy,
+        BuildContext(model, optimizer, spec.training, torch.device("cpu"), 0, built),
+    )
     for k in (0, 1):
         engine.begin_task(k, built.tasks[k])
         engine.observe(built.tasks[k].train_x[:32], built.tasks[k].train_y[:32], k)

@@ -12,7 +12,7 @@ from torch import nn
 from gapwatch.spec import StrategySpec, TrainingSpec
 from gapwatch_worker.cl.benchmarks.base import Benchmark, TaskData
 from gapwatch_worker.cl.benchmarks.scenarios import make_benchmark
-from gapwatch_worker.cl.strategies import Strategy, build_strategy
+from gapwatch_worker.cl.strategies import BuildContext, Strategy, build_strategy
 
 CPU = torch.device("cpu")
 DIM = 8
@@ -30,6 +30,7 @@ STRATEGY_OPTIONS: dict[str, dict[str, Any]] = {
     "lwf": {"alpha": 1.0},
     "der": {"buffer_size": 40},
     "derpp": {"buffer_size": 40},
+    "gem": {"memories_per_task": 20},
 }
 STRATEGY_NAMES = list(STRATEGY_OPTIONS)
 
@@ -94,7 +95,7 @@ def make_strategy(
     model = tiny_model(benchmark, model_seed) if model is None else model
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     return build_strategy(
-        spec, model, optimizer, TrainingSpec(batch_size=BATCH), CPU, seed, benchmark
+        spec, BuildContext(model, optimizer, TrainingSpec(batch_size=BATCH), CPU, seed, benchmark)
     )
 
 

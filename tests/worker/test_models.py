@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import ClassVar, Literal
+
 import pytest
 import torch
 from torch import nn
 
-from gapwatch.spec import CNNSpec, MLPSpec, ResNet18ReducedSpec
+from gapwatch.spec import CNNSpec, MLPSpec, ModelSpecBase, ResNet18ReducedSpec
 from gapwatch_worker.cl.models import build_model
 
 # split_digits, the MNIST family, CIFAR, synthetic (vectors: mlp only).
@@ -56,8 +58,15 @@ def test_convolutional_models_refuse_vectors() -> None:
     for spec in SPECS[1:]:
         with pytest.raises(ValueError, match="needs image inputs"):
             build_model(spec, (32,), 2)
-    with pytest.raises(ValueError, match="unknown model"):
-        build_model(MLPSpec.model_construct(name="transformer"), (2,), 2)  # type: ignore[arg-type]
+
+
+def test_a_model_whose_code_is_not_installed_is_a_clear_error() -> None:
+    class Transformer(ModelSpecBase):
+        implementation: ClassVar[str] = "gapwatch_no_such_plugin.models:build"
+        name: Literal["transformer"]
+
+    with pytest.raises(ImportError, match="'transformer'.*gapwatch_no_such_plugin"):
+        build_model(Transformer(name="transformer"), (2,), 2)
 
 
 def test_reduced_resnet18_matches_gem() -> None:

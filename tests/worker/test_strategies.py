@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar, Literal
 
 import pytest
 import torch
 
-from gapwatch.spec import RunSpec
+from gapwatch.spec import STRATEGY_COMPONENTS, RunSpec, StrategySpecBase, TrainingSpec
 from gapwatch_worker.cl.loop import run_experiment
 from gapwatch_worker.cl.reporting import MemoryReporter
-from gapwatch_worker.cl.strategies import STRATEGIES, build_strategy
+from gapwatch_worker.cl.strategies import BuildContext, Strategy, build_strategy, strategy_class
 from tests.worker.strategy_fixtures import (
+    CPU,
     STRATEGY_NAMES,
     blobs_benchmark,
     checkpoint,
@@ -26,27 +28,26 @@ from tests.worker.strategy_fixtures import (
 SpecFactory = Callable[..., RunSpec]
 
 
-def test_every_spec_name_has_a_strategy() -> None:
-    assert sorted(STRATEGIES) == sorted(STRATEGY_NAMES)
+def test_every_builtin_strategy_has_test_options_and_an_implementation() -> None:
+    builtin = [c for c in STRATEGY_COMPONENTS if c.builtin]
+    assert sorted(c.name for c in builtin) == sorted(STRATEGY_NAMES)
+    for name in STRATEGY_NAMES:
+        assert issubclass(strategy_class(strategy_spec(name)), Strategy)
 
 
-def test_an_unknown_name_is_a_clear_error() -> None:
+def test_a_missing_implementation_is_a_clear_error() -> None:
     benchmark = blobs_benchmark()
     model = tiny_model(benchmark)
 
-    class Unknown:
-        name = "gem"
+    class Missing(StrategySpecBase):
+        implementation: ClassVar[str] = "gapwatch_no_such_plugin.strategy:Missing"
+        name: Literal["missing"]
 
-    with pytest.raises(ValueError, match="unknown strategy 'gem'"):
-        build_strategy(
-            Unknown(),  # type: ignore[arg-type]
-            model,
-            torch.optim.SGD(model.parameters(), lr=0.1),
-            None,  # type: ignore[arg-type]
-            "cpu",
-            0,
-            benchmark,
-        )
+    context = BuildContext(
+        model, torch.optim.SGD(model.parameters(), lr=0.1), TrainingSpec(), CPU, 0, benchmark
+    )
+    with pytest.raises(ImportError, match="'missing'.*gapwatch_no_such_plugin"):
+        build_strategy(Missing(name="missing"), context)
 
 
 @pytest.mark.parametrize("name", STRATEGY_NAMES)

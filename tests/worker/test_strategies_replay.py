@@ -12,6 +12,7 @@ from gapwatch.spec import ERSpec, TrainingSpec
 from gapwatch_worker.cl.strategies import (
     AGEM,
     ERACE,
+    BuildContext,
     DarkExperienceReplay,
     ExperienceReplay,
     Joint,
@@ -241,14 +242,10 @@ def test_er_replays_after_the_first_batch_and_fills_its_buffer() -> None:
 def test_replay_batch_defaults_to_the_training_batch_size() -> None:
     benchmark = blobs_benchmark()
     model = tiny_model(benchmark)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     strategy = build_strategy(
         ERSpec(name="er"),
-        model,
-        torch.optim.SGD(model.parameters(), lr=0.01),
-        TrainingSpec(batch_size=24),
-        CPU,
-        0,
-        benchmark,
+        BuildContext(model, optimizer, TrainingSpec(batch_size=24), CPU, 0, benchmark),
     )
     assert isinstance(strategy, ExperienceReplay) and strategy.replay_batch_size == 24
 

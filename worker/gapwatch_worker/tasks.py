@@ -123,6 +123,9 @@ def execute_claimed_run(
     out of reach for the whole outage budget).
     """
     policy = policy or outage_policy()
+    if claim.spec is None:  # it names a plugin this worker lacks: say so on the run
+        log.warning("run %s refused: %s", claim.run_id, claim.spec_error)
+        return _finish(api, claim, policy, error=claim.spec_error or "unreadable spec")
     spill = DiskSpill()
     # keepalive: a long evaluation that reports no new step still beats.
     logger = api.run_logger(claim, retry=policy, keepalive=True, spill=spill)

@@ -46,7 +46,7 @@ from .checkpoint import CheckpointStore, restore_rng_states, rng_states, spec_fi
 from .models import build_model
 from .reporting import Reporter
 from .seeding import derive_seed, make_generator
-from .strategies import build_strategy
+from .strategies import BuildContext, build_strategy
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,8 @@ def run_experiment(
     model = build_model(spec.model, benchmark.input_shape, benchmark.n_outputs).to(device)
     optimizer = build_optimizer(spec.optimizer, model.parameters())
     strategy = build_strategy(
-        spec.strategy, model, optimizer, spec.training, device, spec.seed, benchmark
+        spec.strategy,
+        BuildContext(model, optimizer, spec.training, device, spec.seed, benchmark),
     )
     evaluator = build_evaluator(benchmark.tasks, spec.evaluation.subset_size, spec.seed)
     batch_generator = make_generator(spec.seed, "batches")

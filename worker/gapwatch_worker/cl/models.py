@@ -14,7 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from gapwatch.spec import CNNSpec, MLPSpec, ModelSpec, ResNet18ReducedSpec
+from gapwatch.plugins import load_implementation
+from gapwatch.spec import CNNSpec, MLPSpec, ResNet18ReducedSpec
 
 InputShape = tuple[int, ...]
 
@@ -126,16 +127,12 @@ def build_resnet18_reduced(
 
 
 ModelBuilder = Callable[[Any, InputShape, int], nn.Module]
-
-MODELS: dict[str, ModelBuilder] = {
-    "mlp": build_mlp,
-    "cnn": build_cnn,
-    "resnet18_reduced": build_resnet18_reduced,
-}
+"""What a model spec's `implementation` names: (spec, input shape, n_outputs) -> module."""
 
 
-def build_model(spec: ModelSpec, input_shape: InputShape | int, n_outputs: int) -> nn.Module:
-    """Builds the model that `spec` names, on the CPU, initialised from torch's global RNG.
+def build_model(spec: Any, input_shape: InputShape | int, n_outputs: int) -> nn.Module:
+    """Builds the model that `spec` (a model spec, built-in or plugin) names, on the CPU,
+    initialised from torch's global RNG.
 
     The caller seeds torch first and then moves the model to its device, so that a CPU run and a
     CUDA run of one spec start from the same weights.
@@ -146,11 +143,9 @@ def build_model(spec: ModelSpec, input_shape: InputShape | int, n_outputs: int) 
         n_outputs: Logits to produce (`Benchmark.n_outputs`).
 
     Raises:
-        ValueError: If no model has that name, or a convolutional model gets vector inputs.
+        ImportError: If the spec's implementation cannot be imported on this worker.
+        ValueError: If a convolutional model gets vector inputs.
     """
-    try:
-        builder = MODELS[spec.name]
-    except KeyError:
-        raise ValueError(f"unknown model {spec.name!r}; known: {sorted(MODELS)}") from None
+    builder: ModelBuilder = load_implementation(spec)
     shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
     return builder(spec, shape, n_outputs)

@@ -1,15 +1,17 @@
-"""Strategies by spec name. Add one file per method and one line to `STRATEGIES`."""
+"""Strategies by spec: each spec class names its `Strategy` subclass (`implementation`).
+
+A new strategy is one file (its spec class and its `Strategy`) and one entry point in group
+`gapwatch.strategies`; see `gapwatch.plugins` and CONTRIBUTING.md.
+"""
 
 from __future__ import annotations
 
-import torch
-from torch import nn
+from typing import Any
 
-from gapwatch.spec import StrategySpec, TrainingSpec
+from gapwatch.plugins import load_implementation
 
-from ..benchmarks.base import Benchmark
 from .agem import AGEM
-from .base import Strategy
+from .base import BuildContext, Strategy
 from .der import DarkExperienceReplay
 from .er import ExperienceReplay
 from .er_ace import ERACE
@@ -19,25 +21,12 @@ from .joint import Joint
 from .lwf import LwF
 from .si import SI
 
-STRATEGIES: dict[str, type[Strategy]] = {
-    "finetune": Finetune,
-    "joint": Joint,
-    "er": ExperienceReplay,
-    "er_ace": ERACE,
-    "agem": AGEM,
-    "ewc": EWC,
-    "si": SI,
-    "lwf": LwF,
-    "der": DarkExperienceReplay,
-    "derpp": DarkExperienceReplay,
-}
-
 __all__ = [
     "AGEM",
     "ERACE",
     "EWC",
     "SI",
-    "STRATEGIES",
+    "BuildContext",
     "DarkExperienceReplay",
     "ExperienceReplay",
     "Finetune",
@@ -45,37 +34,24 @@ __all__ = [
     "LwF",
     "Strategy",
     "build_strategy",
+    "strategy_class",
 ]
 
 
-def build_strategy(
-    spec: StrategySpec,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    training_spec: TrainingSpec,
-    device: torch.device | str,
-    seed: int,
-    benchmark: Benchmark,
-) -> Strategy:
-    """Builds the strategy that `spec` names around an existing model and optimizer.
-
-    Args:
-        spec: The strategy part of a `RunSpec`.
-        model: The network, already on `device`.
-        optimizer: The run's optimizer over the model's parameters.
-        training_spec: Batch size and training length (some strategies size things from it).
-        device: Where the model lives; memories are preallocated there.
-        seed: The run's seed; each strategy derives its own random streams from it.
-        benchmark: The run's tasks: their scenario (the task-incremental mask, the units LwF
-            distils), output count, and train sets (joint training, A-GEM's memory).
+def strategy_class(spec: Any) -> type[Strategy]:
+    """The `Strategy` subclass that a strategy spec's class names.
 
     Raises:
-        ValueError: If no strategy has that name.
+        ImportError: If its module cannot be imported here.
+        TypeError: If it names something that is not a `Strategy`.
     """
-    try:
-        strategy_class = STRATEGIES[spec.name]
-    except KeyError:
-        raise ValueError(f"unknown strategy {spec.name!r}; known: {sorted(STRATEGIES)}") from None
-    return strategy_class.from_spec(
-        spec, model, optimizer, training_spec, torch.device(device), seed, benchmark
-    )
+    found = load_implementation(spec)
+    if not (isinstance(found, type) and issubclass(found, Strategy)):
+        raise TypeError(f"strategy {spec.name!r}: {type(spec).implementation} is not a Strategy")
+    return found
+
+
+def build_strategy(spec: Any, ctx: BuildContext) -> Strategy:
+    """Builds the strategy that `spec` (the strategy part of a `RunSpec`) names around the
+    context's model and optimizer."""
+    return strategy_class(spec).from_spec(spec, ctx)

@@ -7,12 +7,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from gapwatch.spec import AGEMSpec, TrainingSpec
+from gapwatch.spec import AGEMSpec
 
-from ..benchmarks.base import Benchmark, TaskData
-from ..benchmarks.scenarios import units_table
+from ..benchmarks.base import TaskData
 from ..seeding import make_generator
-from .base import Strategy
+from .base import BuildContext, Strategy
 from .buffer import ClassBalancedBuffer, distinct_indices, to_device
 
 
@@ -48,31 +47,22 @@ class AGEM(Strategy):
         self.reference_batch_size = reference_batch_size
 
     @classmethod
-    def from_spec(
-        cls,
-        spec: AGEMSpec,
-        model: nn.Module,
-        optimizer: torch.optim.Optimizer,
-        training: TrainingSpec,
-        device: torch.device,
-        seed: int,
-        benchmark: Benchmark,
-    ) -> AGEM:
+    def from_spec(cls, spec: AGEMSpec, ctx: BuildContext) -> AGEM:
         """Builds A-GEM with a memory of buffer_size rows balanced over the tasks."""
         memory = ClassBalancedBuffer(
             spec.buffer_size,
-            device,
-            make_generator(seed, "agem/memory"),
-            n_classes=len(benchmark.tasks),
+            ctx.device,
+            make_generator(ctx.seed, "agem/memory"),
+            n_classes=len(ctx.benchmark.tasks),
             label_field=2,
         )
         return cls(
-            model,
-            optimizer,
-            device,
+            ctx.model,
+            ctx.optimizer,
+            ctx.device,
             memory,
             spec.reference_batch_size,
-            units_table=units_table(benchmark),
+            units_table=ctx.units_table,
         )
 
     def observe(self, x: torch.Tensor, y: torch.Tensor, task_id: int) -> torch.Tensor:

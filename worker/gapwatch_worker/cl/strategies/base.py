@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import torch
@@ -11,9 +13,42 @@ from gapwatch.spec import TrainingSpec
 
 from ..benchmarks.base import Benchmark, TaskData
 from ..benchmarks.scenarios import mask_logits, units_table
+from ..seeding import make_generator
 
 TaskIds = int | torch.Tensor
 """The task of a batch: one int for a batch of one task, or an int64 tensor with one per row."""
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What a strategy is built around, shared by every strategy (built-in or plugin).
+
+    Attributes:
+        model: The network, already on `device`.
+        optimizer: The run's optimizer over the model's parameters.
+        training: Batch size and training length (some strategies size things from it).
+        device: Where the model lives; memories are preallocated there.
+        seed: The run's seed; each strategy derives its own random streams from it.
+        benchmark: The run's tasks: their scenario (the task-incremental mask, the units LwF
+            distils), output count, and train sets (joint training, A-GEM's memory).
+    """
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    training: TrainingSpec
+    device: torch.device
+    seed: int
+    benchmark: Benchmark
+
+    @cached_property
+    def units_table(self) -> torch.Tensor | None:
+        """Task-incremental: row k is task k's [start, end) output units; else None."""
+        return units_table(self.benchmark)
+
+    def generator(self, stream: str) -> torch.Generator:
+        """A generator seeded from the run's seed and `stream` (one stream per use, so that
+        adding a draw to one part of a strategy changes no other part's numbers)."""
+        return make_generator(self.seed, stream)
 
 
 class Strategy:
@@ -50,18 +85,9 @@ class Strategy:
         self._task_columns: dict[tuple[int, int], torch.Tensor] = {}
 
     @classmethod
-    def from_spec(
-        cls,
-        spec: Any,
-        model: nn.Module,
-        optimizer: torch.optim.Optimizer,
-        training: TrainingSpec,
-        device: torch.device,
-        seed: int,
-        benchmark: Benchmark,
-    ) -> Strategy:
+    def from_spec(cls, spec: Any, ctx: BuildContext) -> Strategy:
         """Builds the strategy from its spec; strategies with options override this."""
-        return cls(model, optimizer, device, units_table=units_table(benchmark))
+        return cls(ctx.model, ctx.optimizer, ctx.device, units_table=ctx.units_table)
 
     def observe(self, x: torch.Tensor, y: torch.Tensor, task_id: int) -> torch.Tensor:
         """Makes one update on a batch of task `task_id`.

@@ -5,11 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gapwatch.spec import DERSpec, TrainingSpec
+from gapwatch.spec import DERSpec
 
-from ..benchmarks.base import Benchmark
-from ..benchmarks.scenarios import units_table
-from .base import TaskIds
+from .base import BuildContext, TaskIds
 from .buffer import ReservoirBuffer
 from .replay import ReplayStrategy, replay_batch_size, reservoir_for
 
@@ -49,27 +47,18 @@ class DarkExperienceReplay(ReplayStrategy):
         self.beta = beta
 
     @classmethod
-    def from_spec(
-        cls,
-        spec: DERSpec,
-        model: nn.Module,
-        optimizer: torch.optim.Optimizer,
-        training: TrainingSpec,
-        device: torch.device,
-        seed: int,
-        benchmark: Benchmark,
-    ) -> DarkExperienceReplay:
+    def from_spec(cls, spec: DERSpec, ctx: BuildContext) -> DarkExperienceReplay:
         """Builds DER (name "der", beta ignored) or DER++ (name "derpp")."""
-        buffer = reservoir_for(spec, device, seed)
+        buffer = reservoir_for(spec, ctx.device, ctx.seed)
         return cls(
-            model,
-            optimizer,
-            device,
+            ctx.model,
+            ctx.optimizer,
+            ctx.device,
             buffer,
-            replay_batch_size(spec, training),
+            replay_batch_size(spec, ctx.training),
             alpha=spec.alpha,
             beta=spec.beta if spec.name == "derpp" else 0.0,
-            units_table=units_table(benchmark),
+            units_table=ctx.units_table,
         )
 
     def observe(self, x: torch.Tensor, y: torch.Tensor, task_id: int) -> torch.Tensor:

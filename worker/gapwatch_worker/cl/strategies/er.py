@@ -5,11 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gapwatch.spec import ERSpec, TrainingSpec
+from gapwatch.spec import ERSpec
 
-from ..benchmarks.base import Benchmark
-from ..benchmarks.scenarios import units_table
 from ..seeding import make_generator
+from .base import BuildContext
 from .buffer import ClassBalancedBuffer, ReplayBuffer
 from .replay import ReplayStrategy, replay_batch_size, reservoir_for
 
@@ -46,33 +45,24 @@ class ExperienceReplay(ReplayStrategy):
         self.replay_weight = replay_weight
 
     @classmethod
-    def from_spec(
-        cls,
-        spec: ERSpec,
-        model: nn.Module,
-        optimizer: torch.optim.Optimizer,
-        training: TrainingSpec,
-        device: torch.device,
-        seed: int,
-        benchmark: Benchmark,
-    ) -> ExperienceReplay:
+    def from_spec(cls, spec: ERSpec, ctx: BuildContext) -> ExperienceReplay:
         """Builds ER; the replay batch defaults to the training batch size."""
         buffer: ReplayBuffer
         if spec.buffer_policy == "class_balanced":
-            generator = make_generator(seed, "er/buffer")
+            generator = make_generator(ctx.seed, "er/buffer")
             buffer = ClassBalancedBuffer(
-                spec.buffer_size, device, generator, n_classes=benchmark.n_outputs
+                spec.buffer_size, ctx.device, generator, n_classes=ctx.benchmark.n_outputs
             )
         else:
-            buffer = reservoir_for(spec, device, seed)
+            buffer = reservoir_for(spec, ctx.device, ctx.seed)
         return cls(
-            model,
-            optimizer,
-            device,
+            ctx.model,
+            ctx.optimizer,
+            ctx.device,
             buffer,
-            replay_batch_size(spec, training),
+            replay_batch_size(spec, ctx.training),
             spec.replay_weight,
-            units_table=units_table(benchmark),
+            units_table=ctx.units_table,
         )
 
     def observe(self, x: torch.Tensor, y: torch.Tensor, task_id: int) -> torch.Tensor:

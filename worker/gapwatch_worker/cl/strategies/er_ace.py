@@ -7,10 +7,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from gapwatch.spec import ERACESpec, TrainingSpec
+from gapwatch.spec import ERACESpec
 
-from ..benchmarks.base import Benchmark
-from ..benchmarks.scenarios import MASK_VALUE, units_table
+from ..benchmarks.scenarios import MASK_VALUE
+from .base import BuildContext
 from .buffer import ReservoirBuffer
 from .replay import ReplayStrategy, replay_batch_size, reservoir_for
 
@@ -51,26 +51,17 @@ class ERACE(ReplayStrategy):
         self.seen_classes = torch.zeros(n_outputs, dtype=torch.bool, device=device)
 
     @classmethod
-    def from_spec(
-        cls,
-        spec: ERACESpec,
-        model: nn.Module,
-        optimizer: torch.optim.Optimizer,
-        training: TrainingSpec,
-        device: torch.device,
-        seed: int,
-        benchmark: Benchmark,
-    ) -> ERACE:
+    def from_spec(cls, spec: ERACESpec, ctx: BuildContext) -> ERACE:
         """Builds ER-ACE; the replay batch defaults to the training batch size."""
-        buffer = reservoir_for(spec, device, seed)
+        buffer = reservoir_for(spec, ctx.device, ctx.seed)
         return cls(
-            model,
-            optimizer,
-            device,
+            ctx.model,
+            ctx.optimizer,
+            ctx.device,
             buffer,
-            replay_batch_size(spec, training),
-            benchmark.n_outputs,
-            units_table=units_table(benchmark),
+            replay_batch_size(spec, ctx.training),
+            ctx.benchmark.n_outputs,
+            units_table=ctx.units_table,
         )
 
     def observe(self, x: torch.Tensor, y: torch.Tensor, task_id: int) -> torch.Tensor:

@@ -8,12 +8,11 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
-from gapwatch.spec import EWCSpec, TrainingSpec
+from gapwatch.spec import EWCSpec
 
-from ..benchmarks.base import Benchmark, TaskData
-from ..benchmarks.scenarios import units_table
+from ..benchmarks.base import TaskData
 from ..seeding import make_generator
-from .base import Strategy
+from .base import BuildContext, Strategy
 from .buffer import distinct_indices, to_device
 
 # Per-sample gradients are computed in chunks of at most this many numbers (about 128 MB in
@@ -64,27 +63,18 @@ class EWC(Strategy):
         self.penalty_offset = torch.zeros((), device=device)
 
     @classmethod
-    def from_spec(
-        cls,
-        spec: EWCSpec,
-        model: nn.Module,
-        optimizer: torch.optim.Optimizer,
-        training: TrainingSpec,
-        device: torch.device,
-        seed: int,
-        benchmark: Benchmark,
-    ) -> EWC:
+    def from_spec(cls, spec: EWCSpec, ctx: BuildContext) -> EWC:
         """Builds EWC or online EWC from the spec."""
         return cls(
-            model,
-            optimizer,
-            device,
-            make_generator(seed, "ewc/fisher"),
+            ctx.model,
+            ctx.optimizer,
+            ctx.device,
+            make_generator(ctx.seed, "ewc/fisher"),
             ewc_lambda=spec.ewc_lambda,
             online=spec.online,
             gamma=spec.gamma,
             fisher_samples=spec.fisher_samples,
-            units_table=units_table(benchmark),
+            units_table=ctx.units_table,
         )
 
     def observe(self, x: torch.Tensor, y: torch.Tensor, task_id: int) -> torch.Tensor:

@@ -8,12 +8,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from gapwatch.spec import JointSpec, TrainingSpec
+from gapwatch.spec import JointSpec
 
-from ..benchmarks.base import Benchmark, TaskData
-from ..benchmarks.scenarios import units_table
+from ..benchmarks.base import TaskData
 from ..seeding import make_generator
-from .base import Strategy
+from .base import BuildContext, Strategy
 from .buffer import distinct_indices, to_device
 
 
@@ -47,24 +46,15 @@ class Joint(Strategy):
         self._n_rows = 0
 
     @classmethod
-    def from_spec(
-        cls,
-        spec: JointSpec,
-        model: nn.Module,
-        optimizer: torch.optim.Optimizer,
-        training: TrainingSpec,
-        device: torch.device,
-        seed: int,
-        benchmark: Benchmark,
-    ) -> Joint:
+    def from_spec(cls, spec: JointSpec, ctx: BuildContext) -> Joint:
         """Builds joint training over the benchmark's tasks."""
         return cls(
-            model,
-            optimizer,
-            device,
-            benchmark.tasks,
-            make_generator(seed, "joint/batches"),
-            units_table=units_table(benchmark),
+            ctx.model,
+            ctx.optimizer,
+            ctx.device,
+            ctx.benchmark.tasks,
+            make_generator(ctx.seed, "joint/batches"),
+            units_table=ctx.units_table,
         )
 
     def begin_task(self, task_id: int, task_data: TaskData) -> None:

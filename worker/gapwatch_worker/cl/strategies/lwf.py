@@ -9,11 +9,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from gapwatch.spec import LwFSpec, TrainingSpec
+from gapwatch.spec import LwFSpec
 
-from ..benchmarks.base import Benchmark, TaskData
-from ..benchmarks.scenarios import MASK_VALUE, TASK_INCREMENTAL, output_targets, units_table
-from .base import Strategy
+from ..benchmarks.base import TaskData
+from ..benchmarks.scenarios import MASK_VALUE, TASK_INCREMENTAL, output_targets
+from .base import BuildContext, Strategy
 
 
 class LwF(Strategy):
@@ -55,27 +55,19 @@ class LwF(Strategy):
         self._padded = False  # a host-side copy of _group_padding.any()
 
     @classmethod
-    def from_spec(
-        cls,
-        spec: LwFSpec,
-        model: nn.Module,
-        optimizer: torch.optim.Optimizer,
-        training: TrainingSpec,
-        device: torch.device,
-        seed: int,
-        benchmark: Benchmark,
-    ) -> LwF:
+    def from_spec(cls, spec: LwFSpec, ctx: BuildContext) -> LwF:
         """Builds LwF; each task's output units follow from the benchmark's scenario."""
+        benchmark = ctx.benchmark
         targets, _, _ = output_targets(benchmark.scenario, [t.classes for t in benchmark.tasks])
         return cls(
-            model,
-            optimizer,
-            device,
+            ctx.model,
+            ctx.optimizer,
+            ctx.device,
             [sorted(set(mapping.values())) for mapping in targets],
-            per_task_softmax=benchmark.scenario == TASK_INCREMENTAL,
+            per_task_softmax=ctx.benchmark.scenario == TASK_INCREMENTAL,
             alpha=spec.alpha,
             temperature=spec.temperature,
-            units_table=units_table(benchmark),
+            units_table=ctx.units_table,
         )
 
     def observe(self, x: torch.Tensor, y: torch.Tensor, task_id: int) -> torch.Tensor:

@@ -7,11 +7,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from gapwatch.spec import SISpec, TrainingSpec
+from gapwatch.spec import SISpec
 
-from ..benchmarks.base import Benchmark, TaskData
-from ..benchmarks.scenarios import units_table
-from .base import Strategy
+from ..benchmarks.base import TaskData
+from .base import BuildContext, Strategy
 
 
 class SI(Strategy):
@@ -54,24 +53,15 @@ class SI(Strategy):
         self._before = [torch.empty_like(p) for p in self._params]  # reused every update
 
     @classmethod
-    def from_spec(
-        cls,
-        spec: SISpec,
-        model: nn.Module,
-        optimizer: torch.optim.Optimizer,
-        training: TrainingSpec,
-        device: torch.device,
-        seed: int,
-        benchmark: Benchmark,
-    ) -> SI:
+    def from_spec(cls, spec: SISpec, ctx: BuildContext) -> SI:
         """Builds SI; the first task starts from the model's parameters at this call."""
         return cls(
-            model,
-            optimizer,
-            device,
+            ctx.model,
+            ctx.optimizer,
+            ctx.device,
             si_c=spec.si_c,
             epsilon=spec.epsilon,
-            units_table=units_table(benchmark),
+            units_table=ctx.units_table,
         )
 
     def penalty(self) -> torch.Tensor:
