@@ -416,7 +416,7 @@ def parse_env_example(path: Path) -> dict[str, EnvLine]:
 # Environment variables that the code reads directly rather than through Settings: the dataset
 # store's (GAPWATCH_DATA_DIR, _DATASET_MIRROR, _DATASET_OFFLINE) and the migrations folder's.
 DIRECT_VARIABLE_SOURCES = (
-    REPO_ROOT / "worker" / "gapwatch_worker" / "cl" / "datasets" / "store.py",
+    REPO_ROOT / "backend" / "gapwatch" / "datasets" / "store.py",
     REPO_ROOT / "backend" / "gapwatch" / "server" / "migrate.py",
 )
 

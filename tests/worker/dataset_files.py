@@ -3,6 +3,10 @@
 MNIST-family: gzipped IDX files with the original names and magic numbers. CIFAR: the python
 tarballs with the original member names, each batch a protocol-2 pickle of a dict with bytes
 keys (b"data", b"labels" / b"fine_labels", b"coarse_labels"), as the originals are.
+
+`register` makes a dataset expect the files a test wrote, as the official sources expect theirs:
+the container's SHA-256 and size, and the digest of each logical file's decompressed bytes (the
+algorithm the official source uses for it). numpy only: no torch needed.
 """
 
 from __future__ import annotations
@@ -14,13 +18,14 @@ import io
 import pickle
 import socket
 import tarfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from gapwatch_worker.cl import datasets
-from gapwatch_worker.cl.datasets import DatasetSource, RemoteFile
+from gapwatch.datasets import content, official
+from gapwatch.datasets.store import DatasetSource, RemoteFile
 
 
 def closed_port_url() -> str:
@@ -40,19 +45,60 @@ def idx_bytes(array: np.ndarray) -> bytes:
 
 
 def write_mnist_files(
-    folder: Path, per_class_train: int = 6, per_class_test: int = 3, seed: int = 0
+    folder: Path,
+    per_class_train: int = 6,
+    per_class_test: int = 3,
+    seed: int = 0,
+    *,
+    gz: bool = True,
+    mtime: int | None = None,
+    level: int = 9,
 ) -> dict[str, np.ndarray]:
-    """Writes the four MNIST .gz files into `folder`; returns the arrays written."""
+    """Writes the four MNIST files into `folder`, gzipped (`<name>.gz`, with this gzip header
+    mtime and level) or not (`<name>`); returns the arrays written."""
     rng = np.random.default_rng(seed)
     arrays = {}
+    folder.mkdir(parents=True, exist_ok=True)
     for prefix, per_class in (("train", per_class_train), ("t10k", per_class_test)):
         labels = rng.permutation(np.repeat(np.arange(10, dtype=np.uint8), per_class))
         images = rng.integers(0, 256, size=(len(labels), 28, 28), dtype=np.uint8)
         arrays[f"{prefix}_images"], arrays[f"{prefix}_labels"] = images, labels
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(images)))
-        (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(labels)))
+        for name, array in ((f"{prefix}-images-idx3-ubyte", images),
+                            (f"{prefix}-labels-idx1-ubyte", labels)):  # fmt: skip
+            data = idx_bytes(array)
+            if gz:
+                (folder / f"{name}.gz").write_bytes(
+                    gzip.compress(data, compresslevel=level, mtime=mtime)
+                )
+            else:
+                (folder / name).write_bytes(data)
     return arrays
+
+
+def logical_files(folder: Path, names: list[str]) -> dict[str, bytes]:
+    """The decompressed bytes of each file in `folder`, by name without `.gz`."""
+    return {
+        n.removesuffix(".gz"): content.decompressed(io.BytesIO((folder / n).read_bytes())).read()
+        for n in names
+    }
+
+
+def write_archive(path: Path, files: dict[str, bytes], *, gz_members: bool = False) -> Path:
+    """A tar, tar.gz, tgz or zip archive (by `path`'s suffix) holding `files` by member name;
+    with `gz_members`, each member gzipped as `<name>.gz`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if gz_members:
+        files = {f"{n}.gz": gzip.compress(data, mtime=7) for n, data in files.items()}
+    if path.name.endswith(".zip"):
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, data in files.items():
+                archive.writestr(name, data)
+        return path
+    mode = "w:gz" if path.name.endswith((".tar.gz", ".tgz")) else "w"
+    with tarfile.open(path, mode) as archive:
+        for name, data in files.items():
+            _add_member(archive, name, data)
+    return path
 
 
 def _pickled_batch(batch: dict[bytes, object]) -> bytes:
@@ -115,14 +161,26 @@ def write_cifar100_tar(
     return out
 
 
-def remote_files(folder: Path, names: list[str]) -> tuple[RemoteFile, ...]:
-    """RemoteFile entries (name, SHA-256, size) for files lying in `folder`."""
-    return tuple(
-        RemoteFile(
-            n, hashlib.sha256((folder / n).read_bytes()).hexdigest(), (folder / n).stat().st_size
+def remote_files(source: DatasetSource, folder: Path, names: list[str]) -> tuple[RemoteFile, ...]:
+    """`source`'s RemoteFile entries named `names`, with the SHA-256 and size of the files of
+    those names in `folder` and the digests of what they hold (a member an archive lacks keeps
+    its official digest)."""
+    official_files = {f.name: f for f in source.files}
+    files = []
+    for name in names:
+        path, file = folder / name, official_files[name]
+        algorithms = {m.algorithm for m in file.members}
+        if file.is_archive:
+            found = content.archive_digests(path, [m.name for m in file.members], algorithms)
+        else:
+            found = {m.name: content.content_digests(path, algorithms) for m in file.members}
+        members = tuple(
+            dataclasses.replace(m, digest=found[m.name][m.algorithm]) if m.name in found else m
+            for m in file.members
         )
-        for n in names
-    )
+        sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+        files.append(RemoteFile(name, sha256, path.stat().st_size, members))
+    return tuple(files)
 
 
 MNIST_NAMES = [
@@ -137,10 +195,11 @@ def register(
     monkeypatch: pytest.MonkeyPatch, name: str, folder: Path, names: list[str], base_url: str
 ) -> DatasetSource:
     """Makes dataset `name` expect the files in `folder` and download from `base_url` only."""
+    source = official.SOURCES[name]
     source = dataclasses.replace(
-        datasets.SOURCES[name], files=remote_files(folder, names), base_urls=(base_url,)
+        source, files=remote_files(source, folder, names), base_urls=(base_url,)
     )
-    monkeypatch.setitem(datasets.SOURCES, name, source)
+    monkeypatch.setitem(official.SOURCES, name, source)
     monkeypatch.delenv("GAPWATCH_DATASET_MIRROR", raising=False)
     return source
 

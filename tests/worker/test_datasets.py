@@ -1,4 +1,5 @@
-"""Dataset cache: original formats parsed, digests enforced, clear errors without a network."""
+"""Dataset cache: original formats parsed, content digests enforced in any container, the parsed
+cache used only for the content it records, clear errors without a network."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import gzip
 import http.server
 import os
 import pickle
+import re
 import tarfile
 import threading
 from collections.abc import Iterator
@@ -18,12 +20,17 @@ from dataset_files import (
     MNIST_NAMES,
     closed_port_url,
     idx_bytes,
+    logical_files,
     register,
+    write_archive,
     write_cifar10_tar,
     write_cifar100_tar,
     write_mnist_files,
 )
 
+from gapwatch.datasets import content, official, store
+from gapwatch.datasets.idx import IMAGES_MAGIC, read_idx
+from gapwatch.datasets.store import candidate_urls, content_digest, find_cached
 from gapwatch_worker.cl import datasets
 from gapwatch_worker.cl.datasets import (
     ChecksumMismatch,
@@ -32,7 +39,6 @@ from gapwatch_worker.cl.datasets import (
     load_dataset,
     resolve_data_dir,
 )
-from gapwatch_worker.cl.datasets.idx import IMAGES_MAGIC, read_idx
 
 
 def _cache(data_dir: Path, name: str) -> Path:
@@ -40,10 +46,56 @@ def _cache(data_dir: Path, name: str) -> Path:
 
 
 def test_official_digests_are_well_formed() -> None:
+    assert datasets.SOURCES is official.SOURCES  # the engine sees what tests register
+    lengths = {"sha256": 64, "md5": 32}
     for source in datasets.SOURCES.values():
         for file in source.files:
             assert len(file.sha256) == 64 and int(file.sha256, 16) >= 0 and file.size > 1000
+            assert file.members
+            for member in file.members:
+                assert len(member.digest) == lengths[member.algorithm], member
+                assert int(member.digest, 16) >= 0
         assert all(url.endswith("/") for url in source.base_urls)
+
+
+def _contents(name: str) -> dict[str, str]:
+    return {m.name: m.key for m in official.SOURCES[name].contents}
+
+
+def test_the_official_content_digests_are_recorded() -> None:
+    """The digests of the decompressed files, as published (see gapwatch.datasets.official)."""
+    assert _contents("mnist") == {
+        "train-images-idx3-ubyte": "sha256:"
+        "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        "train-labels-idx1-ubyte": "sha256:"
+        "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        "t10k-images-idx3-ubyte": "sha256:"
+        "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        "t10k-labels-idx1-ubyte": "sha256:"
+        "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    }
+    assert _contents("fashion_mnist") == {
+        "train-images-idx3-ubyte": "sha256:"
+        "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+        "train-labels-idx1-ubyte": "sha256:"
+        "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+        "t10k-images-idx3-ubyte": "sha256:"
+        "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+        "t10k-labels-idx1-ubyte": "sha256:"
+        "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+    }
+    assert _contents("cifar10") == {
+        "cifar-10-batches-py/data_batch_1": "md5:c99cafc152244af753f735de768cd75f",
+        "cifar-10-batches-py/data_batch_2": "md5:d4bba439e000b95fd0a9bffe97cbabec",
+        "cifar-10-batches-py/data_batch_3": "md5:54ebc095f3ab1f0389bbae665268c751",
+        "cifar-10-batches-py/data_batch_4": "md5:634d18415352ddfa80567beed471001a",
+        "cifar-10-batches-py/data_batch_5": "md5:482c414d41f54cd18b22e5b47cb7c3cb",
+        "cifar-10-batches-py/test_batch": "md5:40351d587109b95175f43aff81a1287e",
+    }
+    assert _contents("cifar100") == {
+        "cifar-100-python/train": "md5:16019d7e3df5f24257cddd939b257f8d",
+        "cifar-100-python/test": "md5:f0ef6b0ae62326f3e7ffdfab6717acfc",
+    }
 
 
 def test_mnist_files_in_the_cache_are_parsed(
@@ -63,7 +115,9 @@ def test_mnist_files_in_the_cache_are_parsed(
     assert np.array_equal(arrays.test_y, written["t10k_labels"])
     # Each file was hashed once and marked; the parse is cached.
     assert all((_cache(tmp_path, "mnist") / f"{n}.verified").is_file() for n in MNIST_NAMES)
-    assert len(list(_cache(tmp_path, "mnist").glob("parsed-v1-*.npz"))) == 1
+    (parsed,) = _cache(tmp_path, "mnist").glob("parsed-v2-*.npz")
+    with np.load(parsed) as saved:  # the content it was built from, recorded
+        assert str(saved["content_digest"]) == content_digest(datasets.SOURCES["mnist"])
 
 
 def test_later_loads_use_the_parsed_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -78,19 +132,37 @@ def test_later_loads_use_the_parsed_cache(tmp_path: Path, monkeypatch: pytest.Mo
     assert np.array_equal(first.test_y, again.test_y)
 
 
+def _count_hashing(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Every file the cache hashes from now on (its own bytes or its content)."""
+    calls: list[Path] = []
+    for name in ("file_sha256", "content_digests", "archive_digests"):
+        real = getattr(content, name)
+
+        def counted(path: Path, *args, _real=real, **kwargs):  # type: ignore[no-untyped-def]
+            calls.append(path)
+            return _real(path, *args, **kwargs)
+
+        monkeypatch.setattr(content, name, counted)
+    return calls
+
+
 def test_a_verified_marker_spares_the_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = _cache(tmp_path, "mnist")
     write_mnist_files(folder)
     source = register(monkeypatch, "mnist", folder, MNIST_NAMES, closed_port_url())
-    path = datasets.store.ensure_file(source, source.files[0], folder)
-    calls = []
-    monkeypatch.setattr(datasets.store, "sha256_of", lambda p: calls.append(p) or "0" * 64)
-    assert datasets.store.ensure_file(source, source.files[0], folder) == path
-    assert calls == []  # marker matched: no re-hash
-    os.utime(path, ns=(1, 1))  # the file changed under the marker: hashed again, and refused
-    with pytest.raises(ChecksumMismatch):
-        datasets.store.ensure_file(source, source.files[0], folder)
+    calls = _count_hashing(monkeypatch)
+    first = find_cached(source, folder)
+    assert len(first) == 4 and sorted(calls) == sorted(folder / n for n in MNIST_NAMES)
+    calls.clear()
+    assert find_cached(source, folder) == first
+    assert calls == []  # markers matched: no re-hash
+    path = folder / MNIST_NAMES[0]
+    os.utime(path, ns=(1, 1))  # the file changed under its marker: hashed again
+    assert find_cached(source, folder) == first
     assert calls == [path]
+    path.write_bytes(gzip.compress(b"other bytes"))  # and now refused
+    with pytest.raises(ChecksumMismatch):
+        find_cached(source, folder)
 
 
 def test_a_cached_file_with_the_wrong_digest_is_refused(
@@ -101,10 +173,16 @@ def test_a_cached_file_with_the_wrong_digest_is_refused(
     register(monkeypatch, "mnist", folder, MNIST_NAMES, closed_port_url())
     write_mnist_files(folder, seed=99)  # same names, other bytes
 
-    with pytest.raises(
-        ChecksumMismatch, match=r"train-images-idx3-ubyte\.gz has SHA-256 [0-9a-f]{64}, expected"
-    ):
+    with pytest.raises(ChecksumMismatch) as caught:
         load_dataset("mnist", tmp_path)
+    message = str(caught.value)
+    expected = datasets.SOURCES["mnist"].files[0].members[0].digest
+    assert re.search(
+        r"train-images-idx3-ubyte\.gz has SHA256 [0-9a-f]{64} \(of its decompressed content\), "
+        rf"expected {expected}, the official train-images-idx3-ubyte",
+        message,
+    ), message
+    assert message.endswith("run: gapwatch datasets import mnist PATH")
     assert not list(folder.glob("parsed-*"))
 
 
@@ -121,6 +199,9 @@ def test_missing_file_without_network_is_a_clear_error(
 
     message = str(caught.value)
     assert message.startswith("dataset mnist not in cache and download failed: ")
+    assert message.endswith(
+        "; to use a copy of its files, run: gapwatch datasets import mnist PATH"
+    )
     assert url + "train-images-idx3-ubyte.gz" in message
     assert isinstance(caught.value, RuntimeError)
     assert caught.value.__cause__ is None and caught.value.__context__ is None  # no urllib trace
@@ -205,6 +286,9 @@ def test_idx_header_is_checked(tmp_path: Path) -> None:
     good = tmp_path / "good.gz"
     good.write_bytes(gzip.compress(idx_bytes(images)))
     assert read_idx(good, IMAGES_MAGIC).shape == (2, 28, 28)
+    plain = tmp_path / "plain"  # gzip is recognised by its magic number, not the name
+    plain.write_bytes(idx_bytes(images))
+    assert read_idx(plain, IMAGES_MAGIC).shape == (2, 28, 28)
     labels = tmp_path / "labels.gz"
     labels.write_bytes(gzip.compress(idx_bytes(np.zeros(2, dtype=np.uint8))))
     with pytest.raises(ValueError, match="magic number 0x00000801, expected 0x00000803"):
@@ -328,13 +412,176 @@ def test_data_dir_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
 
 
 def test_offline_mode_downloads_only_from_mirrors(monkeypatch) -> None:
-    from gapwatch_worker.cl.datasets import SOURCES
-    from gapwatch_worker.cl.datasets.store import candidate_urls
-
-    source = SOURCES["mnist"]
+    source = datasets.SOURCES["mnist"]
     file = source.files[0]
     monkeypatch.setenv("GAPWATCH_DATASET_MIRROR", "file:///srv/mirror")
     monkeypatch.setenv("GAPWATCH_DATASET_OFFLINE", "1")
     assert candidate_urls(source, file) == [f"file:///srv/mirror/mnist/{file.name}"]
     monkeypatch.setenv("GAPWATCH_DATASET_OFFLINE", "0")
     assert len(candidate_urls(source, file)) == 1 + len(source.base_urls)
+
+
+# --- the content decides, not the container ----------------------------------------------------
+
+
+def _registered_mnist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, np.ndarray]:
+    """Tiny MNIST files in tmp_path / "official", registered as the official ones."""
+    official_folder = tmp_path / "official"
+    written = write_mnist_files(official_folder, mtime=1_000_000)
+    register(monkeypatch, "mnist", official_folder, MNIST_NAMES, closed_port_url())
+    return written
+
+
+@pytest.mark.parametrize(
+    "layout",
+    ["recompressed", "fastest", "plain", "plain-and-gz-names"],
+)
+def test_the_official_content_passes_in_another_compression(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str
+) -> None:
+    written = _registered_mnist(tmp_path, monkeypatch)
+    folder = _cache(tmp_path / "data", "mnist")
+    if layout == "recompressed":  # as a package re-packs them: another gzip header timestamp
+        write_mnist_files(folder, mtime=1_700_000_000)
+    elif layout == "fastest":
+        write_mnist_files(folder, mtime=0, level=1)
+    elif layout == "plain":  # gunzipped: train-images-idx3-ubyte, ...
+        write_mnist_files(folder, gz=False)
+    else:  # some plain, some under their .gz names but not gzipped at all
+        files = logical_files(tmp_path / "official", MNIST_NAMES)
+        folder.mkdir(parents=True)
+        for i, (name, data) in enumerate(files.items()):
+            (folder / (name if i % 2 else f"{name}.gz")).write_bytes(data)
+    for name in MNIST_NAMES:  # not the official containers' bytes
+        if (folder / name).exists():
+            assert (folder / name).read_bytes() != (tmp_path / "official" / name).read_bytes()
+
+    arrays = load_dataset("mnist", tmp_path / "data")
+
+    assert np.array_equal(arrays.train_x[:, 0], written["train_images"])
+    assert np.array_equal(arrays.test_y, written["t10k_labels"])
+    # The parse is named and stamped by the content: the same as from the official files.
+    (parsed,) = folder.glob("parsed-v2-*.npz")
+    assert parsed.name == store.parsed_path(datasets.SOURCES["mnist"], folder).name
+
+
+def test_cifar_batches_pass_extracted_or_repacked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    template = tmp_path / "official"
+    written = write_cifar10_tar(template / "cifar-10-python.tar.gz")
+    register(monkeypatch, "cifar10", template, ["cifar-10-python.tar.gz"], closed_port_url())
+    with tarfile.open(template / "cifar-10-python.tar.gz") as tar:
+        batches = {
+            m.name: tar.extractfile(m).read()  # type: ignore[union-attr]
+            for m in tar.getmembers()
+        }
+    # Extracted into the cache, as `tar xzf` leaves them.
+    extracted = _cache(tmp_path / "a", "cifar10")
+    for name, data in batches.items():
+        (extracted / name).parent.mkdir(parents=True, exist_ok=True)
+        (extracted / name).write_bytes(data)
+    # Re-packed under the official name: an uncompressed tar, "./" names, another order.
+    repacked = _cache(tmp_path / "b", "cifar10")
+    write_archive(
+        repacked / "cifar-10-python.tar",
+        {f"./{name}": data for name, data in reversed(list(batches.items()))},
+    ).rename(repacked / "cifar-10-python.tar.gz")
+
+    for data_dir in (tmp_path / "a", tmp_path / "b"):
+        arrays = load_dataset("cifar10", data_dir)
+        assert np.array_equal(arrays.train_x.reshape(40, -1), written["train_x"])
+        assert np.array_equal(arrays.test_y, written["test_y"])
+
+
+def test_a_repacked_cifar_tarball_with_a_changed_batch_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    template = tmp_path / "official"
+    write_cifar10_tar(template / "cifar-10-python.tar.gz")
+    register(monkeypatch, "cifar10", template, ["cifar-10-python.tar.gz"], closed_port_url())
+    folder = _cache(tmp_path, "cifar10")
+    # Same batches but data_batch_3, which another seed wrote.
+    write_cifar10_tar(folder / "cifar-10-python.tar.gz", seed=4)
+    expected = next(
+        m.digest for m in datasets.SOURCES["cifar10"].contents if m.name.endswith("batch_3")
+    )
+    with pytest.raises(
+        ChecksumMismatch, match=rf"data_batch_3 has MD5 [0-9a-f]{{32}} .*{expected}"
+    ):
+        load_dataset("cifar10", tmp_path)
+
+
+def test_a_mirror_may_serve_the_official_content_recompressed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written = _registered_mnist(tmp_path, monkeypatch)
+    root = tmp_path / "mirror"
+    write_mnist_files(root / "mnist", mtime=42, level=3)
+    monkeypatch.setenv("GAPWATCH_DATASET_MIRROR", root.as_uri())
+
+    arrays = load_dataset("mnist", tmp_path / "data")
+
+    assert np.array_equal(arrays.train_x[:, 0], written["train_images"])
+    folder = _cache(tmp_path / "data", "mnist")
+    assert (folder / MNIST_NAMES[0]).read_bytes() == (root / "mnist" / MNIST_NAMES[0]).read_bytes()
+    # Verified once, by content: the marker says so, and the next check hashes nothing.
+    calls = _count_hashing(monkeypatch)
+    assert len(find_cached(datasets.SOURCES["mnist"], folder)) == 4
+    assert calls == []
+
+
+# --- the parsed cache is used only for the content it records ------------------------------------
+
+
+def _plant_parsed(folder: Path, digest: str | None, n: int = 8) -> Path:
+    """A parse of other data under the name the dataset expects (a copy from another dataset,
+    or one made by hand), recording `digest` as its content, or nothing."""
+    path = store.parsed_path(datasets.SOURCES["mnist"], folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    foreign = {
+        "train_x": np.full((n, 1, 28, 28), 7, dtype=np.uint8),
+        "train_y": np.zeros(n, dtype=np.int64),
+        "test_x": np.full((n, 1, 28, 28), 7, dtype=np.uint8),
+        "test_y": np.zeros(n, dtype=np.int64),
+    }
+    recorded = {} if digest is None else {"content_digest": np.array(digest)}
+    np.savez(path, **foreign, **recorded)
+    return path
+
+
+@pytest.mark.parametrize("recorded", [None, "0" * 64])
+def test_a_foreign_parsed_cache_is_not_used_and_is_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recorded: str | None
+) -> None:
+    folder = _cache(tmp_path, "mnist")
+    written = write_mnist_files(folder)
+    register(monkeypatch, "mnist", folder, MNIST_NAMES, closed_port_url())
+    planted = _plant_parsed(folder, recorded)
+
+    arrays = load_dataset("mnist", tmp_path)
+
+    assert np.array_equal(arrays.train_x[:, 0], written["train_images"])  # all 60 of them
+    with np.load(planted) as rebuilt:  # replaced by the parse of the verified files
+        assert str(rebuilt["content_digest"]) == content_digest(datasets.SOURCES["mnist"])
+        assert np.array_equal(rebuilt["train_y"], written["train_labels"])
+
+
+def test_a_foreign_parsed_cache_without_the_files_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_mnist_files(tmp_path / "template")
+    register(monkeypatch, "mnist", tmp_path / "template", MNIST_NAMES, closed_port_url())
+    folder = _cache(tmp_path / "data", "mnist")
+    planted = _plant_parsed(folder, None, n=8004)
+
+    with pytest.raises(DatasetUnavailable) as caught:
+        load_dataset("mnist", tmp_path / "data")
+
+    message = str(caught.value)
+    assert message.startswith("dataset mnist not in cache and download failed: ")
+    assert (
+        f"the parsed cache {planted} is not used: it was not built from the official content: "
+        "it records no digest; to use a copy of its files" in message
+    )
+    assert message.endswith("run: gapwatch datasets import mnist PATH")

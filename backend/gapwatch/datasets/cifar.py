@@ -1,20 +1,21 @@
-"""CIFAR-10 and CIFAR-100: the "python version" tarballs (https://www.cs.toronto.edu/~kriz/cifar.html).
+"""CIFAR-10 and CIFAR-100: the "python version" (https://www.cs.toronto.edu/~kriz/cifar.html).
 
 Each batch is a pickled dict with bytes keys: b"data", a uint8 array of shape (n, 3072) holding
 the red, green and blue 32x32 planes of each image in turn, and b"labels" (CIFAR-10) or
-b"fine_labels" (CIFAR-100), a list of ints.
+b"fine_labels" (CIFAR-100), a list of ints. The batches are members of the official tarballs;
+the parser reads them by their member names wherever they lie (the tarball, or files imported
+from an extracted copy).
 """
 
 from __future__ import annotations
 
 import io
 import pickle
-import tarfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .content import ContentReader
 from .store import ImageArrays
 
 CIFAR10_TRAIN = tuple(f"cifar-10-batches-py/data_batch_{i}" for i in range(1, 6))
@@ -47,45 +48,35 @@ class _ArrayUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def _read_batch(
-    archive: tarfile.TarFile, member: str, label_key: bytes
-) -> tuple[np.ndarray, np.ndarray]:
-    handle = archive.extractfile(member)
-    if handle is None:
-        raise ValueError(f"{member} is not a regular file")
+def _read_batch(data: bytes, member: str, label_key: bytes) -> tuple[np.ndarray, np.ndarray]:
     try:
-        batch = _ArrayUnpickler(io.BytesIO(handle.read()), encoding="bytes").load()
+        batch = _ArrayUnpickler(io.BytesIO(data), encoding="bytes").load()
     except pickle.UnpicklingError as error:
         raise ValueError(f"{member}: {error}") from error
-    data = np.asarray(batch[b"data"], dtype=np.uint8)
+    images = np.asarray(batch[b"data"], dtype=np.uint8)
     labels = np.asarray(batch[label_key], dtype=np.int64)
-    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(data) != len(labels):
-        raise ValueError(f"{member}: data {data.shape} and {len(labels)} labels")
-    return data.reshape(-1, 3, 32, 32), labels
+    if images.ndim != 2 or images.shape[1] != 3 * 32 * 32 or len(images) != len(labels):
+        raise ValueError(f"{member}: data {images.shape} and {len(labels)} labels")
+    return images.reshape(-1, 3, 32, 32), labels
 
 
 def _read_splits(
-    path: Path, train: tuple[str, ...], test: tuple[str, ...], label_key: bytes
+    reader: ContentReader, train: tuple[str, ...], test: tuple[str, ...], label_key: bytes
 ) -> ImageArrays:
-    with tarfile.open(path, "r:gz") as archive:
-        names = set(archive.getnames())
-        missing = [m for m in train + test if m not in names]
-        if missing:
-            raise ValueError(f"{path.name} lacks {', '.join(missing)}")
-        parts = [[_read_batch(archive, m, label_key) for m in members] for members in (train, test)]
+    parts = [
+        [_read_batch(reader.read(m), m, label_key) for m in members] for members in (train, test)
+    ]
     (train_x, train_y), (test_x, test_y) = (
         (np.concatenate([x for x, _ in p]), np.concatenate([y for _, y in p])) for p in parts
     )
     return ImageArrays(train_x, train_y, test_x, test_y)
 
 
-def parse_cifar10(paths: dict[str, Path]) -> ImageArrays:
-    """Parses cifar-10-python.tar.gz into (N, 3, 32, 32) uint8 images and int64 labels."""
-    return _read_splits(paths["cifar-10-python.tar.gz"], CIFAR10_TRAIN, CIFAR10_TEST, b"labels")
+def parse_cifar10(reader: ContentReader) -> ImageArrays:
+    """Parses CIFAR-10's six batches into (N, 3, 32, 32) uint8 images and int64 labels."""
+    return _read_splits(reader, CIFAR10_TRAIN, CIFAR10_TEST, b"labels")
 
 
-def parse_cifar100(paths: dict[str, Path]) -> ImageArrays:
-    """Parses cifar-100-python.tar.gz; the labels are the 100 fine classes."""
-    return _read_splits(
-        paths["cifar-100-python.tar.gz"], CIFAR100_TRAIN, CIFAR100_TEST, b"fine_labels"
-    )
+def parse_cifar100(reader: ContentReader) -> ImageArrays:
+    """Parses CIFAR-100's train and test batches; the labels are the 100 fine classes."""
+    return _read_splits(reader, CIFAR100_TRAIN, CIFAR100_TEST, b"fine_labels")
