@@ -1,5 +1,5 @@
 """`gapwatch up | serve | worker | migrate | submit | sweep | openapi | users | keys | projects |
-login-link | import | login | logout | sync`.
+login-link | plugins | datasets | import | login | logout | sync`.
 
 `up` is the embedded default behind `make up`: migrate the SQLite file, create the first admin
 and print a one-time sign-in link if there is no user yet, start one Celery worker process on
@@ -841,6 +841,31 @@ def cmd_openapi(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plugins(_args: argparse.Namespace) -> int:
+    """Lists every strategy, model and benchmark a run spec may name here, with the package that
+    provides it, then the declared plugins that failed to load (exit status 1 if any)."""
+    from gapwatch import plugins, spec  # importing the spec runs the discovery
+
+    for kind, components in (
+        ("strategies", spec.STRATEGY_COMPONENTS),
+        ("models", spec.MODEL_COMPONENTS),
+        ("benchmarks", spec.BENCHMARK_COMPONENTS),
+    ):
+        print(f"{kind}:")
+        for component in components:
+            package = "built-in" if component.builtin else component.distribution
+            print(f"  {component.name:<24} {package:<28} {component.spec_class.implementation}")
+    disabled = os.environ.get(plugins.DISABLED_ENV, "").strip()
+    if disabled:
+        print(f"left out on purpose ({plugins.DISABLED_ENV}): {disabled}")
+    problems = plugins.problems()
+    if problems:
+        print("failed to load (left out):")
+        for problem in problems:
+            print(f"  {problem.kind} {problem.name!r} from {problem.distribution}: {problem.error}")
+    return 1 if problems else 0
+
+
 def _server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help="API base URL (default GAPWATCH_URL, then the login config)")
     parser.add_argument("--api-key", help="default GAPWATCH_API_KEY, then the login config")
@@ -950,8 +975,17 @@ def build_parser() -> argparse.ArgumentParser:
     link.add_argument("user", nargs="?", help="default: the only admin")
     link.set_defaults(func=cmd_login_link)
 
-    from gapwatch import tensorboard
+    listing_plugins = sub.add_parser(
+        "plugins",
+        help="strategies, models and benchmarks available here, with their packages, and the "
+        "plugins that failed to load (exit status 1 if any)",
+    )
+    listing_plugins.set_defaults(func=cmd_plugins)
 
+    from gapwatch import tensorboard
+    from gapwatch.datasets import commands as dataset_commands  # datasets import|list|upload
+
+    dataset_commands.register(sub)
     tensorboard.register(sub)
     from gapwatch.sdk import commands as sdk_commands  # login, logout, sync: core only
 
