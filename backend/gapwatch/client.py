@@ -27,6 +27,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import httpx
@@ -269,6 +270,9 @@ def read_spec(raw: dict[str, Any]) -> tuple[RunSpec | None, str | None]:
 
 
 API_KEY_ENV = "GAPWATCH_API_KEY"
+# Dataset uploads and downloads: bytes per write, and the longest wait for the server's answer.
+DOWNLOAD_CHUNK_BYTES = 2**20
+DATASET_READ_TIMEOUT_S = 600.0
 # The statuses a run does not leave by itself.
 ENDED_STATUSES = frozenset({"succeeded", "failed", "cancelled", "crashed"})
 
@@ -446,6 +450,87 @@ class GapwatchClient:
         over the configuration's succeeded runs."""
         params = {"sort": sort} if sort else None
         return self._request("GET", f"/sweeps/{sweep_id}/results", params=params)
+
+    # --- datasets -------------------------------------------------------------------------
+
+    def upload_dataset(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        project: str | None = None,
+    ) -> dict[str, Any]:
+        """Upload a dataset into a project (editor): an .npz holding x_train, y_train, x_test
+        and y_test, or a .pt holding a dict of them (tensors or arrays). The file streams from
+        disk. Returns the dataset as the API shows it: id, digest, shapes, classes.
+
+        `name` (default: from the file name) is unique in the project; `project` defaults to
+        the API key's project, else 'default'.
+        """
+        path = Path(path)
+        fields = {key: value for key, value in (("name", name), ("project", project)) if value}
+        with path.open("rb") as file:
+            return self._request(
+                "POST",
+                "/datasets",
+                data=fields,
+                files={"file": (path.name, file, "application/octet-stream")},
+                timeout=self._dataset_timeout(),
+            )
+
+    def list_datasets(self, project: str | None = None) -> list[dict[str, Any]]:
+        """The datasets of the caller's projects (or of `project`), newest first."""
+        params = {"project": project} if project else None
+        return self._request("GET", "/datasets", params=params)["datasets"]
+
+    def get_dataset(self, dataset_id: int) -> dict[str, Any]:
+        return self._request("GET", f"/datasets/{dataset_id}")
+
+    def download_dataset(
+        self,
+        dataset_id: int,
+        dest: str | os.PathLike[str],
+        *,
+        token: str | None = None,
+        run_id: int | None = None,
+    ) -> Path:
+        """Save a dataset's canonical .npz at `dest` (written beside it, then renamed, so that
+        `dest` never holds half a file). A worker passes its run's `token` and `run_id`: the
+        token reads the dataset its running run names. Returns `dest`."""
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        partial = dest.with_name(f".{dest.name}.{os.getpid()}-{threading.get_ident()}.part")
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        params = {"run": run_id} if run_id is not None else None
+        try:
+            with self._http.stream(
+                "GET",
+                f"/datasets/{dataset_id}/file",
+                params=params,
+                headers=headers,
+                timeout=self._dataset_timeout(),
+            ) as response:
+                if not response.is_success:
+                    response.read()
+                    _raise_for_status(response)
+                with partial.open("wb") as out:
+                    for chunk in response.iter_bytes(DOWNLOAD_CHUNK_BYTES):
+                        out.write(chunk)
+            os.replace(partial, dest)
+        finally:
+            partial.unlink(missing_ok=True)
+        return dest
+
+    def _dataset_timeout(self) -> httpx.Timeout:
+        """The client's timeouts, but a longer wait for the answer: the server reads, checks
+        and digests up to a GiB of arrays before it answers an upload."""
+        timeout = self._http.timeout
+        return httpx.Timeout(
+            connect=timeout.connect,
+            read=max(timeout.read or 0.0, DATASET_READ_TIMEOUT_S),
+            write=timeout.write,
+            pool=timeout.pool,
+        )
 
     # --- results --------------------------------------------------------------------------
 

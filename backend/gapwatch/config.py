@@ -25,6 +25,9 @@ MIN_WORKER_SECRET_BYTES = 32
 PLACEHOLDER_SECRETS = frozenset(
     {DEVELOPMENT_WORKER_TOKEN, "change-me", "changeme", "secret", "password", "replace-me"}
 )
+# The largest GAPWATCH_MAX_DATASET_BYTES: the upload route's own body limit is fixed when the
+# routes are declared, so the setting is enforced below it while the body streams.
+MAX_DATASET_BYTES_CEILING = 2**40
 
 
 def split_list(value: str) -> list[str]:
@@ -144,6 +147,13 @@ class Settings(BaseSettings):
         ge=1,
         description="A run spec whose estimated worker memory (data, model, optimizer, replay "
         "buffer) is larger is refused.",
+    )
+    max_dataset_bytes: int = Field(
+        2**30,
+        ge=1,
+        le=MAX_DATASET_BYTES_CEILING,
+        description="An uploaded dataset (POST /api/v1/datasets) larger than this, as sent or "
+        "as its arrays take uncompressed, is refused with a 413.",
     )
     frontend_dir: Path | None = Field(
         None,

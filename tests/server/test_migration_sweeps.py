@@ -13,6 +13,14 @@ from gapwatch.server.models import Base
 from tests.server.conftest import insert_old_run
 
 SPEC = {"benchmark": {"name": "split_digits"}, "strategy": {"name": "er"}}
+LATER_TABLES = frozenset({"datasets"})
+
+
+def _later_table(difference: tuple[object, ...]) -> bool:
+    """An ("add_table", table) or ("add_index", index) of a table a later revision creates."""
+    kind, what = difference[0], difference[1]
+    table = getattr(what, "table", what)
+    return kind in ("add_table", "add_index") and getattr(table, "name", None) in LATER_TABLES
 
 
 def test_sweeps_come_and_go_with_revision_0009(database_url: str) -> None:
@@ -26,8 +34,10 @@ def test_sweeps_come_and_go_with_revision_0009(database_url: str) -> None:
     command.upgrade(config, "0009")
     with engine.begin() as connection:
         assert connection.execute(text("SELECT sweep_id FROM runs")).scalar_one() is None
+        # Every table of the models but those of later revisions (0010's datasets); the
+        # newest revision's test compares the whole metadata.
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
-        assert differences == []
+        assert [d for d in differences if not _later_table(d)] == []
         project = connection.execute(text("SELECT project_id FROM runs")).scalar_one()
         connection.execute(
             text(

@@ -13,6 +13,7 @@ plain regression tests in test_bad_input.py.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import warnings
@@ -71,7 +72,7 @@ def _request(client: TestClient, case: Any) -> Any:
     elif "data" in kwargs:
         body["data"] = kwargs["data"]
     if "files" in kwargs:
-        body["files"] = kwargs["files"]
+        body["files"] = [(name, _part(part)) for name, part in kwargs["files"] or []]
     if kwargs.get("cookies"):
         body["cookies"] = kwargs["cookies"]
     return client.request(
@@ -81,6 +82,18 @@ def _request(client: TestClient, case: Any) -> Any:
         headers=kwargs.get("headers"),
         **body,
     )
+
+
+def _part(part: Any) -> Any:
+    """A multipart part as httpx takes it. Schemathesis prepares parts for requests, which
+    sends a number (a negative case's file) as its text; httpx takes only bytes, text or
+    files, so anything else goes as its JSON text."""
+    if isinstance(part, tuple):
+        filename, content, *content_type = part
+        return (filename, _part(content), *content_type)
+    if isinstance(part, bytes | str) or hasattr(part, "read"):
+        return part
+    return json.dumps(part, default=str)
 
 
 class Caller:

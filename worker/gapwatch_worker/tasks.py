@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import zipfile
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -35,8 +37,10 @@ from gapwatch.client import (
     is_transient,
 )
 from gapwatch.config import get_settings
+from gapwatch.datasets.arrays import array_digest, dataset_path, read_arrays
 from gapwatch.queue import RUN_TASK_NAME
 from gapwatch.sdk.spill import DiskSpill
+from gapwatch.spec import CustomBenchmarkSpec
 from gapwatch_worker.app import celery_app
 from gapwatch_worker.cl.checkpoint import CheckpointStore
 from gapwatch_worker.cl.loop import run_experiment
@@ -126,6 +130,16 @@ def execute_claimed_run(
     if claim.spec is None:  # it names a plugin this worker lacks: say so on the run
         log.warning("run %s refused: %s", claim.run_id, claim.spec_error)
         return _finish(api, claim, policy, error=claim.spec_error or "unreadable spec")
+    try:
+        fetch_dataset(api, claim, policy)
+    except DatasetUnavailable as refusal:
+        log.warning("run %s failed: %s", claim.run_id, refusal)
+        return _finish(api, claim, policy, error=str(refusal))
+    except (httpx.TransportError, GapwatchAPIError) as error:
+        if not is_transient(error):
+            raise
+        _give_up(claim, error, what=" before its dataset was fetched")
+        return "abandoned"
     spill = DiskSpill()
     # keepalive: a long evaluation that reports no new step still beats.
     logger = api.run_logger(claim, retry=policy, keepalive=True, spill=spill)
@@ -153,6 +167,65 @@ def execute_claimed_run(
         # A finished run resumes nothing; its buffers can be large. Others keep theirs.
         checkpoint_store(claim.run_id).clear()
     return status
+
+
+class DatasetUnavailable(Exception):
+    """The run's uploaded dataset could not be fetched as its spec names it."""
+
+
+def fetch_dataset(api: GapwatchClient, claim: ClaimedRun, policy: RetryPolicy) -> None:
+    """Make sure the dataset of a custom benchmark is in this worker's data folder
+    (`dataset_path`) with the content digest its spec names, downloading it with the run's
+    token otherwise (beside its place, checked, then renamed in). Other runs need nothing.
+
+    Raises:
+        DatasetUnavailable: The API refused it (deleted, say) or sent other content.
+        httpx.TransportError | GapwatchAPIError: The API stayed out of reach (transient).
+    """
+    bench = claim.spec.benchmark if claim.spec is not None else None
+    if not isinstance(bench, CustomBenchmarkSpec):
+        return
+    if bench.digest is None:
+        raise DatasetUnavailable(
+            f"the run names dataset {bench.dataset} without its digest, which the API fills "
+            "in at submission: submit the run again"
+        )
+    path = dataset_path(get_settings().data_dir, bench.digest)
+    if _holds(path, bench.digest):
+        return
+    what = f"dataset {bench.dataset} (digest {bench.digest[:12]}...)"
+    partial = path.with_name(f".{path.name}.{os.getpid()}.download")
+    try:
+        try:
+            call_with_retries(
+                lambda: api.download_dataset(
+                    bench.dataset, partial, token=claim.token, run_id=claim.run_id
+                ),
+                policy,
+            )
+        except GapwatchAPIError as refusal:
+            if is_transient(refusal):
+                raise
+            raise DatasetUnavailable(f"{what} could not be fetched: {refusal.detail}") from None
+        if not _holds(partial, bench.digest):
+            raise DatasetUnavailable(
+                f"{what} as the API sent it has other content (its arrays' digest differs)"
+            )
+        os.replace(partial, path)
+        log.info("run %s: %s fetched to %s", claim.run_id, what, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _holds(path: Path, digest: str) -> bool:
+    """Whether `path` is a readable canonical .npz whose arrays have `digest`."""
+    if not path.is_file():
+        return False
+    try:
+        return array_digest(read_arrays(path)) == digest
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        log.warning("%s is not a readable dataset file (%s)", path, error)
+        return False
 
 
 def _stopped(claim: ClaimedRun, logger: RunLogger) -> str | None:

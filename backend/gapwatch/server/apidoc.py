@@ -111,6 +111,9 @@ EXTRA: dict[str, frozenset[int]] = {
     "projects-delete": frozenset({409}),  # runs still queued or running
     "projects-members-set": frozenset({409}),  # the last owner
     "projects-members-remove": frozenset({409}),
+    "datasets-create": frozenset({404, 409}),  # the project; a name the project has
+    "datasets-file": frozenset({403}),  # a run's token: not the run's, or the run has ended
+    "datasets-delete": frozenset({409}),  # queued or running runs use it
 }
 # Answers the route's properties suggest but the operation never gives: a run token's writes
 # answer 403 for an unknown run, as for any run the token does not belong to.

@@ -25,6 +25,7 @@ from gapwatch.server.accounts.endpoints import (
 from gapwatch.server.apidoc import install_error_answers
 from gapwatch.server.cache import AnalysisCache
 from gapwatch.server.compare.endpoints import router as compare_router
+from gapwatch.server.datasets.endpoints import router as datasets_router
 from gapwatch.server.db import create_db_engine, create_session_factory, pop_after_commit
 from gapwatch.server.docs import install_docs
 from gapwatch.server.edge import RateLimiter, install_edge
@@ -203,6 +204,7 @@ def create_app(
     api.include_router(live_router)
     api.include_router(figures_router)
     api.include_router(sweeps_router)
+    api.include_router(datasets_router)
     app.include_router(api)
     install_docs(app)
 

@@ -108,6 +108,16 @@ def current_principal(request: Request) -> Principal:
 Caller = Annotated[Principal, Depends(current_principal)]
 
 
+def caller_or_run_token(request: Request) -> Principal | None:
+    """The caller, or None where the middleware let a run's token through instead (a worker
+    reading the dataset its run names, `GET /datasets/{id}/file?run=`): the endpoint then
+    checks that token against the run itself."""
+    return getattr(request.state, PRINCIPAL_STATE, None)  # type: ignore[no-any-return]
+
+
+CallerOrRunToken = Annotated[Principal | None, Depends(caller_or_run_token)]
+
+
 def run_for_viewer(run_id: RunId, session: SessionDep, caller: Caller) -> Run:
     """The run, if the caller may read it (else 404)."""
     return access.authorize_run(session, caller, run_id, Role.viewer)

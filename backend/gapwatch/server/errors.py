@@ -71,6 +71,12 @@ class Forbidden(GapwatchError):
     status_code = 403
 
 
+class ContentTooLarge(GapwatchError):
+    """A body (or what it unpacks to) over a size the server was configured to accept."""
+
+    status_code = 413
+
+
 class TooManyRequests(GapwatchError):
     """Over a rate limit; the answer's Retry-After header says when to try again."""
 

@@ -6,8 +6,8 @@ refuses the request) before a route is chosen or a byte of the body is read.
 - Requests without credentials reach only the public paths: `/health`, sign-in, the
   dashboard's static files and the API reference pages.
 - The worker's endpoints take their own bearer secrets (the worker secret to claim, a run's
-  token to write into it): checked here too, so that no body is read for a wrong one (the
-  endpoints check again, under their own locks).
+  token to write into it, or to read the dataset it names): checked here too, so that no body
+  is read for a wrong one (the endpoints check again, under their own locks).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
+from urllib.parse import parse_qs
 
 import orjson
 from anyio import to_thread
@@ -50,6 +51,9 @@ API_PREFIX = "/api/"
 PUBLIC_API_PATHS = frozenset({"/api/v1/auth/sign-in", "/api/v1/auth/link"})
 # Paths that answer their own bearer secrets: the worker's claim and a run token's writes.
 WORKER_PATH = re.compile(r"^/api/v1/runs/([^/]+)/(claim|heartbeat|finish|metrics|events)$")
+# A dataset's file, which the worker executing a run that names it reads with the run's token
+# (`?run=<run id>`).
+DATASET_FILE_PATH = re.compile(r"^/api/v1/datasets/[^/]+/file$")
 # A run id the database can hold; anything else is left to the endpoint's 422.
 MAX_RUN_ID = 2**63 - 1
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -132,6 +136,9 @@ class AuthenticationMiddleware:
         if authorization is not None:
             value = bearer_value(authorization)
             if not is_api_key(value):
+                if method == "GET" and DATASET_FILE_PATH.match(path):
+                    await self._check_run_reader(scope, value)
+                    return None
                 worker_call = WORKER_PATH.match(path) if method == "POST" else None
                 if worker_call is None:
                     raise Unauthorized(f"not an API key: {AUTHENTICATE_HINT}")
@@ -171,6 +178,17 @@ class AuthenticationMiddleware:
             )
         else:  # no run has such an id, so no token is valid for it
             raise Forbidden(f"token is not valid for run {run_id[:40]!r}")
+
+    async def _check_run_reader(self, scope: Scope, value: str) -> None:
+        """A run's token on a dataset's file: valid for the run its `run` parameter names (the
+        endpoint checks that the run names that dataset)."""
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        run_id = _row_id(query.get("run", [""])[0])
+        if run_id is None:
+            raise Forbidden("a run's token reads a dataset's file with ?run=<the run's id>")
+        await self._remembered(
+            ("run", run_id, hash_secret(value)), service.check_run_token_of, (run_id, value)
+        )
 
     async def _remembered(
         self, digest: tuple[object, ...], check: Callable[[Session, Any], Any], value: Any

@@ -10,6 +10,7 @@ from gapwatch.server.models.account import (
     WebSession,
 )
 from gapwatch.server.models.base import Base
+from gapwatch.server.models.dataset import DATASET_FORMATS, Dataset
 from gapwatch.server.models.event import RunEvent
 from gapwatch.server.models.metric import MetricChunk, MetricSeries
 from gapwatch.server.models.run import TERMINAL_STATUSES, Run, RunHeadline, RunKind, RunStatus
@@ -24,6 +25,8 @@ __all__ = [
     "User",
     "WebSession",
     "Base",
+    "DATASET_FORMATS",
+    "Dataset",
     "MetricChunk",
     "MetricSeries",
     "Run",

@@ -23,6 +23,7 @@ from gapwatch.resources import check_limits
 from gapwatch.server.access import service as access
 from gapwatch.server.access.principal import Principal
 from gapwatch.server.access.tokens import hash_secret, new_secret
+from gapwatch.server.datasets import service as datasets
 from gapwatch.server.db import call_after_commit
 from gapwatch.server.errors import AttemptsExhausted, Conflict, NotFound, first_line
 from gapwatch.server.models import Project, Role, Run, RunKind, RunStatus
@@ -79,11 +80,30 @@ def create_run(
     Raises:
         NotFound: The caller is not in the spec's project (or it does not exist).
         Forbidden: The caller is only a viewer there.
-        RequestValidationError: The spec's estimated cost is over a cap.
+        RequestValidationError: The spec's estimated cost is over a cap, or its custom
+            benchmark does not fit its dataset.
     """
     project = submission_project(session, caller, spec.project)
+    spec = resolve_datasets(session, project, spec)
     check_resources(spec, settings)
     return queue_runs(session, project, [spec], run_queue)[0]
+
+
+def resolve_datasets(session: Session, project: Project, spec: RunSpec) -> RunSpec:
+    """The spec as it is stored: a custom benchmark's dataset found in `project` and its
+    content digest filled in (what the worker checks the file against).
+
+    Raises:
+        RequestValidationError: No such dataset in the project, a given digest that differs,
+            split classes that are not its labels, or image-only parts over non-images (each
+            naming the field).
+    """
+    try:
+        return datasets.resolve_spec(session, project, spec)
+    except datasets.SpecInvalid as error:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in error.errors]
+        ) from None
 
 
 def queue_runs(

@@ -7,6 +7,7 @@ creates none. Results are read from the headline numbers each run stores when it
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import secrets
 from collections.abc import Mapping, Sequence
@@ -25,8 +26,9 @@ from gapwatch.resources import check_limits
 from gapwatch.server.access import service as access
 from gapwatch.server.access.principal import Principal
 from gapwatch.server.cache import AnalysisCache
+from gapwatch.server.datasets import service as datasets
 from gapwatch.server.errors import NotFound
-from gapwatch.server.models import Role, RunStatus, Sweep
+from gapwatch.server.models import Project, Role, RunStatus, Sweep
 from gapwatch.server.runs import service as runs
 from gapwatch.server.summaries import service as summaries
 from gapwatch.server.summaries.schemas import Definition
@@ -112,9 +114,45 @@ def create_sweep(
         )
     except SweepPlanError as error:
         raise _invalid(error.errors) from None
+    planned = _resolve_datasets(session, project, planned)
     _check_resources(planned, settings)
     runs.queue_runs(session, project, [r.spec for r in planned], run_queue, sweep_id=sweep.id)
     return sweep
+
+
+def _blame(where: Sequence[Any], run: PlannedRun) -> tuple[Any, ...]:
+    """A problem's location in the sweep request: the axis it is most tied to, else the base's
+    part (`where` is a location within a run spec)."""
+    path = blamed_axis(where, run.values)
+    return ("base", *where) if path is None else ("axes", path)
+
+
+def _described(run: PlannedRun) -> str:
+    return ", ".join(f"{p}={format_value(v)}" for p, v in run.values.items())
+
+
+def _resolve_datasets(
+    session: Session, project: Project, planned: Sequence[PlannedRun]
+) -> list[PlannedRun]:
+    """The runs with their custom benchmarks' datasets resolved (`runs.resolve_datasets`); a
+    422 naming the axis (else the base's part) of the first run that does not fit."""
+    resolved = []
+    for run in planned:
+        try:
+            spec = datasets.resolve_spec(session, project, run.spec)
+        except datasets.SpecInvalid as error:
+            raise _invalid(
+                [
+                    {
+                        **e,
+                        "loc": _blame(e["loc"], run),
+                        "msg": f"{e['msg']} (the run {_described(run)})",
+                    }
+                    for e in error.errors
+                ]
+            ) from None
+        resolved.append(dataclasses.replace(run, spec=spec))
+    return resolved
 
 
 def _check_resources(planned: Sequence[PlannedRun], settings: Settings) -> None:
@@ -131,14 +169,11 @@ def _check_resources(planned: Sequence[PlannedRun], settings: Settings) -> None:
             continue
         errors = []
         for problem in refused:
-            where = problem.loc[1:]  # ("body", "model") -> ("model",)
-            path = blamed_axis(where, run.values)
-            values = ", ".join(f"{p}={format_value(v)}" for p, v in run.values.items())
             errors.append(
                 {
                     "type": "resource_limit",
-                    "loc": ("base", *where) if path is None else ("axes", path),
-                    "msg": f"{problem.message} (the run {values})",
+                    "loc": _blame(problem.loc[1:], run),  # ("body", "model") -> ("model",)
+                    "msg": f"{problem.message} (the run {_described(run)})",
                     "input": problem.estimate,
                 }
             )
