@@ -12,7 +12,7 @@ import torch
 from dataset_files import closed_port_url, install_tiny_datasets, register, write_mnist_files
 
 from gapwatch.spec import RunSpec
-from gapwatch_worker.cl.benchmarks import BENCHMARKS, Benchmark, build_benchmark
+from gapwatch_worker.cl.benchmarks import Benchmark, build_benchmark
 from gapwatch_worker.cl.benchmarks.cifar import CIFAR10_MEAN, CIFAR10_STD
 from gapwatch_worker.cl.benchmarks.images import check_memory
 from gapwatch_worker.cl.benchmarks.mnist_domains import rotate_images
@@ -35,10 +35,13 @@ def _build(data_dir: Path, seed: int = 0, **fields: Any) -> Benchmark:
     return build_benchmark(spec, seed, "cpu", data_dir)
 
 
-def test_every_spec_benchmark_has_a_builder() -> None:
-    from gapwatch.spec import IMAGE_BENCHMARKS
+def test_every_builtin_benchmark_has_a_builder() -> None:
+    from gapwatch.plugins import load_implementation
+    from gapwatch.spec import BENCHMARK_COMPONENTS
 
-    assert IMAGE_BENCHMARKS | {"synthetic"} == set(BENCHMARKS)
+    for component in BENCHMARK_COMPONENTS:
+        if component.builtin:
+            assert callable(load_implementation(component.spec_class.model_construct()))
 
 
 @pytest.mark.parametrize("name", ["split_mnist", "split_fashion_mnist"])

@@ -38,18 +38,20 @@ def _split_cifar(
         INPUT_SHAPE,
         device,
         data_dir,
-        mean,
-        std,
+        spec.normalize,
+        (mean, std),
     )
 
 
 def build_split_cifar10(
     spec: SplitCIFAR10Spec, seed: int, device: torch.device, data_dir: Path | None = None
 ) -> Benchmark:
-    """CIFAR-10 in `n_tasks` tasks of 10 // n_tasks consecutive classes, normalised per channel.
+    """CIFAR-10 in `n_tasks` tasks of 10 // n_tasks consecutive classes, normalised per channel
+    (by the spec's `normalize` where given, else by CIFAR10_MEAN and CIFAR10_STD).
 
     Raises:
         DatasetError: If CIFAR-10 is not cached and cannot be downloaded.
+        ValueError: If `normalize` does not give three values.
     """
     return _split_cifar(spec, "cifar10", 10, CIFAR10_MEAN, CIFAR10_STD, device, data_dir)
 
@@ -57,9 +59,12 @@ def build_split_cifar10(
 def build_split_cifar100(
     spec: SplitCIFAR100Spec, seed: int, device: torch.device, data_dir: Path | None = None
 ) -> Benchmark:
-    """CIFAR-100 (fine labels) in 10 tasks of 10 or 20 tasks of 5 consecutive classes.
+    """CIFAR-100 (fine labels) in 10 tasks of 10 or 20 tasks of 5 consecutive classes,
+    normalised per channel (by the spec's `normalize` where given, else by CIFAR100_MEAN and
+    CIFAR100_STD).
 
     Raises:
         DatasetError: If CIFAR-100 is not cached and cannot be downloaded.
+        ValueError: If `normalize` does not give three values.
     """
     return _split_cifar(spec, "cifar100", 100, CIFAR100_MEAN, CIFAR100_STD, device, data_dir)

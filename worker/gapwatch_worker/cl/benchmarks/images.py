@@ -1,4 +1,5 @@
-"""Shared steps of the image benchmarks: class splits, uint8 to float on the device, memory."""
+"""Shared steps of the image benchmarks: class splits, inputs to float on the device,
+standardisation (`normalize`), memory."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from gapwatch.spec import NormalizeSpec
 
 from ..datasets import load_dataset
 from .base import Benchmark, TaskData
@@ -25,20 +28,79 @@ def task_classes(n_tasks: int, n_classes: int) -> list[tuple[int, ...]]:
     return [tuple(range(k * per_task, (k + 1) * per_task)) for k in range(n_tasks)]
 
 
-def images_to_device(
-    x: np.ndarray,
-    device: torch.device,
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
+Normalization = tuple[tuple[float, ...], tuple[float, ...]]
+"""(mean, std) of a standardisation (x - mean) / std, one value per channel."""
+
+
+def inputs_to_device(
+    x: np.ndarray, device: torch.device, normalization: Normalization | None = None
 ) -> torch.Tensor:
-    """uint8 images (N, C, H, W) to float32 in [0, 1] on `device`, optionally normalised per
-    channel. The bytes travel to the device before the conversion: a quarter of the transfer."""
-    out = torch.from_numpy(np.ascontiguousarray(x)).to(device).to(torch.float32).div_(255.0)
-    if mean is not None and std is not None:
-        shape = (1, len(mean), 1, 1)
-        out.sub_(torch.tensor(mean, device=device).view(shape))
-        out.div_(torch.tensor(std, device=device).view(shape))
-    return out
+    """Inputs to float32 on `device`, standardised by `normalization` where given.
+
+    uint8 are pixels, divided by 255 into [0, 1]; any other numeric type keeps its values.
+    uint8 bytes travel to the device before the conversion (a quarter of the transfer); other
+    types are converted on the host, so a float64 array never takes twice its float32 size on
+    the device. `x` itself is never written to.
+    """
+    if x.dtype == np.uint8:
+        return normalize_(
+            torch.from_numpy(np.ascontiguousarray(x)).to(device).to(torch.float32).div_(255.0),
+            normalization,
+        )
+    host = np.ascontiguousarray(x, dtype=np.float32)
+    out = torch.from_numpy(host).to(device)
+    if normalization is not None and out.device.type == "cpu" and np.may_share_memory(host, x):
+        out = out.clone()  # float32 on the CPU: the tensor is `x`'s memory
+    return normalize_(out, normalization)
+
+
+def normalize_(x: torch.Tensor, normalization: Normalization | None) -> torch.Tensor:
+    """Standardises `x` in place and returns it: per channel (axis 1) for images (N, C, H, W);
+    for vectors (N, D) one value applies to every feature, or D values one per feature. None
+    leaves `x` as it is. The values must fit `x` (see `resolve_normalization`)."""
+    if normalization is None:
+        return x
+    mean, std = normalization
+    if x.dim() == 4:
+        shape: tuple[int, ...] = (1, len(mean), 1, 1)
+    else:
+        shape = (1, len(mean)) if len(mean) > 1 else (1, 1)
+    x.sub_(torch.tensor(mean, device=x.device).view(shape))
+    x.div_(torch.tensor(std, device=x.device).view(shape))
+    return x
+
+
+def resolve_normalization(
+    normalize: NormalizeSpec | None,
+    default: Normalization | None,
+    input_shape: tuple[int, ...],
+    what: str,
+) -> Normalization | None:
+    """The standardisation a benchmark applies: the spec's `normalize` where given (it replaces
+    the benchmark's default), else `default` (None: inputs as they are).
+
+    Images (C, H, W) take exactly C values, one per channel: a count that differs is a mistake
+    (grey statistics on colour images, or the reverse), never silently broadcast. Vectors (D,)
+    take one value for all features, or D values, one per feature.
+
+    Raises:
+        ValueError: If the spec's values do not fit the inputs' channels.
+    """
+    if normalize is None:
+        return default
+    given = len(normalize.mean)
+    if len(input_shape) == 3:
+        if given != input_shape[0]:
+            raise ValueError(
+                f"normalize gives {given} mean/std values, but {what} has images of "
+                f"{input_shape[0]} channel(s) {input_shape}: give one value per channel"
+            )
+    elif given not in (1, input_shape[-1]):
+        raise ValueError(
+            f"normalize gives {given} mean/std values, but {what} has vectors of "
+            f"{input_shape[-1]} features: give one value for all features, or one per feature"
+        )
+    return tuple(normalize.mean), tuple(normalize.std)
 
 
 def split_tasks(
@@ -48,10 +110,10 @@ def split_tasks(
     test_y: np.ndarray,
     classes_per_task: Sequence[tuple[int, ...]],
     device: torch.device,
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
+    normalization: Normalization | None = None,
 ) -> list[TaskData]:
-    """One task per class tuple, with the samples of those classes; labels stay class ids."""
+    """One task per class tuple, with the samples of those classes in their order in the
+    dataset; labels stay class ids. Inputs as `inputs_to_device` makes them."""
     tasks = []
     for classes in classes_per_task:
         train = np.isin(train_y, classes)
@@ -59,9 +121,9 @@ def split_tasks(
         tasks.append(
             TaskData(
                 classes=tuple(classes),
-                train_x=images_to_device(train_x[train], device, mean, std),
+                train_x=inputs_to_device(train_x[train], device, normalization),
                 train_y=torch.from_numpy(train_y[train].astype(np.int64)).to(device),
-                test_x=images_to_device(test_x[test], device, mean, std),
+                test_x=inputs_to_device(test_x[test], device, normalization),
                 test_y=torch.from_numpy(test_y[test].astype(np.int64)).to(device),
             )
         )
@@ -110,14 +172,17 @@ def split_benchmark(
     input_shape: tuple[int, ...],
     device: torch.device,
     data_dir: Path | None,
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
+    normalize: NormalizeSpec | None = None,
+    default: Normalization | None = None,
 ) -> Benchmark:
-    """A class-split image benchmark: `dataset` in `n_tasks` tasks of consecutive classes.
+    """A class-split image benchmark: `dataset` in `n_tasks` tasks of consecutive classes,
+    standardised by the spec's `normalize`, else by the benchmark's `default`.
 
     Raises:
         DatasetError: If the dataset is not cached and cannot be downloaded.
+        ValueError: If `normalize` does not give one value per channel.
     """
+    normalization = resolve_normalization(normalize, default, input_shape, spec_name)
     arrays = load_dataset(dataset, data_dir)
     tasks = split_tasks(
         arrays.train_x,
@@ -126,7 +191,6 @@ def split_benchmark(
         arrays.test_y,
         task_classes(n_tasks, n_classes),
         device,
-        mean,
-        std,
+        normalization,
     )
     return make_benchmark(spec_name, scenario, tasks, input_shape)

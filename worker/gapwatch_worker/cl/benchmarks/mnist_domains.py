@@ -8,6 +8,10 @@ refused up front with the numbers. Transforming each batch on the fly instead wo
 memory but add a gather (permutation) or a grid_sample (rotation) to every update and to every
 continual evaluation. Measured on a 2-core CPU: about 0.2 s per permuted task and 0.7 s per
 rotated task to build (the fresh memory's page faults included), once per run.
+
+The transforms live in `domains`, shared with custom benchmarks. A spec's `normalize`
+standardises the pixels (no standardisation by default): before the permutation, after the
+rotation (see `domains.rotated_tasks`).
 """
 
 from __future__ import annotations
@@ -16,31 +20,55 @@ import math
 from pathlib import Path
 
 import torch
-from torch.nn import functional
 
 from gapwatch.spec import PermutedMNISTSpec, RotatedMNISTSpec
 
 from ..datasets import ImageArrays, load_dataset
-from ..seeding import make_generator
-from .base import Benchmark, TaskData
-from .images import check_memory, images_to_device
+from .base import Benchmark
+from .domains import (
+    feature_permutation,
+    permute_features,
+    permuted_tasks,
+    rotate_images,
+    rotated_tasks,
+)
+from .images import Normalization, check_memory, inputs_to_device, resolve_normalization
 from .scenarios import make_benchmark
+
+__all__ = [
+    "build_permuted_mnist",
+    "build_rotated_mnist",
+    "permute_pixels",
+    "pixel_permutation",
+    "rotate_images",
+    "task_angles",
+]
 
 INPUT_SHAPE = (1, 28, 28)
 CLASSES = tuple(range(10))
 DEFAULT_ANGLE_STEP = 9.0  # degrees per task
 
+Split = tuple[torch.Tensor, torch.Tensor]
+
 
 def _base_tensors(
-    arrays: ImageArrays, n_tasks: int, device: torch.device, what: str
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    arrays: ImageArrays,
+    n_tasks: int,
+    device: torch.device,
+    what: str,
+    normalization: Normalization | None = None,
+) -> tuple[Split, Split]:
     per_task = (len(arrays.train_x) + len(arrays.test_x)) * math.prod(INPUT_SHAPE) * 4
     check_memory(n_tasks * per_task, device, what)
     return (
-        images_to_device(arrays.train_x, device),
-        torch.from_numpy(arrays.train_y).to(device),
-        images_to_device(arrays.test_x, device),
-        torch.from_numpy(arrays.test_y).to(device),
+        (
+            inputs_to_device(arrays.train_x, device, normalization),
+            torch.from_numpy(arrays.train_y).to(device),
+        ),
+        (
+            inputs_to_device(arrays.test_x, device, normalization),
+            torch.from_numpy(arrays.test_y).to(device),
+        ),
     )
 
 
@@ -48,41 +76,13 @@ def pixel_permutation(seed: int, task: int, n_pixels: int) -> torch.Tensor | Non
     """The seeded pixel order of a task; None (no permutation) for task 0."""
     if task == 0:
         return None
-    return torch.randperm(n_pixels, generator=make_generator(seed, f"permuted_mnist/{task}"))
+    return feature_permutation(seed, f"permuted_mnist/{task}", n_pixels)
 
 
 def permute_pixels(images: torch.Tensor, permutation: torch.Tensor) -> torch.Tensor:
     """New images whose pixel i is the old pixel permutation[i] (channels share the order)."""
-    # 2-D index_select: on a 3-D tensor the same gather along the last dimension runs 10x slower.
     flat = images.reshape(-1, images.shape[-2] * images.shape[-1])
-    return torch.index_select(flat, 1, permutation.to(images.device)).view(images.shape)
-
-
-def rotate_images(images: torch.Tensor, degrees: float) -> torch.Tensor:
-    """Rotates (N, C, H, W) images counter-clockwise by `degrees` about their centre.
-
-    Bilinear sampling, zeros outside the original image; 90-degree steps of square images land
-    exactly on pixel centres and equal `torch.rot90`. All N x C planes share one sampling grid,
-    so they are sampled as the channels of a single image: no per-image grid in memory.
-    """
-    if degrees % 360.0 == 0.0:
-        return images  # tasks never write to their tensors: sharing is safe
-    n, c, h, w = images.shape
-    angle = math.radians(degrees)
-    theta = torch.tensor(
-        [[[math.cos(angle), -math.sin(angle), 0.0], [math.sin(angle), math.cos(angle), 0.0]]],
-        dtype=images.dtype,
-        device=images.device,
-    )
-    grid = functional.affine_grid(theta, [1, n * c, h, w], align_corners=False)
-    rotated = functional.grid_sample(
-        images.reshape(1, n * c, h, w),
-        grid,
-        mode="bilinear",
-        padding_mode="zeros",
-        align_corners=False,
-    )
-    return rotated.view(n, c, h, w)
+    return permute_features(flat, permutation).view(images.shape)
 
 
 def build_permuted_mnist(
@@ -94,21 +94,16 @@ def build_permuted_mnist(
 
     Raises:
         DatasetError: If MNIST is not cached and cannot be downloaded.
-        ValueError: If the tasks would not fit in the device's memory.
+        ValueError: If the tasks would not fit in the device's memory, or `normalize` does
+            not give one value.
     """
+    normalization = resolve_normalization(spec.normalize, None, INPUT_SHAPE, spec.name)
     arrays = load_dataset("mnist", data_dir)
     what = f"permuted_mnist with {spec.n_tasks} tasks"
-    train_x, train_y, test_x, test_y = _base_tensors(arrays, spec.n_tasks, device, what)
+    train, test = _base_tensors(arrays, spec.n_tasks, device, what, normalization)
     n_pixels = math.prod(INPUT_SHAPE[1:])
-    tasks = []
-    for t in range(spec.n_tasks):
-        permutation = pixel_permutation(seed, t, n_pixels)
-        if permutation is None:
-            task_train, task_test = train_x, test_x
-        else:
-            task_train = permute_pixels(train_x, permutation)
-            task_test = permute_pixels(test_x, permutation)
-        tasks.append(TaskData(CLASSES, task_train, train_y, task_test, test_y))
+    permutations = [pixel_permutation(seed, t, n_pixels) for t in range(spec.n_tasks)]
+    tasks = permuted_tasks(CLASSES, train, test, permutations)
     return make_benchmark(spec.name, spec.scenario, tasks, INPUT_SHAPE)
 
 
@@ -126,15 +121,12 @@ def build_rotated_mnist(
 
     Raises:
         DatasetError: If MNIST is not cached and cannot be downloaded.
-        ValueError: If the tasks would not fit in the device's memory.
+        ValueError: If the tasks would not fit in the device's memory, or `normalize` does
+            not give one value.
     """
+    normalization = resolve_normalization(spec.normalize, None, INPUT_SHAPE, spec.name)
     arrays = load_dataset("mnist", data_dir)
     what = f"rotated_mnist with {spec.n_tasks} tasks"
-    train_x, train_y, test_x, test_y = _base_tensors(arrays, spec.n_tasks, device, what)
-    tasks = [
-        TaskData(
-            CLASSES, rotate_images(train_x, angle), train_y, rotate_images(test_x, angle), test_y
-        )
-        for angle in task_angles(spec)
-    ]
+    train, test = _base_tensors(arrays, spec.n_tasks, device, what)
+    tasks = rotated_tasks(CLASSES, train, test, task_angles(spec), normalization)
     return make_benchmark(spec.name, spec.scenario, tasks, INPUT_SHAPE)

@@ -15,6 +15,7 @@ from gapwatch.spec import SplitDigitsSpec
 
 from ..seeding import make_generator
 from .base import Benchmark, TaskData
+from .images import inputs_to_device, resolve_normalization
 from .images import task_classes as _task_classes
 from .scenarios import make_benchmark
 
@@ -66,14 +67,19 @@ def build_split_digits(
     """Builds Split Digits with its tensors on `device`.
 
     Args:
-        spec: Number of tasks, test fraction and scenario.
+        spec: Number of tasks, test fraction, scenario and normalisation.
         seed: The run's seed; it fixes the train/test split.
         device: Where the task tensors live for the whole run.
         data_dir: Unused: the digits ship with scikit-learn.
 
     Returns:
-        The benchmark, images of shape (1, 8, 8) in [0, 1], targets mapped for the scenario.
+        The benchmark, images of shape (1, 8, 8) in [0, 1] (standardised by the spec's
+        `normalize` where given), targets mapped for the scenario.
+
+    Raises:
+        ValueError: If `normalize` does not give one value.
     """
+    normalization = resolve_normalization(spec.normalize, None, INPUT_SHAPE, spec.name)
     x, y = _digits()
     train_idx, test_idx = stratified_split(
         y, spec.test_fraction, make_generator(seed, "split_digits/split")
@@ -85,9 +91,9 @@ def build_split_digits(
         tasks.append(
             TaskData(
                 classes=classes,
-                train_x=torch.from_numpy(x[train]).to(device),
+                train_x=inputs_to_device(x[train], device, normalization),
                 train_y=torch.from_numpy(y[train]).to(device),
-                test_x=torch.from_numpy(x[test]).to(device),
+                test_x=inputs_to_device(x[test], device, normalization),
                 test_y=torch.from_numpy(y[test]).to(device),
             )
         )
