@@ -999,6 +999,78 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/datasets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Datasets
+         * @description The datasets of the caller's projects (or of one), newest first.
+         */
+        get: operations["datasets-list"];
+        put?: never;
+        /**
+         * Upload Dataset
+         * @description Upload a dataset into a project (editor): multipart/form-data with a `file` part (.npz
+         *     or .pt of x_train, y_train, x_test, y_test) and optional `name` and `project` parts. Its
+         *     shapes, labels and values are checked (422 naming the array), its content digest recorded
+         *     and its arrays stored once per digest. 413 over GAPWATCH_MAX_DATASET_BYTES.
+         */
+        post: operations["datasets-create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/datasets/{dataset_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Dataset
+         * @description One dataset: its digest, shapes, dtype and labels.
+         */
+        get: operations["datasets-get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Dataset
+         * @description Delete a dataset (editor); 409 while a queued or running run uses it.
+         */
+        delete: operations["datasets-delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/datasets/{dataset_id}/file": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Dataset File
+         * @description The dataset's canonical .npz (viewer, or the token of a running run that names it),
+         *     with its digest in X-Gapwatch-Digest.
+         */
+        get: operations["datasets-file"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -1242,6 +1314,19 @@ export interface components {
              */
             token: string;
         };
+        /**
+         * ClassSplitSpec
+         * @description One task per list of class ids (disjoint), in the order given.
+         */
+        ClassSplitSpec: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "classes";
+            /** Tasks */
+            tasks: number[][];
+        };
         /** Comparison */
         Comparison: {
             /** Run Ids */
@@ -1276,6 +1361,41 @@ export interface components {
             band: components["schemas"]["AlignedBandRead"];
         };
         /**
+         * CustomBenchmarkSpec
+         * @description Tasks cut from a dataset uploaded to the run's project (`POST /api/v1/datasets`).
+         *
+         *     The same fixed evaluation subsets and scenarios as the built-ins. The API fills in `digest`,
+         *     the content digest of the dataset's arrays, when the run is submitted; the worker refuses a
+         *     file whose content does not match it.
+         */
+        CustomBenchmarkSpec: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            name: "custom";
+            /**
+             * Dataset
+             * @description The uploaded dataset's id.
+             */
+            dataset: number;
+            /**
+             * Digest
+             * @description SHA-256 content digest of the dataset; filled in by the API.
+             */
+            digest?: string | null;
+            /** Split */
+            split: components["schemas"]["ClassSplitSpec"] | components["schemas"]["PermutationSplitSpec"] | components["schemas"]["RotationSplitSpec"];
+            /**
+             * Scenario
+             * @default class_incremental
+             * @enum {string}
+             */
+            scenario: "class_incremental" | "task_incremental" | "domain_incremental";
+            /** @description Per-channel (x - mean) / std of the inputs; null: as uploaded. */
+            normalize?: components["schemas"]["NormalizeSpec"] | null;
+        };
+        /**
          * DERSpec
          * @description Dark experience replay (Buzzega et al. 2020): replay logits; DER++ also replays labels.
          */
@@ -1308,6 +1428,84 @@ export interface components {
              * @default 0.5
              */
             beta: number;
+        };
+        /** DatasetList */
+        DatasetList: {
+            /**
+             * Datasets
+             * @description Newest first.
+             */
+            datasets: components["schemas"]["DatasetRead"][];
+        };
+        /**
+         * DatasetRead
+         * @description A dataset as the API shows it.
+         */
+        DatasetRead: {
+            /**
+             * Id
+             * @description What a custom benchmark names: {'dataset': id}.
+             */
+            id: number;
+            /** Project */
+            project: string;
+            /** Name */
+            name: string;
+            /**
+             * Digest
+             * @description SHA-256 of the arrays' content (names, dtypes, shapes, bytes): the same arrays give the same digest whatever file carried them.
+             */
+            digest: string;
+            /**
+             * Format
+             * @description The format it was uploaded in.
+             * @enum {string}
+             */
+            format: "npz" | "pt";
+            /**
+             * Size Bytes
+             * @description Bytes of the stored canonical .npz.
+             */
+            size_bytes: number;
+            shapes: components["schemas"]["DatasetShapes"];
+            /**
+             * Dtype
+             * @description The inputs' numpy dtype, e.g. uint8 or float32.
+             */
+            dtype: string;
+            /**
+             * Classes
+             * @description The distinct labels of y_train and y_test, sorted.
+             */
+            classes: number[];
+            /** N Train */
+            n_train: number;
+            /** N Test */
+            n_test: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Created By
+             * @description Who uploaded it.
+             */
+            created_by: string | null;
+        };
+        /**
+         * DatasetShapes
+         * @description The shape of each array: (N, ...) inputs and (N,) labels per split.
+         */
+        DatasetShapes: {
+            /** X Train */
+            x_train: number[];
+            /** Y Train */
+            y_train: number[];
+            /** X Test */
+            x_test: number[];
+            /** Y Test */
+            y_test: number[];
         };
         /**
          * Definition
@@ -1391,14 +1589,14 @@ export interface components {
             name: "er";
             /**
              * Buffer Policy
-             * @description reservoir: a uniform sample of the stream; class_balanced: equal per class.
+             * @description reservoir: every batch is offered, after its update, to a uniform sample of the stream (the current task included); class_balanced: every batch is offered to equal slots per class; task_end: nothing is offered per batch: at each task's end its whole train set is offered to equal slots per class seen so far (older classes give up slots at random), so only earlier tasks are replayed and nothing during the first task. task_end is De Lange et al.'s memory (ICLR 2023; github.com/mattdl/ContinualEvaluation, src/methods/replay.py: ERPlugin.after_training_exp updates an Avalanche ClassBalancedBuffer(adaptive_size=True) with the finished experience).
              * @default reservoir
              * @enum {string}
              */
-            buffer_policy: "reservoir" | "class_balanced";
+            buffer_policy: "reservoir" | "class_balanced" | "task_end";
             /**
              * Replay Weight
-             * @description None: one loss over the concatenated batch. w: (1-w)*new + w*replay loss.
+             * @description None: one cross-entropy over the new and replayed rows together. w: (1-w)*CE(new) + w*CE(replayed), and (1-w)*CE(new) while the memory is empty. This is De Lange et al.'s Lw_new = 1 - w (src/methods/replay.py, ERStrategy: Lw_new * new + (1 - Lw_new) * memory loss; the new term keeps its Lw_new when no memory rows follow); their reproduce/configs/splitmnist_ER.yaml has Lw_new 0.3 (w = 0.7), CIFAR10_ER.yaml 0.7 (w = 0.3).
              */
             replay_weight?: number | null;
         };
@@ -1597,6 +1795,30 @@ export interface components {
             initial_accuracy: (number | null)[];
             /** Note */
             note?: string | null;
+        };
+        /**
+         * GEMSpec
+         * @description Gradient episodic memory (Lopez-Paz & Ranzato 2017): each update solves a quadratic
+         *     program so that, to first order, the loss on no earlier task's memory rises.
+         */
+        GEMSpec: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            name: "gem";
+            /**
+             * Memories Per Task
+             * @description Samples of each finished task kept in memory (a uniform sample of its train set, drawn at its end); each update takes one gradient on each earlier task's whole memory. De Lange et al.'s patterns_per_exp = mem_size // tasks (github.com/mattdl/ContinualEvaluation, main.py; src/methods/gem_standard.py).
+             * @default 256
+             */
+            memories_per_task: number;
+            /**
+             * Memory Strength
+             * @description gamma: the lower bound of the dual variables of GEM's quadratic program, as in the released code (github.com/facebookresearch/GradientEpisodicMemory, model/gem.py: project2cone2, solved with quadprog, 1e-3 added to the diagonal); 0 gives the exact projection onto the constraints; larger values push the update further towards the memories' gradients.
+             * @default 0.5
+             */
+            memory_strength: number;
         };
         /** GapRowRead */
         GapRowRead: {
@@ -2046,6 +2268,19 @@ export interface components {
              */
             per_boundary: (number | null)[];
         };
+        /**
+         * NormalizeSpec
+         * @description Per-channel standardisation: (x - mean) / std, of pixels scaled to [0, 1] (uint8 images)
+         *     or of the values as given (float arrays); one value per channel, or one for all.
+         *
+         *     De Lange et al.'s code normalises MNIST with mean 0.1307 and std 0.3081.
+         */
+        NormalizeSpec: {
+            /** Mean */
+            mean: number[];
+            /** Std */
+            std: number[];
+        };
         /** OpenedRunResponse */
         OpenedRunResponse: {
             run: components["schemas"]["RunRead"];
@@ -2094,6 +2329,23 @@ export interface components {
             new_password: string;
         };
         /**
+         * PermutationSplitSpec
+         * @description Every task holds all classes, its inputs' features in one seeded permutation (the first
+         *     task unpermuted), as Permuted MNIST does.
+         */
+        PermutationSplitSpec: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "permutations";
+            /**
+             * N Tasks
+             * @default 10
+             */
+            n_tasks: number;
+        };
+        /**
          * PermutedMNISTSpec
          * @description MNIST with one seeded pixel permutation per task (the first task unpermuted).
          */
@@ -2103,6 +2355,8 @@ export interface components {
              * @enum {string}
              */
             name: "permuted_mnist";
+            /** @description Per-channel (x - mean) / std of pixels scaled to [0, 1]; null: the benchmark's default. */
+            normalize?: components["schemas"]["NormalizeSpec"] | null;
             /**
              * Scenario
              * @default domain_incremental
@@ -2261,6 +2515,8 @@ export interface components {
              * @enum {string}
              */
             name: "rotated_mnist";
+            /** @description Per-channel (x - mean) / std of pixels scaled to [0, 1]; null: the benchmark's default. */
+            normalize?: components["schemas"]["NormalizeSpec"] | null;
             /**
              * Scenario
              * @default domain_incremental
@@ -2277,6 +2533,19 @@ export interface components {
              * @description Degrees per task; default t x 9 for task t.
              */
             angles?: number[] | null;
+        };
+        /**
+         * RotationSplitSpec
+         * @description Every task holds all classes, its images rotated by one angle (degrees) per task.
+         */
+        RotationSplitSpec: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "rotations";
+            /** Angles */
+            angles: number[];
         };
         /**
          * RunGaps
@@ -2414,11 +2683,11 @@ export interface components {
             /** Tags */
             tags?: string[];
             /** Benchmark */
-            benchmark: components["schemas"]["SplitDigitsSpec"] | components["schemas"]["SplitMNISTSpec"] | components["schemas"]["SplitFashionMNISTSpec"] | components["schemas"]["PermutedMNISTSpec"] | components["schemas"]["RotatedMNISTSpec"] | components["schemas"]["SplitCIFAR10Spec"] | components["schemas"]["SplitCIFAR100Spec"] | components["schemas"]["SyntheticSpec"];
+            benchmark: components["schemas"]["SplitDigitsSpec"] | components["schemas"]["SplitMNISTSpec"] | components["schemas"]["SplitFashionMNISTSpec"] | components["schemas"]["PermutedMNISTSpec"] | components["schemas"]["RotatedMNISTSpec"] | components["schemas"]["SplitCIFAR10Spec"] | components["schemas"]["SplitCIFAR100Spec"] | components["schemas"]["SyntheticSpec"] | components["schemas"]["CustomBenchmarkSpec"];
             /** Model */
             model: components["schemas"]["MLPSpec"] | components["schemas"]["CNNSpec"] | components["schemas"]["ResNet18ReducedSpec"];
             /** Strategy */
-            strategy: components["schemas"]["FinetuneSpec"] | components["schemas"]["JointSpec"] | components["schemas"]["ERSpec"] | components["schemas"]["ERACESpec"] | components["schemas"]["AGEMSpec"] | components["schemas"]["EWCSpec"] | components["schemas"]["SISpec"] | components["schemas"]["LwFSpec"] | components["schemas"]["DERSpec"];
+            strategy: components["schemas"]["FinetuneSpec"] | components["schemas"]["JointSpec"] | components["schemas"]["ERSpec"] | components["schemas"]["ERACESpec"] | components["schemas"]["AGEMSpec"] | components["schemas"]["GEMSpec"] | components["schemas"]["EWCSpec"] | components["schemas"]["SISpec"] | components["schemas"]["LwFSpec"] | components["schemas"]["DERSpec"];
             optimizer?: components["schemas"]["OptimizerSpec"];
             training?: components["schemas"]["TrainingSpec"];
             evaluation?: components["schemas"]["EvaluationSpec"];
@@ -2595,6 +2864,8 @@ export interface components {
              * @enum {string}
              */
             name: "split_cifar100";
+            /** @description Per-channel (x - mean) / std of pixels scaled to [0, 1]; null: the benchmark's default. */
+            normalize?: components["schemas"]["NormalizeSpec"] | null;
             /**
              * Scenario
              * @default class_incremental
@@ -2618,6 +2889,8 @@ export interface components {
              * @enum {string}
              */
             name: "split_cifar10";
+            /** @description Per-channel (x - mean) / std of pixels scaled to [0, 1]; null: the benchmark's default. */
+            normalize?: components["schemas"]["NormalizeSpec"] | null;
             /**
              * Scenario
              * @default class_incremental
@@ -2641,6 +2914,8 @@ export interface components {
              * @enum {string}
              */
             name: "split_digits";
+            /** @description Per-channel (x - mean) / std of pixels scaled to [0, 1]; null: the benchmark's default. */
+            normalize?: components["schemas"]["NormalizeSpec"] | null;
             /**
              * Scenario
              * @default class_incremental
@@ -2670,6 +2945,8 @@ export interface components {
              * @enum {string}
              */
             name: "split_fashion_mnist";
+            /** @description Per-channel (x - mean) / std of pixels scaled to [0, 1]; null: the benchmark's default. */
+            normalize?: components["schemas"]["NormalizeSpec"] | null;
             /**
              * Scenario
              * @default class_incremental
@@ -2693,6 +2970,8 @@ export interface components {
              * @enum {string}
              */
             name: "split_mnist";
+            /** @description Per-channel (x - mean) / std of pixels scaled to [0, 1]; null: the benchmark's default. */
+            normalize?: components["schemas"]["NormalizeSpec"] | null;
             /**
              * Scenario
              * @default class_incremental
@@ -7655,6 +7934,424 @@ export interface operations {
                 headers: {
                     /** @description How to authenticate: Bearer. */
                     "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A service this needs is unreachable (the database, or the broker for a submission); retry later. During a database outage the answer carries Retry-After. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "datasets-list": {
+        parameters: {
+            query?: {
+                project?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetList"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer to. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Authentication required: no credentials, or a key, session or token that is not valid. */
+            401: {
+                headers: {
+                    /** @description How to authenticate: Bearer. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A service this needs is unreachable (the database, or the broker for a submission); retry later. During a database outage the answer carries Retry-After. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "datasets-create": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /**
+                     * Format: binary
+                     * @description An .npz holding x_train, y_train, x_test and y_test (numpy.savez), or a .pt holding a dict of them (torch.save; tensors or arrays). Inputs: (N, ...) numbers; labels: (N,) integers from 0.
+                     */
+                    file: string;
+                    /** @description Unique in the project. Default: from the file name. */
+                    name?: string;
+                    /** @description You need the editor role there. Default: the API key's project, else 'default'. */
+                    project?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetRead"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer to. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Authentication required: no credentials, or a key, session or token that is not valid. */
+            401: {
+                headers: {
+                    /** @description How to authenticate: Bearer. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Not allowed: a role the caller lacks, a wrong worker or run token, or a write made with the session cookie but without its X-CSRF-Token header. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description The current state does not allow this (for example, a run that has ended). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description The request body is larger than this operation accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A service this needs is unreachable (the database, or the broker for a submission); retry later. During a database outage the answer carries Retry-After. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "datasets-get": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dataset_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetRead"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer to. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Authentication required: no credentials, or a key, session or token that is not valid. */
+            401: {
+                headers: {
+                    /** @description How to authenticate: Bearer. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A service this needs is unreachable (the database, or the broker for a submission); retry later. During a database outage the answer carries Retry-After. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "datasets-delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dataset_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The Host header names a host this server does not answer to. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Authentication required: no credentials, or a key, session or token that is not valid. */
+            401: {
+                headers: {
+                    /** @description How to authenticate: Bearer. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Not allowed: a role the caller lacks, a wrong worker or run token, or a write made with the session cookie but without its X-CSRF-Token header. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description The current state does not allow this (for example, a run that has ended). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A service this needs is unreachable (the database, or the broker for a submission); retry later. During a database outage the answer carries Retry-After. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "datasets-file": {
+        parameters: {
+            query?: {
+                /** @description A worker's run, whose token (as the bearer) reads the dataset its spec names while it runs. */
+                run?: number | null;
+            };
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                dataset_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The dataset's canonical .npz (numpy.savez of x_train, y_train, x_test, y_test, uncompressed). */
+            200: {
+                headers: {
+                    /** @description The arrays' content digest (SHA-256 hex). */
+                    "X-Gapwatch-Digest"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description The Host header names a host this server does not answer to. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Authentication required: no credentials, or a key, session or token that is not valid. */
+            401: {
+                headers: {
+                    /** @description How to authenticate: Bearer. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Not allowed: a role the caller lacks, a wrong worker or run token, or a write made with the session cookie but without its X-CSRF-Token header. */
+            403: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

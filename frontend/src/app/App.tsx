@@ -8,6 +8,7 @@ import { SIGN_IN_PATH } from "../auth/nextPath";
 import type { Me } from "../auth/roles";
 import { RequireSession, SessionGate, useMaybeMe } from "../auth/session";
 import { ComparePage } from "../features/compare/ComparePage";
+import { DatasetsPage } from "../features/datasets/DatasetsPage";
 import { NewRunPage } from "../features/new-run/NewRunPage";
 import { RunPage } from "../features/run/RunPage";
 import { RunsPage } from "../features/runs/RunsPage";
@@ -50,6 +51,7 @@ export function App() {
               <Route path="/compare" element={<ComparePage />} />
               <Route path="/sweeps" element={<SweepsPage />} />
               <Route path="/sweeps/:sweepId" element={<SweepPage />} />
+              <Route path="/datasets" element={<DatasetsPage />} />
               <Route path="/settings" element={<SettingsPage />} />
               <Route path="*" element={<NotFoundPage />} />
             </Route>
@@ -74,6 +76,9 @@ function AppNav() {
         <NavLink to="/compare">Compare</NavLink>
         <NavLink to="/sweeps" data-testid="nav-sweeps">
           Sweeps
+        </NavLink>
+        <NavLink to="/datasets" data-testid="nav-datasets">
+          Datasets
         </NavLink>
       </nav>
       <UserMenu me={me} />

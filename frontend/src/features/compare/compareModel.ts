@@ -14,6 +14,7 @@ import { entryText, flattenConfig, jsonText, searchValueText } from "../../compo
 import { isActiveStatus, type RunStatus } from "../../components/StatusBadge";
 import { interpolate, meanStd, spreadOf } from "../../charts/stats";
 import type { ChartBand, SeriesStyle } from "../../charts/TimeSeriesChart";
+import { benchmarkTasks } from "../run/runSeries";
 
 type AlignedSeries = Schemas["AlignedSeries"];
 
@@ -148,8 +149,8 @@ export function plannedIterations(runs: readonly RunRead[]): number | null {
   const totals = runs.map((run) => {
     if (run.progress?.total) return run.progress.total;
     const perTask = run.spec?.training?.iterations_per_task;
-    const tasks = (run.spec?.benchmark as { n_tasks?: unknown } | undefined)?.n_tasks;
-    return typeof perTask === "number" && typeof tasks === "number" ? perTask * tasks : 0;
+    const tasks = benchmarkTasks(run.spec?.benchmark);
+    return typeof perTask === "number" && tasks !== null ? perTask * tasks : 0;
   });
   const most = Math.max(0, ...totals);
   return most > 0 ? most : null;
@@ -389,10 +390,7 @@ export function comparedTasks(
 ): number {
   return Math.max(
     0,
-    ...runs.map((run) => {
-      const n = (run.spec?.benchmark as { n_tasks?: unknown } | undefined)?.n_tasks;
-      return typeof n === "number" ? n : 0;
-    }),
+    ...runs.map((run) => benchmarkTasks(run.spec?.benchmark) ?? 0),
     ...summaries.map((summary) => summary.tasks_total ?? summary.tasks_completed),
   );
 }

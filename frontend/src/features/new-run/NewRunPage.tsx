@@ -2,12 +2,15 @@ import "./new-run.css";
 
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useEffect, useMemo, useRef, useState } from "react";
-import { useNavigate } from "react-router";
+import { useNavigate, useSearchParams } from "react-router";
 
 import { api, unwrap, type RunSpec } from "../../api/client";
 import { defaultProject, editableProjects } from "../../auth/roles";
 import { useMe } from "../../auth/session";
+import { useDatasets } from "../datasets/queries";
 import { RUNS_QUERY_KEY } from "../runs/runsQuery";
+import { BENCHMARK_NAME_PATH, CUSTOM_BENCHMARK, withDatasetChoice } from "./datasetField";
+import { linkedSpecFrom, withLinkedSpec } from "./linkedSpec";
 import { draftForSpec, PROJECT_PATH, withProjectChoice } from "./projectField";
 import {
   discardRawText,
@@ -70,22 +73,29 @@ function NewRunForm({ description }: { description: SpecDescription }) {
   const me = useMe();
   const projects = useMemo(() => editableProjects(me), [me]);
   const initialProject = defaultProject(me);
+  // A link's spec (the Datasets page's "use in a new run") is read once, at the start: after
+  // that the form is the user's.
+  const [search] = useSearchParams();
+  const [linked] = useState(() => linkedSpecFrom(search));
+  const [linkedNote, setLinkedNote] = useState(linked.spec !== undefined);
 
   const [presetId, setPresetId] = useState(initialPreset?.id ?? "");
   // The form and the JSON editor are one state (see rawSpec.ts).
   const [specState, setSpecState] = useState<SpecState>(() =>
-    initialSpecState(initialPreset ? draftForSpec(initialPreset.spec, null) : {}),
+    initialSpecState(draftForSpec(withLinkedSpec(initialPreset?.spec, linked.spec), null)),
   );
   const draft = specState.draft;
   const [seedsText, setSeedsText] = useState("");
   const [attempted, setAttempted] = useState(false);
   const [serverErrors, setServerErrors] = useState<FieldErrors>({});
-  const [formErrors, setFormErrors] = useState<string[]>([]);
+  const [formErrors, setFormErrors] = useState<string[]>(() =>
+    linked.problem ? [linked.problem] : [],
+  );
   const formErrorRef = useRef<HTMLDivElement>(null);
   /** Counts refused submissions: each one moves the focus to its first complaint, once. */
   const [refusals, setRefusals] = useState(0);
 
-  const groups = useMemo(
+  const schemaGroups = useMemo(
     () =>
       withProjectChoice(
         describeForm(ctx, schema, (path) => {
@@ -97,9 +107,18 @@ function NewRunForm({ description }: { description: SpecDescription }) {
       ),
     [ctx, schema, draft, projects, initialProject],
   );
-  const fields = useMemo(() => allFields(groups), [groups]);
-  const projectField = fields.find((f) => f.path === PROJECT_PATH);
+  const schemaFields = allFields(schemaGroups);
+  const projectField = schemaFields.find((f) => f.path === PROJECT_PATH);
   const chosenProject = projectField ? String(fieldValue(projectField, draft)) || null : null;
+  const benchmarkField = schemaFields.find((f) => f.path === BENCHMARK_NAME_PATH);
+  const benchmarkName = benchmarkField ? String(fieldValue(benchmarkField, draft)) : "";
+  // A custom benchmark picks one of the project's uploaded datasets.
+  const datasets = useDatasets(benchmarkName === CUSTOM_BENCHMARK ? chosenProject : null);
+  const groups = useMemo(
+    () => withDatasetChoice(schemaGroups, benchmarkName, chosenProject, datasets.data),
+    [schemaGroups, benchmarkName, chosenProject, datasets.data],
+  );
+  const fields = useMemo(() => allFields(groups), [groups]);
   const { spec, errors: parseErrors } = useMemo(() => specFromDraft(fields, draft), [fields, draft]);
   const seedBounds = fields.find((f) => f.path === "seed")?.bounds;
   const seeds = parseSeeds(seedsText, seedBounds?.minimum, seedBounds?.maximum);
@@ -183,6 +202,7 @@ function NewRunForm({ description }: { description: SpecDescription }) {
     const preset = presets.find((p) => p.id === id);
     if (!preset) return;
     setPresetId(id);
+    setLinkedNote(false);
     setSpecState(editDraft(draftForSpec(preset.spec, chosenProject)));
     setAttempted(false);
     setServerErrors({});
@@ -243,6 +263,11 @@ function NewRunForm({ description }: { description: SpecDescription }) {
         {preset && (
           <p className="muted preset-description">
             <CodeText text={preset.description} />
+          </p>
+        )}
+        {linkedNote && linked.spec && (
+          <p className="preset-description" data-testid="linked-spec-note">
+            The link set {Object.keys(linked.spec).join(", ")}; the rest is this preset&apos;s.
           </p>
         )}
       </div>

@@ -93,4 +93,42 @@ describe("SchemaField", () => {
     expect([...select().options].map((o) => o.value)).toEqual(["", "a", "b"]);
     expect(select().value).toBe("");
   });
+
+  it("labels a select's options where the field says how (a custom benchmark's datasets)", () => {
+    const onChange = vi.fn();
+    const dataset: FieldDescriptor = {
+      ...bufferSize,
+      path: "benchmark.dataset",
+      kind: "enum",
+      options: [12, 5],
+      optionLabels: { "12": "blobs · classes 0–3", "5": "digits · classes 0–9" },
+      bounds: {},
+    };
+    render(<SchemaField field={dataset} value="5" onChange={onChange} />);
+    const select = screen.getByTestId("field-benchmark.dataset") as HTMLSelectElement;
+    expect([...select.options].map((o) => [o.value, o.textContent])).toEqual([
+      ["12", "blobs · classes 0–3"],
+      ["5", "digits · classes 0–9"],
+    ]);
+    expect(select.value).toBe("5");
+    fireEvent.change(select, { target: { value: "12" } });
+    expect(onChange).toHaveBeenCalledWith("benchmark.dataset", "12");
+  });
+
+  it("types a list of lists as text, with an example of the syntax", () => {
+    const tasks: FieldDescriptor = {
+      ...bufferSize,
+      path: "benchmark.split.tasks",
+      kind: "lists",
+      itemKind: "integer",
+      default: undefined,
+      bounds: { minItems: 2 },
+      itemBounds: { minimum: 0 },
+    };
+    render(<SchemaField field={tasks} value="0, 1; 2, 3" onChange={() => {}} />);
+    const input = screen.getByTestId("field-benchmark.split.tasks") as HTMLInputElement;
+    expect(input.type).toBe("text");
+    expect(input.value).toBe("0, 1; 2, 3");
+    expect(input.placeholder).toBe("e.g. 0, 1; 2, 3");
+  });
 });

@@ -18,6 +18,7 @@ function placeholderFor(field: FieldDescriptor): string | undefined {
   if (field.kind === "list") {
     return field.default === undefined ? "server default" : "comma-separated";
   }
+  if (field.kind === "lists") return "e.g. 0, 1; 2, 3";
   if (field.nullable) return "none";
   return undefined;
 }
@@ -63,7 +64,7 @@ export function SchemaField({ field, value, error, onChange }: Props) {
         {field.nullable && <option value="">none</option>}
         {field.options?.map((option) => (
           <option key={String(option)} value={String(option)}>
-            {String(option)}
+            {field.optionLabels?.[String(option)] ?? String(option)}
           </option>
         ))}
       </select>

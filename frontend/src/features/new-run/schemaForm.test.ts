@@ -318,7 +318,9 @@ describe("validateSpec mirrors the server's bounds", () => {
     expect(validate(withPatch("benchmark.scenario", "online"))).toEqual({
       "benchmark.scenario": "Input should be 'class_incremental' or 'task_incremental' or 'domain_incremental'",
     });
-    expect(validate(withPatch("strategy.name", "gem"))["strategy.name"]).toMatch(/Input tag 'gem'/);
+    expect(validate(withPatch("strategy.name", "no_such"))["strategy.name"]).toMatch(
+      /Input tag 'no_such'/,
+    );
     expect(validate(withPatch("queue", "-gpu"))).toEqual({
       queue: "String should match pattern '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$'",
     });
@@ -399,5 +401,116 @@ describe("boundsHint", () => {
     expect(boundsHint(field(fields, "model.hidden_sizes"))).toBe("1 … 16,384");
     expect(boundsHint(field(fields, "name"))).toBe("≤ 200 characters");
     expect(boundsHint(field(fields, "evaluation.include_unseen"))).toBeNull();
+  });
+});
+
+describe("a custom benchmark: its nested split union and its lists of classes", () => {
+  const CUSTOM = {
+    ...ER_DIGITS,
+    benchmark: {
+      name: "custom",
+      dataset: 7,
+      split: { kind: "classes", tasks: [[0, 1], [2, 3, 4]] },
+      scenario: "class_incremental",
+      normalize: null,
+    },
+  };
+
+  it("shows the split as a select of its kinds, then the chosen kind's fields", () => {
+    const draft = draftFromSpec(CUSTOM);
+    expect(draft["benchmark.split.tasks"]).toBe("0, 1; 2, 3, 4");
+    const { fields, groups } = formFor(draft);
+    const paths = fields.filter((f) => f.group === "benchmark").map((f) => f.path);
+    expect(paths).toEqual([
+      "benchmark.name",
+      "benchmark.dataset",
+      "benchmark.digest",
+      "benchmark.split.kind",
+      "benchmark.split.tasks",
+      "benchmark.scenario",
+      "benchmark.normalize.mean",
+      "benchmark.normalize.std",
+    ]);
+    expect(field(fields, "benchmark.split.kind")).toMatchObject({
+      kind: "variant",
+      label: "Split",
+      options: ["classes", "permutations", "rotations"],
+    });
+    expect(field(fields, "benchmark.split.kind").description).toMatch(/One task per list/);
+    expect(field(fields, "benchmark.split.tasks")).toMatchObject({
+      kind: "lists",
+      itemKind: "integer",
+      itemBounds: { minimum: 0, maximum: 100_000 },
+      innerBounds: { minItems: 1 },
+      bounds: { minItems: 2, maxItems: 1000 },
+    });
+    expect(boundsHint(field(fields, "benchmark.split.tasks"))).toBe("0 … 100,000");
+    // An object's fields are named after it, and the first one carries its description.
+    expect(field(fields, "benchmark.normalize.mean")).toMatchObject({ label: "Normalize mean" });
+    expect(field(fields, "benchmark.normalize.mean").description).toMatch(/Per-channel/);
+    expect(field(fields, "benchmark.normalize.std").label).toBe("Normalize std");
+    // The section keeps the benchmark's own description, not the split kind's.
+    expect(groups.find((g) => g.id === "benchmark")!.description).toMatch(/Tasks cut from a dataset/);
+  });
+
+  it("round-trips the spec, lists of classes included", () => {
+    const draft = draftFromSpec(CUSTOM);
+    const { spec, errors } = specFromDraft(formFor(draft).fields, draft);
+    expect(errors).toEqual({});
+    // An unset normalize (both lists empty) is left out: the server's default, null.
+    const { normalize: _unset, ...benchmark } = CUSTOM.benchmark;
+    expect(spec).toEqual({ ...CUSTOM, benchmark: { ...benchmark, digest: null } });
+    expect(validateSpec(ctx, runSpec, spec)).toEqual({});
+  });
+
+  it("reads typed class lists loosely and reports what is not a number", () => {
+    const base = draftFromSpec(CUSTOM);
+    const read = (text: string) => {
+      const draft = { ...base, "benchmark.split.tasks": text };
+      return specFromDraft(formFor(draft).fields, draft);
+    };
+    expect((read("0,1;2,3;").spec.benchmark as { split: unknown }).split).toEqual({
+      kind: "classes",
+      tasks: [[0, 1], [2, 3]],
+    });
+    expect(read("0, 1; two").errors).toEqual({
+      "benchmark.split.tasks": "Enter numbers separated by commas, one list from the next by a semicolon",
+    });
+    const emptyTask = read("0, 1;; 2").spec;
+    expect(validateSpec(ctx, runSpec, emptyTask)).toEqual({
+      "benchmark.split.tasks": "Item 2: List should have at least 1 item",
+    });
+    expect(validateSpec(ctx, runSpec, read("0, 1").spec)).toEqual({
+      "benchmark.split.tasks": "List should have at least 2 items",
+    });
+  });
+
+  it("switches the split kind, the new kind starting from its own defaults", () => {
+    const draft = draftFromSpec(CUSTOM);
+    const permuted = changeDraft(formFor(draft).fields, draft, "benchmark.split.kind", "permutations");
+    expect(permuted["benchmark.split.tasks"]).toBeUndefined();
+    expect(permuted["benchmark.dataset"]).toBe("7");
+    const asPermutations = specFromDraft(formFor(permuted).fields, permuted);
+    expect((asPermutations.spec.benchmark as { split: unknown }).split).toEqual({
+      kind: "permutations",
+      n_tasks: 10,
+    });
+    const rotated = changeDraft(formFor(permuted).fields, permuted, "benchmark.split.kind", "rotations");
+    const angles = { ...rotated, "benchmark.split.angles": "0, 90, 180" };
+    const { spec, errors } = specFromDraft(formFor(angles).fields, angles);
+    expect(errors).toEqual({});
+    expect((spec.benchmark as { split: unknown }).split).toEqual({ kind: "rotations", angles: [0, 90, 180] });
+    // Required and not typed yet: the client says so before the server would.
+    const untyped = specFromDraft(formFor(rotated).fields, rotated).spec;
+    expect(validateSpec(ctx, runSpec, untyped)).toEqual({ "benchmark.split.angles": "Field required" });
+  });
+
+  it("maps the server's errors inside the split onto its fields", () => {
+    const draft = draftFromSpec(CUSTOM);
+    const { fields } = formFor(draft);
+    expect(
+      errorPathFromLoc(["body", "benchmark", "custom", "split", "classes", "tasks", 1, 0], fields, draft),
+    ).toBe("benchmark.split.tasks");
+    expect(errorPathFromLoc(["body", "benchmark", "dataset"], fields, draft)).toBe("benchmark.dataset");
   });
 });

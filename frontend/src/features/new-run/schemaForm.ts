@@ -5,8 +5,9 @@
 //
 // Only the subset of JSON Schema that pydantic emits for RunSpec is understood: $ref (JSON
 // pointers, "#/$defs/X" or "#/components/schemas/X"), objects, discriminated unions (oneOf +
-// discriminator), anyOf with null (optional values), enum/const, booleans, numbers and integers
-// with (exclusive) bounds, strings with length and pattern, and arrays of scalars.
+// discriminator, also nested: a custom benchmark's `split`), anyOf with null (optional values),
+// enum/const, booleans, numbers and integers with (exclusive) bounds, strings with length and
+// pattern, arrays of scalars, and arrays of arrays of scalars (a custom split's class lists).
 
 import {
   type FieldErrors,
@@ -35,7 +36,9 @@ export type FieldKind =
   | "boolean"
   | ScalarKind
   /** An array of scalars, typed as comma-separated text. */
-  | "list";
+  | "list"
+  /** An array of arrays of scalars, typed as "0, 1; 2, 3": `;` between the inner lists. */
+  | "lists";
 
 /** The schema keywords that bound a value: what the form shows next to a field and checks. */
 const BOUND_KEYS = [
@@ -59,18 +62,22 @@ export interface FieldDescriptor {
   group: string;
   label: string;
   kind: FieldKind;
-  /** For list fields: the kind of each item. */
+  /** For list fields: the kind of each item (of each inner list's item for `lists`). */
   itemKind?: ScalarKind;
   /** Choices of enum and variant fields, as the schema gives them (strings or numbers). */
   options?: readonly (string | number)[];
+  /** What a select shows for an option, by the option's text; the option itself otherwise. */
+  optionLabels?: Readonly<Record<string, string>>;
   /** anyOf [..., null]: an empty input means null. */
   nullable: boolean;
   required: boolean;
   /** The schema's default; undefined when the schema states none. */
   default?: unknown;
   bounds: Bounds;
-  /** Bounds of each item of a list field. */
+  /** Bounds of each item of a list field (of each inner list's item for `lists`). */
   itemBounds?: Bounds;
+  /** For `lists` fields: the bounds of each inner list (minItems, maxItems). */
+  innerBounds?: Bounds;
   description?: string;
 }
 
@@ -145,6 +152,17 @@ function leafField(
   }
   if (primaryType(inner) === "array") {
     const items = inner.items ?? {};
+    if (primaryType(items) === "array") {
+      const leaves = items.items ?? {};
+      const leafKind = scalarKind(leaves);
+      return {
+        ...base,
+        kind: "lists",
+        itemKind: leafKind === "integer" || leafKind === "number" ? leafKind : "string",
+        itemBounds: boundsOf(leaves),
+        innerBounds: boundsOf(items),
+      };
+    }
     const itemKind = scalarKind(items);
     return {
       ...base,
@@ -188,17 +206,20 @@ function walkProperty(
     const chosen = walk.variantOf(tagPath);
     const tag = chosen !== undefined && union.variants.has(chosen) ? chosen : tags[0]!;
     const variant = resolve(ctx, union.variants.get(tag)!);
-    group.description = variant.description ?? group.description;
+    // A section's own union (benchmark.name) describes the section; a union inside a variant
+    // (a custom benchmark's split.kind) is one field of it, labelled and described as such.
+    const nested = path !== group.id;
+    if (!nested) group.description = variant.description ?? group.description;
     group.fields.push({
       path: tagPath,
       group: group.id,
-      label: humanise(union.propertyName),
+      label: humanise(nested ? key : union.propertyName),
       kind: "variant",
       options: tags,
       nullable: false,
       required: true,
       bounds: {},
-      description: outer.description,
+      description: nested ? (variant.description ?? outer.description) : outer.description,
     });
     const variantRequired = new Set(variant.required ?? []);
     for (const [childKey, childSchema] of Object.entries(variant.properties ?? {})) {
@@ -209,7 +230,18 @@ function walkProperty(
     return;
   }
   if (isObjectSchema(inner)) {
+    const first = group.fields.length;
     walkObject(walk, inner, path, group);
+    if (path !== group.id) {
+      // An object inside a section (a benchmark's `normalize`) names its fields after itself
+      // ("Normalize mean"), and its description goes to its first field.
+      const added = group.fields.slice(first);
+      for (const child of added) {
+        child.label = humanise(`${key}_${child.path.slice(path.length + 1).replace(/\./g, "_")}`);
+      }
+      const description = outer.description ?? inner.description;
+      if (added[0] && !added[0].description && description) added[0].description = description;
+    }
     return;
   }
   group.fields.push(leafField(key, path, group.id, outer, inner, nullable, required));
@@ -269,6 +301,14 @@ export function selectedVariants(
 
 // --- Draft <-> spec ------------------------------------------------------------------------
 
+/** A list as its input shows it: "a, b"; a list of lists as "0, 1; 2, 3". */
+export function listText(value: readonly unknown[]): string {
+  if (value.length > 0 && value.every(Array.isArray)) {
+    return value.map((inner) => (inner as unknown[]).map(String).join(", ")).join("; ");
+  }
+  return value.map(String).join(", ");
+}
+
 /** What an input shows for a default value: lists as "a, b", null as empty. */
 function defaultText(field: FieldDescriptor): string | boolean {
   const value = field.default;
@@ -276,7 +316,7 @@ function defaultText(field: FieldDescriptor): string | boolean {
   if (value === undefined || value === null) {
     return field.kind === "variant" ? String(field.options?.[0] ?? "") : "";
   }
-  if (Array.isArray(value)) return value.join(", ");
+  if (Array.isArray(value)) return listText(value);
   return String(value);
 }
 
@@ -312,7 +352,8 @@ export function changeDraft(
 
 /**
  * A draft from a complete spec (a preset, or raw JSON the user pasted): objects are flattened
- * into dotted paths, lists joined with ", ", null becomes empty text.
+ * into dotted paths, lists joined with ", " (lists of lists also with "; "), null becomes
+ * empty text.
  */
 export function draftFromSpec(spec: unknown): Draft {
   const draft: Draft = {};
@@ -324,7 +365,7 @@ export function draftFromSpec(spec: unknown): Draft {
     } else if (value === null || value === undefined) {
       draft[path] = "";
     } else if (Array.isArray(value)) {
-      draft[path] = value.map(String).join(", ");
+      draft[path] = listText(value);
     } else {
       draft[path] = String(value);
     }
@@ -355,6 +396,16 @@ function parseScalar(text: string, kind: ScalarKind): number | string | typeof I
 const INVALID = Symbol("invalid");
 const OMIT = Symbol("omit");
 
+/** "1, 2, 3" -> [1, 2, 3] for numeric items; INVALID when an item is not a number. */
+function parseList(text: string, kind: ScalarKind): unknown[] | typeof INVALID {
+  const items = text
+    .split(",")
+    .map((t) => t.trim())
+    .filter((t) => t !== "");
+  const parsed = items.map((t) => parseScalar(t, kind));
+  return parsed.includes(INVALID) ? INVALID : parsed;
+}
+
 function parseField(field: FieldDescriptor, raw: string | boolean): unknown {
   if (field.kind === "boolean") return raw === true;
   const text = String(raw);
@@ -367,17 +418,27 @@ function parseField(field: FieldDescriptor, raw: string | boolean): unknown {
     case "variant":
     case "enum":
       return field.options?.find((o) => String(o) === text) ?? INVALID;
-    case "list": {
-      const items = text
-        .split(",")
-        .map((t) => t.trim())
-        .filter((t) => t !== "");
-      const parsed = items.map((t) => parseScalar(t, field.itemKind ?? "string"));
+    case "list":
+      return parseList(text, field.itemKind ?? "string");
+    case "lists": {
+      // "0, 1; 2, 3" -> [[0, 1], [2, 3]]; an empty inner list ("0, 1;; 2") stays, for the
+      // bounds check to name it, but a trailing ";" is only punctuation.
+      const parts = text.split(";").map((t) => t.trim());
+      if (parts.length > 1 && parts[parts.length - 1] === "") parts.pop();
+      const parsed = parts.map((part) => parseList(part, field.itemKind ?? "string"));
       return parsed.includes(INVALID) ? INVALID : parsed;
     }
     default:
       return parseScalar(field.kind === "string" ? text : text.trim(), field.kind);
   }
+}
+
+/** What an enum's stray value is told: the choices, by their labels where they have some. */
+function choiceError(field: FieldDescriptor): string {
+  const options = field.options ?? [];
+  if (options.length === 0) return "There is nothing to choose from";
+  const shown = options.map((o) => field.optionLabels?.[String(o)] ?? String(o));
+  return `Choose one of ${shown.join(", ")}`;
 }
 
 /**
@@ -396,10 +457,12 @@ export function specFromDraft(
     if (value === INVALID) {
       errors[field.path] =
         field.kind === "enum" || field.kind === "variant"
-          ? `Choose one of ${field.options?.join(", ")}`
+          ? choiceError(field)
           : field.kind === "list"
             ? "Enter numbers separated by commas"
-            : NOT_A_NUMBER;
+            : field.kind === "lists"
+              ? "Enter numbers separated by commas, one list from the next by a semicolon"
+              : NOT_A_NUMBER;
       continue;
     }
     setPath(spec, field.path, value);
@@ -463,8 +526,9 @@ function formatBound(n: number): string {
 /** The bounds of a field in a few characters, shown beside its help: "1 … 65,536", "> 0, ≤ 10". */
 export function boundsHint(field: FieldDescriptor): string | null {
   const numeric = field.kind === "integer" || field.kind === "number";
-  const numericList = field.kind === "list" && field.itemKind !== "string";
-  const b = field.kind === "list" ? (field.itemBounds ?? {}) : field.bounds;
+  const isList = field.kind === "list" || field.kind === "lists";
+  const numericList = isList && field.itemKind !== "string";
+  const b = isList ? (field.itemBounds ?? {}) : field.bounds;
   if (numeric || numericList) {
     if (b.minimum !== undefined && b.maximum !== undefined) {
       return `${formatBound(b.minimum)} … ${formatBound(b.maximum)}`;
@@ -477,7 +541,7 @@ export function boundsHint(field: FieldDescriptor): string | null {
     ].filter((p) => p !== null);
     return parts.length > 0 ? parts.join(", ") : null;
   }
-  if (field.kind === "string" || field.kind === "list") {
+  if (field.kind === "string" || isList) {
     return b.maxLength !== undefined ? `≤ ${b.maxLength} characters` : null;
   }
   return null;

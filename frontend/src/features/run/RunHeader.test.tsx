@@ -119,7 +119,8 @@ describe("progressText", () => {
 });
 
 const TRACEBACK = [
-  "DatasetUnavailable: dataset mnist not in cache and download failed: connection refused",
+  "DatasetUnavailable: dataset mnist not in cache and download failed: connection refused; to use " +
+    "a copy of its files, run: gapwatch datasets import mnist PATH",
   "",
   "Traceback (most recent call last):",
   '  File "/srv/worker/gapwatch_worker/tasks.py", line 131, in execute',
@@ -144,6 +145,25 @@ function engineRun(overrides: Partial<RunRead> = {}): RunRead {
 }
 
 describe("RunHeader of an engine run", () => {
+  it("names a custom benchmark's dataset and counts its tasks from the split", () => {
+    const spec = engineRun().spec!;
+    const run = engineRun({
+      spec: {
+        ...spec,
+        benchmark: {
+          name: "custom",
+          dataset: 9,
+          split: { kind: "classes", tasks: [[0, 1], [2, 3]] },
+          scenario: "class_incremental",
+        },
+      },
+    } as Partial<RunRead>);
+    expect(describeRun(run)[0]).toEqual({
+      label: "benchmark",
+      value: "custom (dataset 9, class-incremental, 2 tasks)",
+    });
+  });
+
   it("counts the progress from the stored points and the spec's plan, never 0 / ?", () => {
     renderHeader(engineRun({ iterations_per_s: null }), 840);
     expect(screen.getByTestId("progress-text").textContent).toBe("840 / 1,500 it (56.0%)");
@@ -156,7 +176,8 @@ describe("RunHeader of an engine run", () => {
     );
     const alert = screen.getByRole("alert");
     expect(screen.getByTestId("run-error-summary").textContent).toBe(
-      "Dataset unavailable: dataset mnist not in cache and download failed: connection refused",
+      "Dataset unavailable: dataset mnist not in cache and download failed: connection refused; " +
+        "to use a copy of its files, run: gapwatch datasets import mnist PATH",
     );
     const details = within(alert).getByTestId("run-error-details");
     expect(details.tagName).toBe("DETAILS");
@@ -165,7 +186,7 @@ describe("RunHeader of an engine run", () => {
     // The first line is outside the disclosure; the traceback only inside it.
     expect(alert.querySelector(".run-error-title")!.textContent).not.toContain("Traceback");
     expect(screen.getByTestId("run-error-command").textContent).toBe(
-      'cp FILES "$GAPWATCH_DATA_DIR/datasets/mnist/"',
+      "gapwatch datasets import mnist PATH",
     );
     expect(screen.getByTestId("progress-text").textContent).toBe("0 / 1,500 it (0.0%) · took 3s");
   });

@@ -12,6 +12,7 @@ import { ProgressBar } from "../../components/ProgressBar";
 import { isActiveStatus, StatusBadge } from "../../components/StatusBadge";
 import { runProgress, type Progress } from "./progress";
 import { runKeys } from "./queries";
+import { benchmarkTasks } from "./runSeries";
 import { RunErrorAlert } from "./RunErrorAlert";
 import { refreshRunPage, type LiveMode } from "./useRunLive";
 
@@ -39,10 +40,13 @@ export function describeRun(run: RunRead): { label: string; value: string }[] {
       ...(seed !== null ? [{ label: "seed", value: String(seed) }] : []),
     ];
   }
-  const benchmark = spec.benchmark as { name: string; scenario?: string; n_tasks?: number };
+  const benchmark = spec.benchmark as { name: string; scenario?: string; dataset?: number };
+  const tasks = benchmarkTasks(benchmark);
   const details = [
+    // A custom benchmark's uploaded dataset, by id.
+    benchmark.dataset !== undefined && `dataset ${benchmark.dataset}`,
     benchmark.scenario?.replace(/_/g, "-"),
-    benchmark.n_tasks && `${benchmark.n_tasks} tasks`,
+    tasks && `${tasks} tasks`,
   ]
     .filter(Boolean)
     .join(", ");

@@ -7,14 +7,17 @@ const engine = { id: 4, kind: "engine", status: "failed" } as const;
 // What the worker writes (gapwatch.client.describe_error): the error line, then the traceback.
 const MISSING_MNIST = [
   "DatasetUnavailable: dataset mnist not in cache and download failed: http://127.0.0.1:9/mnist/" +
-    "train-images-idx3-ubyte.gz: <urlopen error [Errno 111] Connection refused>",
+    "train-images-idx3-ubyte.gz: <urlopen error [Errno 111] Connection refused>; to use a copy " +
+    "of its files, run: gapwatch datasets import mnist PATH",
   "",
   "Traceback (most recent call last):",
   '  File "/srv/worker/gapwatch_worker/tasks.py", line 131, in execute',
   "    outcome = run_experiment(",
   '  File "/srv/worker/gapwatch_worker/cl/datasets/store.py", line 185, in load_arrays',
   "    raise DatasetUnavailable(source.name, ...)",
-  "gapwatch_worker.cl.datasets.store.DatasetUnavailable: dataset mnist not in cache and download failed",
+  "gapwatch_worker.cl.datasets.store.DatasetUnavailable: dataset mnist not in cache and download " +
+    "failed: <urlopen error [Errno 111] Connection refused>; to use a copy of its files, run: " +
+    "gapwatch datasets import mnist PATH",
 ].join("\n");
 
 describe("exception names in words", () => {
@@ -44,7 +47,8 @@ describe("describeRunError", () => {
     expect(view.summary).toMatch(/^Dataset unavailable: dataset mnist not in cache/);
     expect(view.summary).not.toContain("Traceback");
     expect(view.details).toBe(MISSING_MNIST);
-    expect(view.hint?.command).toBe('cp FILES "$GAPWATCH_DATA_DIR/datasets/mnist/"');
+    expect(view.hint?.command).toBe("gapwatch datasets import mnist PATH");
+    expect(view.hint?.text).toMatch(/import a copy of the official files/);
   });
 
   it("recognises other wordings of a missing dataset file", () => {
@@ -53,7 +57,11 @@ describe("describeRunError", () => {
     expect(missingDataset("The dataset file is missing")).toEqual({ name: null });
     expect(missingDataset("ValueError: lr must be positive")).toBeNull();
     const unnamed = describeRunError("RuntimeError: dataset file not found", engine);
-    expect(unnamed.hint?.command).toBe('cp FILES "$GAPWATCH_DATA_DIR/datasets/<name>/"');
+    expect(unnamed.hint?.command).toBe("gapwatch datasets import <name> PATH");
+    // The command at the end of the message names the dataset too ("import" is no dataset).
+    expect(missingDataset("download failed; run: gapwatch datasets import mnist PATH")).toEqual({
+      name: "mnist",
+    });
   });
 
   it("takes a bare traceback's last line as what went wrong", () => {

@@ -55,7 +55,19 @@ export function lineInWords(line: string): string {
   return match[3] ? `${words}: ${match[3]}` : words;
 }
 
-const NOT_A_NAME = new Set(["file", "files", "not", "is", "was", "in", "the", "a", "cache", "folder"]);
+const NOT_A_NAME = new Set([
+  "file",
+  "files",
+  "not",
+  "is",
+  "was",
+  "in",
+  "the",
+  "a",
+  "cache",
+  "folder",
+  "import",
+]);
 
 /**
  * Whether the error says a dataset's files are missing, and the dataset it names ("dataset
@@ -66,6 +78,9 @@ export function missingDataset(text: string): { readonly name: string | null } |
     /dataset/i.test(text) &&
     /not in cache|not found|missing|no such file|download failed|does not exist/i.test(text);
   if (!missing) return null;
+  // The worker's message ends with the command that fixes it: "gapwatch datasets import mnist".
+  const imported = /\bdatasets\s+import\s+([A-Za-z][\w-]*)/i.exec(text);
+  if (imported) return { name: imported[1]! };
   const named = /datasets?[\s/'"`:]+([A-Za-z][\w-]*)/gi;
   for (const match of text.matchAll(named)) {
     const name = match[1]!;
@@ -80,10 +95,11 @@ function hintFor(text: string, run: Pick<RunRead, "id" | "kind" | "status">): Er
     return {
       text:
         "The worker could not find the dataset's files and could not download them. On the " +
-        "worker's host, copy the original files named in the error into its data directory " +
-        "(`GAPWATCH_DATA_DIR`, default `./.gapwatch`), or point `GAPWATCH_DATASET_MIRROR` at a " +
-        "mirror, then retry the run:",
-      command: `cp FILES "$GAPWATCH_DATA_DIR/datasets/${dataset.name ?? "<name>"}/"`,
+        "worker's host, import a copy of the official files into its data directory " +
+        "(`GAPWATCH_DATA_DIR`, default `./.gapwatch`): PATH is the files, a folder or an " +
+        "archive, compressed or not. Or point `GAPWATCH_DATASET_MIRROR` at a mirror. Then " +
+        "retry the run:",
+      command: `gapwatch datasets import ${dataset.name ?? "<name>"} PATH`,
     };
   }
   if (/out of memory/i.test(text)) {

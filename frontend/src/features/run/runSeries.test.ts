@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { RunRead, Schemas } from "../../api/client";
 import {
   accuracyTables,
+  benchmarkTasks,
   chartTable,
   hasPoints,
   lossTable,
@@ -43,6 +44,15 @@ describe("run series keys", () => {
     const run = { spec: { benchmark: { name: "split_digits", n_tasks: 5 } } } as unknown as RunRead;
     expect(plannedTasks(run)).toBe(5);
     expect(plannedTasks(undefined)).toBeNull();
+  });
+
+  it("counts a custom benchmark's tasks from its split", () => {
+    const custom = (split: unknown) => ({ name: "custom", dataset: 3, split });
+    expect(benchmarkTasks(custom({ kind: "classes", tasks: [[0, 1], [2, 3], [4]] }))).toBe(3);
+    expect(benchmarkTasks(custom({ kind: "permutations", n_tasks: 7 }))).toBe(7);
+    expect(benchmarkTasks(custom({ kind: "rotations", angles: [0, 45] }))).toBe(2);
+    expect(benchmarkTasks({ name: "a_plugin" })).toBeNull();
+    expect(benchmarkTasks(null)).toBeNull();
   });
 });
 

@@ -15,13 +15,30 @@ export const TRAIN_LOSS = "train/loss";
 export const TRAIN_LR = "train/lr";
 
 /**
- * The task count a run's spec plans (every benchmark spec has `n_tasks`), or null; null for a
- * loop run too (no spec: its tasks are the ones its events started).
+ * The task count a benchmark spec plans: its `n_tasks` (the built-ins), else a custom
+ * benchmark's split (one task per class list, per permutation or per angle); null when the spec
+ * says none (a plugin's benchmark may not).
+ */
+export function benchmarkTasks(benchmark: unknown): number | null {
+  const b = benchmark as
+    | { n_tasks?: unknown; split?: { n_tasks?: unknown; tasks?: unknown; angles?: unknown } }
+    | null
+    | undefined;
+  const split = b?.split;
+  const n =
+    b?.n_tasks ??
+    split?.n_tasks ??
+    (Array.isArray(split?.tasks) ? split.tasks.length : undefined) ??
+    (Array.isArray(split?.angles) ? split.angles.length : undefined);
+  return typeof n === "number" && Number.isInteger(n) && n > 0 ? n : null;
+}
+
+/**
+ * The task count a run's spec plans (see `benchmarkTasks`), or null; null for a loop run too
+ * (no spec: its tasks are the ones its events started).
  */
 export function plannedTasks(run: RunRead | undefined): number | null {
-  const benchmark = run?.spec?.benchmark as { n_tasks?: unknown } | undefined;
-  const n = benchmark?.n_tasks;
-  return typeof n === "number" && Number.isInteger(n) && n > 0 ? n : null;
+  return benchmarkTasks(run?.spec?.benchmark);
 }
 
 /** The keys the page reads in its one metrics request, for tasks 0..nTasks-1. */
