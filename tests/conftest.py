@@ -7,6 +7,10 @@ that is rolled back after each test; tests with live processes use a second data
 
 from __future__ import annotations
 
+# First of all: installs examples/plugin before the imports below load gapwatch.spec, which
+# finds plugins once, at import (see tests/example_plugin.py).
+import tests.example_plugin  # noqa: F401  # isort: skip
+
 import os
 import socket
 import subprocess
@@ -303,9 +307,16 @@ def api_process(
 
 
 @pytest.fixture(scope="session")
-def live_api(pg_live_url: str, test_queue: str, redis_client: redis.Redis) -> Iterator[str]:
-    """A real API server process (uvicorn) on PostgreSQL and Redis; yields its base URL."""
-    with api_process("api", pg_live_url, test_queue) as url:
+def live_api(
+    pg_live_url: str,
+    test_queue: str,
+    redis_client: redis.Redis,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
+    """A real API server process (uvicorn) on PostgreSQL and Redis; yields its base URL. Its
+    artifact store (uploaded datasets) is a folder of the test session's."""
+    data_dir = str(tmp_path_factory.mktemp("api-data"))
+    with api_process("api", pg_live_url, test_queue, GAPWATCH_DATA_DIR=data_dir) as url:
         yield url
 
 

@@ -132,7 +132,13 @@ def discover(kind: Kind, builtins: Sequence[type]) -> list[Component]:
     """
     disabled = _disabled()
     found: dict[str, Component] = {}
-    for entry in sorted(entry_points(group=GROUP_PREFIX + kind), key=lambda e: e.name):
+    # gapwatch's own entry points first, so that a plugin reusing a built-in's name is the one
+    # reported, whatever the order of the environment's directories.
+    entries = sorted(
+        entry_points(group=GROUP_PREFIX + kind),
+        key=lambda e: (_distribution(e) != BUILTIN_DISTRIBUTION, e.name),
+    )
+    for entry in entries:
         distribution = _distribution(entry)
         builtin = distribution == BUILTIN_DISTRIBUTION
         if not builtin and ("*" in disabled or entry.name in disabled or distribution in disabled):

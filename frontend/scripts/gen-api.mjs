@@ -1,7 +1,8 @@
 // Regenerates the typed API client's schema from the backend's OpenAPI document.
 //   node scripts/gen-api.mjs          write openapi.json and src/api/schema.d.ts
 //   node scripts/gen-api.mjs --check  exit 1 if either file is not what the backend produces now
-// The backend's document comes from `gapwatch openapi` (the project's virtualenv python).
+// The backend's document comes from `gapwatch openapi` (the project's virtualenv python), with
+// every plugin left out.
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -21,8 +22,11 @@ function python() {
   return existsSync(venv) ? venv : "python3";
 }
 
+// Built-ins only: the committed types must not depend on the plugins this machine has installed
+// (the New-run form reads every component, plugins included, from GET /api/v1/spec at run time).
 const document = execFileSync(python(), ["-m", "gapwatch.cli", "openapi"], {
   cwd: repo,
+  env: { ...process.env, GAPWATCH_PLUGINS_DISABLED: "*" },
   encoding: "utf8",
   maxBuffer: 64 * 1024 * 1024,
 });

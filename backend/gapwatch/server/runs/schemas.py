@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gapwatch.server.metrics.schemas import MAX_STEP
 from gapwatch.server.models import Run
@@ -79,7 +79,7 @@ class RunRead(BaseModel):
             tags=run.tags,
             status=run.status,  # type: ignore[arg-type]
             error=run.error,
-            spec=None if run.spec is None else RunSpec.model_validate(run.spec),
+            spec=None if run.spec is None else stored_spec(run.spec),
             config=run.config or {},
             created_at=run.created_at,
             started_at=run.started_at,
@@ -201,3 +201,13 @@ class OpenedRunResponse(BaseModel):
     token: str = Field(
         description="Bearer token for this run's metrics, events, heartbeat and finish; shown once."
     )
+
+
+def stored_spec(raw: dict[str, Any]) -> RunSpec:
+    """A stored spec as the API shows it. A spec that no longer validates (it names a plugin
+    that was uninstalled since, or predates a bound) is still the run's record: it is shown as
+    stored, not refused with a 500 for every page that lists the run."""
+    try:
+        return RunSpec.model_validate(raw)
+    except ValidationError:
+        return RunSpec.model_construct(**raw)
