@@ -26,6 +26,7 @@ from gapwatch.spec import (
     ERACESpec,
     ERSpec,
     EWCSpec,
+    GEMSpec,
     LwFSpec,
     MLPSpec,
     OptimizerSpec,
@@ -123,6 +124,11 @@ class ResourceEstimate:
     def part(self, name: str) -> int:
         """The bytes of one named memory part (0 if the run has none)."""
         return dict(self.memory_parts).get(name, 0)
+
+
+class NoEstimate(ValueError):
+    """A spec whose benchmark or model this module has no formula for (a custom benchmark,
+    whose sizes are its dataset's; a plugin's benchmark or model)."""
 
 
 @dataclass(frozen=True)
@@ -296,7 +302,8 @@ def _benchmark_shape(spec: RunSpec) -> _BenchmarkShape:
             bench.n_tasks * _rows_bytes(n_train + n_test, dim),
             build,
         )
-    raise ValueError(f"no resource estimate for benchmark {bench.name!r}")  # pragma: no cover
+    # A custom benchmark's sizes are its dataset's, a plugin's are its own: neither is known here.
+    raise NoEstimate(f"no resource estimate for benchmark {bench.name!r}")
 
 
 # --- Models -----------------------------------------------------------------------------------
@@ -412,7 +419,7 @@ def _model_shape(spec: RunSpec, bench: _BenchmarkShape) -> _ModelShape:
         return _cnn(model, bench.input_shape, bench.n_outputs)
     if isinstance(model, ResNet18ReducedSpec):
         return _resnet18_reduced(model, bench.input_shape, bench.n_outputs)
-    raise ValueError(f"no resource estimate for model {model.name!r}")  # pragma: no cover
+    raise NoEstimate(f"no resource estimate for model {model.name!r}")  # a plugin's model
 
 
 # --- Training length and evaluation plan ------------------------------------------------------
@@ -481,12 +488,19 @@ def _strategy_cost(spec: RunSpec, bench: _BenchmarkShape, model: _ModelShape) ->
         stored = row
         if isinstance(strategy, DERSpec):
             stored += bench.n_outputs * FLOAT32  # the logits of each stored row
-        if isinstance(strategy, ERSpec) and strategy.buffer_policy == "class_balanced":
+        state = 0
+        if isinstance(strategy, ERSpec) and strategy.buffer_policy != "reservoir":
             rows += 1  # a scratch row
             stored += FLOAT64  # a sort key per row
+        if isinstance(strategy, ERSpec) and strategy.buffer_policy == "task_end":
+            # At a task's end its whole train set is offered: the selection's keys, labels,
+            # sort orders and ranks over the held and offered rows (13 8-byte values a row).
+            state = (max(bench.train_sizes) + strategy.buffer_size) * 13 * INT64
         replayed = min(strategy.replay_batch_size or batch, strategy.buffer_size)
         draws = 2 if strategy.name == "derpp" and strategy.beta > 0 else 1
-        return _StrategyCost(replay_bytes=rows * stored, extra_rows=draws * replayed)
+        return _StrategyCost(
+            replay_bytes=rows * stored, state_bytes=state, extra_rows=draws * replayed
+        )
     if isinstance(strategy, AGEMSpec):
         memory = (strategy.buffer_size + 1) * (row + FLOAT64)
         # Flat gradients of the batch and of the reference, the autograd.grad lists before
@@ -495,6 +509,17 @@ def _strategy_cost(spec: RunSpec, bench: _BenchmarkShape, model: _ModelShape) ->
         state = max(4 * p_bytes, offered)
         reference = min(strategy.reference_batch_size, strategy.buffer_size)
         return _StrategyCost(replay_bytes=memory, state_bytes=state, extra_rows=reference)
+    if isinstance(strategy, GEMSpec):
+        # memories_per_task (input, target) rows for every task, allocated at the first end.
+        n_tasks = len(bench.train_sizes)
+        memory = n_tasks * strategy.memories_per_task * (bench.features * FLOAT32 + INT64)
+        # Per update: a flat gradient per earlier task and the batch's, their stacked copy and
+        # autograd's lists; the QP's float64 host copies of them, the projection and its
+        # float32 copy. One task's memory is forwarded with autograd at a time.
+        state = (4 * n_tasks + 4) * p_bytes
+        return _StrategyCost(
+            replay_bytes=memory, state_bytes=state, extra_rows=strategy.memories_per_task
+        )
     if isinstance(strategy, EWCSpec):
         # Kept: one (summed or running) Fisher and one anchor, whatever the number of tasks:
         # offline EWC merges the per-task quadratics into one. At a task's end: the new Fisher,
@@ -518,7 +543,10 @@ def _strategy_cost(spec: RunSpec, bench: _BenchmarkShape, model: _ModelShape) ->
             state_bytes=2 * p_bytes + model.buffer_bytes,
             activation_bytes=batch * 2 * model.widest * FLOAT32,
         )
-    return _StrategyCost()  # finetune and joint keep nothing of their own
+    # finetune and joint keep nothing of their own. A strategy without a formula here (a
+    # plugin's) is counted as they are: the estimate is then a lower bound of its cost, so a
+    # refusal on it is still right.
+    return _StrategyCost()
 
 
 # --- The estimate -----------------------------------------------------------------------------
@@ -532,6 +560,9 @@ def estimate(spec: RunSpec) -> ResourceEstimate:
 
     Returns:
         The estimate; see `ResourceEstimate` for what each number counts.
+
+    Raises:
+        NoEstimate: The benchmark or the model has no formula here.
     """
     bench = _benchmark_shape(spec)
     model = _model_shape(spec, bench)
@@ -611,9 +642,14 @@ def check_limits(
         max_memory_bytes: GAPWATCH_MAX_MEMORY_BYTES: most estimated peak worker memory.
 
     Returns:
-        One entry per cap exceeded, in the order parameters, evaluation values, memory.
+        One entry per cap exceeded, in the order parameters, evaluation values, memory; none
+        for a spec without an estimate (`NoEstimate`: a custom benchmark, a plugin's benchmark
+        or model), which only the worker's own limits bound.
     """
-    found = estimate(spec)
+    try:
+        found = estimate(spec)
+    except NoEstimate:
+        return []
     problems: list[ResourceLimitExceeded] = []
     if found.parameters > max_parameters:
         problems.append(

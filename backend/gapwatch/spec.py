@@ -169,13 +169,14 @@ class BenchmarkSpecBase(ComponentSpec):
 
 
 class NormalizeSpec(_Strict):
-    """Per-channel standardisation of pixels in [0, 1]: (x - mean) / std.
+    """Per-channel standardisation: (x - mean) / std, of pixels scaled to [0, 1] (uint8 images)
+    or of the values as given (float arrays); one value per channel, or one for all.
 
     De Lange et al.'s code normalises MNIST with mean 0.1307 and std 0.3081.
     """
 
-    mean: list[Annotated[float, Field(ge=-1e3, le=1e3)]] = Field(min_length=1, max_length=4)
-    std: list[Annotated[float, Field(gt=0.0, le=1e3)]] = Field(min_length=1, max_length=4)
+    mean: list[Annotated[float, Field(ge=-1e9, le=1e9)]] = Field(min_length=1, max_length=4)
+    std: list[Annotated[float, Field(gt=0.0, le=1e9)]] = Field(min_length=1, max_length=4)
 
     @model_validator(mode="after")
     def _same_channels(self) -> NormalizeSpec:
@@ -185,7 +186,7 @@ class NormalizeSpec(_Strict):
 
 
 _NORMALIZE_DESCRIPTION = (
-    "Per-channel (x - mean) / std of pixels in [0, 1]; null: the benchmark's default."
+    "Per-channel (x - mean) / std of pixels scaled to [0, 1]; null: the benchmark's default."
 )
 
 
@@ -481,16 +482,25 @@ class ERSpec(ReplayOptions):
     name: Literal["er"]
     buffer_policy: Literal["reservoir", "class_balanced", "task_end"] = Field(
         "reservoir",
-        description="reservoir: every batch is offered to a uniform sample of the stream; "
-        "class_balanced: every batch is offered to equal slots per class; task_end: filled at "
-        "each task's end from that task's train data, class-balanced, so only earlier tasks are "
-        "replayed (De Lange et al. 2023).",
+        description="reservoir: every batch is offered, after its update, to a uniform sample "
+        "of the stream (the current task included); class_balanced: every batch is offered to "
+        "equal slots per class; task_end: nothing is offered per batch: at each task's end its "
+        "whole train set is offered to equal slots per class seen so far (older classes give "
+        "up slots at random), so only earlier tasks are replayed and nothing during the first "
+        "task. task_end is De Lange et al.'s memory (ICLR 2023; github.com/mattdl/"
+        "ContinualEvaluation, src/methods/replay.py: ERPlugin.after_training_exp updates an "
+        "Avalanche ClassBalancedBuffer(adaptive_size=True) with the finished experience).",
     )
     replay_weight: float | None = Field(
         None,
         ge=0.0,
         le=1.0,
-        description="None: one loss over the concatenated batch. w: (1-w)*new + w*replay loss.",
+        description="None: one cross-entropy over the new and replayed rows together. w: "
+        "(1-w)*CE(new) + w*CE(replayed), and (1-w)*CE(new) while the memory is empty. This is "
+        "De Lange et al.'s Lw_new = 1 - w (src/methods/replay.py, ERStrategy: Lw_new * new + "
+        "(1 - Lw_new) * memory loss; the new term keeps its Lw_new when no memory rows follow); "
+        "their reproduce/configs/splitmnist_ER.yaml has Lw_new 0.3 (w = 0.7), CIFAR10_ER.yaml "
+        "0.7 (w = 0.3).",
     )
 
 
@@ -564,10 +574,23 @@ class GEMSpec(StrategySpecBase):
     implementation: ClassVar[str] = "gapwatch_worker.cl.strategies.gem:GEM"
     name: Literal["gem"]
     memories_per_task: int = Field(
-        256, ge=1, le=100_000, description="Samples of each finished task kept in memory."
+        256,
+        ge=1,
+        le=100_000,
+        description="Samples of each finished task kept in memory (a uniform sample of its "
+        "train set, drawn at its end); each update takes one gradient on each earlier task's "
+        "whole memory. De Lange et al.'s patterns_per_exp = mem_size // tasks (github.com/"
+        "mattdl/ContinualEvaluation, main.py; src/methods/gem_standard.py).",
     )
     memory_strength: float = Field(
-        0.5, ge=0.0, le=1e3, description="The margin gamma added to the projected gradient."
+        0.5,
+        ge=0.0,
+        le=1e3,
+        description="gamma: the lower bound of the dual variables of GEM's quadratic program, "
+        "as in the released code (github.com/facebookresearch/GradientEpisodicMemory, "
+        "model/gem.py: project2cone2, solved with quadprog, 1e-3 added to the diagonal); 0 "
+        "gives the exact projection onto the constraints; larger values push the update "
+        "further towards the memories' gradients.",
     )
 
 
@@ -583,25 +606,6 @@ BUILTIN_STRATEGIES: tuple[type[StrategySpecBase], ...] = (
     LwFSpec,
     DERSpec,
 )
-
-# --- Plugins: every component that entry points declare, built-ins first ----------------------
-# Discovery runs here, after the base classes above exist, so that a plugin module may import
-# them from this module while it is being loaded.
-
-STRATEGY_COMPONENTS = plugins.discover("strategies", BUILTIN_STRATEGIES)
-MODEL_COMPONENTS = plugins.discover("models", BUILTIN_MODELS)
-BENCHMARK_COMPONENTS = plugins.discover("benchmarks", BUILTIN_BENCHMARKS)
-
-
-def _union(components: list[plugins.Component]) -> Any:
-    classes = plugins.distinct_classes(components)
-    return Annotated[Union[classes], Field(discriminator="name")]  # noqa: UP007 - built at run time
-
-
-StrategySpec = _union(STRATEGY_COMPONENTS)
-ModelSpec = _union(MODEL_COMPONENTS)
-BenchmarkSpec = _union(BENCHMARK_COMPONENTS)
-
 
 # --- Optimizer, training length, evaluation plan ----------------------------------------------
 
@@ -739,3 +743,25 @@ TRAIN_LR_KEY = "train/lr"
 ITER_PER_S_KEY = "sys/iter_per_s"
 EVENT_TASK_START = "task_start"
 EVENT_TASK_END = "task_end"
+
+
+# --- Plugins: every component that entry points declare, built-ins first ----------------------
+# Discovery runs last, when everything above exists: a plugin module loaded here may import
+# anything of this module, and the engine (which imports RunSpec), in its one file. RunSpec was
+# defined with these unions as forward references; it is completed once they exist.
+
+STRATEGY_COMPONENTS = plugins.discover("strategies", BUILTIN_STRATEGIES)
+MODEL_COMPONENTS = plugins.discover("models", BUILTIN_MODELS)
+BENCHMARK_COMPONENTS = plugins.discover("benchmarks", BUILTIN_BENCHMARKS)
+
+
+def _union(components: list[plugins.Component]) -> Any:
+    classes = plugins.distinct_classes(components)
+    return Annotated[Union[classes], Field(discriminator="name")]  # noqa: UP007 - built at run time
+
+
+StrategySpec = _union(STRATEGY_COMPONENTS)
+ModelSpec = _union(MODEL_COMPONENTS)
+BenchmarkSpec = _union(BENCHMARK_COMPONENTS)
+
+RunSpec.model_rebuild()

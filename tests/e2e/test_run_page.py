@@ -80,6 +80,9 @@ def submit(api: httpx.Client, spec: dict[str, Any]) -> int:
 def failed_run(api: httpx.Client, runs: GapwatchClient, e2e_worker: LiveProcess) -> int:
     """A split_mnist run: the e2e worker is offline with a dead mirror, so MNIST is missing."""
     spec = {**preset(api, "split_mnist_er"), "name": "mnist without its dataset"}
+    # A planned length in iterations (the paper preset trains by epochs, whose total only the
+    # built benchmark knows), so that the page can show the plan of a run that never started.
+    spec["training"] = {**spec["training"], "iterations_per_task": 500, "epochs_per_task": None}
     run_id = submit(api, spec)
     run = wait_for_run(runs, run_id)
     assert run["status"] == "failed", run
@@ -99,9 +102,9 @@ def test_a_failed_run_says_what_went_wrong_and_what_to_do(
     expect(summary).to_have_text(re.compile(r"^Dataset unavailable: dataset mnist not in cache"))
     assert "Traceback" not in alert.inner_text()
     assert "DatasetUnavailable" not in alert.inner_text()
-    # What to do: where the files go.
+    # What to do: import a copy of the files.
     expect(page.get_by_test_id("run-error-command")).to_have_text(
-        'cp FILES "$GAPWATCH_DATA_DIR/datasets/mnist/"'
+        "gapwatch datasets import mnist PATH"
     )
     # The traceback is there, behind a closed disclosure.
     details = page.get_by_test_id("run-error-details")

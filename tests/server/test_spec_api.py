@@ -22,8 +22,9 @@ def test_schema_carries_unions_defaults_and_bounds(api) -> None:
 def test_every_preset_is_a_complete_valid_spec_the_api_accepts(api) -> None:
     presets = api.get("/api/v1/spec").json()["presets"]
     assert [p["id"] for p in presets] == [p.id for p in PRESETS]
-    assert {"split_digits_finetune", "split_digits_er", "split_mnist_er", "split_cifar10_er",
-            "rotated_mnist_er"} == {p["id"] for p in presets}  # fmt: skip
+    assert {"split_digits_finetune", "split_digits_er", "split_mnist_er", "split_mnist_gem",
+            "rotated_mnist_er", "split_cifar10_er", "split_cifar10_gem"} == {
+        p["id"] for p in presets}  # fmt: skip
     for preset in presets:
         spec = RunSpec.model_validate(preset["spec"])
         assert preset["spec"] == spec.model_dump(mode="json"), "defaults filled in"

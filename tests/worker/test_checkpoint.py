@@ -16,12 +16,14 @@ STRATEGIES = [
     {"name": "finetune"},
     {"name": "joint"},
     {"name": "er", "buffer_size": 40, "buffer_policy": "class_balanced"},
+    {"name": "er", "buffer_size": 40, "buffer_policy": "task_end", "replay_weight": 0.7},
     {"name": "er_ace", "buffer_size": 40},
     {"name": "agem", "buffer_size": 40, "reference_batch_size": 16},
     {"name": "ewc", "fisher_samples": 32, "online": True, "gamma": 0.9, "ewc_lambda": 1.0},
     {"name": "si"},
     {"name": "lwf"},
     {"name": "derpp", "buffer_size": 40},
+    {"name": "gem", "memories_per_task": 20, "memory_strength": 0.5},
 ]
 
 
@@ -78,7 +80,9 @@ def assert_resumed_from(uninterrupted: MemoryReporter, resumed: MemoryReporter, 
         assert got.get(key, {}) == {s: v for s, v in points.items() if s >= first}, key
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES, ids=lambda s: s["name"])
+@pytest.mark.parametrize(
+    "strategy", STRATEGIES, ids=lambda s: f"{s['name']}-{s.get('buffer_policy', '')}".strip("-")
+)
 def test_resume_gives_the_curves_of_an_uninterrupted_run(
     make_spec, tmp_path: Path, strategy: dict
 ) -> None:
@@ -154,9 +158,21 @@ def test_a_torn_checkpoint_file_means_starting_over(make_spec, tmp_path: Path) -
     assert outcome.resumed_from is None and outcome.iterations == 100
 
 
-def test_resume_from_a_checkpoint_at_a_task_boundary(make_spec, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "strategy",
+    [
+        {"name": "lwf"},
+        {"name": "er", "buffer_size": 40, "buffer_policy": "task_end"},
+        {"name": "gem", "memories_per_task": 20},
+    ],
+    ids=lambda s: s["name"],
+)
+def test_resume_from_a_checkpoint_at_a_task_boundary(
+    make_spec, tmp_path: Path, strategy: dict
+) -> None:
+    # Strategies whose end_task changes their state: the resumed run still ends the task.
     spec = make_spec(
-        strategy={"name": "lwf"},
+        strategy=strategy,
         benchmark={"n_tasks": 3},
         training={"iterations_per_task": 12},
         evaluation={"every": 1},

@@ -31,7 +31,9 @@ from tests.worker.strategy_fixtures import (
     CPU,
     batch,
     blobs_benchmark,
+    checkpoint,
     make_strategy,
+    restore,
     strategy_spec,
     tiny_model,
     train,
@@ -275,6 +277,83 @@ def test_replay_weight_selects_the_loss_of_new_or_replayed_rows(
     inputs, targets = (x, y) if reference == "new" else (replay_x, replay_y)
     expected = nn.functional.cross_entropy(strategy.model(inputs), targets)
     assert torch.allclose(strategy.observe(x, y, 1), expected)
+
+
+def _rows(buffer: ClassBalancedBuffer) -> set[tuple[float, ...]]:
+    assert buffer.items is not None
+    return {tuple(row.tolist()) for row in buffer.items[0][: len(buffer)]}
+
+
+def test_er_task_end_memory_is_filled_at_task_ends_and_replays_earlier_tasks_only() -> None:
+    benchmark = blobs_benchmark()
+    model = RecordingModel(benchmark.n_outputs)
+    spec = strategy_spec("er", buffer_policy="task_end", replay_batch_size=6)
+    strategy = make_strategy(spec, benchmark, model=model)
+    assert isinstance(strategy, ExperienceReplay)
+    assert isinstance(strategy.buffer, ClassBalancedBuffer)
+    train(strategy, benchmark, [(0, 0, 5)])
+    assert model.batch_sizes == [BATCH] * 5  # nothing replayed during the first task
+    assert len(strategy.buffer) == 0
+    strategy.end_task(0, benchmark.tasks[0])
+    # 40 slots for the 2 classes seen, each a sample of its class in task 0's train set.
+    assert strategy.buffer.class_counts().tolist() == [20, 20, 0, 0, 0, 0]
+    task_0 = {tuple(row.tolist()) for row in benchmark.tasks[0].train_x}
+    after_task_0 = _rows(strategy.buffer)
+    assert len(after_task_0) == 40 and after_task_0 <= task_0
+
+    model.batch_sizes.clear()
+    train(strategy, benchmark, [(1, 0, 4)])
+    assert model.batch_sizes == [BATCH + 6] * 4  # task 0's rows replayed
+    assert _rows(strategy.buffer) == after_task_0  # task 1's batches are not offered
+    assert strategy.buffer.items is not None
+    assert strategy.buffer.items[2][:40].eq(0).all()  # task ids: only task 0 so far
+
+    strategy.end_task(1, benchmark.tasks[1])
+    assert strategy.buffer.class_counts().tolist() == [10, 10, 10, 10, 0, 0]
+    kept = _rows(strategy.buffer)
+    # The old classes gave up half their slots; what they kept was held before.
+    assert len(kept & after_task_0) == 20 and len(kept & task_0) == 20
+
+
+def test_er_task_end_leaves_out_the_current_task_and_balances_all_classes_seen() -> None:
+    benchmark = blobs_benchmark(n_tasks=3)
+    strategy = make_strategy(strategy_spec("er", buffer_policy="task_end"), benchmark)
+    assert isinstance(strategy, ExperienceReplay)
+    train(strategy, benchmark, [(0, 0, -3), (1, 0, -3), (2, 0, 2)])
+    assert isinstance(strategy.buffer, ClassBalancedBuffer) and strategy.buffer.items is not None
+    # 40 slots over 4 classes; task 2's classes (4, 5) are absent while it trains.
+    assert strategy.buffer.class_counts().tolist() == [10, 10, 10, 10, 0, 0]
+    assert sorted(set(strategy.buffer.items[2][:40].tolist())) == [0, 1]
+
+
+def test_replay_weight_scales_the_new_loss_while_the_memory_is_empty() -> None:
+    # De Lange et al.'s ER weighs the new rows by Lw_new = 1 - w even when nothing is replayed,
+    # so under task_end the first task trains on (1 - w) * CE(new).
+    benchmark = blobs_benchmark()
+    spec = strategy_spec("er", buffer_policy="task_end", replay_weight=0.7)
+    strategy = make_strategy(spec, benchmark, lr=0.1)
+    reference = make_strategy(strategy_spec("finetune"), benchmark, lr=0.1 * 0.3)
+    for step in range(5):
+        x, y = batch(benchmark.tasks[0], step)
+        expected = reference.observe(x, y, 0)
+        assert torch.allclose(strategy.observe(x, y, 0), 0.3 * expected, atol=1e-7)
+    for p, q in zip(strategy.model.parameters(), reference.model.parameters(), strict=True):
+        assert torch.allclose(p, q, atol=1e-6)  # SGD on 0.3 * CE at lr = lr * 0.3 on CE
+
+
+@pytest.mark.parametrize("scenario", ["class_incremental", "domain_incremental"])
+def test_er_task_end_resumes_bit_exactly(scenario: str) -> None:
+    benchmark = blobs_benchmark(scenario)
+    spec = strategy_spec("er", buffer_policy="task_end", replay_weight=0.7)
+    original = make_strategy(spec, benchmark, momentum=0.9)
+    train(original, benchmark, [(0, 0, -10), (1, 0, 5)])
+    saved = checkpoint(original)
+    continuation = [(1, 5, -10), (2, 0, -6)]  # the rest of task 1, its end (a fill), task 2
+    expected = torch.stack(train(original, benchmark, continuation))
+    resumed = make_strategy(spec, benchmark, momentum=0.9, model_seed=1, seed=5)
+    restore(resumed, saved)
+    resumed.begin_task(1, benchmark.tasks[1])
+    assert torch.equal(torch.stack(train(resumed, benchmark, continuation)), expected)
 
 
 # --- ER-ACE -------------------------------------------------------------------------------------
