@@ -17,11 +17,14 @@ import fcntl
 import importlib
 import importlib.metadata
 import json
+import os
 import site
 import subprocess
 import sys
 import sysconfig
 from pathlib import Path
+
+from gapwatch.plugins import DISABLED_ENV
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PLUGIN_DIR = REPO_ROOT / "examples" / "plugin"
@@ -68,3 +71,10 @@ def install_example_plugin() -> None:
 
 
 install_example_plugin()
+
+
+def builtins_only_env(**extra: str) -> dict[str, str]:
+    """The environment of a child process that must see gapwatch's own modules only: the
+    example plugin imports torch and the engine (as a plugin may), so tests of what the core
+    imports leave plugins out."""
+    return {**os.environ, DISABLED_ENV: "*", **extra}

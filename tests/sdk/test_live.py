@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import signal
 import socket
 import stat
@@ -28,6 +27,7 @@ from gapwatch.client import GapwatchClient
 from gapwatch.sdk.run import Run
 from gapwatch.sdk.sync import UNFINISHED_ERROR, sync_all
 from tests.conftest import REPO_ROOT, api_process, seed_account, temporary_database, wait_until
+from tests.example_plugin import builtins_only_env
 
 STEPS_PER_TASK = 50
 # Task 0's accuracy while task 1 is trained (every 5 steps from s_1 = 50): a stability gap of
@@ -449,7 +449,7 @@ def test_the_sdk_imports_no_server_and_no_torch() -> None:
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT,
-                   env={**os.environ, "PYTHONPATH": ""})  # fmt: skip
+                   env=builtins_only_env(PYTHONPATH=""))  # fmt: skip
 
 
 def test_a_sync_that_died_before_recording_its_run_opens_the_same_run_again(

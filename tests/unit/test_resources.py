@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import subprocess
 import sys
 from typing import Any
@@ -13,7 +12,6 @@ import pytest
 import torch
 
 from gapwatch.config import Settings
-from gapwatch.plugins import DISABLED_ENV
 from gapwatch.resources import (
     ResourceEstimate,
     check_limits,
@@ -31,6 +29,7 @@ from gapwatch_worker.cl.loop import build_optimizer, run_experiment
 from gapwatch_worker.cl.models import build_model
 from gapwatch_worker.cl.reporting import MemoryReporter
 from gapwatch_worker.cl.strategies import BuildContext, build_strategy
+from tests.example_plugin import builtins_only_env
 
 DEFAULTS = {
     "max_parameters": Settings.model_fields["max_parameters"].default,
@@ -574,10 +573,11 @@ def test_resources_import_neither_torch_nor_numpy_nor_the_server() -> None:
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'numpy') "
         "or m.startswith(('gapwatch.server', 'gapwatch_worker'))))"
     )
-    # gapwatch's own modules only: an installed plugin (the suite installs the example, which
-    # imports torch and the engine) is imported with gapwatch.spec, as its author chose.
-    env = {**os.environ, DISABLED_ENV: "*"}
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=builtins_only_env(),
     )
     assert out.stdout.strip() == "[]"

@@ -19,6 +19,7 @@ from gapwatch.torch import ContinualEvaluator, make_generator
 from gapwatch_worker.cl import seeding
 from gapwatch_worker.cl.benchmarks import build_benchmark, scenarios
 from gapwatch_worker.cl.benchmarks.base import build_evaluator
+from tests.example_plugin import builtins_only_env
 
 
 def _benchmark_spec(**fields: object) -> BenchmarkSpec:
@@ -255,7 +256,9 @@ def test_importing_gapwatch_does_not_import_torch() -> None:
         "import gapwatch.torch\n"
         "assert 'torch' in sys.modules\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=builtins_only_env()
+    )
     assert result.returncode == 0, result.stderr
 
 
