@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import httpx
-from pydantic import ValidationError
 
+from gapwatch import plugins
 from gapwatch import spec as spec_module
 from gapwatch.spec import RunSpec
 
@@ -246,20 +246,25 @@ class OpenedRun:
 def read_spec(raw: dict[str, Any]) -> tuple[RunSpec | None, str | None]:
     """A stored run spec as this process reads it: (spec, None), or (None, why not) when it
     names a component this process does not have (a plugin installed on the API's machine
-    only), said so that the run's error tells the user what to install where."""
+    only, or one that failed to load here), said so that the run's error tells the user what to
+    install where. Any error of a plugin's validators is an unreadable spec too, never a crash
+    of the worker that claimed the run."""
     try:
         return RunSpec.model_validate(raw), None
-    except ValidationError as error:
-        missing = []
-        for part, components in (
-            ("strategy", spec_module.STRATEGY_COMPONENTS),
-            ("model", spec_module.MODEL_COMPONENTS),
-            ("benchmark", spec_module.BENCHMARK_COMPONENTS),
-        ):
-            name = (raw.get(part) or {}).get("name") if isinstance(raw.get(part), dict) else None
-            if name is not None and name not in {c.name for c in components}:
-                missing.append(f"{part} {name!r}")
+    except Exception as error:  # noqa: BLE001 - a plugin's validator may raise anything
         host = socket.gethostname()
+        failed = {(p.kind, p.name): p.error for p in plugins.problems()}
+        missing = []
+        for part, kind, components in (
+            ("strategy", "strategies", spec_module.STRATEGY_COMPONENTS),
+            ("model", "models", spec_module.MODEL_COMPONENTS),
+            ("benchmark", "benchmarks", spec_module.BENCHMARK_COMPONENTS),
+        ):
+            section = raw.get(part)
+            name = section.get("name") if isinstance(section, dict) else None
+            if name is not None and name not in {c.name for c in components}:
+                why = failed.get((kind, name))
+                missing.append(f"{part} {name!r}" + (f" (it failed to load: {why})" if why else ""))
         if missing:
             return None, (
                 f"this worker ({host}) does not have the {' and the '.join(missing)}: install "

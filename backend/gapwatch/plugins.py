@@ -5,19 +5,21 @@ A package adds a component by declaring, in its own pyproject.toml,
     [project.entry-points."gapwatch.strategies"]
     er_cosine = "my_package.er_cosine:ERCosineSpec"
 
-The entry point names a pydantic spec class (a subclass of `gapwatch.spec.ComponentSpec`) whose
-`name` field is a Literal holding the entry point's name, and whose `implementation` class
-variable says, as "module:attribute", where the worker finds the code that builds it. The spec
-class is all the API needs: it validates runs, and the JSON schema (and so the dashboard's form)
-shows its options and bounds. Only a worker imports the implementation, when a run names it.
+The entry point names a pydantic spec class (a subclass of the kind's base class in
+`gapwatch.components`) whose `name` field is a Literal holding the entry point's name, and
+whose `implementation` class variable says, as "module:attribute", where the worker finds the
+code that builds it. The spec class is all the API needs: it validates runs, and the JSON
+schema (and so the dashboard's form) shows its options and bounds. Only a worker imports the
+implementation, when a run names it.
 
 The built-ins are declared the same way, in gapwatch's own pyproject.toml. A source tree that was
 never installed has no entry-point metadata; its built-ins are then taken from the list that
 `gapwatch.spec` passes in, so nothing depends on how gapwatch was installed.
 
 A plugin that fails to load (an import error, a class that breaks the rules above) is left out
-with a warning and listed in `problems()`; the service starts without it. A plugin may import
-`gapwatch.spec` for its base classes: discovery runs after those are defined.
+with a warning and listed in `problems()`; the service starts without it. A plugin imports its
+base classes from `gapwatch.components` (which discovers nothing), so it may import the engine
+too, in any order.
 
 This module imports no torch and no server: the API, the SDK and the worker all read it.
 """
@@ -27,11 +29,12 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +98,16 @@ def spec_names(spec_class: type) -> tuple[str, ...]:
     return tuple(str(value) for value in typing.get_args(annotation))
 
 
+def _normalized(name: str) -> str:
+    """A distribution or entry-point name as packaging compares them (PEP 503): case, and runs
+    of "-", "_" and "." do not matter."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def _disabled() -> set[str]:
-    return {p.strip() for p in os.environ.get(DISABLED_ENV, "").split(",") if p.strip()}
+    return {
+        _normalized(p.strip()) for p in os.environ.get(DISABLED_ENV, "").split(",") if p.strip()
+    }
 
 
 def _distribution(entry: EntryPoint) -> str:
@@ -104,11 +115,21 @@ def _distribution(entry: EntryPoint) -> str:
     return dist.metadata["Name"] if dist is not None else "unknown"
 
 
-def _check(kind: Kind, name: str, spec_class: Any) -> None:
-    from pydantic import BaseModel
+def _check(name: str, spec_class: Any, base: type) -> None:
+    """Raises TypeError (or pydantic's error) if `spec_class` cannot be a component of the kind
+    whose spec classes derive from `base`: the union and RunSpec are built from it next, and a
+    class that breaks them would stop every process that imports gapwatch.spec."""
+    from pydantic import BaseModel, TypeAdapter
 
     if not isinstance(spec_class, type) or not issubclass(spec_class, BaseModel):
         raise TypeError(f"entry point {name!r} must name a pydantic model class")
+    if not issubclass(spec_class, base):
+        raise TypeError(
+            f"{spec_class.__qualname__} must derive from gapwatch.components.{base.__name__}"
+        )
+    missing = [f for f in getattr(base, "required_fields", ()) if f not in spec_class.model_fields]
+    if missing:
+        raise TypeError(f"{spec_class.__qualname__} lacks the field(s) {', '.join(missing)}")
     if name not in spec_names(spec_class):
         raise TypeError(
             f"entry point {name!r} names {spec_class.__qualname__}, whose name field allows "
@@ -120,45 +141,53 @@ def _check(kind: Kind, name: str, spec_class: Any) -> None:
             f"{spec_class.__qualname__}.implementation must be 'module:attribute' (the code "
             "the worker runs)"
         )
+    # A class whose annotations cannot be resolved fails here, not in RunSpec.model_rebuild().
+    spec_class.model_rebuild(force=True)
+    TypeAdapter(spec_class).json_schema()
 
 
-def discover(kind: Kind, builtins: Sequence[type]) -> list[Component]:
-    """Every component of `kind`: the built-ins in their given order, then plugins by name.
+def discover(kind: Kind, builtins: Sequence[type], base: type) -> list[Component]:
+    """Every component of `kind`, one per name: the built-ins in their given order, then the
+    plugins by name. A plugin class is left out whole (and recorded in `problems()`) if it fails
+    to load or to check, or if any of its names is already taken.
 
     Args:
         kind: Which entry-point group ("gapwatch.<kind>") to read.
         builtins: gapwatch's own spec classes of that kind; used for any built-in whose entry
             point is missing (a source tree that was never installed).
+        base: The class every spec class of that kind derives from.
     """
     disabled = _disabled()
     found: dict[str, Component] = {}
-    # gapwatch's own entry points first, so that a plugin reusing a built-in's name is the one
-    # reported, whatever the order of the environment's directories.
-    entries = sorted(
-        entry_points(group=GROUP_PREFIX + kind),
-        key=lambda e: (_distribution(e) != BUILTIN_DISTRIBUTION, e.name),
-    )
+    entries = entry_points(group=GROUP_PREFIX + kind)
+    # gapwatch's own entry points first (its classes, if the metadata is missing), so that a
+    # plugin that reuses a built-in's name is the one left out.
     for entry in entries:
+        if _distribution(entry) == BUILTIN_DISTRIBUTION:
+            spec_class = entry.load()
+            found[entry.name] = Component(kind, entry.name, spec_class, BUILTIN_DISTRIBUTION)
+    for spec_class in builtins:
+        for name in spec_names(spec_class):
+            found.setdefault(name, Component(kind, name, spec_class, BUILTIN_DISTRIBUTION))
+    for entry in sorted(entries, key=lambda e: e.name):
         distribution = _distribution(entry)
-        builtin = distribution == BUILTIN_DISTRIBUTION
-        if not builtin and ("*" in disabled or entry.name in disabled or distribution in disabled):
+        if distribution == BUILTIN_DISTRIBUTION:
             continue
-        if entry.name in found:
-            _record(kind, entry.name, distribution, "another package already declared it")
+        if "*" in disabled or {_normalized(entry.name), _normalized(distribution)} & disabled:
             continue
         try:
             spec_class = entry.load()
-            _check(kind, entry.name, spec_class)
+            _check(entry.name, spec_class, base)
+            names = spec_names(spec_class)
+            taken = [n for n in names if n in found and found[n].spec_class is not spec_class]
+            if taken:
+                owners = ", ".join(f"{n!r} ({found[n].distribution})" for n in taken)
+                raise TypeError(f"its name is taken: {owners}")
         except Exception as error:  # noqa: BLE001 - a broken plugin must not stop the service
             _record(kind, entry.name, distribution, f"{type(error).__name__}: {error}")
             continue
-        found[entry.name] = Component(kind, entry.name, spec_class, distribution)
-    for spec_class in builtins:
-        for name in spec_names(spec_class):
-            if name not in found or not found[name].builtin:
-                if name in found:  # a plugin may not take a built-in's name
-                    _record(kind, name, found[name].distribution, "a built-in has that name")
-                found[name] = Component(kind, name, spec_class, BUILTIN_DISTRIBUTION)
+        for name in names:
+            found[name] = Component(kind, name, spec_class, distribution)
     order = {cls: index for index, cls in enumerate(builtins)}
     return sorted(
         found.values(),
@@ -167,6 +196,7 @@ def discover(kind: Kind, builtins: Sequence[type]) -> list[Component]:
 
 
 def _record(kind: Kind, name: str, distribution: str, error: str) -> None:
+    error = (error.strip().splitlines() or [""])[0]  # one line: pydantic's errors run on
     log.warning("gapwatch plugin %s %r from %s left out: %s", kind, name, distribution, error)
     _problems.append(Problem(kind, name, distribution, error))
 
@@ -177,6 +207,35 @@ def distinct_classes(components: Sequence[Component]) -> tuple[type, ...]:
     for component in components:
         seen.setdefault(component.spec_class, None)
     return tuple(seen)
+
+
+def union_of(components: list[Component]) -> Any:
+    """The discriminated union (on `name`) of the components' spec classes.
+
+    A plugin class that the union still cannot take is dropped from `components` (in place)
+    and recorded, so that one plugin never stops gapwatch.spec from importing.
+    """
+    from pydantic import Field, TypeAdapter
+
+    def build(classes: tuple[type, ...]) -> Any:
+        union = Annotated[Union[classes], Field(discriminator="name")]  # noqa: UP007
+        TypeAdapter(union).json_schema()
+        return union
+
+    try:
+        return build(distinct_classes(components))
+    except Exception:  # noqa: BLE001 - find the plugin at fault below
+        pass
+    accepted = [c for c in components if c.builtin]
+    for component in [c for c in components if not c.builtin]:
+        try:
+            build(distinct_classes([*accepted, component]))
+        except Exception as error:  # noqa: BLE001
+            _record(component.kind, component.name, component.distribution, str(error))
+            continue
+        accepted.append(component)
+    components[:] = accepted
+    return build(distinct_classes(accepted))
 
 
 def load_implementation(spec: Any) -> Any:

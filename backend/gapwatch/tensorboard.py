@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from gapwatch.client import GapwatchClient, Series, series_batches
+from gapwatch.components import EVENT_TASK_END, EVENT_TASK_START
 from gapwatch.sdk.validation import MAX_KEY_CHARS, METRIC_KEY_PATTERN
-from gapwatch.spec import EVENT_TASK_END, EVENT_TASK_START
 
 EVENT_FILE_MARK = "events.out.tfevents."
 KEY_PATTERN = re.compile(METRIC_KEY_PATTERN)

@@ -30,7 +30,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from gapwatch.spec import ReplayOptions
+from gapwatch.components import ReplayOptions
 from gapwatch_worker.cl.strategies import BuildContext, ExperienceReplay
 from gapwatch_worker.cl.strategies.buffer import ReservoirBuffer
 

@@ -20,8 +20,10 @@ from gapwatch.spec import (
     BUILTIN_STRATEGIES,
     STRATEGY_COMPONENTS,
     ERSpec,
+    ModelSpecBase,
     ReplayOptions,
     RunSpec,
+    StrategySpecBase,
 )
 from tests.conftest import REPO_ROOT, clean_env
 
@@ -35,11 +37,24 @@ def write_broken_distribution(root: Path) -> None:
     """A distribution found only on `root` (a sys.path entry): a dist-info whose entry points
     break every rule, one each, and the module they name."""
     (root / "gapwatch_broken_plugin.py").write_text(
-        "from typing import ClassVar, Literal\n"
-        "from gapwatch.spec import StrategySpecBase\n\n\n"
+        "from __future__ import annotations\n"
+        "from typing import TYPE_CHECKING, ClassVar, Literal\n"
+        "from gapwatch.components import ComponentSpec, StrategySpecBase\n"
+        "if TYPE_CHECKING:\n"
+        "    from decimal import Decimal\n\n\n"
         "class Impostor(StrategySpecBase):\n"
         "    implementation: ClassVar[str] = 'gapwatch_broken_plugin:Impostor'\n"
         "    name: Literal['er']\n\n\n"
+        "class AlsoER(StrategySpecBase):\n"
+        "    implementation: ClassVar[str] = 'gapwatch_broken_plugin:AlsoER'\n"
+        "    name: Literal['also_er', 'er']\n\n\n"
+        "class NoBase(ComponentSpec):\n"
+        "    implementation: ClassVar[str] = 'gapwatch_broken_plugin:NoBase'\n"
+        "    name: Literal['no_base']\n\n\n"
+        "class Unresolved(StrategySpecBase):\n"
+        "    implementation: ClassVar[str] = 'gapwatch_broken_plugin:Unresolved'\n"
+        "    name: Literal['unresolved']\n"
+        "    amount: Decimal = 1\n\n\n"
         "class NoImplementation(StrategySpecBase):\n"
         "    name: Literal['no_implementation']\n\n\n"
         "NOT_A_CLASS = 3\n"
@@ -51,6 +66,9 @@ def write_broken_distribution(root: Path) -> None:
         "[gapwatch.strategies]\n"
         "missing_module = gapwatch_no_such_module:Spec\n"
         "er = gapwatch_broken_plugin:Impostor\n"
+        "also_er = gapwatch_broken_plugin:AlsoER\n"
+        "no_base = gapwatch_broken_plugin:NoBase\n"
+        "unresolved = gapwatch_broken_plugin:Unresolved\n"
         "wrong_name = gapwatch_example_plugin:ERCosineSpec\n"
         "no_implementation = gapwatch_broken_plugin:NoImplementation\n"
         "not_a_class = gapwatch_broken_plugin:NOT_A_CLASS\n"
@@ -133,16 +151,20 @@ def test_a_bad_option_is_an_error_naming_its_field(
     assert error["type"] == error_type
 
 
-@pytest.mark.parametrize("disabled", [PLUGIN, "er_cosine", "*", f"other, {PLUGIN}"])
+@pytest.mark.parametrize(
+    "disabled", [PLUGIN, "er_cosine", "*", f"other, {PLUGIN}", "Gapwatch_Example.Plugin"]
+)
 def test_disabled_plugins_are_left_out_but_never_the_builtins(
     monkeypatch: pytest.MonkeyPatch, disabled: str
 ) -> None:
     monkeypatch.setattr(plugins, "_problems", [])
     monkeypatch.setenv(plugins.DISABLED_ENV, disabled)
-    assert [c.name for c in plugins.discover("strategies", BUILTIN_STRATEGIES)] == BUILTIN_NAMES
+    assert [
+        c.name for c in plugins.discover("strategies", BUILTIN_STRATEGIES, StrategySpecBase)
+    ] == BUILTIN_NAMES
     # A built-in is not a plugin: naming it (or gapwatch) leaves it in.
     monkeypatch.setenv(plugins.DISABLED_ENV, "gapwatch,er,finetune")
-    names = [c.name for c in plugins.discover("strategies", BUILTIN_STRATEGIES)]
+    names = [c.name for c in plugins.discover("strategies", BUILTIN_STRATEGIES, StrategySpecBase)]
     assert names == [*BUILTIN_NAMES, "er_cosine"]
     assert plugins.problems() == []
 
@@ -179,16 +201,19 @@ def test_broken_plugins_are_listed_and_do_not_stop_discovery(
     request.addfinalizer(lambda: sys.modules.pop("gapwatch_broken_plugin", None))
     monkeypatch.setattr(plugins, "_problems", [])
 
-    found = plugins.discover("strategies", BUILTIN_STRATEGIES)
+    found = plugins.discover("strategies", BUILTIN_STRATEGIES, StrategySpecBase)
     assert [c.name for c in found] == [*BUILTIN_NAMES, "er_cosine"]
     [er] = [c for c in found if c.name == "er"]
     assert er.spec_class is ERSpec and er.builtin
 
-    assert len(plugins.problems()) == 5  # each once, and none of gapwatch's own
+    assert len(plugins.problems()) == 8  # each once, and none of gapwatch's own
     problems = {p.name: p for p in plugins.problems()}
     assert set(problems) == {
         "missing_module",
         "er",
+        "also_er",
+        "no_base",
+        "unresolved",
         "wrong_name",
         "no_implementation",
         "not_a_class",
@@ -196,15 +221,40 @@ def test_broken_plugins_are_listed_and_do_not_stop_discovery(
     assert {(p.kind, p.distribution) for p in problems.values()} == {("strategies", BROKEN)}
     assert problems["missing_module"].error.startswith("ModuleNotFoundError")
     assert "gapwatch_no_such_module" in problems["missing_module"].error
-    assert "already declared" in problems["er"].error
+    # Each of these would have stopped gapwatch.spec from importing, had it been let in: a name
+    # mapped twice in the union, a model without the base's class variables, an annotation
+    # that cannot be resolved.
+    assert "name is taken: 'er' (gapwatch)" in problems["er"].error
+    assert "name is taken: 'er' (gapwatch)" in problems["also_er"].error
+    assert "must derive from gapwatch.components.StrategySpecBase" in problems["no_base"].error
+    assert "Decimal" in problems["unresolved"].error
     assert "allows ['er_cosine']" in problems["wrong_name"].error
     assert "implementation must be 'module:attribute'" in problems["no_implementation"].error
     assert "must name a pydantic model class" in problems["not_a_class"].error
 
-    assert [c.name for c in plugins.discover("models", BUILTIN_MODELS)] == [
+    assert [c.name for c in plugins.discover("models", BUILTIN_MODELS, ModelSpecBase)] == [
         "mlp", "cnn", "resnet18_reduced"
     ]  # fmt: skip
     assert plugins.problems()[-1].kind == "models"
+
+
+@pytest.mark.parametrize(
+    "first",
+    ["gapwatch_example_plugin", "gapwatch_worker.cl.strategies", "gapwatch.spec", "gapwatch"],
+)
+def test_the_plugin_is_found_whatever_is_imported_first(first: str) -> None:
+    # A plugin's module imports its bases from gapwatch.components and the engine; importing it
+    # (or the engine) before gapwatch.spec must not leave it half imported when discovery runs.
+    code = (
+        f"import {first}\n"
+        "from gapwatch import plugins\n"
+        "from gapwatch.spec import RunSpec\n"
+        "assert not plugins.problems(), plugins.problems()\n"
+        "RunSpec.model_validate({'benchmark': {'name': 'split_digits'}, 'model': {'name': "
+        "'mlp'}, 'strategy': {'name': 'er_cosine'}})\n"
+    )
+    result = run_python("-c", code)
+    assert result.returncode == 0, result.stderr
 
 
 def _row(name: str, package: str, implementation: str) -> re.Pattern[str]:
@@ -225,7 +275,7 @@ def test_the_plugins_command_lists_components_and_packages_and_problems(tmp_path
     assert _row("split_digits", "built-in", digits).search(out)
     assert f"  strategies 'missing_module' from {BROKEN}: ModuleNotFoundError" in out
     assert f"  models 'broken_model' from {BROKEN}: ModuleNotFoundError" in out
-    assert out.count(f"from {BROKEN}") == 6
+    assert out.count(f"from {BROKEN}") == 9
 
     left_out = run_python("-m", "gapwatch.cli", "plugins", GAPWATCH_PLUGINS_DISABLED=PLUGIN)
     assert left_out.returncode == 0, left_out.stderr

@@ -65,8 +65,9 @@ def test_json_schema_carries_options_defaults_and_bounds() -> None:
     er = schema["$defs"]["ERSpec"]["properties"]
     assert er["buffer_size"]["default"] == 200 and er["buffer_size"]["minimum"] == 1
     strategies = set(schema["properties"]["strategy"]["discriminator"]["mapping"])
-    # Every component that entry points declare is in the schema (plugins included).
-    assert strategies == {c.name for c in STRATEGY_COMPONENTS}
+    # Every component that entry points declare is in the schema: the suite installs the
+    # example plugin (tests/example_plugin.py).
+    assert strategies == {c.name for c in STRATEGY_COMPONENTS} and "er_cosine" in strategies
     assert {"finetune", "joint", "er", "er_ace", "agem", "gem", "ewc", "si", "lwf", "der"} <= (
         strategies
     )
@@ -122,3 +123,20 @@ def test_valid_scenarios_per_benchmark() -> None:
 def test_momentum_is_for_sgd_only() -> None:
     with pytest.raises(ValidationError, match="sgd only"):
         RunSpec.model_validate({**MINIMAL, "optimizer": {"name": "adam", "momentum": 0.9}})
+
+
+@pytest.mark.parametrize(
+    ("benchmark", "values", "channels"),
+    [("split_mnist", 3, "1 channel"), ("split_cifar10", 1, "3 channels")],
+)
+def test_normalize_gives_one_mean_and_std_per_channel(
+    benchmark: str, values: int, channels: str
+) -> None:
+    normalize = {"mean": [0.5] * values, "std": [0.25] * values}
+    with pytest.raises(ValidationError, match=f"normalize gives {values} values.*{channels}"):
+        RunSpec.model_validate(
+            {**MINIMAL, "benchmark": {"name": benchmark, "normalize": normalize}}
+        )
+    right = {"mean": [0.5] * (4 - values), "std": [0.25] * (4 - values)}
+    spec = RunSpec.model_validate({**MINIMAL, "benchmark": {"name": benchmark, "normalize": right}})
+    assert spec.benchmark.normalize.mean == right["mean"]  # type: ignore[union-attr]

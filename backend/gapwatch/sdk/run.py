@@ -43,6 +43,12 @@ from gapwatch.client import (
     call_with_retries,
     describe_error,
 )
+from gapwatch.components import (
+    EVENT_TASK_END,
+    EVENT_TASK_START,
+    metric_key_eval_acc,
+    metric_key_eval_loss,
+)
 from gapwatch.sdk.credentials import resolve
 from gapwatch.sdk.offline import DEFAULT_DIR, OfflineWriter, new_run_dir, now_iso
 from gapwatch.sdk.online import OnlineBackend, outage_policy
@@ -55,12 +61,6 @@ from gapwatch.sdk.validation import (
     check_step,
     check_task,
     check_value,
-)
-from gapwatch.spec import (
-    EVENT_TASK_END,
-    EVENT_TASK_START,
-    metric_key_eval_acc,
-    metric_key_eval_loss,
 )
 
 log = logging.getLogger("gapwatch.sdk")

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import PurePath
 from typing import Any
 
-from gapwatch.spec import (
+from gapwatch.components import (
     EVENT_KIND_PATTERN,
     MAX_CONFIG_BYTES,
     MAX_CONFIG_DEPTH,
@@ -27,7 +27,7 @@ from gapwatch.spec import (
     PROJECT_NAME_PATTERN,
     check_json,
 )
-from gapwatch.spec import MAX_METRIC_KEY_CHARS as MAX_KEY_CHARS
+from gapwatch.components import MAX_METRIC_KEY_CHARS as MAX_KEY_CHARS
 
 MAX_NAME_CHARS = 200
 MAX_TAGS = 32

@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from gapwatch.components import CNNSpec, MLPSpec, ResNet18ReducedSpec
 from gapwatch.plugins import load_implementation
-from gapwatch.spec import CNNSpec, MLPSpec, ResNet18ReducedSpec
 
 InputShape = tuple[int, ...]
 

@@ -11,6 +11,7 @@ from collections.abc import Collection, Iterable
 
 from sqlalchemy.orm import Session
 
+from gapwatch.components import DEFAULT_PROJECT
 from gapwatch.server.access import repository
 from gapwatch.server.access.principal import Principal
 from gapwatch.server.access.tokens import (
@@ -22,7 +23,6 @@ from gapwatch.server.access.tokens import (
 from gapwatch.server.errors import Conflict, Forbidden, NotFound, Unauthorized
 from gapwatch.server.models import Project, Role, Run, RunStatus
 from gapwatch.server.models.base import utcnow
-from gapwatch.spec import DEFAULT_PROJECT
 
 
 def principal_from_key(session: Session, key: str) -> Principal:

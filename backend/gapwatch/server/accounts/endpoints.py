@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
 
+from gapwatch.components import PROJECT_NAME_PATTERN
 from gapwatch.config import Settings
 from gapwatch.server.access import service as access
 from gapwatch.server.access.principal import Principal
@@ -39,7 +40,6 @@ from gapwatch.server.accounts.schemas import (
 from gapwatch.server.deps import Caller, RowId, SessionDep, SettingsDep
 from gapwatch.server.errors import Forbidden, TooManyRequests
 from gapwatch.server.models import ApiKey, Project, Role, User, WebSession
-from gapwatch.spec import PROJECT_NAME_PATTERN
 
 auth_router = APIRouter(prefix="/auth", tags=["accounts"])
 keys_router = APIRouter(prefix="/keys", tags=["accounts"])

@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gapwatch.components import PROJECT_NAME_PATTERN, check_text
 from gapwatch.server.access.passwords import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS
-from gapwatch.spec import PROJECT_NAME_PATTERN, check_text
 
 USER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}$"
 RoleName = Literal["viewer", "editor", "owner"]

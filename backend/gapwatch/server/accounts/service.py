@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from gapwatch.components import DEFAULT_PROJECT
 from gapwatch.server.access import service as access
 from gapwatch.server.access.passwords import hash_password, needs_rehash, verify_password
 from gapwatch.server.access.principal import Principal
@@ -34,7 +35,6 @@ from gapwatch.server.models import (
     WebSession,
 )
 from gapwatch.server.models.base import utcnow
-from gapwatch.spec import DEFAULT_PROJECT
 
 WRONG_CREDENTIALS = "wrong user name or password"
 BAD_LINK = (

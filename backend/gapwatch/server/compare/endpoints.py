@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.exceptions import RequestValidationError
 
+from gapwatch.components import Text
 from gapwatch.server.compare import service
 from gapwatch.server.compare.schemas import Comparison
 from gapwatch.server.deps import MAX_ROW_ID, CacheDep, Caller, SessionDep
 from gapwatch.server.metrics.schemas import MAX_DOWNSAMPLED_POINTS, Step, parse_keys
 from gapwatch.server.summaries.schemas import DEFAULT_WINDOWS_QUERY, WindowsQuery, parse_windows
-from gapwatch.spec import Text
 
 router = APIRouter(prefix="/compare", tags=["analytics"])
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gapwatch.components import EVENT_KIND_PATTERN, MAX_PAYLOAD_CHARS, check_json
 from gapwatch.server.metrics.schemas import Step
-from gapwatch.spec import EVENT_KIND_PATTERN, MAX_PAYLOAD_CHARS, check_json
 
 # The largest events body: a batch of boundaries and notes, far below this.
 EVENTS_BODY_LIMIT = 2**20

@@ -22,9 +22,9 @@ import orjson
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from gapwatch.components import MAX_STEP, METRIC_KEY_PATTERN
 from gapwatch.server.errors import body_parse_problem
 from gapwatch.server.metrics.chunks import Points
-from gapwatch.spec import MAX_STEP, METRIC_KEY_PATTERN
 
 MAX_POINTS_PER_BATCH = 200_000
 MAX_SERIES_PER_BATCH = 1_000

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from gapwatch.components import EVENT_TASK_END, EVENT_TASK_START
 from gapwatch.server.metrics import repository as metrics_repository
 from gapwatch.server.models import MetricChunk, MetricSeries, Run, RunEvent, RunHeadline
-from gapwatch.spec import EVENT_TASK_END, EVENT_TASK_START
 
 ACCURACY_PREFIX = "eval/acc/task_"
 _TASK_KEY = re.compile(r"^eval/acc/task_(\d{1,6})$")

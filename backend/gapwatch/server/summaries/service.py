@@ -21,6 +21,7 @@ from gapwatch import analytics
 from gapwatch.analytics import continual, registry
 from gapwatch.analytics.gap import STABILITY_GAP
 from gapwatch.analytics.registry import GAP_DEFINITION
+from gapwatch.components import EVENT_TASK_START
 from gapwatch.server.cache import AnalysisCache
 from gapwatch.server.metrics.service import read_all
 from gapwatch.server.models import Run
@@ -44,7 +45,6 @@ from gapwatch.server.summaries.schemas import (
     WindowValue,
     WorstCaseAccuracy,
 )
-from gapwatch.spec import EVENT_TASK_START
 
 log = logging.getLogger(__name__)
 

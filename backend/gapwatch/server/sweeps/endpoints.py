@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.orm import Session
 
 from gapwatch.analytics.registry import HEADLINE_METRICS
+from gapwatch.components import PROJECT_NAME_PATTERN
 from gapwatch.server.access.principal import Principal
 from gapwatch.server.deps import (
     MAX_ROW_ID,
@@ -32,7 +33,6 @@ from gapwatch.server.sweeps.schemas import (
     SweepRequest,
     SweepResults,
 )
-from gapwatch.spec import PROJECT_NAME_PATTERN
 
 router = APIRouter(prefix="/sweeps", tags=["sweeps"])
 

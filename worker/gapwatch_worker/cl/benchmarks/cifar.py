@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from gapwatch.spec import SplitCIFAR10Spec, SplitCIFAR100Spec
+from gapwatch.components import SplitCIFAR10Spec, SplitCIFAR100Spec
 
 from .base import Benchmark
 from .images import split_benchmark

@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gapwatch.components import ClassSplitSpec, CustomBenchmarkSpec
 from gapwatch.datasets.arrays import array_digest, dataset_path, read_arrays
-from gapwatch.spec import ClassSplitSpec, CustomBenchmarkSpec
 
 from ..datasets import DatasetError
 from .base import Benchmark, TaskData

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gapwatch.spec import NormalizeSpec
+from gapwatch.components import NormalizeSpec
 
 from ..datasets import load_dataset
 from .base import Benchmark, TaskData

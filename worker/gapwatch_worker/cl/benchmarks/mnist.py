@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from gapwatch.spec import SplitFashionMNISTSpec, SplitMNISTSpec
+from gapwatch.components import SplitFashionMNISTSpec, SplitMNISTSpec
 
 from .base import Benchmark
 from .images import split_benchmark

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from gapwatch.spec import PermutedMNISTSpec, RotatedMNISTSpec
+from gapwatch.components import PermutedMNISTSpec, RotatedMNISTSpec
 
 from ..datasets import ImageArrays, load_dataset
 from .base import Benchmark

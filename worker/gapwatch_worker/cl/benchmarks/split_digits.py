@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from sklearn.datasets import load_digits
 
-from gapwatch.spec import SplitDigitsSpec
+from gapwatch.components import SplitDigitsSpec
 
 from ..seeding import make_generator
 from .base import Benchmark, TaskData

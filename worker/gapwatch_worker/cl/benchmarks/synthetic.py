@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from gapwatch.spec import SyntheticSpec
+from gapwatch.components import SyntheticSpec
 
 from ..seeding import make_generator
 from .base import Benchmark, TaskData

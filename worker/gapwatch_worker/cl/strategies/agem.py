@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from gapwatch.spec import AGEMSpec
+from gapwatch.components import AGEMSpec
 
 from ..benchmarks.base import TaskData
 from ..seeding import make_generator

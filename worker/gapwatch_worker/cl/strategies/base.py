@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from gapwatch.spec import TrainingSpec
+from gapwatch.components import TrainingSpec
 
 from ..benchmarks.base import Benchmark, TaskData
 from ..benchmarks.scenarios import mask_logits, units_table

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gapwatch.spec import DERSpec
+from gapwatch.components import DERSpec
 
 from .base import BuildContext, TaskIds
 from .buffer import ReservoirBuffer

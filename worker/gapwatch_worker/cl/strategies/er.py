@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gapwatch.spec import ERSpec
+from gapwatch.components import ERSpec
 
 from ..benchmarks.base import TaskData
 from .base import BuildContext

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from gapwatch.spec import ERACESpec
+from gapwatch.components import ERACESpec
 
 from ..benchmarks.scenarios import MASK_VALUE
 from .base import BuildContext

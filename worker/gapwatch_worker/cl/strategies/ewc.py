@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
-from gapwatch.spec import EWCSpec
+from gapwatch.components import EWCSpec
 
 from ..benchmarks.base import TaskData
 from ..seeding import make_generator

@@ -9,7 +9,7 @@ import quadprog
 import torch
 from torch import nn
 
-from gapwatch.spec import GEMSpec
+from gapwatch.components import GEMSpec
 
 from ..benchmarks.base import TaskData
 from .base import BuildContext, Strategy

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from gapwatch.spec import JointSpec
+from gapwatch.components import JointSpec
 
 from ..benchmarks.base import TaskData
 from ..seeding import make_generator

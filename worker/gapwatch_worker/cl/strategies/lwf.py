@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from gapwatch.spec import LwFSpec
+from gapwatch.components import LwFSpec
 
 from ..benchmarks.base import TaskData
 from ..benchmarks.scenarios import MASK_VALUE, TASK_INCREMENTAL, output_targets

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from gapwatch.spec import DERSpec, ERACESpec, ERSpec, TrainingSpec
+from gapwatch.components import DERSpec, ERACESpec, ERSpec, TrainingSpec
 
 from ..seeding import make_generator
 from .base import Strategy

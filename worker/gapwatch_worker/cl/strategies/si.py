@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from gapwatch.spec import SISpec
+from gapwatch.components import SISpec
 
 from ..benchmarks.base import TaskData
 from .base import BuildContext, Strategy
