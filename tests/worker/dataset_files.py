@@ -5,8 +5,9 @@ tarballs with the original member names, each batch a protocol-2 pickle of a dic
 keys (b"data", b"labels" / b"fine_labels", b"coarse_labels"), as the originals are.
 
 `register` makes a dataset expect the files a test wrote, as the official sources expect theirs:
-the container's SHA-256 and size, and the digest of each logical file's decompressed bytes (the
-algorithm the official source uses for it). numpy only: no torch needed.
+the container's SHA-256 and size, the digest of each logical file's decompressed bytes (the
+algorithm the official source uses for it), and the structure of its arrays (the official image
+shape and classes, the tiny files' row counts). numpy only: no torch needed.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ import numpy as np
 import pytest
 
 from gapwatch.datasets import content, official
-from gapwatch.datasets.store import DatasetSource, RemoteFile
+from gapwatch.datasets.content import ContentReader, Location
+from gapwatch.datasets.store import DatasetSource, RemoteFile, Structure
 
 
 def closed_port_url() -> str:
@@ -161,6 +163,21 @@ def write_cifar100_tar(
     return out
 
 
+def write_with_a_second_copy(
+    official_tar: Path, path: Path, member: str, other: bytes, *, spelling: str = ""
+) -> Path:
+    """A .tar.gz holding every member of `official_tar` in its order, then `member` a second
+    time (spelled `spelling + member`, e.g. "./") with the bytes `other`: a repack whose first
+    copy of `member` is the official content and whose second is not."""
+    with tarfile.open(official_tar) as tar:
+        members = [(m.name, tar.extractfile(m).read()) for m in tar.getmembers() if m.isfile()]  # type: ignore[union-attr]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz") as archive:
+        for name, data in [*members, (spelling + member, other)]:
+            _add_member(archive, name, data)
+    return path
+
+
 def remote_files(source: DatasetSource, folder: Path, names: list[str]) -> tuple[RemoteFile, ...]:
     """`source`'s RemoteFile entries named `names`, with the SHA-256 and size of the files of
     those names in `folder` and the digests of what they hold (a member an archive lacks keeps
@@ -191,14 +208,36 @@ MNIST_NAMES = [
 ]
 
 
+def tiny_structure(source: DatasetSource, folder: Path) -> Structure | None:
+    """The structure of the data that `source`'s files in `folder` hold: its official image
+    shape and classes, with the row counts that the files parse to; None where they do not
+    parse (a test of broken files: only dtypes and ranks are checked then)."""
+    if source.expected is None:
+        return None
+    locations = {
+        m.name: Location(folder / f.name, m.name if f.is_archive else None)
+        for f in source.files
+        for m in f.members
+    }
+    digests = {m.name: (m.algorithm, m.digest) for m in source.contents}
+    try:
+        with ContentReader(locations, digests) as reader:
+            arrays = source.parse(reader)
+    except (OSError, ValueError, KeyError, EOFError):
+        return None
+    return dataclasses.replace(source.expected, train=len(arrays.train_y), test=len(arrays.test_y))
+
+
 def register(
     monkeypatch: pytest.MonkeyPatch, name: str, folder: Path, names: list[str], base_url: str
 ) -> DatasetSource:
-    """Makes dataset `name` expect the files in `folder` and download from `base_url` only."""
+    """Makes dataset `name` expect the files in `folder` (their digests, and the structure they
+    parse to) and download from `base_url` only."""
     source = official.SOURCES[name]
     source = dataclasses.replace(
         source, files=remote_files(source, folder, names), base_urls=(base_url,)
     )
+    source = dataclasses.replace(source, expected=tiny_structure(source, folder))
     monkeypatch.setitem(official.SOURCES, name, source)
     monkeypatch.delenv("GAPWATCH_DATASET_MIRROR", raising=False)
     return source

@@ -11,7 +11,7 @@ import pytest
 import torch
 from dataset_files import install_tiny_datasets
 
-from gapwatch.spec import RunSpec
+from gapwatch.spec import NormalizeSpec, RunSpec, SplitDigitsSpec
 from gapwatch_worker.cl.benchmarks import Benchmark, build_benchmark
 from gapwatch_worker.cl.benchmarks.cifar import CIFAR10_MEAN, CIFAR10_STD
 from gapwatch_worker.cl.benchmarks.mnist_domains import rotate_images
@@ -49,8 +49,16 @@ def test_split_digits_normalize_applies_mean_and_std_and_none_changes_nothing() 
 
 
 def test_normalize_must_give_one_value_per_channel() -> None:
+    wrong = {"mean": [0.5] * 3, "std": [0.2] * 3}
+    # The spec refuses it (a 422 at submission)...
+    with pytest.raises(ValueError, match=r"normalize gives 3 values; split_digits images have 1"):
+        _build(name="split_digits", normalize=wrong)
+    # ...and the engine too, for a spec that was never validated against that rule.
+    spec = SplitDigitsSpec(name="split_digits").model_copy(
+        update={"normalize": NormalizeSpec(**wrong)}
+    )
     with pytest.raises(ValueError, match=r"normalize gives 3 mean/std values, but split_digits"):
-        _build(name="split_digits", normalize={"mean": [0.5] * 3, "std": [0.2] * 3})
+        build_benchmark(spec, 0, "cpu", None)
 
 
 @pytest.fixture
@@ -97,5 +105,5 @@ def test_cifar_normalize_replaces_the_default(data_dir: Path) -> None:
     ).view(shape)
     assert torch.allclose(replaced.tasks[1].test_x, _standardised(pixels, **given), atol=1e-5)
 
-    with pytest.raises(ValueError, match=r"has images of 3 channel\(s\)"):
+    with pytest.raises(ValueError, match=r"split_cifar100 images have 3 channels"):
         _build(data_dir, name="split_cifar100", normalize=MNIST_STATS)

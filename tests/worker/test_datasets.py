@@ -3,6 +3,7 @@ cache used only for the content it records, clear errors without a network."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gzip
 import http.server
@@ -11,6 +12,7 @@ import pickle
 import re
 import tarfile
 import threading
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,9 +28,10 @@ from dataset_files import (
     write_cifar10_tar,
     write_cifar100_tar,
     write_mnist_files,
+    write_with_a_second_copy,
 )
 
-from gapwatch.datasets import content, official, store
+from gapwatch.datasets import content, importing, official, store
 from gapwatch.datasets.idx import IMAGES_MAGIC, read_idx
 from gapwatch.datasets.store import candidate_urls, content_digest, find_cached
 from gapwatch_worker.cl import datasets
@@ -63,7 +66,10 @@ def _contents(name: str) -> dict[str, str]:
 
 
 def test_the_official_content_digests_are_recorded() -> None:
-    """The digests of the decompressed files, as published (see gapwatch.datasets.official)."""
+    """A pin, not a verification: it compares the recorded digests with copies of themselves,
+    so that an accidental edit of one in gapwatch.datasets.official fails here. Where each value
+    comes from (the public listings that agree on it) is said in that module; no test downloads
+    the official files to check them."""
     assert _contents("mnist") == {
         "train-images-idx3-ubyte": "sha256:"
         "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
@@ -115,7 +121,7 @@ def test_mnist_files_in_the_cache_are_parsed(
     assert np.array_equal(arrays.test_y, written["t10k_labels"])
     # Each file was hashed once and marked; the parse is cached.
     assert all((_cache(tmp_path, "mnist") / f"{n}.verified").is_file() for n in MNIST_NAMES)
-    (parsed,) = _cache(tmp_path, "mnist").glob("parsed-v2-*.npz")
+    (parsed,) = _cache(tmp_path, "mnist").glob("parsed-v3-*.npz")
     with np.load(parsed) as saved:  # the content it was built from, recorded
         assert str(saved["content_digest"]) == content_digest(datasets.SOURCES["mnist"])
 
@@ -461,7 +467,7 @@ def test_the_official_content_passes_in_another_compression(
     assert np.array_equal(arrays.train_x[:, 0], written["train_images"])
     assert np.array_equal(arrays.test_y, written["t10k_labels"])
     # The parse is named and stamped by the content: the same as from the official files.
-    (parsed,) = folder.glob("parsed-v2-*.npz")
+    (parsed,) = folder.glob("parsed-v3-*.npz")
     assert parsed.name == store.parsed_path(datasets.SOURCES["mnist"], folder).name
 
 
@@ -534,9 +540,12 @@ def test_a_mirror_may_serve_the_official_content_recompressed(
 # --- the parsed cache is used only for the content it records ------------------------------------
 
 
-def _plant_parsed(folder: Path, digest: str | None, n: int = 8) -> Path:
+def _plant_parsed(folder: Path, digest: str | None, n: int = 8, **arrays: np.ndarray) -> Path:
     """A parse of other data under the name the dataset expects (a copy from another dataset,
-    or one made by hand), recording `digest` as its content, or nothing."""
+    or one made by hand), recording `digest` as its content, or nothing. With a digest it also
+    records the right digest of its own arrays (anyone can compute it), so that only what the
+    arrays are can give it away. `arrays` replace the foreign ones (n rows of 1×28×28 sevens,
+    labels 0)."""
     path = store.parsed_path(datasets.SOURCES["mnist"], folder)
     folder.mkdir(parents=True, exist_ok=True)
     foreign = {
@@ -544,8 +553,14 @@ def _plant_parsed(folder: Path, digest: str | None, n: int = 8) -> Path:
         "train_y": np.zeros(n, dtype=np.int64),
         "test_x": np.full((n, 1, 28, 28), 7, dtype=np.uint8),
         "test_y": np.zeros(n, dtype=np.int64),
+        **arrays,
     }
-    recorded = {} if digest is None else {"content_digest": np.array(digest)}
+    recorded = {}
+    if digest is not None:
+        recorded = {
+            "content_digest": np.array(digest),
+            "arrays_digest": np.array(store.arrays_digest(store.ImageArrays(**foreign))),
+        }
     np.savez(path, **foreign, **recorded)
     return path
 
@@ -585,3 +600,243 @@ def test_a_foreign_parsed_cache_without_the_files_is_refused(
         "it records no digest; to use a copy of its files" in message
     )
     assert message.endswith("run: gapwatch datasets import mnist PATH")
+
+
+def test_a_foreign_parse_recording_the_official_content_digest_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's case: 8,004 images of another dataset as MNIST's parse, recording MNIST's
+    content digest (public, constant) and a right digest of its own arrays. The real MNIST
+    source knows its structure (60,000 + 10,000 images), so the file is refused."""
+    monkeypatch.setenv("GAPWATCH_DATASET_OFFLINE", "1")  # no URL at all: never downloads
+    monkeypatch.delenv("GAPWATCH_DATASET_MIRROR", raising=False)
+    source = official.MNIST
+    assert datasets.SOURCES["mnist"] is source and source.expected is not None
+    folder = _cache(tmp_path, "mnist")
+    planted = _plant_parsed(folder, content_digest(source), n=8004)
+
+    with pytest.raises(DatasetUnavailable) as caught:
+        load_dataset("mnist", tmp_path)
+
+    message = str(caught.value)
+    assert (
+        f"the parsed cache {planted} is not used: its arrays are not mnist's: 8004 training "
+        "images, expected 60000" in message
+    ), message
+    assert message.endswith("run: gapwatch datasets import mnist PATH")
+    state = importing.cache_state(source, tmp_path)
+    assert state.state == "invalid" and "8004 training images, expected 60000" in state.detail
+
+
+@pytest.mark.parametrize(
+    ("n", "foreign", "why"),
+    [
+        (8004, {}, "8004 training images, expected 60"),
+        (
+            60,  # the right counts everywhere, labels out of range
+            {
+                "test_x": np.zeros((30, 1, 28, 28), np.uint8),
+                "test_y": np.arange(30, dtype=np.int64) % 11,
+            },
+            "test labels from 0 to 10, expected 0 to 9",
+        ),
+        (
+            60,  # the right counts everywhere, images of another shape
+            {
+                "train_x": np.zeros((60, 3, 28, 28), np.uint8),
+                "test_x": np.zeros((30, 3, 28, 28), np.uint8),
+                "test_y": np.zeros(30, np.int64),
+            },
+            "training images of 3×28×28, expected 1×28×28",
+        ),
+        (8004, {"train_y": np.zeros(8004, np.uint8)}, "train_y is uint8 of shape (8004,)"),
+    ],
+    ids=["rows", "labels", "sample", "dtype"],
+)
+def test_a_foreign_parse_with_the_right_digests_is_rebuilt_from_the_files(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    n: int,
+    foreign: dict[str, np.ndarray],
+    why: str,
+) -> None:
+    """A parse recording the right content digest and a right digest of its own arrays, which
+    are not those the registered files parse to (60 training and 30 test images of 1×28×28,
+    10 classes): not used, and replaced by the parse of the files."""
+    folder = _cache(tmp_path, "mnist")
+    written = write_mnist_files(folder)
+    source = register(monkeypatch, "mnist", folder, MNIST_NAMES, closed_port_url())
+    assert source.expected == store.Structure(60, 30, (1, 28, 28), 10)
+    planted = _plant_parsed(folder, content_digest(source), n=n, **foreign)
+
+    arrays = load_dataset("mnist", tmp_path)
+
+    assert np.array_equal(arrays.train_x[:, 0], written["train_images"])
+    assert np.array_equal(arrays.test_y, written["t10k_labels"])
+    assert any(why in r.message and str(planted) in r.message for r in caplog.records), [
+        r.message for r in caplog.records
+    ]
+    with np.load(planted) as rebuilt:
+        assert np.array_equal(rebuilt["train_y"], written["train_labels"])
+
+
+@pytest.mark.parametrize("damage", ["edited", "no arrays digest", "truncated"])
+def test_a_damaged_parse_is_rebuilt(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    damage: str,
+) -> None:
+    folder = _cache(tmp_path, "mnist")
+    written = write_mnist_files(folder)
+    source = register(monkeypatch, "mnist", folder, MNIST_NAMES, closed_port_url())
+    load_dataset("mnist", tmp_path)
+    parsed = store.parsed_path(source, folder)
+    with np.load(parsed) as saved:
+        kept = {name: saved[name] for name in saved.files}
+    assert str(kept["arrays_digest"]) == store.arrays_digest(store.ImageArrays(
+        **{name: kept[name] for name in ("train_x", "train_y", "test_x", "test_y")}
+    ))  # fmt: skip
+    if damage == "truncated":
+        parsed.write_bytes(parsed.read_bytes()[:-1000])
+        why = "it cannot be read"
+    else:
+        kept["train_x"] = kept["train_x"].copy()
+        kept["train_x"][5, 0, 10, 10] ^= 0xFF  # one pixel: the structure still fits
+        if damage == "no arrays digest":
+            del kept["arrays_digest"]
+            why = "it records no digest of its arrays"
+        else:
+            why = "its arrays do not match the digest it records"
+        np.savez(parsed, **kept)
+
+    arrays = load_dataset("mnist", tmp_path)
+
+    assert np.array_equal(arrays.train_x[:, 0], written["train_images"])
+    assert any(why in r.message for r in caplog.records), [r.message for r in caplog.records]
+    with np.load(parsed) as rebuilt:
+        assert np.array_equal(rebuilt["train_x"][:, 0], written["train_images"])
+
+
+def test_a_parse_that_does_not_fit_the_known_structure_is_a_dataset_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _cache(tmp_path, "mnist")
+    write_mnist_files(folder)
+    source = register(monkeypatch, "mnist", folder, MNIST_NAMES, closed_port_url())
+    assert source.expected is not None
+    wrong = dataclasses.replace(source, expected=dataclasses.replace(source.expected, train=61))
+    monkeypatch.setitem(official.SOURCES, "mnist", wrong)
+
+    with pytest.raises(
+        DatasetError,
+        match="dataset mnist: its verified files do not parse to its known structure: "
+        "60 training images, expected 61",
+    ):
+        load_dataset("mnist", tmp_path)
+    assert not list(folder.glob("parsed-*"))
+
+
+def test_without_a_known_structure_only_dtypes_and_ranks_are_checked() -> None:
+    good = store.ImageArrays(
+        np.zeros((3, 1, 2, 2), np.uint8), np.zeros(3, np.int64),
+        np.zeros((1, 1, 2, 2), np.uint8), np.array([41], np.int64),
+    )  # fmt: skip
+    assert store.structure_problem(good, None) is None
+    flat = dataclasses.replace(good, test_x=np.zeros((1, 4), np.uint8))
+    assert (
+        store.structure_problem(flat, None)
+        == "test_x is uint8 of shape (1, 4), expected uint8 (N, C, H, W)"
+    )
+    short = dataclasses.replace(good, train_y=np.zeros(2, np.int64))
+    assert store.structure_problem(short, None) == "3 training images but 2 labels"
+
+
+# --- an archive is read for the bytes that were verified ----------------------------------------
+
+
+def _member_bytes(tar_path: Path, name: str) -> bytes:
+    with tarfile.open(tar_path) as tar:
+        return tar.extractfile(name).read()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("spelling", ["", "./"])
+@pytest.mark.parametrize("where", ["cache", "mirror"])
+def test_a_tarball_holding_a_member_twice_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str, spelling: str
+) -> None:
+    """The official data_batch_1 first, then other bytes under the same name ("./" or not):
+    the first copy would pass a check that hashes the first, a reader keeping the last would
+    parse the second. Neither the cache nor a download accepts such a tarball."""
+    template = tmp_path / "official"
+    write_cifar10_tar(template / "cifar-10-python.tar.gz")
+    register(monkeypatch, "cifar10", template, ["cifar-10-python.tar.gz"], closed_port_url())
+    member = "cifar-10-batches-py/data_batch_1"
+    write_cifar10_tar(tmp_path / "other.tar.gz", seed=4)
+    other = _member_bytes(tmp_path / "other.tar.gz", member)
+    assert other != _member_bytes(template / "cifar-10-python.tar.gz", member)
+    data_dir = tmp_path / "data"
+    folder = _cache(data_dir, "cifar10")
+    if where == "cache":
+        target = folder / "cifar-10-python.tar.gz"
+    else:
+        target = tmp_path / "mirror" / "cifar10" / "cifar-10-python.tar.gz"
+        monkeypatch.setenv("GAPWATCH_DATASET_MIRROR", (tmp_path / "mirror").as_uri())
+    write_with_a_second_copy(
+        template / "cifar-10-python.tar.gz", target, member, other, spelling=spelling
+    )
+    expected = f"cifar-10-python.tar.gz: more than one member is named {member}"
+
+    error = ChecksumMismatch if where == "cache" else DatasetUnavailable
+    with pytest.raises(error, match=re.escape(expected)):
+        load_dataset("cifar10", data_dir)
+    assert not list(folder.glob("parsed-*"))
+    if where == "mirror":  # nothing of it is left behind
+        assert not folder.exists() or not any(folder.iterdir())
+
+
+def test_a_zip_holding_a_member_twice_is_refused_before_any_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "twice.zip"
+    with zipfile.ZipFile(path, "w") as archive, pytest.warns(UserWarning, match="Duplicate"):
+        archive.writestr("d/member", b"official")
+        archive.writestr("./d/member", b"other")
+        archive.writestr("d/member", b"other again")
+    members = content.iter_members(path)
+    with pytest.raises(OSError, match="twice.zip: more than one member is named d/member"):
+        next(members)
+
+
+def test_the_reader_hashes_the_bytes_it_returns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file changed under a marker that still matches it (same size and mtime) passes the
+    cache's check, but its bytes are hashed again as they are read: they are not parsed."""
+    write_mnist_files(tmp_path / "official")
+    source = register(monkeypatch, "mnist", tmp_path / "official", MNIST_NAMES, closed_port_url())
+    folder = _cache(tmp_path, "mnist")
+    write_mnist_files(folder, gz=False)  # the same content, uncompressed
+    assert len(find_cached(source, folder)) == 4  # verified and marked
+    path = folder / "train-images-idx3-ubyte"
+    stat = path.stat()
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF  # one pixel
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert len(find_cached(source, folder)) == 4  # the marker still vouches for it
+
+    with pytest.raises(
+        ChecksumMismatch,
+        match=r"train-images-idx3-ubyte has SHA256 [0-9a-f]{64} \(of the bytes read\), expected",
+    ) as caught:
+        load_dataset("mnist", tmp_path)
+    assert caught.value.paths == [path]
+    assert not list(folder.glob("parsed-*"))
+    # The marker that vouched for it is gone: the next check hashes the file and says why.
+    assert not (folder / "train-images-idx3-ubyte.verified").exists()
+    with pytest.raises(ChecksumMismatch, match="of its decompressed content"):
+        find_cached(source, folder)
+
+    reader = content.ContentReader({"a": content.Location(path)}, {})
+    with pytest.raises(KeyError, match="no digest"):  # nothing is read without a digest
+        reader.read("a")

@@ -24,6 +24,7 @@ from dataset_files import (
     write_cifar10_tar,
     write_cifar100_tar,
     write_mnist_files,
+    write_with_a_second_copy,
 )
 
 from gapwatch.cli import main
@@ -249,3 +250,35 @@ def test_list_says_ready_missing_or_invalid(
     assert f"{planted.name} is not used (it was not built from the official content: it " in out
     assert "records no digest), and no files to rebuild it from" in out
     assert "uploads: not listed (no API key" in out
+
+
+def test_an_archive_holding_a_member_twice_is_refused_whole(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    offline: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A repacked CIFAR-10 tarball with the official data_batch_1 first and other bytes under
+    the same name ("./" spelled) last: refused, and nothing of it is stored."""
+    served = tmp_path / "official"
+    write_cifar10_tar(served / "cifar-10-python.tar.gz")
+    register(monkeypatch, "cifar10", served, ["cifar-10-python.tar.gz"], closed_port_url())
+    member = "cifar-10-batches-py/data_batch_1"
+    write_cifar10_tar(tmp_path / "other.tar.gz", seed=4)
+    with tarfile.open(tmp_path / "other.tar.gz") as tar:
+        other = tar.extractfile(member).read()  # type: ignore[union-attr]
+    repacked = write_with_a_second_copy(
+        served / "cifar-10-python.tar.gz", tmp_path / "given" / "c10.tgz", member, other,
+        spelling="./",
+    )  # fmt: skip
+
+    assert main(["datasets", "import", "cifar10", str(repacked)]) == 2
+
+    err = capsys.readouterr().err
+    assert (
+        f"refused {repacked}: cannot be read: c10.tgz: more than one member is named {member}"
+        in err
+    ), err
+    assert "cifar10 still lacks cifar-10-batches-py/data_batch_1" in err
+    folder = offline / "datasets" / "cifar10"
+    assert not folder.exists() or not any(folder.iterdir())  # nothing stored

@@ -137,17 +137,23 @@ def _official_container(source: DatasetSource, path: Path) -> RemoteFile | None:
     return None
 
 
-def _candidates(path: Path, algorithms: Iterable[str], refused: list[str]) -> Iterator[_Candidate]:
-    """`path` itself, or each member of it when it is an archive, with its content digests."""
+def _candidates(path: Path, algorithms: Iterable[str], refused: list[str]) -> list[_Candidate]:
+    """`path` itself, or each member of it when it is an archive, with its content digests.
+    An archive is read whole first: one that cannot be (two members under one name, say) is
+    refused with none of its members taken."""
     try:
         if content.archive_kind(path) is None:
-            yield _Candidate(str(path), Location(path), content.content_digests(path, algorithms))
-            return
-        for name, stream in content.iter_members(path):
-            digests = content.hash_stream(stream, algorithms)
-            yield _Candidate(f"{path}:{name}", Location(path, name), digests)
+            digests = content.content_digests(path, algorithms)
+            return [_Candidate(str(path), Location(path), digests)]
+        return [
+            _Candidate(
+                f"{path}:{name}", Location(path, name), content.hash_stream(stream, algorithms)
+            )
+            for name, stream in content.iter_members(path)
+        ]
     except OSError as error:
         refused.append(f"{path}: cannot be read: {error}")
+        return []
 
 
 def _normal(name: str) -> str:

@@ -24,6 +24,11 @@ Two kinds of digest are recorded, and both are facts about public bytes:
   and TensorFlow's Keras `tensorflow/python/keras/datasets/cifar10.py` / `cifar100.py`
   (`file_hash`). The CIFAR sizes (170,498,071 and 169,001,437 bytes) are those served by
   cs.toronto.edu, as recorded in several public download logs and manifests.
+
+Each source also states the structure of its arrays (`Structure`), as the datasets' pages
+describe them: MNIST and Fashion-MNIST 60,000 training and 10,000 test images of 1×28×28 in
+10 classes; CIFAR-10 50,000 and 10,000 of 3×32×32 in 10 classes; CIFAR-100 the same in 100
+(fine) classes. A parse, or a parsed cache, that differs is not used.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from .store import (
     DatasetSource,
     ImageArrays,
     RemoteFile,
+    Structure,
     load_arrays,
 )
 
@@ -92,6 +98,7 @@ MNIST = DatasetSource(
         "https://storage.googleapis.com/cvdf-datasets/mnist/",
     ),
     parse=parse_mnist_files,
+    expected=Structure(train=60_000, test=10_000, sample=(1, 28, 28), classes=10),
 )
 
 FASHION_MNIST = DatasetSource(
@@ -127,6 +134,7 @@ FASHION_MNIST = DatasetSource(
         "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
     ),
     parse=parse_mnist_files,
+    expected=Structure(train=60_000, test=10_000, sample=(1, 28, 28), classes=10),
 )
 
 CIFAR10 = DatasetSource(
@@ -151,6 +159,7 @@ CIFAR10 = DatasetSource(
     ),
     base_urls=("https://www.cs.toronto.edu/~kriz/",),
     parse=parse_cifar10,
+    expected=Structure(train=50_000, test=10_000, sample=(3, 32, 32), classes=10),
 )
 
 CIFAR100 = DatasetSource(
@@ -168,6 +177,7 @@ CIFAR100 = DatasetSource(
     ),
     base_urls=("https://www.cs.toronto.edu/~kriz/",),
     parse=parse_cifar100,
+    expected=Structure(train=50_000, test=10_000, sample=(3, 32, 32), classes=100),
 )
 
 # By name; tests replace an entry (monkeypatch.setitem) to register tiny files of their own.

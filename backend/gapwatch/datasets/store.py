@@ -7,15 +7,29 @@ Layout under `<data_dir>/datasets/<dataset>/`:
   `train-images-idx3-ubyte`, `cifar-10-batches-py/data_batch_1`; a `.gz` beside the name is
   read too). A file is used only once the digest of its *decompressed* bytes (of each member,
   for an archive) equals the official one, so the official content passes in any compression
-  and anything else is refused;
+  and anything else is refused. An archive holding two members under one name is refused;
 - `<file>.verified`, a marker with the digests a file was found to have and its size and mtime
   then, so that a later run skips re-hashing 170 MB unless the file changed. An official
   container passes at once by the SHA-256 of its own bytes (the fast path); any other one is
-  checked member by member;
-- `parsed-v<N>-<digest>.npz`, the uint8 arrays parsed from verified files, with the content
-  digest they were built from recorded inside (`content_digest`). It is used only when that
-  record equals the content the dataset's source expects; a file without it, or with another
-  (a parse of other data placed by hand), is ignored and rebuilt from the verified files.
+  checked member by member. A marker only spares the check of a whole file: the parser's
+  reader (`ContentReader`) hashes the bytes it hands over once more, so what is parsed is
+  always what the official digest names;
+- `parsed-v<N>-<digest>.npz`, the arrays parsed from verified files, recording the content
+  digest they were built from (`content_digest`) and the digest of the arrays themselves
+  (`arrays_digest`, as `arrays.array_digest` computes it). It is used only when the first
+  equals the content the dataset's source expects, the second equals the arrays it holds, and
+  the arrays have the structure the source knows its data to have (`DatasetSource.expected`:
+  row counts, image shape, label range; dtypes and ranks always). Otherwise it is ignored and
+  rebuilt from the verified files (or, without them, the error names it).
+
+What these checks are for: a cache that is not what it claims to be, by mistake or damage: a
+file of another dataset or another version under the expected name, a parse copied from
+elsewhere or made by hand (the issue's 8,004 foreign images as "mnist"), a file edited,
+truncated or changed under its marker. They are not a defence against someone who may write
+the cache folder on purpose: whoever can plant a parse there can also write markers, and the
+code that reads them. The digests in a parse are recorded beside the arrays, so they prove its
+integrity, not its origin; the known structure is what keeps a foreign parse that records the
+right (public, constant) content digest from being used.
 
 Several workers may share one cache: every write goes to a temporary file in the same folder and
 is renamed into place, so a reader sees a whole file or none.
@@ -23,6 +37,7 @@ is renamed into place, so a reader sees a whole file or none.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -30,6 +45,7 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +54,7 @@ from typing import IO
 import numpy as np
 
 from . import content
+from .arrays import array_digest
 from .content import ContentReader, Location
 
 log = logging.getLogger(__name__)
@@ -49,8 +66,9 @@ DEFAULT_DATA_DIR = Path(".gapwatch")
 MIRROR_ENV = "GAPWATCH_DATASET_MIRROR"
 # "1": download only from the mirrors, never from the official hosts (air-gapped sites, tests).
 OFFLINE_ENV = "GAPWATCH_DATASET_OFFLINE"
-# 2: the parsed cache records the content digest it was built from (1 recorded nothing).
-PARSED_FORMAT = 2
+# 3: the parsed cache also records the digest of its arrays; 2 recorded only the content digest
+# it was built from, 1 nothing.
+PARSED_FORMAT = 3
 MARKER_FORMAT = 2
 DOWNLOAD_TIMEOUT_S = 60
 # A mirror may serve the official content compressed otherwise (or not at all): a download may
@@ -168,6 +186,24 @@ Parser = Callable[[ContentReader], ImageArrays]
 
 
 @dataclass(frozen=True)
+class Structure:
+    """What a dataset's arrays are known to be, beyond uint8 images (N, C, H, W) and int64
+    labels (N,).
+
+    Attributes:
+        train: Rows of train_x and train_y.
+        test: Rows of test_x and test_y.
+        sample: Shape of one image, (channels, height, width).
+        classes: Labels lie in 0 .. classes - 1.
+    """
+
+    train: int
+    test: int
+    sample: tuple[int, ...]
+    classes: int
+
+
+@dataclass(frozen=True)
 class DatasetSource:
     """Where a dataset comes from and how its files become arrays.
 
@@ -176,12 +212,15 @@ class DatasetSource:
         files: The official files, with their digests and the logical files they hold.
         base_urls: Official locations, tried in order after any mirror; each ends with "/".
         parse: Turns the verified logical files into arrays.
+        expected: The structure of its arrays (a parse that differs is refused); None checks
+            only dtypes and ranks (a source whose sizes are not fixed, such as a test's).
     """
 
     name: str
     files: tuple[RemoteFile, ...]
     base_urls: tuple[str, ...]
     parse: Parser
+    expected: Structure | None = None
 
     @property
     def contents(self) -> tuple[ContentFile, ...]:
@@ -226,9 +265,12 @@ def load_arrays(source: DatasetSource, data_dir: Path | str | None = None) -> Im
         data_dir: See `resolve_data_dir`.
 
     Raises:
-        DatasetUnavailable: If a file is missing and no URL delivered the official content.
-        ChecksumMismatch: If a file already in the cache holds other content.
-        DatasetError: If verified files cannot be parsed.
+        DatasetUnavailable: If a file is missing and no URL delivered the official content
+            (the message also names a parsed cache that was there and refused).
+        ChecksumMismatch: If a file already in the cache holds other content (found by its
+            check, or as the parser's reader hashed what it read).
+        DatasetError: If verified files cannot be parsed, or do not parse to the source's
+            known structure.
     """
     folder = dataset_folder(source, data_dir)
     parsed = parsed_path(source, folder)
@@ -245,11 +287,27 @@ def load_arrays(source: DatasetSource, data_dir: Path | str | None = None) -> Im
         if rejected is None:
             raise
         raise DatasetUnavailable(source.name, f"{error.reason}; {rejected}") from None
+    digests = {m.name: (m.algorithm, m.digest) for m in source.contents}
     try:
-        with ContentReader(locations) as reader:
+        with ContentReader(locations, digests) as reader:
             arrays = source.parse(reader)
+    except content.ContentMismatch as error:  # changed since it was checked (or marked)
+        path = error.location.path
+        with contextlib.suppress(OSError):  # the next check hashes it again
+            _marker_path(path).unlink(missing_ok=True)
+        raise ChecksumMismatch(
+            f"dataset {source.name}: {error}. Delete such a file to download the official one "
+            f"again, or run: {import_command(source.name)}",
+            [path],
+        ) from None
     except (OSError, ValueError, KeyError, EOFError) as error:
         raise DatasetError(f"dataset {source.name}: cannot parse its files: {error}") from error
+    problem = structure_problem(arrays, source.expected)
+    if problem is not None:
+        raise DatasetError(
+            f"dataset {source.name}: its verified files do not parse to its known structure: "
+            f"{problem}"
+        )
     try:
         _write_parsed(parsed, arrays, content_digest(source))
     except OSError as error:  # a read-only or full cache still serves this run
@@ -259,11 +317,67 @@ def load_arrays(source: DatasetSource, data_dir: Path | str | None = None) -> Im
 
 _ARRAY_NAMES: Sequence[str] = ("train_x", "train_y", "test_x", "test_y")
 _DIGEST_KEY = "content_digest"
+_ARRAYS_DIGEST_KEY = "arrays_digest"
+
+
+def arrays_digest(arrays: ImageArrays) -> str:
+    """`arrays.array_digest` of the four arrays (train_x as its x_train, and so on): a SHA-256
+    over each one's name, dtype, shape and bytes."""
+    return array_digest(
+        {
+            "x_train": arrays.train_x,
+            "y_train": arrays.train_y,
+            "x_test": arrays.test_x,
+            "y_test": arrays.test_y,
+        }
+    )
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "×".join(map(str, shape))
+
+
+def structure_problem(arrays: ImageArrays, expected: Structure | None) -> str | None:
+    """What is wrong with the arrays as a dataset of structure `expected`, or None.
+
+    Always: uint8 images of rank 4 (N, C, H, W) with one shape of image for train and test,
+    int64 labels of rank 1, one label per image. With `expected`, also its row counts, its image
+    shape and its label range.
+    """
+    splits = {"training": (arrays.train_x, arrays.train_y), "test": (arrays.test_x, arrays.test_y)}
+    for split, (x, y) in splits.items():
+        prefix = "train" if split == "training" else "test"
+        if x.dtype != np.uint8 or x.ndim != 4:
+            return f"{prefix}_x is {x.dtype} of shape {x.shape}, expected uint8 (N, C, H, W)"
+        if y.dtype != np.int64 or y.ndim != 1:
+            return f"{prefix}_y is {y.dtype} of shape {y.shape}, expected int64 (N,)"
+        if len(x) != len(y):
+            return f"{len(x)} {split} images but {len(y)} labels"
+    if arrays.train_x.shape[1:] != arrays.test_x.shape[1:]:
+        return (
+            f"training images of {_shape(arrays.train_x.shape[1:])} but test images of "
+            f"{_shape(arrays.test_x.shape[1:])}"
+        )
+    if expected is None:
+        return None
+    rows = {"training": expected.train, "test": expected.test}
+    for split, (x, y) in splits.items():
+        if len(x) != rows[split]:
+            return f"{len(x)} {split} images, expected {rows[split]}"
+        if x.shape[1:] != tuple(expected.sample):
+            return f"{split} images of {_shape(x.shape[1:])}, expected {_shape(expected.sample)}"
+        if len(y) and (y.min() < 0 or y.max() >= expected.classes):
+            return (
+                f"{split} labels from {y.min()} to {y.max()}, expected 0 to {expected.classes - 1}"
+            )
+    return None
 
 
 def read_parsed_cache(source: DatasetSource, path: Path) -> tuple[ImageArrays | None, str]:
-    """The arrays of a parsed cache if it records the source's content digest; else None and
-    why it is not used ("it was not built from the official content: ...")."""
+    """The arrays of a parsed cache if it records the source's content digest, they have the
+    source's structure and they match the digest of them it records; else None and why it is
+    not used ("it was not built from the official content: ...", "its arrays are not mnist's:
+    ...", "its arrays do not match the digest it records ...")."""
     expected = content_digest(source)
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -271,15 +385,30 @@ def read_parsed_cache(source: DatasetSource, path: Path) -> tuple[ImageArrays | 
             if recorded != expected:
                 said = f"content {recorded}, expected {expected}" if recorded else "no digest"
                 return None, f"it was not built from the official content: it records {said}"
-            return ImageArrays(**{name: data[name] for name in _ARRAY_NAMES}), ""
-    except (OSError, ValueError, KeyError) as error:  # damaged: parse again
+            arrays = ImageArrays(**{name: data[name] for name in _ARRAY_NAMES})
+            has_arrays_digest = _ARRAYS_DIGEST_KEY in data.files
+            recorded_arrays = str(data[_ARRAYS_DIGEST_KEY][()]) if has_arrays_digest else None
+    # Damaged (a truncated .npz is a BadZipFile): parse again.
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         return None, f"it cannot be read: {error}"
+    problem = structure_problem(arrays, source.expected)
+    if problem is not None:
+        return None, f"its arrays are not {source.name}'s: {problem}"
+    if recorded_arrays is None:
+        return None, "it records no digest of its arrays"
+    if arrays_digest(arrays) != recorded_arrays:
+        return None, "its arrays do not match the digest it records (a damaged or edited file)"
+    return arrays, ""
 
 
 def _write_parsed(path: Path, arrays: ImageArrays, digest: str) -> None:
     def write(out: IO[bytes]) -> None:
         named = {name: getattr(arrays, name) for name in _ARRAY_NAMES}
-        np.savez(out, **named, **{_DIGEST_KEY: np.array(digest)})
+        recorded = {
+            _DIGEST_KEY: np.array(digest),
+            _ARRAYS_DIGEST_KEY: np.array(arrays_digest(arrays)),
+        }
+        np.savez(out, **named, **recorded)
 
     _atomic_write(path, write)
 
@@ -338,8 +467,9 @@ def find_cached(source: DatasetSource, folder: Path) -> dict[str, Location]:
                 problems.setdefault(name, []).append((container, problem))
     refused = [p for name, listed in problems.items() if name not in found for p in listed]
     if refused:
+        reasons = "; ".join(dict.fromkeys(p for _, p in refused))  # one file: said once
         raise ChecksumMismatch(
-            f"dataset {source.name}: {'; '.join(p for _, p in refused)}. Delete such a file to "
+            f"dataset {source.name}: {reasons}. Delete such a file to "
             f"download the official one again, or run: {import_command(source.name)}",
             [path for path, _ in refused],
         )
@@ -492,10 +622,12 @@ def _download(url: str, path: Path, file: RemoteFile) -> dict[str, Location]:
         official = sha256 == file.sha256
         if not official:  # accepted only if it holds the official content, otherwise packed
             _, failed = verify_container(temporary, file, file.members, mark=False)
-            if failed:
+            if failed:  # said once each, of what was served rather than the temporary file
+                reasons = "; ".join(dict.fromkeys(failed.values()))
+                reasons = reasons.replace(str(temporary), url).replace(temporary.name, file.name)
                 raise _DownloadFailed(
                     f"SHA-256 mismatch: got {sha256}, expected {file.sha256}, and its content "
-                    f"is not the official one ({'; '.join(failed.values())})"
+                    f"is not the official one ({reasons})"
                 )
         os.replace(temporary, path)
     except BaseException:
