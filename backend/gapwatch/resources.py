@@ -10,6 +10,8 @@ The estimates follow the engine (`worker/gapwatch_worker/cl/`) as it is: the mod
 scenarios' output units, what each benchmark materialises, each strategy's memories and the
 loop's evaluation plan. They are computed here, without the engine, because the backend never
 imports torch or the worker; `tests/unit/test_resources.py` checks them against the engine.
+A custom benchmark's sizes are its uploaded dataset's: the API passes what it recorded of it
+(`DatasetShape`).
 
 This module imports neither torch, numpy nor the server: only the spec.
 """
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from gapwatch.spec import (
     AGEMSpec,
     CNNSpec,
+    CustomBenchmarkSpec,
     DERSpec,
     ERACESpec,
     ERSpec,
@@ -92,8 +95,9 @@ class ResourceEstimate:
         eval_values: Accuracy values the run stores, one per (evaluation, task evaluated):
             evaluations at step 0 (every task), at every multiple of `evaluation.every` and at
             every task boundary, each over the tasks seen so far (or all tasks with
-            `include_unseen`). Exact for the loop in `cl/loop.py`; the run stores as many loss
-            values again.
+            `include_unseen`). Exact for the loop in `cl/loop.py`, but an upper bound for a
+            custom class split trained by epochs (its tasks' sizes are not known here, only
+            their sum); the run stores as many loss values again.
         memory_bytes: Estimated peak memory of the worker's device (CPU RAM or GPU memory)
             for the run: the larger of the benchmark build's peak and the training peak; see
             `memory_parts` for what is counted. It leaves out the Python and torch runtime
@@ -110,8 +114,8 @@ class ResourceEstimate:
             their temporaries) and "training activations" (what autograd keeps for one
             update's forward over the batch and any replayed rows). memory_bytes is
             data + max(build, subsets + model + replay + strategy + max(activations)).
-        iterations: Updates over the whole run.
-        evaluations: Continual evaluations over the whole run.
+        iterations: Updates over the whole run (an upper bound where `eval_values` is).
+        evaluations: Continual evaluations over the whole run (likewise).
     """
 
     parameters: int
@@ -127,8 +131,42 @@ class ResourceEstimate:
 
 
 class NoEstimate(ValueError):
-    """A spec whose benchmark or model this module has no formula for (a custom benchmark,
-    whose sizes are its dataset's; a plugin's benchmark or model)."""
+    """A spec whose benchmark or model this module has no formula for (a plugin's benchmark
+    or model, or a custom benchmark whose dataset's `DatasetShape` was not given)."""
+
+
+@dataclass(frozen=True)
+class DatasetShape:
+    """What the estimate of a custom benchmark needs of its uploaded dataset: what the API
+    recorded of it at upload (`gapwatch.server.models.Dataset`).
+
+    Attributes:
+        sample_shape: One row of x_train as uploaded (its shape without the leading N).
+        classes: The labels found in either split.
+        n_train: Rows of the train split.
+        n_test: Rows of the test split.
+        file_bytes: The canonical .npz's size: the four arrays as the worker reads them.
+        itemsize: Bytes of one input value as uploaded (x_train's dtype).
+    """
+
+    sample_shape: tuple[int, ...]
+    classes: tuple[int, ...]
+    n_train: int
+    n_test: int
+    file_bytes: int
+    itemsize: int
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """One input as the engine lays it out (`cl/benchmarks/custom.py`, `input_layout`):
+        (H, W) -> (1, H, W); (C, H, W) and (D,) as they are; () -> (1,); a higher rank
+        flattened to (D,)."""
+        shape = self.sample_shape
+        if len(shape) == 2:
+            return (1, *shape)
+        if len(shape) in (1, 3):
+            return shape
+        return (math.prod(shape),)
 
 
 @dataclass(frozen=True)
@@ -164,6 +202,9 @@ class _BenchmarkShape:
         test_sizes: Test samples per task.
         data_bytes: Every tensor the benchmark keeps on the device.
         build_bytes: Temporaries while it is built, on top of `data_bytes` (an upper bound).
+        total_rows: None when the sizes per task are exact; else (train, test) rows over all
+            tasks at most, the sizes per task being upper bounds only (a custom class split:
+            the API does not store how many rows each class has).
     """
 
     input_shape: tuple[int, ...]
@@ -172,6 +213,7 @@ class _BenchmarkShape:
     test_sizes: tuple[int, ...]
     data_bytes: int
     build_bytes: int
+    total_rows: tuple[int, int] | None = None
 
     @property
     def features(self) -> int:
@@ -221,8 +263,66 @@ def _rows_bytes(rows: int, features: int) -> int:
     return rows * (features * FLOAT32 + INT64)
 
 
-def _benchmark_shape(spec: RunSpec) -> _BenchmarkShape:
+def _custom_shape(bench: CustomBenchmarkSpec, dataset: DatasetShape) -> _BenchmarkShape:
+    """A custom benchmark as `cl/benchmarks/custom.py` builds it over `dataset`.
+
+    Class splits: the dataset's row records its labels but not how many rows each class has,
+    so a task's sizes are bounds: every row of its split but one per other task (the engine
+    refuses a task without rows); the tasks' classes are disjoint, so all of them together
+    hold at most every row (`total_rows`), which bounds the data, the evaluation subsets and
+    the evaluation plan. Permutation and rotation splits: every task holds every row (exact).
+    """
+    shape = dataset.input_shape
+    features = math.prod(shape)
+    split = bench.split
+    if split.kind == "classes":
+        n_tasks = len(split.tasks)
+        per_task = [len(classes) for classes in split.tasks]
+        # Class-incremental: one unit per (distinct) class; task-incremental: a head per
+        # task; domain-incremental: one head of the largest task's classes.
+        n_outputs = max(per_task) if bench.scenario == "domain_incremental" else sum(per_task)
+        train = max(dataset.n_train - (n_tasks - 1), 1)
+        test = max(dataset.n_test - (n_tasks - 1), 1)
+        # While a task is cut out: its rows as uploaded and as float32 on the host, and its
+        # labels before and after they are mapped; the raw arrays all along.
+        selection = (train + test) * (features * (dataset.itemsize + FLOAT32) + 2 * INT64)
+        return _BenchmarkShape(
+            shape,
+            n_outputs,
+            (train,) * n_tasks,
+            (test,) * n_tasks,
+            _rows_bytes(dataset.n_train + dataset.n_test, features),
+            dataset.file_bytes + selection,
+            total_rows=(dataset.n_train, dataset.n_test),
+        )
+    if split.kind == "permutations":
+        n_tasks = split.n_tasks
+        copies = n_tasks  # task 0 is the (standardised) base, every other a permuted copy
+    else:
+        n_tasks = len(split.angles)
+        # An angle that is a multiple of 360 shares one unrotated copy.
+        transformed = sum(1 for angle in split.angles if angle % 360.0 != 0.0)
+        copies = transformed + (transformed < n_tasks)
+    n_classes = len(dataset.classes)
+    n_outputs = n_tasks * n_classes if bench.scenario == "task_incremental" else n_classes
+    rows = dataset.n_train + dataset.n_test
+    images = rows * features * FLOAT32
+    return _BenchmarkShape(
+        shape,
+        n_outputs,
+        (dataset.n_train,) * n_tasks,
+        (dataset.n_test,) * n_tasks,
+        # Each task's labels are mapped into a tensor of its own.
+        copies * images + n_tasks * rows * INT64,
+        # The raw arrays, the float32 base (or its host copy) and the unmapped labels.
+        dataset.file_bytes + images + rows * INT64,
+    )
+
+
+def _benchmark_shape(spec: RunSpec, dataset: DatasetShape | None = None) -> _BenchmarkShape:
     bench = spec.benchmark
+    if isinstance(bench, CustomBenchmarkSpec) and dataset is not None:
+        return _custom_shape(bench, dataset)
     if isinstance(bench, SplitDigitsSpec):
         train, test = _digits_tasks(bench)
         features = math.prod(DIGITS_SHAPE)
@@ -302,7 +402,7 @@ def _benchmark_shape(spec: RunSpec) -> _BenchmarkShape:
             bench.n_tasks * _rows_bytes(n_train + n_test, dim),
             build,
         )
-    # A custom benchmark's sizes are its dataset's, a plugin's are its own: neither is known here.
+    # A plugin's sizes are its own, a custom benchmark's its dataset's (unknown if not given).
     raise NoEstimate(f"no resource estimate for benchmark {bench.name!r}")
 
 
@@ -450,6 +550,25 @@ def count_eval_values(
     return evaluations + 1, values + n_tasks
 
 
+def bound_eval_values(
+    n_tasks: int, iterations: int, every: int, include_unseen: bool
+) -> tuple[int, int]:
+    """Upper bounds of `count_eval_values` over every plan of `n_tasks` tasks of at least one
+    iteration each and at most `iterations` in all, whatever their lengths.
+
+    Every task is evaluated at its start, over `n_tasks` tasks at step 0 and `seen` after;
+    the evaluations inside tasks are at multiples of `every` strictly inside (0, iterations),
+    at most (iterations - 1) // every of them, each over at most `n_tasks` tasks; then one
+    final evaluation of every task.
+
+    Returns:
+        (evaluations, accuracy values), each at least `count_eval_values`' for any such plan.
+    """
+    inside = max(iterations - 1, 0) // every
+    starts = n_tasks + sum(n_tasks if include_unseen else k + 1 for k in range(1, n_tasks))
+    return n_tasks + inside + 1, starts + inside * n_tasks + n_tasks
+
+
 # --- Strategies -------------------------------------------------------------------------------
 
 
@@ -552,30 +671,46 @@ def _strategy_cost(spec: RunSpec, bench: _BenchmarkShape, model: _ModelShape) ->
 # --- The estimate -----------------------------------------------------------------------------
 
 
-def estimate(spec: RunSpec) -> ResourceEstimate:
+def estimate(spec: RunSpec, dataset: DatasetShape | None = None) -> ResourceEstimate:
     """Estimates what a run spec costs: model size, stored accuracy values and peak memory.
 
     Args:
         spec: A validated run spec (any benchmark, model and strategy of `gapwatch.spec`).
+        dataset: The uploaded dataset of a custom benchmark (ignored for any other); a custom
+            class split's estimate is an upper bound (see `_custom_shape`).
 
     Returns:
         The estimate; see `ResourceEstimate` for what each number counts.
 
     Raises:
-        NoEstimate: The benchmark or the model has no formula here.
+        NoEstimate: The benchmark or the model has no formula here (a custom benchmark
+            without `dataset`).
     """
-    bench = _benchmark_shape(spec)
+    bench = _benchmark_shape(spec, dataset)
     model = _model_shape(spec, bench)
     strategy = _strategy_cost(spec, bench, model)
     training, evaluation = spec.training, spec.evaluation
 
     lengths = [training.updates_per_task(n) for n in bench.train_sizes]
-    evaluations, eval_values = count_eval_values(
-        lengths, evaluation.every, evaluation.include_unseen
-    )
+    iterations = sum(lengths)
+    if bench.total_rows is None or training.iterations_per_task is not None:
+        # Exact: the sizes are, or the lengths do not depend on them.
+        evaluations, eval_values = count_eval_values(
+            lengths, evaluation.every, evaluation.include_unseen
+        )
+    else:
+        # Tasks of at most total_rows[0] rows in all: ceil(x) < x + 1 makes their updates at
+        # most those of all the rows in one task, plus one per task.
+        n_tasks = len(lengths)
+        iterations = min(iterations, training.updates_per_task(bench.total_rows[0]) + n_tasks)
+        evaluations, eval_values = bound_eval_values(
+            n_tasks, iterations, evaluation.every, evaluation.include_unseen
+        )
 
     features = bench.features
     eval_rows = sum(min(evaluation.subset_size, n) for n in bench.test_sizes)
+    if bench.total_rows is not None:
+        eval_rows = min(eval_rows, bench.total_rows[1])
     # Inputs, targets and task index on the device, and the CPU indices of the subsets.
     subsets = eval_rows * (features * FLOAT32 + 3 * INT64)
     chunk = min(eval_rows, EVAL_CHUNK_ROWS)
@@ -618,7 +753,7 @@ def estimate(spec: RunSpec) -> ResourceEstimate:
         eval_values=eval_values,
         memory_bytes=memory,
         memory_parts=parts,
-        iterations=sum(lengths),
+        iterations=iterations,
         evaluations=evaluations,
     )
 
@@ -631,7 +766,12 @@ def format_bytes(n: int) -> str:
 
 
 def check_limits(
-    spec: RunSpec, *, max_parameters: int, max_eval_rows: int, max_memory_bytes: int
+    spec: RunSpec,
+    *,
+    max_parameters: int,
+    max_eval_rows: int,
+    max_memory_bytes: int,
+    dataset: DatasetShape | None = None,
 ) -> list[ResourceLimitExceeded]:
     """The caps that a run spec's estimate exceeds (an empty list when it fits).
 
@@ -640,14 +780,15 @@ def check_limits(
         max_parameters: GAPWATCH_MAX_PARAMETERS: most trainable parameters of the model.
         max_eval_rows: GAPWATCH_MAX_EVAL_ROWS: most (evaluation, task) accuracy values.
         max_memory_bytes: GAPWATCH_MAX_MEMORY_BYTES: most estimated peak worker memory.
+        dataset: The uploaded dataset a custom benchmark names (what the API recorded of it).
 
     Returns:
         One entry per cap exceeded, in the order parameters, evaluation values, memory; none
-        for a spec without an estimate (`NoEstimate`: a custom benchmark, a plugin's benchmark
-        or model), which only the worker's own limits bound.
+        for a spec without an estimate (`NoEstimate`: a plugin's benchmark or model, a custom
+        benchmark without its `dataset`), which only the worker's own limits bound.
     """
     try:
-        found = estimate(spec)
+        found = estimate(spec, dataset)
     except NoEstimate:
         return []
     problems: list[ResourceLimitExceeded] = []
@@ -668,7 +809,7 @@ def check_limits(
                 loc=("body", "evaluation"),
                 message=f"the evaluation plan stores an estimated {found.eval_values:,} "
                 f"accuracy values ({found.evaluations:,} evaluations over "
-                f"{len(_benchmark_shape(spec).train_sizes)} tasks); the cap is "
+                f"{len(_benchmark_shape(spec, dataset).train_sizes)} tasks); the cap is "
                 f"{max_eval_rows:,} ({EVAL_ROWS_SETTING}); raise evaluation.every",
                 estimate=found.eval_values,
                 cap=max_eval_rows,

@@ -1,10 +1,11 @@
 """An uploaded dataset, end to end with real parts: uploaded over HTTP to the API server process,
 named by a custom benchmark, fetched by a Celery worker process with its run's token, trained
 on, and its stability gaps read back; and the worker's fetch itself (kept, re-fetched when
-damaged, refused once its run has ended)."""
+damaged, refused once its run has ended, made while the run's heartbeat goes on)."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -130,3 +131,38 @@ def test_the_worker_fetches_a_dataset_once_again_when_damaged_and_not_after_its_
     with pytest.raises(tasks.DatasetUnavailable, match=f"dataset {uploaded['id']}.*succeeded"):
         tasks.fetch_dataset(client, claim, policy)
     assert not path.exists()
+
+
+def test_the_run_beats_while_its_dataset_is_fetched_and_fails_when_it_cannot_be(
+    client: GapwatchClient,
+    uploaded: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gapwatch.client import GapwatchAPIError, RetryPolicy
+    from gapwatch_worker import tasks
+
+    monkeypatch.setattr(tasks, "get_settings", lambda: Settings(data_dir=tmp_path))
+    run = client.create_run(_spec(uploaded["id"], queue=UNWORKED_QUEUE))
+    claim = client.claim_run(run["id"], worker="test", worker_token=WORKER_TOKEN)
+    claimed = client.get_run(run["id"])["heartbeat_at"]
+    beats = []
+
+    def slow_then_refused(*_args: Any, **_kwargs: Any) -> Path:
+        # A download that lasts (a large file, retries through an outage): the run's
+        # heartbeat moves on meanwhile, so the API does not take it for dead...
+        deadline = time.monotonic() + 30
+        while (beat := client.get_run(run["id"])["heartbeat_at"]) == claimed:
+            assert time.monotonic() < deadline, "no heartbeat while the dataset downloads"
+            time.sleep(0.1)
+        beats.append(beat)
+        # ...and when the API refuses the file, the run fails saying so.
+        raise GapwatchAPIError(404, "dataset gone")
+
+    monkeypatch.setattr(client, "download_dataset", slow_then_refused)
+    assert tasks.execute_claimed_run(client, claim, RetryPolicy(max_retries=0)) == "failed"
+    assert beats
+    failed = client.get_run(run["id"])
+    assert failed["status"] == "failed"
+    assert f"dataset {uploaded['id']}" in failed["error"] and "dataset gone" in failed["error"]
+    assert not dataset_path(tmp_path, uploaded["digest"]).exists()

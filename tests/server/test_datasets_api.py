@@ -21,10 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gapwatch.config import Settings
 from gapwatch.datasets.arrays import ARRAY_NAMES, array_digest, read_arrays
-from gapwatch.resources import check_limits
 from gapwatch.server.app import create_app
 from gapwatch.server.models import Role
-from gapwatch.spec import RunSpec
 from tests.server.conftest import BASE_URL, WORKER_AUTH, claim, make_account
 
 with warnings.catch_warnings():
@@ -222,6 +220,80 @@ def test_content_that_is_not_a_dataset_is_a_422_naming_the_array(
     assert not _folder(settings).exists() or list(_folder(settings).iterdir()) == []
 
 
+def test_a_pt_of_a_view_is_refused_before_it_is_materialised(
+    api: TestClient, settings: Settings
+) -> None:
+    # torch.save keeps views: one stored element that reads as 10**8 rows.
+    expanded = _pt({**_arrays(), "x_train": torch.zeros(1).expand(10**8, 1)})
+    assert len(expanded) < 4000
+    response = _upload(api, expanded, "views.pt")
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body", "file"]
+    assert "x_train is a view of 400,000,000 bytes over a storage of 4 bytes" in error["msg"]
+    transposed = _pt({**_arrays(), "x_test": torch.zeros(6, 8).t()})
+    response = _upload(api, transposed, "views.pt")
+    assert response.status_code == 422
+    assert "x_test is a non-contiguous tensor" in response.json()["detail"][0]["msg"]
+    assert api.get("/api/v1/datasets").json() == {"datasets": []}
+    assert not _folder(settings).exists() or list(_folder(settings).iterdir()) == []
+
+
+def _npy(shape: tuple[int, ...], dtype: str, data: bytes) -> bytes:
+    """A .npy member whose header says `shape` and `dtype`, whatever `data` it holds."""
+    buffer = io.BytesIO()
+    header = {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": shape}
+    np.lib.format.write_array_header_1_0(buffer, header)  # type: ignore[no-untyped-call]
+    buffer.write(data)
+    return buffer.getvalue()
+
+
+def _crafted_npz(x_train: bytes) -> bytes:
+    """An .npz of `_arrays()` whose x_train member is `x_train`."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, array in _arrays().items():
+            member = (
+                x_train
+                if name == "x_train"
+                else _npy(array.shape, array.dtype.str, array.tobytes())
+            )
+            archive.writestr(f"{name}.npy", member)
+    return buffer.getvalue()
+
+
+def test_an_npz_header_that_claims_other_bytes_is_refused_before_numpy_allocates(
+    api: TestClient, settings: Settings
+) -> None:
+    # numpy would allocate 40 TB from this header before reading its 16 bytes of data.
+    huge = _upload(api, _crafted_npz(_npy((10**13,), "<f4", b"\0" * 16)))
+    assert huge.status_code == 413, huge.text
+    assert "GAPWATCH_MAX_DATASET_BYTES" in huge.json()["detail"]
+    # Within the limit but not what follows it: a 422 naming the array.
+    short = _upload(api, _crafted_npz(_npy((12, 6, 6), "|u1", b"\0" * 100)))
+    assert short.status_code == 422, short.text
+    (error,) = short.json()["detail"]
+    assert error["loc"] == ["body", "file"]
+    assert "x_train cannot be read: its header describes shape (12, 6, 6)" in error["msg"]
+    assert "100 bytes follow it" in error["msg"]
+    # The same construction with the true header is a dataset.
+    exact = _crafted_npz(_npy((12, 6, 6), "|u1", _arrays()["x_train"].tobytes()))
+    assert _upload(api, exact).status_code == 201
+    assert len(list(_folder(settings).iterdir())) == 1
+
+
+def test_an_allocation_that_fails_is_a_413(
+    api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_memory(*_args: Any, **_kwargs: Any) -> Any:
+        raise MemoryError("Unable to allocate 37.3 TiB")
+
+    monkeypatch.setattr(np, "load", no_memory)
+    response = _upload(api, _npz(_arrays()))
+    assert response.status_code == 413, response.text
+    assert "GAPWATCH_MAX_DATASET_BYTES" in response.json()["detail"]
+
+
 def test_a_server_without_torch_answers_a_pt_with_a_422(
     api: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -290,6 +362,16 @@ def test_over_the_size_limit_is_a_413_sent_compressed_or_not(
         assert response.status_code == 413, (len(content), response.text)
         assert "GAPWATCH_MAX_DATASET_BYTES" in response.json()["detail"]
     assert len(_npz(huge, compressed=True)) < 4000
+    # A .pt whose file is under the limit but whose arrays are over it: two share a storage.
+    shared_x, shared_y = (
+        torch.zeros(100, 20, dtype=torch.uint8),
+        torch.zeros(100, dtype=torch.uint8),
+    )
+    shared = _pt({"x_train": shared_x, "y_train": shared_y, "x_test": shared_x, "y_test": shared_y})
+    assert len(shared) < 4000 < 2 * (shared_x.numel() + shared_y.numel())
+    response = _upload(small_limit_api, shared, "shared.pt")
+    assert response.status_code == 413, response.text
+    assert "the file's arrays (4,200 bytes)" in response.json()["detail"]
     assert len(list(_folder(settings).iterdir())) == 1  # the one dataset under the limit
 
 
@@ -348,6 +430,31 @@ def test_viewers_read_editors_write_and_other_projects_see_nothing(
     assert api.get(path).status_code == 200
 
 
+def test_one_who_may_upload_nowhere_is_refused_before_the_body_is_read(
+    app: FastAPI, db_session_factory: sessionmaker[Session]
+) -> None:
+    viewer = make_account(db_session_factory, "victor", role=Role.viewer)
+    nowhere = make_account(db_session_factory, "nobody", project=None)
+    # A Content-Length over any limit would be a 413 once the body is read: the refusal
+    # comes first.
+    declared = {"Content-Length": str(2**40)}
+    for account, status, needle in [(viewer, 403, "editor"), (nowhere, 404, "no project")]:
+        with TestClient(app, base_url=BASE_URL, headers=account.auth) as client:
+            answer = client.post(
+                "/api/v1/datasets",
+                content=b"--b\r\n",
+                headers={"Content-Type": "multipart/form-data; boundary=b", **declared},
+            )
+            assert answer.status_code == status, answer.text
+            assert needle in answer.json()["detail"]
+    # An editor of another project passes that check; the project part still decides.
+    make_account(db_session_factory, "alice", project="lab")
+    make_account(db_session_factory, "victor", project="lab", role=Role.editor)
+    with TestClient(app, base_url=BASE_URL, headers=viewer.auth) as client:
+        assert _upload(client, _npz(_arrays())).status_code == 403  # a viewer in default
+        assert _created(client, project="lab")["project"] == "lab"
+
+
 def test_a_running_run_s_token_reads_the_dataset_its_spec_names_and_nothing_else(
     api: TestClient,
 ) -> None:
@@ -393,12 +500,73 @@ def test_a_custom_run_is_stored_with_its_dataset_s_digest(api: TestClient) -> No
     assert again.status_code == 201
 
 
-def test_a_custom_run_has_no_resource_estimate_to_refuse() -> None:
-    # Its sizes are the dataset's: even a model of billions of parameters is left to the worker.
-    spec = RunSpec.model_validate(
-        {**_custom_spec(1), "model": {"name": "mlp", "hidden_sizes": [16_384] * 16}}
+def test_a_too_large_model_over_a_custom_dataset_is_a_422_naming_the_model_and_the_setting(
+    api: TestClient,
+) -> None:
+    # The issue's four-billion-parameter MLP over a tiny upload: the dataset's row gives the
+    # estimate its inputs (36 pixels) and outputs (4 classes), so the caps apply as to any run.
+    dataset = _created(api)
+    huge = {**_custom_spec(dataset["id"]), "model": {"name": "mlp", "hidden_sizes": [16_384] * 16}}
+    response = api.post("/api/v1/runs", json=huge)
+    assert response.status_code == 422, response.text
+    errors = response.json()["detail"]
+    model = [e for e in errors if e["loc"] == ["body", "model"]]
+    assert model and "GAPWATCH_MAX_PARAMETERS" in model[0]["msg"], errors
+    assert model[0]["type"] == "resource_limit"
+    assert model[0]["input"] == 36 * 16_384 + 16_384 + 15 * (16_384 * 16_384 + 16_384) + (
+        16_384 * 4 + 4
     )
-    assert check_limits(spec, max_parameters=1, max_eval_rows=1, max_memory_bytes=1) == []
+    # In a sweep too, blamed on the axis that brings it over.
+    sweep = {
+        "base": _custom_spec(dataset["id"]),
+        "axes": {"model.hidden_sizes": [[16], [16_384] * 16]},
+    }
+    refused = api.post("/api/v1/sweeps", json=sweep)
+    assert refused.status_code == 422, refused.text
+    assert any(
+        e["loc"] == ["body", "axes", "model.hidden_sizes"] and "GAPWATCH_MAX_PARAMETERS" in e["msg"]
+        for e in refused.json()["detail"]
+    )
+    assert api.get("/api/v1/runs").json()["total"] == 0
+    # The same model over a dataset it fits, and a small one here, are fine.
+    assert api.post("/api/v1/runs", json=_custom_spec(dataset["id"])).status_code == 201
+
+
+def test_the_memory_cap_applies_to_a_custom_dataset(
+    app: FastAPI, api: TestClient, settings: Settings, db_session_factory: sessionmaker[Session]
+) -> None:
+    dataset = _created(api)
+    capped = create_app(
+        settings.model_copy(update={"max_memory_bytes": 2**20}), session_factory=db_session_factory
+    )
+    with TestClient(capped, base_url=BASE_URL, headers=dict(api.headers)) as client:
+        spec = {**_custom_spec(dataset["id"]), "model": {"name": "mlp", "hidden_sizes": [4096]}}
+        response = client.post("/api/v1/runs", json=spec)
+        assert response.status_code == 422, response.text
+        (error,) = response.json()["detail"]
+        assert "GAPWATCH_MAX_MEMORY_BYTES" in error["msg"] and error["loc"] == ["body", "model"]
+        assert client.post("/api/v1/runs", json=_custom_spec(dataset["id"])).status_code == 201
+
+
+def test_normalize_must_fit_the_dataset_s_channels_or_features(api: TestClient) -> None:
+    images = _created(api)  # (N, 6, 6): grey images, one channel
+    vectors = _created(api, _vectors(), name="vectors")  # (N, 5): five features
+    loc = ["body", "benchmark", "normalize"]
+    for dataset, values, fits in [
+        (images, 1, True),
+        (images, 3, False),
+        (vectors, 1, True),
+        (vectors, 2, False),
+    ]:
+        normalize = {"mean": [0.5] * values, "std": [0.25] * values}
+        response = api.post("/api/v1/runs", json=_custom_spec(dataset["id"], normalize=normalize))
+        if fits:
+            assert response.status_code == 201, response.text
+            continue
+        assert response.status_code == 422, response.text
+        (error,) = response.json()["detail"]
+        assert error["loc"] == loc and f"gives {values} mean/std values" in error["msg"], error
+        assert ("one value per channel" if dataset is images else "one per feature") in error["msg"]
 
 
 def test_a_custom_run_that_does_not_fit_its_dataset_is_a_422_naming_the_field(

@@ -6,14 +6,21 @@ import functools
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
 from gapwatch.config import Settings
+from gapwatch.datasets.arrays import array_digest, dataset_path
 from gapwatch.resources import (
+    DatasetShape,
+    NoEstimate,
     ResourceEstimate,
+    _benchmark_shape,
+    bound_eval_values,
     check_limits,
     count_eval_values,
     estimate,
@@ -581,3 +588,174 @@ def test_resources_import_neither_torch_nor_numpy_nor_the_server() -> None:
         env=builtins_only_env(),
     )
     assert out.stdout.strip() == "[]"
+
+
+# --- Custom benchmarks ------------------------------------------------------------------------
+
+
+def _custom_arrays(sample: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """Four classes, uneven: 30 train and 12 test rows of uint8 inputs of shape `sample`."""
+    rng = np.random.default_rng(5)
+    y_train = np.array([0] * 4 + [1] * 11 + [2] * 9 + [3] * 6, dtype=np.int64)
+    y_test = np.array([0, 1, 1, 2, 2, 2, 3, 3, 3, 3, 0, 1], dtype=np.int64)
+    return {
+        "x_train": rng.integers(0, 256, (30, *sample), dtype=np.uint8),
+        "y_train": rng.permutation(y_train),
+        "x_test": rng.integers(0, 256, (12, *sample), dtype=np.uint8),
+        "y_test": y_test,
+    }
+
+
+def _custom_setup(
+    tmp_path: Path, arrays: dict[str, np.ndarray], benchmark: dict[str, Any], **rest: Any
+) -> tuple[RunSpec, DatasetShape]:
+    """A custom run over `arrays` (stored where the worker reads them) and the shape that the
+    API gives its estimate (`gapwatch.server.datasets.service.dataset_shape`)."""
+    digest = array_digest(arrays)
+    path = dataset_path(tmp_path, digest)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **arrays)
+    spec = _spec(benchmark={"name": "custom", "dataset": 1, "digest": digest, **benchmark}, **rest)
+    classes = np.union1d(arrays["y_train"], arrays["y_test"])
+    shape = DatasetShape(
+        sample_shape=arrays["x_train"].shape[1:],
+        classes=tuple(int(c) for c in classes),
+        n_train=len(arrays["y_train"]),
+        n_test=len(arrays["y_test"]),
+        file_bytes=path.stat().st_size,
+        itemsize=arrays["x_train"].dtype.itemsize,
+    )
+    return spec, shape
+
+
+def _distinct_nbytes(tensors: list[torch.Tensor]) -> int:
+    """Bytes of the storages under `tensors`, each counted once (tasks share some)."""
+    storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors}
+    return sum(storages.values())
+
+
+CLASSES = "classes"
+CUSTOM_CASES = [
+    ((6, 6), {"split": {"kind": CLASSES, "tasks": [[0, 1], [2, 3]]}}),
+    (
+        (6, 6),
+        {"split": {"kind": CLASSES, "tasks": [[3], [1, 0], [2]]}, "scenario": "task_incremental"},
+    ),
+    (
+        (2, 5, 5),
+        {"split": {"kind": CLASSES, "tasks": [[0, 2, 3], [1]]}, "scenario": "domain_incremental"},
+    ),
+    ((2, 3, 2, 2), {"split": {"kind": CLASSES, "tasks": [[0, 1], [2, 3]]}}),  # flattened
+    ((7,), {"split": {"kind": "permutations", "n_tasks": 3}, "scenario": "task_incremental"}),
+    ((), {"split": {"kind": "permutations", "n_tasks": 2}, "scenario": "domain_incremental"}),
+    (
+        (3, 4, 4),
+        {
+            "split": {"kind": "rotations", "angles": [0.0, 90.0, 360.0]},
+            "scenario": "domain_incremental",
+        },
+    ),
+    (
+        (5, 5),
+        {"split": {"kind": "rotations", "angles": [10.0, 20.0]}, "scenario": "task_incremental"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("sample", "benchmark"), CUSTOM_CASES)
+def test_a_custom_benchmark_s_estimate_follows_the_engine_s_model_and_tensors(
+    tmp_path: Path, sample: tuple[int, ...], benchmark: dict[str, Any]
+) -> None:
+    spec, shape = _custom_setup(tmp_path, _custom_arrays(sample), benchmark)
+    built = build_benchmark(spec.benchmark, spec.seed, "cpu", tmp_path)
+    assert shape.input_shape == built.input_shape
+    with torch.device("meta"):
+        model = build_model(spec.model, built.input_shape, built.n_outputs)
+    found = estimate(spec, shape)
+    assert found.parameters == sum(p.numel() for p in model.parameters())
+    # Every row's class is in a task here: a class split's bound on the data is reached.
+    tensors = [t for task in built.tasks for t in (task.train_x, task.train_y)]
+    tensors += [t for task in built.tasks for t in (task.test_x, task.test_y)]
+    assert found.part("benchmark data") == _distinct_nbytes(tensors)
+    bench = _benchmark_shape(spec, shape)
+    train, test = [len(t.train_y) for t in built.tasks], [len(t.test_y) for t in built.tasks]
+    if benchmark["split"]["kind"] == CLASSES:  # bounds: the row has no per-class counts
+        assert all(n <= bound for n, bound in zip(train, bench.train_sizes, strict=True))
+        assert all(n <= bound for n, bound in zip(test, bench.test_sizes, strict=True))
+        assert bench.total_rows == (sum(train), sum(test))
+    else:
+        assert (list(bench.train_sizes), list(bench.test_sizes)) == (train, test)
+    evaluator = build_evaluator(built.tasks, spec.evaluation.subset_size, spec.seed)
+    assert found.part("evaluation subsets") >= _nbytes(
+        evaluator.x, evaluator.y, evaluator.task_index, *evaluator.subsets
+    )
+
+
+@pytest.mark.parametrize(
+    ("training", "evaluation", "exact"),
+    [
+        ({"iterations_per_task": 7}, {"every": 2}, True),  # lengths do not depend on sizes
+        ({"iterations_per_task": 5}, {"every": 1, "include_unseen": True}, True),
+        ({"epochs_per_task": 1.0}, {"every": 1}, False),
+        ({"epochs_per_task": 2.5}, {"every": 3, "include_unseen": True}, False),
+    ],
+)
+def test_a_custom_class_split_s_evaluation_plan_bounds_what_the_loop_logs(
+    tmp_path: Path, training: dict[str, Any], evaluation: dict[str, Any], exact: bool
+) -> None:
+    tasks = [[3], [1, 0], [2]]
+    spec, shape = _custom_setup(
+        tmp_path,
+        _custom_arrays((4,)),
+        {"split": {"kind": CLASSES, "tasks": tasks}},
+        model={"name": "mlp", "hidden_sizes": [8]},
+        training={"batch_size": 4, **training},
+        evaluation={"subset_size": 4, **evaluation},
+    )
+    reporter = MemoryReporter()
+    outcome = run_experiment(spec, reporter, data_dir=tmp_path)
+    logged = sum(len(reporter.steps(metric_key_eval_acc(task))) for task in range(len(tasks)))
+    found = estimate(spec, shape)
+    if exact:
+        assert (found.eval_values, found.evaluations) == (logged, outcome.evaluations)
+        assert found.iterations == outcome.iterations
+    else:
+        assert found.eval_values >= logged and found.evaluations >= outcome.evaluations
+        assert found.iterations >= outcome.iterations
+        # Within twice the truth here: the tasks' lengths are bounded together.
+        assert found.eval_values <= 2 * logged
+
+
+def test_the_eval_values_bound_covers_every_split_of_the_iterations() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        n_tasks = int(rng.integers(1, 6))
+        lengths = [int(n) for n in rng.integers(1, 30, n_tasks)]
+        every = int(rng.integers(1, 8))
+        unseen = bool(rng.integers(0, 2))
+        bound = bound_eval_values(n_tasks, sum(lengths) + int(rng.integers(0, 3)), every, unseen)
+        exact = count_eval_values(lengths, every, unseen)
+        assert bound[0] >= exact[0] and bound[1] >= exact[1], (lengths, every, unseen)
+    # Exact for one task: no boundary to be generous about.
+    for length, every in [(1, 1), (10, 3), (9, 3), (100, 7)]:
+        assert bound_eval_values(1, length, every, False) == count_eval_values(
+            [length], every, False
+        )
+
+
+def test_the_caps_apply_to_a_custom_benchmark_over_its_dataset(tmp_path: Path) -> None:
+    # The issue's four-billion-parameter MLP over 36 pixels and 4 classes.
+    spec, shape = _custom_setup(
+        tmp_path,
+        _custom_arrays((6, 6)),
+        {"split": {"kind": CLASSES, "tasks": [[0, 1], [2, 3]]}},
+        model={"name": "mlp", "hidden_sizes": [16_384] * 16},
+    )
+    problems = check_limits(spec, **DEFAULTS, dataset=shape)
+    assert [p.setting for p in problems] == ["GAPWATCH_MAX_PARAMETERS"]
+    assert problems[0].loc == ("body", "model")
+    assert problems[0].estimate == 36 * 16_384 + 16_384 + 15 * (16_384**2 + 16_384) + 16_384 * 4 + 4
+    # Without its dataset a custom benchmark has no estimate (as a plugin's).
+    assert check_limits(spec, **DEFAULTS) == []
+    with pytest.raises(NoEstimate):
+        estimate(spec)

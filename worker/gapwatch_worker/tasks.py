@@ -36,11 +36,11 @@ from gapwatch.client import (
     describe_error,
     is_transient,
 )
+from gapwatch.components import CustomBenchmarkSpec
 from gapwatch.config import get_settings
 from gapwatch.datasets.arrays import array_digest, dataset_path, read_arrays
 from gapwatch.queue import RUN_TASK_NAME
 from gapwatch.sdk.spill import DiskSpill
-from gapwatch.spec import CustomBenchmarkSpec
 from gapwatch_worker.app import celery_app
 from gapwatch_worker.cl.checkpoint import CheckpointStore
 from gapwatch_worker.cl.loop import run_experiment
@@ -129,22 +129,15 @@ def execute_claimed_run(
     policy = policy or outage_policy()
     if claim.spec is None:  # it names a plugin this worker lacks: say so on the run
         log.warning("run %s refused: %s", claim.run_id, claim.spec_error)
-        return _finish(api, claim, policy, error=claim.spec_error or "unreadable spec")
-    try:
-        fetch_dataset(api, claim, policy)
-    except DatasetUnavailable as refusal:
-        log.warning("run %s failed: %s", claim.run_id, refusal)
-        return _finish(api, claim, policy, error=str(refusal))
-    except (httpx.TransportError, GapwatchAPIError) as error:
-        if not is_transient(error):
-            raise
-        _give_up(claim, error, what=" before its dataset was fetched")
-        return "abandoned"
+        error = (claim.spec_error or "unreadable spec")[:MAX_ERROR_CHARS]
+        return _finish(api, claim, policy, error=error)
     spill = DiskSpill()
-    # keepalive: a long evaluation that reports no new step still beats.
+    # keepalive: a long evaluation that reports no new step still beats, and so does the
+    # dataset's download (or its retries through an outage) before the first step.
     logger = api.run_logger(claim, retry=policy, keepalive=True, spill=spill)
     try:
         with logger:
+            _fetch_dataset_of(api, claim, policy)
             outcome = run_experiment(
                 claim.spec,
                 logger,
@@ -152,6 +145,15 @@ def execute_claimed_run(
                 data_dir=get_settings().data_dir,
                 checkpoints=checkpoint_store(claim.run_id),
             )
+    except DatasetUnavailable as refusal:
+        stopped = _stopped(claim, logger)  # cancelled or taken meanwhile: nothing to report
+        if stopped is not None:
+            return stopped
+        log.warning("run %s failed: %s", claim.run_id, refusal)
+        return _finish(api, claim, policy, error=str(refusal))
+    except _FetchAbandoned as outage:
+        _give_up(claim, outage.error, what=" before its dataset was fetched")
+        return "abandoned"
     except Exception as error:  # noqa: BLE001 - any failure of the run is reported on the run
         stopped = _stopped(claim, logger)
         if stopped is not None:
@@ -171,6 +173,30 @@ def execute_claimed_run(
 
 class DatasetUnavailable(Exception):
     """The run's uploaded dataset could not be fetched as its spec names it."""
+
+
+class _FetchAbandoned(Exception):
+    """The API stayed out of reach for the whole outage budget while the dataset was being
+    fetched (`error`: the last transient failure)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _fetch_dataset_of(api: GapwatchClient, claim: ClaimedRun, policy: RetryPolicy) -> None:
+    """`fetch_dataset`, its outage told apart from the run's own failures.
+
+    Raises:
+        DatasetUnavailable: As `fetch_dataset`.
+        _FetchAbandoned: The API stayed out of reach.
+    """
+    try:
+        fetch_dataset(api, claim, policy)
+    except (httpx.TransportError, GapwatchAPIError) as error:
+        if not is_transient(error):
+            raise
+        raise _FetchAbandoned(error) from None
 
 
 def fetch_dataset(api: GapwatchClient, claim: ClaimedRun, policy: RetryPolicy) -> None:

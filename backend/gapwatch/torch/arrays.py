@@ -38,7 +38,9 @@ def load_torch_arrays(path: Path) -> dict[str, Any]:
 
     Raises:
         ValueError: The file is not a `torch.save` file of a dict with string keys, holds
-            something `weights_only` refuses, or a tensor numpy cannot hold (bfloat16).
+            something `weights_only` refuses, a tensor numpy cannot hold (bfloat16), or a
+            tensor that is a view whose values the file does not hold (expanded, strided).
+        MemoryError: A storage it declares could not be allocated.
     """
     try:
         with (
@@ -49,6 +51,8 @@ def load_torch_arrays(path: Path) -> dict[str, Any]:
             # An old-format file warns of its pickle protocol: nothing the server can act on.
             warnings.simplefilter("ignore", UserWarning)
             loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except MemoryError:
+        raise  # too large, not malformed: the caller answers that (a 413 for an upload)
     except Exception as error:  # noqa: BLE001 - any failure to read is the file's fault
         raise ValueError(
             f"not a torch.save file of tensors and arrays ({_refusal(error)})"
@@ -60,6 +64,7 @@ def load_torch_arrays(path: Path) -> dict[str, Any]:
     arrays: dict[str, Any] = {}
     for name, value in loaded.items():
         if isinstance(value, torch.Tensor):
+            _check_owns_its_values(name, value)
             try:
                 value = value.detach().cpu().numpy()
             except (TypeError, RuntimeError) as error:
@@ -68,6 +73,33 @@ def load_torch_arrays(path: Path) -> dict[str, Any]:
                 ) from None
         arrays[name] = value
     return arrays
+
+
+def _check_owns_its_values(name: str, tensor: torch.Tensor) -> None:
+    """Refuse a tensor that is a view whose values are not all in the file.
+
+    `torch.save` keeps views as they are: `torch.zeros(1).expand(10**8, 1)` is stored as one
+    element with a stride of 0, and any numpy operation on it (a finiteness check, the digest,
+    the canonical copy) would materialise its 10**8 rows from a file of a few kilobytes. A
+    contiguous tensor's values take exactly numel * itemsize bytes of its storage, which the
+    file holds: only those are loaded.
+
+    Raises:
+        ValueError: The tensor is not contiguous, or its values take more bytes than its
+            storage holds (an expanded or overlapping view).
+    """
+    needed = tensor.numel() * tensor.element_size()
+    held = tensor.untyped_storage().nbytes() - tensor.storage_offset() * tensor.element_size()
+    if needed > held:
+        raise ValueError(
+            f"{name} is a view of {needed:,} bytes over a storage of {held:,} bytes (an "
+            f"expanded or overlapping tensor): save {name}.contiguous().clone()"
+        )
+    if not tensor.is_contiguous():
+        raise ValueError(
+            f"{name} is a non-contiguous tensor (shape {tuple(tensor.shape)}, strides "
+            f"{tensor.stride()}): save {name}.contiguous()"
+        )
 
 
 _GLOBAL = re.compile(r"Unsupported global: GLOBAL (\S+)")

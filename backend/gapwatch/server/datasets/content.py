@@ -8,13 +8,14 @@ so that the 422 tells the uploader what to fix.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 import numpy as np
 
@@ -80,12 +81,19 @@ def read_dataset(path: Path, filename: str | None, max_bytes: int) -> ParsedData
 
     Raises:
         ContentError: It is not a dataset (the message names the array at fault).
-        ContentTooLarge: Its arrays take more than `max_bytes` uncompressed.
+        ContentTooLarge: Its arrays take more than `max_bytes` uncompressed (as the zip's
+            sizes, the .npy headers or the loaded arrays tell), or could not be allocated.
     """
     kind = _format_of(path, filename, max_bytes)
-    loaded = _read_npz(path) if kind == "npz" else _read_pt(path)
-    arrays = _checked(loaded)
-    return ParsedDataset(arrays, kind, array_digest(arrays), _classes(arrays))
+    try:
+        loaded = _read_npz(path, max_bytes) if kind == "npz" else _read_pt(path)
+        # Before any operation that touches every value (the finiteness check, the digest,
+        # the canonical copy): the arrays' own bytes, not the file's, are what they cost.
+        _check_sizes(loaded, max_bytes)
+        arrays = _checked(loaded)
+        return ParsedDataset(arrays, kind, array_digest(arrays), _classes(arrays))
+    except MemoryError:  # numpy's _ArrayMemoryError among them: an allocation that failed
+        raise too_large("the file's arrays", max_bytes) from None
 
 
 def _format_of(path: Path, filename: str | None, max_bytes: int) -> DatasetFormat:
@@ -118,8 +126,9 @@ def _format_of(path: Path, filename: str | None, max_bytes: int) -> DatasetForma
     )
 
 
-def _read_npz(path: Path) -> dict[str, Any]:
+def _read_npz(path: Path, max_bytes: int) -> dict[str, Any]:
     found: dict[str, Any] = {}
+    _check_npy_headers(path, max_bytes)
     try:
         with np.load(path, allow_pickle=False) as data:
             for name in ARRAY_NAMES:
@@ -133,6 +142,92 @@ def _read_npz(path: Path) -> dict[str, Any]:
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
         raise ContentError("file", f"not a readable .npz ({error})") from None
     return found
+
+
+def _check_npy_headers(path: Path, max_bytes: int) -> None:
+    """Refuse an .npz whose members' headers do not describe the bytes they hold, before
+    numpy reads them: numpy allocates an array from its header's shape and dtype, then fills
+    it, so a header claiming shape (10**13,) over a few bytes of data would have it allocate
+    tens of terabytes. Each array's header must describe exactly the bytes that follow it
+    (shape x itemsize = the member's size less its header), which the zip's sizes (checked
+    against the limit in `_format_of`) bound; the four together within `max_bytes`.
+
+    Raises:
+        ContentTooLarge: The arrays the headers describe take more than `max_bytes` (a
+            header claiming a huge shape among them).
+        ContentError: A member that is not a .npy array (version 1.0 or 2.0) or whose header
+            describes other bytes than it holds.
+    """
+    total = 0
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = set(archive.namelist())
+            for name in ARRAY_NAMES:
+                member = f"{name}.npy"  # what np.load's NpzFile opens for `name`
+                if member not in members:
+                    continue  # missing: refused by name once the arrays are checked
+                info = archive.getinfo(member)
+                with archive.open(info) as stream:
+                    shape, dtype, header_bytes = _npy_header(name, stream)
+                if dtype.hasobject:
+                    continue  # np.load refuses object arrays before it allocates anything
+                described = math.prod(shape) * dtype.itemsize
+                total += described
+                if total > max_bytes:
+                    raise too_large("the arrays its .npy headers describe", max_bytes, total)
+                held = info.file_size - header_bytes
+                if described != held:
+                    raise ContentError(
+                        "file",
+                        f"{name} cannot be read: its header describes shape {shape} of "
+                        f"{dtype} ({described:,} bytes), but {max(held, 0):,} bytes follow it",
+                    )
+    except (ContentError, ContentTooLarge):
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise ContentError("file", f"not a readable .npz ({error})") from None
+
+
+def _npy_header(name: str, stream: IO[bytes]) -> tuple[tuple[int, ...], np.dtype[Any], int]:
+    """The shape and dtype a .npy stream's header gives, and the header's length in bytes
+    (the data start right after it)."""
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+        else:  # 3.0 is for structured dtypes with non-latin-1 field names: never numbers
+            raise ValueError(f".npy format version {version[0]}.{version[1]} is not read here")
+    except ValueError as error:
+        raise ContentError("file", f"{name} cannot be read: {error}") from None
+    if any(size < 0 for size in shape):
+        raise ContentError("file", f"{name} cannot be read: its header gives shape {shape}")
+    return tuple(shape), dtype, stream.tell()
+
+
+def _check_sizes(loaded: dict[str, Any], max_bytes: int) -> None:
+    """Refuse arrays that are views (their values are not all in memory: a stride of 0 makes
+    10**8 rows of one value) or that take more than `max_bytes` together.
+
+    Raises:
+        ContentError: An array that is neither C- nor Fortran-contiguous.
+        ContentTooLarge: The four arrays take more than `max_bytes`.
+    """
+    total = 0
+    for name in ARRAY_NAMES:
+        value = loaded.get(name)
+        if not isinstance(value, np.ndarray):
+            continue  # refused by name in `_checked`
+        if not (value.flags.c_contiguous or value.flags.f_contiguous):
+            raise ContentError(
+                "file",
+                f"{name} is a view (shape {value.shape}, strides {value.strides}), not an "
+                "array of its own values: save a contiguous copy",
+            )
+        total += value.nbytes
+    if total > max_bytes:
+        raise too_large("the file's arrays", max_bytes, total)
 
 
 def _read_pt(path: Path) -> dict[str, Any]:

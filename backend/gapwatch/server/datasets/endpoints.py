@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
+from gapwatch.components import PROJECT_NAME_PATTERN
 from gapwatch.config import MAX_DATASET_BYTES_CEILING
 from gapwatch.server.access.tokens import AUTHENTICATE_HINT, bearer_value
 from gapwatch.server.datasets import service
@@ -29,7 +30,6 @@ from gapwatch.server.deps import (
 )
 from gapwatch.server.errors import Unauthorized
 from gapwatch.server.models import Role
-from gapwatch.spec import PROJECT_NAME_PATTERN
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
@@ -53,6 +53,8 @@ async def upload_dataset(
     or .pt of x_train, y_train, x_test, y_test) and optional `name` and `project` parts. Its
     shapes, labels and values are checked (422 naming the array), its content digest recorded
     and its arrays stored once per digest. 413 over GAPWATCH_MAX_DATASET_BYTES."""
+    # Before the body streams to disk: one who may upload nowhere sends it for nothing.
+    await run_in_threadpool(service.check_uploader, session, caller)
     upload = await receive_upload(
         request.headers.get("content-type"),
         request.headers.get("content-length"),

@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from gapwatch.components import PROJECT_NAME_PATTERN
 from gapwatch.server.models import Dataset
-from gapwatch.spec import PROJECT_NAME_PATTERN
 
 DATASET_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 DIGEST_HEADER = "X-Gapwatch-Digest"

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gapwatch.config import Settings
+from gapwatch.resources import DatasetShape
 from gapwatch.server.access import service as access
 from gapwatch.server.access.principal import Principal
 from gapwatch.server.datasets import content, repository
@@ -63,6 +65,28 @@ def _text_field(upload: ReceivedUpload, field: str, pattern: str) -> str | None:
 
 
 # --- upload -----------------------------------------------------------------------------------
+
+
+def check_uploader(session: Session, caller: Principal) -> None:
+    """Refuse, before a byte of the body is read, a caller who may upload into no project:
+    the project an upload goes to is only known once its `project` part has been read, but
+    one who is an editor nowhere would be refused whichever it names (an API key narrowed to
+    one project is judged by its role there).
+
+    Raises:
+        NotFound: The caller is in no project (as an upload into any would answer).
+        Forbidden: The caller is only a viewer wherever they are.
+    """
+    roles = access.project_roles(session, caller)
+    if any(role.includes(Role.editor) for role in roles.values()):
+        return
+    if not roles:
+        raise NotFound("you are in no project: an owner adds you to one as an editor")
+    via = " through this API key" if caller.via == "key" else ""
+    raise Forbidden(
+        f"uploading a dataset needs the {Role.editor} role in a project; you are a "
+        f"{Role.viewer} wherever you are{via}"
+    )
 
 
 def create_dataset(
@@ -272,6 +296,59 @@ class _Inputs:
         return f"x_train of dataset {self.name!r} is {tuple(self.shape)}"
 
 
+def dataset_shape(dataset: Dataset) -> DatasetShape:
+    """What a run's resource estimate needs of a dataset, from its row."""
+    try:
+        itemsize = np.dtype(dataset.dtype).itemsize
+    except TypeError:  # not a dtype numpy names (never stored by an upload): the widest
+        itemsize = 8
+    return DatasetShape(
+        sample_shape=tuple(dataset.shape("x_train")[1:]),
+        classes=tuple(dataset.classes),
+        n_train=dataset.n_train,
+        n_test=dataset.n_test,
+        file_bytes=dataset.size_bytes,
+        itemsize=itemsize,
+    )
+
+
+def custom_dataset_shape(session: Session, project: Project, spec: RunSpec) -> DatasetShape | None:
+    """The shape of the dataset that a (resolved) spec's custom benchmark names in
+    `project`, for `gapwatch.resources.check_limits`; None for any other benchmark."""
+    bench = spec.benchmark
+    if not isinstance(bench, CustomBenchmarkSpec):
+        return None
+    dataset = repository.get(session, bench.dataset)
+    if dataset is None or dataset.project_id != project.id:
+        return None  # resolve_spec refuses it first
+    return dataset_shape(dataset)
+
+
+def _normalize_error(bench: CustomBenchmarkSpec, dataset: Dataset) -> dict[str, Any] | None:
+    """The engine's rule (`resolve_normalization`) on the inputs as it lays them out: images
+    take one mean/std per channel; vectors one for all features, or one per feature."""
+    if bench.normalize is None:
+        return None
+    given = len(bench.normalize.mean)
+    layout = dataset_shape(dataset).input_shape
+    what = f"x_train of dataset {dataset.name!r} is {tuple(dataset.shape('x_train'))}"
+    if len(layout) == 3:
+        if given == layout[0]:
+            return None
+        message = (
+            f"normalize gives {given} mean/std values, but {what}: images of {layout[0]} "
+            "channel(s); give one value per channel"
+        )
+    else:
+        if given in (1, layout[-1]):
+            return None
+        message = (
+            f"normalize gives {given} mean/std values, but {what}: vectors of {layout[-1]} "
+            "features; give one value for all features, or one per feature"
+        )
+    return _error(("benchmark", "normalize"), message, bench.normalize.model_dump())
+
+
 def resolve_spec(session: Session, project: Project, spec: RunSpec) -> RunSpec:
     """The spec with its custom benchmark's `digest` filled in from the dataset it names in
     `project`; any other spec as it is.
@@ -279,7 +356,8 @@ def resolve_spec(session: Session, project: Project, spec: RunSpec) -> RunSpec:
     Raises:
         SpecInvalid: No such dataset in the project, a given digest that differs, split
             classes that are not the dataset's labels, rotations or a convolutional model
-            over inputs that are not images.
+            over inputs that are not images, `normalize` values that do not fit its channels
+            or features.
     """
     bench = spec.benchmark
     if not isinstance(bench, CustomBenchmarkSpec):
@@ -326,6 +404,9 @@ def resolve_spec(session: Session, project: Project, spec: RunSpec) -> RunSpec:
                 split.kind,
             )
         )
+    normalize = _normalize_error(bench, dataset)
+    if normalize is not None:
+        errors.append(normalize)
     if type(spec.model).needs_images and not inputs.images:
         errors.append(
             _error(

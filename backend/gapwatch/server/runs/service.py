@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from gapwatch.config import Settings
 from gapwatch.queue import RunQueue
-from gapwatch.resources import check_limits
+from gapwatch.resources import DatasetShape, check_limits
 from gapwatch.server.access import service as access
 from gapwatch.server.access.principal import Principal
 from gapwatch.server.access.tokens import hash_secret, new_secret
@@ -43,13 +43,15 @@ def get_run(session: Session, run_id: int) -> Run:
     return run
 
 
-def check_resources(spec: RunSpec, settings: Settings) -> None:
-    """422 naming the part of the spec whose estimated cost is over a GAPWATCH_MAX_* cap."""
+def check_resources(spec: RunSpec, settings: Settings, dataset: DatasetShape | None = None) -> None:
+    """422 naming the part of the spec whose estimated cost is over a GAPWATCH_MAX_* cap
+    (a custom benchmark's estimated over its `dataset`)."""
     refused = check_limits(
         spec,
         max_parameters=settings.max_parameters,
         max_eval_rows=settings.max_eval_rows,
         max_memory_bytes=settings.max_memory_bytes,
+        dataset=dataset,
     )
     if refused:
         raise RequestValidationError(
@@ -85,7 +87,7 @@ def create_run(
     """
     project = submission_project(session, caller, spec.project)
     spec = resolve_datasets(session, project, spec)
-    check_resources(spec, settings)
+    check_resources(spec, settings, datasets.custom_dataset_shape(session, project, spec))
     return queue_runs(session, project, [spec], run_queue)[0]
 
 

@@ -115,7 +115,7 @@ def create_sweep(
     except SweepPlanError as error:
         raise _invalid(error.errors) from None
     planned = _resolve_datasets(session, project, planned)
-    _check_resources(planned, settings)
+    _check_resources(session, project, planned, settings)
     runs.queue_runs(session, project, [r.spec for r in planned], run_queue, sweep_id=sweep.id)
     return sweep
 
@@ -155,15 +155,18 @@ def _resolve_datasets(
     return resolved
 
 
-def _check_resources(planned: Sequence[PlannedRun], settings: Settings) -> None:
-    """422 naming the axis (else the base's part) that brings a run over a GAPWATCH_MAX_* cap;
-    the first such run's problems."""
+def _check_resources(
+    session: Session, project: Project, planned: Sequence[PlannedRun], settings: Settings
+) -> None:
+    """422 naming the axis (else the base's part) that brings a run over a GAPWATCH_MAX_* cap
+    (a custom benchmark's estimated over its dataset); the first such run's problems."""
     for run in planned:
         refused = check_limits(
             run.spec,
             max_parameters=settings.max_parameters,
             max_eval_rows=settings.max_eval_rows,
             max_memory_bytes=settings.max_memory_bytes,
+            dataset=datasets.custom_dataset_shape(session, project, run.spec),
         )
         if not refused:
             continue
