@@ -404,6 +404,22 @@ def test_list_get_download_and_delete(api: TestClient, settings: Settings) -> No
     assert api.delete(f"/api/v1/datasets/{shared['id']}").status_code == 404
 
 
+def test_deleting_a_project_removes_its_datasets_files_unless_another_project_shares_them(
+    api: TestClient, settings: Settings
+) -> None:
+    assert api.post("/api/v1/projects", json={"name": "scratch"}).status_code == 201
+    kept_elsewhere = _created(api, name="kept")  # in the default project
+    shared = _created(api, name="shared", project="scratch")  # the same arrays as `kept`
+    own = _created(api, _vectors(), name="own", project="scratch")
+    assert shared["digest"] == kept_elsewhere["digest"] != own["digest"]
+
+    assert api.delete("/api/v1/projects/scratch").status_code == 204
+    assert api.get(f"/api/v1/datasets/{own['id']}").status_code == 404
+    assert not (_folder(settings) / f"{own['digest']}.npz").exists()
+    assert (_folder(settings) / f"{kept_elsewhere['digest']}.npz").exists()
+    assert api.get(f"/api/v1/datasets/{kept_elsewhere['id']}/file").status_code == 200
+
+
 def test_viewers_read_editors_write_and_other_projects_see_nothing(
     app: FastAPI, api: TestClient, db_session_factory: sessionmaker[Session]
 ) -> None:

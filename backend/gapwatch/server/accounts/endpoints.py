@@ -324,9 +324,12 @@ def get_project(name: ProjectPath, caller: Caller, session: SessionDep) -> Proje
 @projects_router.delete(
     "/{name}", status_code=status.HTTP_204_NO_CONTENT, operation_id="projects-delete"
 )
-def delete_project(name: ProjectPath, caller: Caller, session: SessionDep) -> None:
-    """Delete a project with all its runs (owner; refused while a run is queued or running)."""
-    service.delete_project(session, caller, name)
+def delete_project(
+    name: ProjectPath, caller: Caller, session: SessionDep, settings: SettingsDep
+) -> None:
+    """Delete a project with all its runs and datasets (owner; refused while a run is queued or
+    running)."""
+    service.delete_project(session, caller, name, settings)
 
 
 @projects_router.get(

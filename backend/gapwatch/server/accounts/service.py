@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from gapwatch.components import DEFAULT_PROJECT
+from gapwatch.config import Settings
 from gapwatch.server.access import service as access
 from gapwatch.server.access.passwords import hash_password, needs_rehash, verify_password
 from gapwatch.server.access.principal import Principal
@@ -24,6 +25,7 @@ from gapwatch.server.access.tokens import (
     shown_prefix,
 )
 from gapwatch.server.accounts import repository
+from gapwatch.server.datasets import service as datasets
 from gapwatch.server.errors import Conflict, Forbidden, NotFound, Unauthorized
 from gapwatch.server.models import (
     ApiKey,
@@ -363,12 +365,14 @@ def every_project_with_members(
     ]
 
 
-def delete_project(session: Session, principal: Principal, name: str) -> None:
-    """Delete a project with its runs and their points (owner); 409 while a run is active."""
+def delete_project(session: Session, principal: Principal, name: str, settings: Settings) -> None:
+    """Delete a project with its runs and their points, and its datasets with their files
+    unless another project shares them (owner); 409 while a run is active."""
     project, _ = access.authorize_project(session, principal, name, Role.owner)
     active = repository.active_run_count(session, project.id)
     if active:
         raise Conflict(f"project {name!r} has {active} queued or running run(s); cancel them")
+    datasets.release_project_files(session, project, settings)
     session.delete(project)
     session.flush()
     forget_all()  # keys narrowed to it are gone with it

@@ -51,6 +51,11 @@ def delete(session: Session, dataset: Dataset) -> None:
     session.flush()
 
 
+def project_digests(session: Session, project_id: int) -> list[str]:
+    """The content digests of a project's datasets (their files may be shared)."""
+    return list(session.scalars(select(Dataset.digest).where(Dataset.project_id == project_id)))
+
+
 def digest_in_use(session: Session, digest: str) -> bool:
     """Whether any row (of any project) still has this digest, and so its file."""
     found = session.scalar(select(func.count()).where(Dataset.digest == digest))

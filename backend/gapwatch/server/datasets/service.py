@@ -244,19 +244,33 @@ def delete_dataset(session: Session, dataset: Dataset, settings: Settings) -> No
         )
     digest = dataset.digest
     repository.delete(session, dataset)
-    path = content.canonical_path(datasets_folder(settings), digest)
+    release_files_after_commit(session, [digest], settings)
 
-    def remove_file() -> None:
+
+def release_files_after_commit(session: Session, digests: list[str], settings: Settings) -> None:
+    """Once the deletion of dataset rows has committed, remove the files of `digests` that no
+    row (of any project) references any more; a failure leaves a file, never a row without
+    its file."""
+    folder = datasets_folder(settings)
+
+    def remove_files() -> None:
         try:
-            if not repository.digest_in_use(session, digest):
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
-        except (SQLAlchemyError, OSError) as error:  # the row is gone; the file waits
-            log.warning("the file %s was not removed: %s", path, first_line(error))
+            for digest in sorted(set(digests)):
+                if not repository.digest_in_use(session, digest):
+                    with contextlib.suppress(FileNotFoundError):
+                        content.canonical_path(folder, digest).unlink()
+        except (SQLAlchemyError, OSError) as error:  # the rows are gone; the files wait
+            log.warning("dataset files in %s were not removed: %s", folder, first_line(error))
         finally:
             session.close()
 
-    call_after_commit(session, remove_file)
+    call_after_commit(session, remove_files)
+
+
+def release_project_files(session: Session, project: Project, settings: Settings) -> None:
+    """Before a project is deleted (its dataset rows go with it): its files go after the
+    commit, unless another project has the same content."""
+    release_files_after_commit(session, repository.project_digests(session, project.id), settings)
 
 
 # --- run submission ---------------------------------------------------------------------------
