@@ -224,7 +224,8 @@ export interface paths {
         post?: never;
         /**
          * Delete Project
-         * @description Delete a project with all its runs (owner; refused while a run is queued or running).
+         * @description Delete a project with all its runs and datasets (owner; refused while a run is queued or
+         *     running).
          */
         delete: operations["projects-delete"];
         options?: never;
