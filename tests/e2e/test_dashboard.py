@@ -280,6 +280,17 @@ def test_out_of_bounds_values_show_field_errors(
     page.goto(dashboard_url + "/runs/new")
     page.get_by_test_id("preset-select").select_option("split_digits_finetune")
 
+    # A plugin's strategy (the example plugin, which the suite installs) is in the form, with
+    # its options and bounds from the API's schema; its bounds are checked like the built-ins'.
+    set_field(page, "strategy.name", "er_cosine")
+    expect(page.get_by_test_id("field-strategy.scale")).to_have_value("16")
+    set_field(page, "strategy.scale", "500")
+    page.get_by_test_id("submit-run").click()
+    expect(page.get_by_test_id("field-error-strategy.scale")).to_contain_text(
+        re.compile(r"100|most|maximum", re.I)
+    )
+    set_field(page, "strategy.name", "finetune")
+
     # A zero batch is outside the schema's bounds: the form says so without asking the server.
     set_field(page, "training.batch_size", "0")
     page.get_by_test_id("submit-run").click()
