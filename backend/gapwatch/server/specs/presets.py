@@ -37,11 +37,98 @@ class Preset:
 PAPER_CODE = "github.com/mattdl/ContinualEvaluation"
 _MNIST_MLP = {"name": "mlp", "hidden_sizes": [400, 400]}
 _EVERY_ITERATION = {"every": 1, "subset_size": 1000}
-# main.py's defaults: optimizer sgd, momentum 0.9, weight_decay 0.
-_PAPER_SGD = {"name": "sgd", "momentum": 0.9, "weight_decay": 0.0}
-_PAPER_TRAINING = {"epochs_per_task": 10, "batch_size": 256}
 _MNIST_NORMALIZE = {"mean": [0.1307], "std": [0.3081]}  # Avalanche's default MNIST transform
 _CIFAR10_NORMALIZE = {"mean": [0.4914, 0.4822, 0.4465], "std": [0.2023, 0.1994, 0.2010]}
+_SPLIT_MNIST = {"name": "split_mnist", "scenario": "class_incremental", "n_tasks": 5}
+_SPLIT_CIFAR10 = {"name": "split_cifar10", "scenario": "class_incremental", "n_tasks": 5}
+_REDUCED_RESNET = {"name": "resnet18_reduced", "nf": 20}
+
+
+def _demo(name: str, strategy: dict[str, Any]) -> dict[str, Any]:
+    """An offline Split-Digits demo: 5 tasks of 2 digits, 300 updates each, about 10 s."""
+    return {
+        "name": name,
+        "benchmark": {"name": "split_digits", "n_tasks": 5},
+        "model": _MNIST_MLP,
+        "strategy": strategy,
+        "optimizer": {"name": "sgd", "lr": 0.05},
+        "training": {"iterations_per_task": 300, "batch_size": 32},
+        "evaluation": _EVERY_ITERATION,
+        "tags": ["demo"],
+    }
+
+
+def _paper(
+    name: str,
+    benchmark: dict[str, Any],
+    model: dict[str, Any],
+    strategy: dict[str, Any],
+    lr: float,
+    tags: tuple[str, ...] = ("paper",),
+) -> dict[str, Any]:
+    """A set-up of the paper's code: main.py's defaults (SGD, momentum 0.9, no weight decay),
+    batch 256, 10 epochs per task, evaluated every iteration on 1,000 samples per task."""
+    return {
+        "name": name,
+        "benchmark": benchmark,
+        "model": model,
+        "strategy": strategy,
+        "optimizer": {"name": "sgd", "lr": lr, "momentum": 0.9, "weight_decay": 0.0},
+        "training": {"epochs_per_task": 10, "batch_size": 256},
+        "evaluation": _EVERY_ITERATION,
+        "tags": list(tags),
+    }
+
+
+def _task_end_er(buffer_size: int, replay_weight: float) -> dict[str, Any]:
+    """The paper's ER: a class-balanced memory filled at task ends, replay_weight 1 - Lw_new."""
+    return {
+        "name": "er",
+        "buffer_size": buffer_size,
+        "buffer_policy": "task_end",
+        "replay_weight": replay_weight,
+    }
+
+
+_MNIST_BENCHMARK = {**_SPLIT_MNIST, "normalize": _MNIST_NORMALIZE}
+_CIFAR10_BENCHMARK = {**_SPLIT_CIFAR10, "normalize": _CIFAR10_NORMALIZE}
+_ROTATED_BENCHMARK = {
+    "name": "rotated_mnist",
+    "scenario": "domain_incremental",
+    "n_tasks": 5,
+    "angles": [0.0, 40.0, 80.0, 120.0, 160.0],
+    "normalize": _MNIST_NORMALIZE,
+}
+_GEM = {"name": "gem", "memory_strength": 0.5}
+
+_SPECS: dict[str, dict[str, Any]] = {
+    "split_digits_finetune": _demo("split-digits finetune", {"name": "finetune"}),
+    "split_digits_er": _demo("split-digits er", {"name": "er", "buffer_size": 200}),
+    "split_mnist_er": _paper(
+        "split-mnist er", _MNIST_BENCHMARK, _MNIST_MLP, _task_end_er(2000, 0.7), lr=0.01
+    ),
+    "split_mnist_gem": _paper(
+        "split-mnist gem", _MNIST_BENCHMARK, _MNIST_MLP, {**_GEM, "memories_per_task": 400}, 0.01
+    ),
+    "rotated_mnist_er": _paper(
+        "rotated-mnist er",
+        _ROTATED_BENCHMARK,
+        _MNIST_MLP,
+        _task_end_er(2000, 0.7),
+        lr=0.01,
+        tags=("paper-settings",),
+    ),
+    "split_cifar10_er": _paper(
+        "split-cifar10 er", _CIFAR10_BENCHMARK, _REDUCED_RESNET, _task_end_er(1000, 0.3), lr=0.1
+    ),
+    "split_cifar10_gem": _paper(
+        "split-cifar10 gem",
+        _CIFAR10_BENCHMARK,
+        _REDUCED_RESNET,
+        {**_GEM, "memories_per_task": 200},
+        lr=0.001,
+    ),
+}
 
 PRESETS: tuple[Preset, ...] = (
     Preset(
@@ -49,32 +136,14 @@ PRESETS: tuple[Preset, ...] = (
         title="Split-Digits, fine-tuning (offline demo)",
         description="scikit-learn's bundled digits in 5 tasks of 2 classes; plain fine-tuning, so "
         "old tasks are forgotten. Needs no download; about 10 s on a laptop CPU.",
-        spec={
-            "name": "split-digits finetune",
-            "benchmark": {"name": "split_digits", "n_tasks": 5},
-            "model": _MNIST_MLP,
-            "strategy": {"name": "finetune"},
-            "optimizer": {"name": "sgd", "lr": 0.05},
-            "training": {"iterations_per_task": 300, "batch_size": 32},
-            "evaluation": _EVERY_ITERATION,
-            "tags": ["demo"],
-        },
+        spec=_SPECS["split_digits_finetune"],
     ),
     Preset(
         id="split_digits_er",
         title="Split-Digits, experience replay (offline demo)",
         description="The same tasks with a 200-sample replay memory: forgetting mostly goes, "
         "the stability gap at each task start stays. Needs no download.",
-        spec={
-            "name": "split-digits er",
-            "benchmark": {"name": "split_digits", "n_tasks": 5},
-            "model": _MNIST_MLP,
-            "strategy": {"name": "er", "buffer_size": 200},
-            "optimizer": {"name": "sgd", "lr": 0.05},
-            "training": {"iterations_per_task": 300, "batch_size": 32},
-            "evaluation": _EVERY_ITERATION,
-            "tags": ["demo"],
-        },
+        spec=_SPECS["split_digits_er"],
     ),
     Preset(
         id="split_mnist_er",
@@ -84,26 +153,7 @@ PRESETS: tuple[Preset, ...] = (
         "lr 0.01, momentum 0.9, batch 256, 10 epochs per task; a 2,000-sample memory filled at "
         "each task's end (class-balanced) with Lw_new 0.3 (replay_weight 0.7); evaluated every "
         "iteration on 1,000 test samples per task. Downloads MNIST (about 11 MB).",
-        spec={
-            "name": "split-mnist er",
-            "benchmark": {
-                "name": "split_mnist",
-                "scenario": "class_incremental",
-                "n_tasks": 5,
-                "normalize": _MNIST_NORMALIZE,
-            },
-            "model": _MNIST_MLP,
-            "strategy": {
-                "name": "er",
-                "buffer_size": 2000,
-                "buffer_policy": "task_end",
-                "replay_weight": 0.7,
-            },
-            "optimizer": {**_PAPER_SGD, "lr": 0.01},
-            "training": _PAPER_TRAINING,
-            "evaluation": _EVERY_ITERATION,
-            "tags": ["paper"],
-        },
+        spec=_SPECS["split_mnist_er"],
     ),
     Preset(
         id="split_mnist_gem",
@@ -112,21 +162,7 @@ PRESETS: tuple[Preset, ...] = (
         f"({PAPER_CODE}): the Split-MNIST set-up with full GEM, 400 memories per task "
         "(mem_size 2000 over 5 tasks) and memory strength 0.5; SGD lr 0.01, momentum 0.9, "
         "batch 256, 10 epochs per task. Downloads MNIST.",
-        spec={
-            "name": "split-mnist gem",
-            "benchmark": {
-                "name": "split_mnist",
-                "scenario": "class_incremental",
-                "n_tasks": 5,
-                "normalize": _MNIST_NORMALIZE,
-            },
-            "model": _MNIST_MLP,
-            "strategy": {"name": "gem", "memories_per_task": 400, "memory_strength": 0.5},
-            "optimizer": {**_PAPER_SGD, "lr": 0.01},
-            "training": _PAPER_TRAINING,
-            "evaluation": _EVERY_ITERATION,
-            "tags": ["paper"],
-        },
+        spec=_SPECS["split_mnist_gem"],
     ),
     Preset(
         id="rotated_mnist_er",
@@ -137,27 +173,7 @@ PRESETS: tuple[Preset, ...] = (
         "degrees apart; the rest is reproduce/configs/splitmnist_ER.yaml's (normalised inputs, "
         "MLP 2x400, SGD lr 0.01, momentum 0.9, batch 256, 10 epochs per task, 2,000-sample "
         "memory filled at task ends, replay_weight 0.7). Downloads MNIST.",
-        spec={
-            "name": "rotated-mnist er",
-            "benchmark": {
-                "name": "rotated_mnist",
-                "scenario": "domain_incremental",
-                "n_tasks": 5,
-                "angles": [0.0, 40.0, 80.0, 120.0, 160.0],
-                "normalize": _MNIST_NORMALIZE,
-            },
-            "model": _MNIST_MLP,
-            "strategy": {
-                "name": "er",
-                "buffer_size": 2000,
-                "buffer_policy": "task_end",
-                "replay_weight": 0.7,
-            },
-            "optimizer": {**_PAPER_SGD, "lr": 0.01},
-            "training": _PAPER_TRAINING,
-            "evaluation": _EVERY_ITERATION,
-            "tags": ["paper-settings"],
-        },
+        spec=_SPECS["rotated_mnist_er"],
     ),
     Preset(
         id="split_cifar10_er",
@@ -167,26 +183,7 @@ PRESETS: tuple[Preset, ...] = (
         "does; reduced ResNet-18 (nf 20); SGD lr 0.1, momentum 0.9, batch 256, 10 epochs per "
         "task; a 1,000-sample memory filled at task ends with Lw_new 0.7 (replay_weight 0.3); "
         "evaluated every iteration. Downloads CIFAR-10 (about 170 MB); for a GPU worker.",
-        spec={
-            "name": "split-cifar10 er",
-            "benchmark": {
-                "name": "split_cifar10",
-                "scenario": "class_incremental",
-                "n_tasks": 5,
-                "normalize": _CIFAR10_NORMALIZE,
-            },
-            "model": {"name": "resnet18_reduced", "nf": 20},
-            "strategy": {
-                "name": "er",
-                "buffer_size": 1000,
-                "buffer_policy": "task_end",
-                "replay_weight": 0.3,
-            },
-            "optimizer": {**_PAPER_SGD, "lr": 0.1},
-            "training": _PAPER_TRAINING,
-            "evaluation": _EVERY_ITERATION,
-            "tags": ["paper"],
-        },
+        spec=_SPECS["split_cifar10_er"],
     ),
     Preset(
         id="split_cifar10_gem",
@@ -195,21 +192,7 @@ PRESETS: tuple[Preset, ...] = (
         f"({PAPER_CODE}): the Split-CIFAR-10 set-up with full GEM, 200 memories per task "
         "(mem_size 1000 over 5 tasks), memory strength 0.5, SGD lr 0.001, momentum 0.9, "
         "batch 256, 10 epochs per task. Downloads CIFAR-10; for a GPU worker.",
-        spec={
-            "name": "split-cifar10 gem",
-            "benchmark": {
-                "name": "split_cifar10",
-                "scenario": "class_incremental",
-                "n_tasks": 5,
-                "normalize": _CIFAR10_NORMALIZE,
-            },
-            "model": {"name": "resnet18_reduced", "nf": 20},
-            "strategy": {"name": "gem", "memories_per_task": 200, "memory_strength": 0.5},
-            "optimizer": {**_PAPER_SGD, "lr": 0.001},
-            "training": _PAPER_TRAINING,
-            "evaluation": _EVERY_ITERATION,
-            "tags": ["paper"],
-        },
+        spec=_SPECS["split_cifar10_gem"],
     ),
 )
 
