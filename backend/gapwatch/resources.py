@@ -13,7 +13,8 @@ imports torch or the worker; `tests/unit/test_resources.py` checks them against 
 A custom benchmark's sizes are its uploaded dataset's: the API passes what it recorded of it
 (`DatasetShape`).
 
-This module imports neither torch, numpy nor the server: only the spec.
+This module imports neither torch, numpy nor the server: only the spec and the input layout
+(`gapwatch.datasets.layout`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from gapwatch.datasets.layout import input_shape
 from gapwatch.spec import (
     AGEMSpec,
     CNNSpec,
@@ -158,15 +160,10 @@ class DatasetShape:
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        """One input as the engine lays it out (`cl/benchmarks/custom.py`, `input_layout`):
+        """One input as the engine lays it out (`gapwatch.datasets.layout.input_shape`):
         (H, W) -> (1, H, W); (C, H, W) and (D,) as they are; () -> (1,); a higher rank
         flattened to (D,)."""
-        shape = self.sample_shape
-        if len(shape) == 2:
-            return (1, *shape)
-        if len(shape) in (1, 3):
-            return shape
-        return (math.prod(shape),)
+        return input_shape(self.sample_shape)
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from dataset_files import closed_port_url, install_tiny_datasets, register, writ
 from gapwatch.spec import RunSpec
 from gapwatch_worker.cl.benchmarks import Benchmark, build_benchmark
 from gapwatch_worker.cl.benchmarks.cifar import CIFAR10_MEAN, CIFAR10_STD
+from gapwatch_worker.cl.benchmarks.domains import permute_features, rotate_images
 from gapwatch_worker.cl.benchmarks.images import check_memory
-from gapwatch_worker.cl.benchmarks.mnist_domains import rotate_images
 from gapwatch_worker.cl.datasets import DatasetUnavailable
 from gapwatch_worker.cl.loop import run_experiment
 from gapwatch_worker.cl.reporting import MemoryReporter
@@ -94,11 +94,11 @@ def test_permuted_mnist(data_dir: tuple[Path, dict]) -> None:
     assert not torch.equal(tasks[1].train_x, other_seed.tasks[1].train_x)
     # The same pixel order on train and test images.
     probe = torch.arange(784, dtype=torch.float32).view(1, 1, 28, 28)
-    from gapwatch_worker.cl.benchmarks.mnist_domains import permute_pixels, pixel_permutation
+    from gapwatch_worker.cl.benchmarks.mnist_domains import pixel_permutation
 
     permutation = pixel_permutation(0, 1, 784)
     assert permutation is not None
-    order = permute_pixels(probe, permutation).flatten().long()
+    order = permute_features(probe, permutation).flatten().long()
     assert torch.equal(tasks[1].test_x.flatten(1), tasks[0].test_x.flatten(1)[:, order])
 
     task_il = _build(root, name="permuted_mnist", n_tasks=3, scenario="task_incremental")

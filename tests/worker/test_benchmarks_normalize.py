@@ -14,7 +14,7 @@ from dataset_files import install_tiny_datasets
 from gapwatch.spec import NormalizeSpec, RunSpec, SplitDigitsSpec
 from gapwatch_worker.cl.benchmarks import Benchmark, build_benchmark
 from gapwatch_worker.cl.benchmarks.cifar import CIFAR10_MEAN, CIFAR10_STD
-from gapwatch_worker.cl.benchmarks.mnist_domains import rotate_images
+from gapwatch_worker.cl.benchmarks.domains import rotate_images
 
 MNIST_STATS = {"mean": [0.1307], "std": [0.3081]}  # De Lange et al.'s MNIST normalisation
 

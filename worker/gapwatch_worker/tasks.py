@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,7 @@ from gapwatch.client import (
 )
 from gapwatch.components import CustomBenchmarkSpec
 from gapwatch.config import get_settings
-from gapwatch.datasets.arrays import array_digest, dataset_path, read_arrays
+from gapwatch.datasets.arrays import dataset_path, read_verified
 from gapwatch.queue import RUN_TASK_NAME
 from gapwatch.sdk.spill import DiskSpill
 from gapwatch_worker.app import celery_app
@@ -208,14 +207,11 @@ def fetch_dataset(api: GapwatchClient, claim: ClaimedRun, policy: RetryPolicy) -
         DatasetUnavailable: The API refused it (deleted, say) or sent other content.
         httpx.TransportError | GapwatchAPIError: The API stayed out of reach (transient).
     """
-    bench = claim.spec.benchmark if claim.spec is not None else None
-    if not isinstance(bench, CustomBenchmarkSpec):
+    assert claim.spec is not None  # execute_claimed_run finishes a run without one first
+    bench = claim.spec.benchmark
+    if not isinstance(bench, CustomBenchmarkSpec) or bench.digest is None:
+        # Without a digest there is nothing to fetch: the engine fails the run, saying so.
         return
-    if bench.digest is None:
-        raise DatasetUnavailable(
-            f"the run names dataset {bench.dataset} without its digest, which the API fills "
-            "in at submission: submit the run again"
-        )
     path = dataset_path(get_settings().data_dir, bench.digest)
     if _holds(path, bench.digest):
         return
@@ -248,10 +244,11 @@ def _holds(path: Path, digest: str) -> bool:
     if not path.is_file():
         return False
     try:
-        return array_digest(read_arrays(path)) == digest
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
-        log.warning("%s is not a readable dataset file (%s)", path, error)
+        read_verified(path, digest)
+    except ValueError as error:
+        log.warning("%s is not the dataset file it should be (%s)", path, error)
         return False
+    return True
 
 
 def _stopped(claim: ClaimedRun, logger: RunLogger) -> str | None:

@@ -8,6 +8,7 @@ compressed differently, have one digest; the worker checks it before it trains o
 from __future__ import annotations
 
 import hashlib
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -49,3 +50,20 @@ def read_arrays(path: Path) -> dict[str, np.ndarray]:
         if missing:
             raise ValueError(f"{path.name} lacks {', '.join(missing)}")
         return {name: data[name] for name in ARRAY_NAMES}
+
+
+def read_verified(path: Path, digest: str) -> dict[str, np.ndarray]:
+    """The four arrays of the canonical .npz at `path`, if their content digest is `digest`.
+
+    Raises:
+        ValueError: If the file cannot be read as a canonical .npz (missing included), or
+            holds arrays of another digest; the message names the file and the digests.
+    """
+    try:
+        arrays = read_arrays(path)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"cannot read {path}: {error}") from None
+    found = array_digest(arrays)
+    if found != digest:
+        raise ValueError(f"{path} holds content with digest {found}, not digest {digest}")
+    return arrays

@@ -131,10 +131,11 @@ def _expand(paths: Iterable[Path]) -> Iterator[Path]:
 def _official_container(source: DatasetSource, path: Path) -> RemoteFile | None:
     """The official file that `path` is byte for byte (size first, then SHA-256), if any."""
     size = path.stat().st_size
-    for file in source.files:
-        if file.size == size and content.file_sha256(path) == file.sha256:
-            return file
-    return None
+    sized = [file for file in source.files if file.size == size]
+    if not sized:
+        return None  # no official file has its size: nothing to hash
+    sha256 = content.file_sha256(path)
+    return next((file for file in sized if file.sha256 == sha256), None)
 
 
 def _candidates(path: Path, algorithms: Iterable[str], refused: list[str]) -> list[_Candidate]:

@@ -410,7 +410,7 @@ def _write_parsed(path: Path, arrays: ImageArrays, digest: str) -> None:
         }
         np.savez(out, **named, **recorded)
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
 # --- finding verified files -------------------------------------------------------------------
@@ -683,7 +683,7 @@ def _write_marker(path: Path, *, sha256: str | None, contents: dict[str, str]) -
         "contents": {**earlier["contents"], **contents},
     }
     try:
-        _atomic_write(_marker_path(path), lambda out: out.write(json.dumps(marker).encode()))
+        atomic_write(_marker_path(path), lambda out: out.write(json.dumps(marker).encode()))
     except OSError as error:  # the file is verified all the same; the next run hashes again
         log.warning("could not mark %s as verified: %s", path, error)
 
@@ -705,7 +705,7 @@ def write_verified(path: Path, source: IO[bytes], member: ContentFile) -> None:
         if digest.hexdigest() != member.digest:
             raise ChecksumMismatch(_differs(path, member, digest.hexdigest()))
 
-    _atomic_write(path, copy)
+    atomic_write(path, copy)
     _write_marker(path, sha256=None, contents={member.name: member.key})
 
 
@@ -728,11 +728,13 @@ def copy_container(source: Path, path: Path, file: RemoteFile) -> None:
                 f"{source} has SHA-256 {digest.hexdigest()}, not the official {file.name}'s"
             )
 
-    _atomic_write(path, copy)
+    atomic_write(path, copy)
     _write_marker(path, sha256=file.sha256, contents={})
 
 
-def _atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
+def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """Writes `path` through `write(out)` into a temporary file beside it, then renames it in:
+    a reader sees the whole file or none. If `write` raises, nothing is left behind."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(handle, "wb") as out:

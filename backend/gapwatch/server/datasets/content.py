@@ -7,10 +7,8 @@ so that the 422 tells the uploader what to fix.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ from typing import IO, Any, Literal
 import numpy as np
 
 from gapwatch.datasets.arrays import ARRAY_NAMES, array_digest
+from gapwatch.datasets.store import atomic_write
 from gapwatch.server.errors import ContentTooLarge
 
 DatasetFormat = Literal["npz", "pt"]
@@ -327,16 +326,13 @@ def store_canonical(arrays: dict[str, np.ndarray], folder: Path, digest: str) ->
     if final.exists():
         return final
     folder.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".canonical-", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            np.savez(out, **{name: arrays[name] for name in ARRAY_NAMES})
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, final)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
+
+    def write(out: IO[bytes]) -> None:
+        np.savez(out, **{name: arrays[name] for name in ARRAY_NAMES})
+        out.flush()
+        os.fsync(out.fileno())
+
+    atomic_write(final, write)
     return final
 
 

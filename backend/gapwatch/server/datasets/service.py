@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gapwatch.config import Settings
+from gapwatch.datasets.layout import normalization_problem
 from gapwatch.resources import DatasetShape
 from gapwatch.server.access import service as access
 from gapwatch.server.access.principal import Principal
@@ -306,8 +307,12 @@ class _Inputs:
         """(N, C, H, W) or (N, H, W): what rotations and convolutional models take."""
         return len(self.shape) in (3, 4)
 
+    @property
+    def noun(self) -> str:
+        return f"x_train of dataset {self.name!r}"
+
     def described(self) -> str:
-        return f"x_train of dataset {self.name!r} is {tuple(self.shape)}"
+        return f"{self.noun} is {tuple(self.shape)}"
 
 
 def dataset_shape(dataset: Dataset) -> DatasetShape:
@@ -326,46 +331,26 @@ def dataset_shape(dataset: Dataset) -> DatasetShape:
     )
 
 
-def custom_dataset_shape(session: Session, project: Project, spec: RunSpec) -> DatasetShape | None:
-    """The shape of the dataset that a (resolved) spec's custom benchmark names in
-    `project`, for `gapwatch.resources.check_limits`; None for any other benchmark."""
-    bench = spec.benchmark
-    if not isinstance(bench, CustomBenchmarkSpec):
-        return None
-    dataset = repository.get(session, bench.dataset)
-    if dataset is None or dataset.project_id != project.id:
-        return None  # resolve_spec refuses it first
-    return dataset_shape(dataset)
-
-
-def _normalize_error(bench: CustomBenchmarkSpec, dataset: Dataset) -> dict[str, Any] | None:
-    """The engine's rule (`resolve_normalization`) on the inputs as it lays them out: images
-    take one mean/std per channel; vectors one for all features, or one per feature."""
+def _normalize_error(
+    bench: CustomBenchmarkSpec, shape: DatasetShape, inputs: _Inputs
+) -> dict[str, Any] | None:
+    """The engine's rule (`gapwatch.datasets.layout.normalization_problem`) on the inputs as
+    it lays them out: images take one mean/std per channel; vectors one for all features, or
+    one per feature."""
     if bench.normalize is None:
         return None
-    given = len(bench.normalize.mean)
-    layout = dataset_shape(dataset).input_shape
-    what = f"x_train of dataset {dataset.name!r} is {tuple(dataset.shape('x_train'))}"
-    if len(layout) == 3:
-        if given == layout[0]:
-            return None
-        message = (
-            f"normalize gives {given} mean/std values, but {what}: images of {layout[0]} "
-            "channel(s); give one value per channel"
-        )
-    else:
-        if given in (1, layout[-1]):
-            return None
-        message = (
-            f"normalize gives {given} mean/std values, but {what}: vectors of {layout[-1]} "
-            "features; give one value for all features, or one per feature"
-        )
-    return _error(("benchmark", "normalize"), message, bench.normalize.model_dump())
+    problem = normalization_problem(len(bench.normalize.mean), shape.input_shape, inputs.noun)
+    if problem is None:
+        return None
+    return _error(("benchmark", "normalize"), problem, bench.normalize.model_dump())
 
 
-def resolve_spec(session: Session, project: Project, spec: RunSpec) -> RunSpec:
+def resolve_spec(
+    session: Session, project: Project, spec: RunSpec
+) -> tuple[RunSpec, DatasetShape | None]:
     """The spec with its custom benchmark's `digest` filled in from the dataset it names in
-    `project`; any other spec as it is.
+    `project`, and that dataset's shape (for `gapwatch.resources.check_limits`); any other
+    spec as it is, with None.
 
     Raises:
         SpecInvalid: No such dataset in the project, a given digest that differs, split
@@ -375,7 +360,7 @@ def resolve_spec(session: Session, project: Project, spec: RunSpec) -> RunSpec:
     """
     bench = spec.benchmark
     if not isinstance(bench, CustomBenchmarkSpec):
-        return spec
+        return spec, None
     dataset = repository.get(session, bench.dataset)
     if dataset is None or dataset.project_id != project.id:
         raise SpecInvalid(
@@ -389,6 +374,7 @@ def resolve_spec(session: Session, project: Project, spec: RunSpec) -> RunSpec:
             ]
         )
     inputs = _Inputs(dataset.name, dataset.shape("x_train"))
+    shape = dataset_shape(dataset)
     errors = []
     if bench.digest is not None and bench.digest != dataset.digest:
         errors.append(
@@ -418,7 +404,7 @@ def resolve_spec(session: Session, project: Project, spec: RunSpec) -> RunSpec:
                 split.kind,
             )
         )
-    normalize = _normalize_error(bench, dataset)
+    normalize = _normalize_error(bench, shape, inputs)
     if normalize is not None:
         errors.append(normalize)
     if type(spec.model).needs_images and not inputs.images:
@@ -433,4 +419,4 @@ def resolve_spec(session: Session, project: Project, spec: RunSpec) -> RunSpec:
     if errors:
         raise SpecInvalid(errors)
     filled = bench.model_copy(update={"digest": dataset.digest})
-    return spec.model_copy(update={"benchmark": filled})
+    return spec.model_copy(update={"benchmark": filled}), shape

@@ -86,14 +86,17 @@ def create_run(
             benchmark does not fit its dataset.
     """
     project = submission_project(session, caller, spec.project)
-    spec = resolve_datasets(session, project, spec)
-    check_resources(spec, settings, datasets.custom_dataset_shape(session, project, spec))
+    spec, shape = resolve_datasets(session, project, spec)
+    check_resources(spec, settings, shape)
     return queue_runs(session, project, [spec], run_queue)[0]
 
 
-def resolve_datasets(session: Session, project: Project, spec: RunSpec) -> RunSpec:
+def resolve_datasets(
+    session: Session, project: Project, spec: RunSpec
+) -> tuple[RunSpec, DatasetShape | None]:
     """The spec as it is stored: a custom benchmark's dataset found in `project` and its
-    content digest filled in (what the worker checks the file against).
+    content digest filled in (what the worker checks the file against); with the dataset's
+    shape for the resource check (None for other benchmarks).
 
     Raises:
         RequestValidationError: No such dataset in the project, a given digest that differs,

@@ -22,7 +22,7 @@ from gapwatch.analytics.registry import HEADLINE_METRICS
 from gapwatch.analytics.uncertainty import mean_ci
 from gapwatch.config import Settings
 from gapwatch.queue import RunQueue
-from gapwatch.resources import check_limits
+from gapwatch.resources import DatasetShape, check_limits
 from gapwatch.server.access import service as access
 from gapwatch.server.access.principal import Principal
 from gapwatch.server.cache import AnalysisCache
@@ -114,9 +114,9 @@ def create_sweep(
         )
     except SweepPlanError as error:
         raise _invalid(error.errors) from None
-    planned = _resolve_datasets(session, project, planned)
-    _check_resources(session, project, planned, settings)
-    runs.queue_runs(session, project, [r.spec for r in planned], run_queue, sweep_id=sweep.id)
+    resolved = _resolve_datasets(session, project, planned)
+    _check_resources(resolved, settings)
+    runs.queue_runs(session, project, [r.spec for r, _ in resolved], run_queue, sweep_id=sweep.id)
     return sweep
 
 
@@ -133,13 +133,14 @@ def _described(run: PlannedRun) -> str:
 
 def _resolve_datasets(
     session: Session, project: Project, planned: Sequence[PlannedRun]
-) -> list[PlannedRun]:
-    """The runs with their custom benchmarks' datasets resolved (`runs.resolve_datasets`); a
-    422 naming the axis (else the base's part) of the first run that does not fit."""
+) -> list[tuple[PlannedRun, DatasetShape | None]]:
+    """The runs with their custom benchmarks' datasets resolved (`runs.resolve_datasets`),
+    each with its dataset's shape (None for other benchmarks); a 422 naming the axis (else
+    the base's part) of the first run that does not fit."""
     resolved = []
     for run in planned:
         try:
-            spec = datasets.resolve_spec(session, project, run.spec)
+            spec, shape = datasets.resolve_spec(session, project, run.spec)
         except datasets.SpecInvalid as error:
             raise _invalid(
                 [
@@ -151,22 +152,22 @@ def _resolve_datasets(
                     for e in error.errors
                 ]
             ) from None
-        resolved.append(dataclasses.replace(run, spec=spec))
+        resolved.append((dataclasses.replace(run, spec=spec), shape))
     return resolved
 
 
 def _check_resources(
-    session: Session, project: Project, planned: Sequence[PlannedRun], settings: Settings
+    planned: Sequence[tuple[PlannedRun, DatasetShape | None]], settings: Settings
 ) -> None:
     """422 naming the axis (else the base's part) that brings a run over a GAPWATCH_MAX_* cap
     (a custom benchmark's estimated over its dataset); the first such run's problems."""
-    for run in planned:
+    for run, shape in planned:
         refused = check_limits(
             run.spec,
             max_parameters=settings.max_parameters,
             max_eval_rows=settings.max_eval_rows,
             max_memory_bytes=settings.max_memory_bytes,
-            dataset=datasets.custom_dataset_shape(session, project, run.spec),
+            dataset=shape,
         )
         if not refused:
             continue

@@ -28,14 +28,14 @@ Splits, with labels mapped for the scenario as for every other benchmark (`make_
 from __future__ import annotations
 
 import math
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from gapwatch.components import ClassSplitSpec, CustomBenchmarkSpec
-from gapwatch.datasets.arrays import array_digest, dataset_path, read_arrays
+from gapwatch.datasets.arrays import dataset_path, read_verified
+from gapwatch.datasets.layout import input_shape
 
 from ..datasets import DatasetError
 from .base import Benchmark, TaskData
@@ -75,56 +75,18 @@ def load_custom_arrays(spec: CustomBenchmarkSpec, data_dir: Path) -> dict[str, n
             "submission)"
         )
     try:
-        arrays = read_arrays(path)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise DatasetError(f"custom dataset {spec.dataset}: cannot read {path}: {error}") from None
-    found = array_digest(arrays)
-    if found != spec.digest:
+        return read_verified(path, spec.digest)
+    except ValueError as error:
         raise DatasetError(
-            f"custom dataset {spec.dataset}: {path} holds content with digest {found}, but the "
-            f"run's spec names digest {spec.digest}"
-        )
-    return arrays
+            f"custom dataset {spec.dataset}: {error} (the run's spec names digest {spec.digest})"
+        ) from None
 
 
 def input_layout(x: np.ndarray) -> np.ndarray:
-    """A view of inputs (N, ...) in the layout the engine uses: (N, H, W) -> (N, 1, H, W);
-    (N, C, H, W) and (N, D) as they are; (N,) -> (N, 1); a higher rank -> (N, D)."""
-    if x.ndim == 3:
-        return x[:, None]
-    if x.ndim in (2, 4):
-        return x
-    return x.reshape(len(x), -1)
-
-
-def _checked_inputs(arrays: dict[str, np.ndarray], what: str) -> tuple[np.ndarray, np.ndarray]:
-    """x_train and x_test in the engine's layout, after the checks that the engine relies on
-    (the API checks the same at upload; a file put in place by hand is caught here).
-
-    Raises:
-        DatasetError: For non-numeric inputs or labels, labels that are not one per sample or
-            negative, or train and test inputs of different shapes.
-    """
-    inputs = []
-    for x_name, y_name in (("x_train", "y_train"), ("x_test", "y_test")):
-        x, y = arrays[x_name], arrays[y_name]
-        if x.dtype.kind not in "biuf":
-            raise DatasetError(f"{what}: {x_name} has dtype {x.dtype}; inputs must be numbers")
-        if y.dtype.kind not in "iu" or y.ndim != 1 or len(y) != len(x):
-            raise DatasetError(
-                f"{what}: {y_name} must be {len(x)} integer class ids (one per row of "
-                f"{x_name}), got dtype {y.dtype} and shape {y.shape}"
-            )
-        if len(y) and int(y.min()) < 0:
-            raise DatasetError(f"{what}: {y_name} holds negative class ids")
-        inputs.append(input_layout(x))
-    train_x, test_x = inputs
-    if train_x.shape[1:] != test_x.shape[1:]:
-        raise DatasetError(
-            f"{what}: x_train inputs have shape {train_x.shape[1:]} but x_test inputs "
-            f"{test_x.shape[1:]}"
-        )
-    return train_x, test_x
+    """Inputs (N, ...) in the layout the engine uses (`gapwatch.datasets.layout.input_shape`):
+    (N, H, W) -> (N, 1, H, W); (N, C, H, W) and (N, D) as they are; (N,) -> (N, 1); a higher
+    rank -> (N, D). A view of `x` where numpy can make one."""
+    return x.reshape(len(x), *input_shape(x.shape[1:]))
 
 
 def _labels(y: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -168,33 +130,36 @@ def build_custom(
         data_dir: The worker's data root; the dataset is at `dataset_path(data_dir, digest)`.
 
     Raises:
-        DatasetError: If the dataset file is missing, unreadable, not the one the digest
-            names, or holds arrays the engine cannot use.
+        DatasetError: If the spec has no digest, or the dataset file is missing, unreadable
+            or not the one the digest names.
         ValueError: If `normalize` does not fit the inputs, a rotation split has vector
             inputs, a class split's task has no samples, or the tasks would not fit on the
             device.
     """
     what = f"custom dataset {spec.dataset}"
     arrays = load_custom_arrays(spec, Path(data_dir))
-    train_x, test_x = _checked_inputs(arrays, what)
+    # The arrays are the ones the digest names, which the API stores only for uploads that
+    # passed its checks (`gapwatch.server.datasets.content`): numbers, one integer label per
+    # row, the same sample shape in both splits.
+    train_x, test_x = input_layout(arrays["x_train"]), input_layout(arrays["x_test"])
     train_y, test_y = arrays["y_train"], arrays["y_test"]
-    input_shape = tuple(int(d) for d in train_x.shape[1:])
-    normalization = resolve_normalization(spec.normalize, None, input_shape, what)
+    shape = tuple(int(d) for d in train_x.shape[1:])
+    normalization = resolve_normalization(spec.normalize, None, shape, what)
     split = spec.split
     if isinstance(split, ClassSplitSpec):
         tasks = _class_tasks(
             split, (train_x, test_x), (train_y, test_y), normalization, device, what
         )
-        return make_benchmark(spec.name, spec.scenario, tasks, input_shape)
+        return make_benchmark(spec.name, spec.scenario, tasks, shape)
 
     n_tasks = split.n_tasks if split.kind == "permutations" else len(split.angles)
-    if split.kind == "rotations" and len(input_shape) != 3:
+    if split.kind == "rotations" and len(shape) != 3:
         raise ValueError(
             f"a rotations split needs images, (N, H, W) or (N, C, H, W), but {what} has "
-            f"vectors of shape {input_shape}; use a permutations or classes split"
+            f"vectors of shape {shape}; use a permutations or classes split"
         )
     rows = len(train_x) + len(test_x)
-    features = math.prod(input_shape)
+    features = math.prod(shape)
     check_memory(rows * (n_tasks * features * FLOAT32_BYTES + LABEL_BYTES), device, what)
     classes = tuple(int(c) for c in np.union1d(train_y, test_y))
     if split.kind == "permutations":
@@ -211,4 +176,4 @@ def build_custom(
         train = (inputs_to_device(train_x, device), _labels(train_y, device))
         test = (inputs_to_device(test_x, device), _labels(test_y, device))
         tasks = rotated_tasks(classes, train, test, split.angles, normalization)
-    return make_benchmark(spec.name, spec.scenario, tasks, input_shape)
+    return make_benchmark(spec.name, spec.scenario, tasks, shape)

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from gapwatch.components import NormalizeSpec
+from gapwatch.datasets.layout import normalization_problem
 
 from ..datasets import load_dataset
 from .base import Benchmark, TaskData
@@ -79,27 +80,18 @@ def resolve_normalization(
     """The standardisation a benchmark applies: the spec's `normalize` where given (it replaces
     the benchmark's default), else `default` (None: inputs as they are).
 
-    Images (C, H, W) take exactly C values, one per channel: a count that differs is a mistake
-    (grey statistics on colour images, or the reverse), never silently broadcast. Vectors (D,)
-    take one value for all features, or D values, one per feature.
+    Images (C, H, W) take exactly C values, one per channel; vectors (D,) one value for all
+    features, or D values, one per feature (`gapwatch.datasets.layout.normalization_problem`,
+    the rule the API checks specs against too).
 
     Raises:
         ValueError: If the spec's values do not fit the inputs' channels.
     """
     if normalize is None:
         return default
-    given = len(normalize.mean)
-    if len(input_shape) == 3:
-        if given != input_shape[0]:
-            raise ValueError(
-                f"normalize gives {given} mean/std values, but {what} has images of "
-                f"{input_shape[0]} channel(s) {input_shape}: give one value per channel"
-            )
-    elif given not in (1, input_shape[-1]):
-        raise ValueError(
-            f"normalize gives {given} mean/std values, but {what} has vectors of "
-            f"{input_shape[-1]} features: give one value for all features, or one per feature"
-        )
+    problem = normalization_problem(len(normalize.mean), input_shape, what)
+    if problem is not None:
+        raise ValueError(problem)
     return tuple(normalize.mean), tuple(normalize.std)
 
 

@@ -25,22 +25,14 @@ from gapwatch.components import PermutedMNISTSpec, RotatedMNISTSpec
 
 from ..datasets import ImageArrays, load_dataset
 from .base import Benchmark
-from .domains import (
-    feature_permutation,
-    permute_features,
-    permuted_tasks,
-    rotate_images,
-    rotated_tasks,
-)
+from .domains import feature_permutation, permuted_tasks, rotated_tasks
 from .images import Normalization, check_memory, inputs_to_device, resolve_normalization
 from .scenarios import make_benchmark
 
 __all__ = [
     "build_permuted_mnist",
     "build_rotated_mnist",
-    "permute_pixels",
     "pixel_permutation",
-    "rotate_images",
     "task_angles",
 ]
 
@@ -77,12 +69,6 @@ def pixel_permutation(seed: int, task: int, n_pixels: int) -> torch.Tensor | Non
     if task == 0:
         return None
     return feature_permutation(seed, f"permuted_mnist/{task}", n_pixels)
-
-
-def permute_pixels(images: torch.Tensor, permutation: torch.Tensor) -> torch.Tensor:
-    """New images whose pixel i is the old pixel permutation[i] (channels share the order)."""
-    flat = images.reshape(-1, images.shape[-2] * images.shape[-1])
-    return permute_features(flat, permutation).view(images.shape)
 
 
 def build_permuted_mnist(
