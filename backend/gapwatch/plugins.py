@@ -12,9 +12,9 @@ code that builds it. The spec class is all the API needs: it validates runs, and
 schema (and so the dashboard's form) shows its options and bounds. Only a worker imports the
 implementation, when a run names it.
 
-The built-ins are declared the same way, in gapwatch's own pyproject.toml. A source tree that was
-never installed has no entry-point metadata; its built-ins are then taken from the list that
-`gapwatch.spec` passes in, so nothing depends on how gapwatch was installed.
+The built-ins are declared the same way, in gapwatch's own pyproject.toml, but discovery takes
+them from the classes `gapwatch.spec` passes in (a test keeps the declarations equal to them):
+nothing then depends on how, or how recently, gapwatch was installed.
 
 A plugin that fails to load (an import error, a class that breaks the rules above) is left out
 with a warning and listed in `problems()`; the service starts without it. A plugin imports its
@@ -153,23 +153,18 @@ def discover(kind: Kind, builtins: Sequence[type], base: type) -> list[Component
 
     Args:
         kind: Which entry-point group ("gapwatch.<kind>") to read.
-        builtins: gapwatch's own spec classes of that kind; used for any built-in whose entry
-            point is missing (a source tree that was never installed).
+        builtins: gapwatch's own spec classes of that kind (its own entry points, which
+            declare the same classes, are not loaded).
         base: The class every spec class of that kind derives from.
     """
     disabled = _disabled()
     found: dict[str, Component] = {}
-    entries = entry_points(group=GROUP_PREFIX + kind)
-    # gapwatch's own entry points first (its classes, if the metadata is missing), so that a
-    # plugin that reuses a built-in's name is the one left out.
-    for entry in entries:
-        if _distribution(entry) == BUILTIN_DISTRIBUTION:
-            spec_class = entry.load()
-            found[entry.name] = Component(kind, entry.name, spec_class, BUILTIN_DISTRIBUTION)
+    # The built-ins come from gapwatch's own classes: its entry points declare the same ones
+    # (a test keeps the two equal), and stale install metadata must not decide them.
     for spec_class in builtins:
         for name in spec_names(spec_class):
-            found.setdefault(name, Component(kind, name, spec_class, BUILTIN_DISTRIBUTION))
-    for entry in sorted(entries, key=lambda e: e.name):
+            found[name] = Component(kind, name, spec_class, BUILTIN_DISTRIBUTION)
+    for entry in sorted(entry_points(group=GROUP_PREFIX + kind), key=lambda e: e.name):
         distribution = _distribution(entry)
         if distribution == BUILTIN_DISTRIBUTION:
             continue

@@ -32,7 +32,7 @@ from torch import nn
 
 from gapwatch.components import ReplayOptions
 from gapwatch_worker.cl.strategies import BuildContext, ExperienceReplay
-from gapwatch_worker.cl.strategies.buffer import ReservoirBuffer
+from gapwatch_worker.cl.strategies.replay import replay_batch_size, reservoir_for
 
 
 class ERCosineSpec(ReplayOptions):
@@ -117,7 +117,7 @@ class ERCosine(ExperienceReplay):
             ctx.model,
             ctx.optimizer,
             ctx.device,
-            ReservoirBuffer(spec.buffer_size, ctx.device, ctx.generator("er_cosine/buffer")),
-            spec.replay_batch_size or ctx.training.batch_size,
+            reservoir_for(spec, ctx),
+            replay_batch_size(spec, ctx.training),
             units_table=ctx.units_table,
         )

@@ -281,3 +281,23 @@ def test_the_plugins_command_lists_components_and_packages_and_problems(tmp_path
     assert left_out.returncode == 0, left_out.stderr
     assert "er_cosine" not in left_out.stdout and "failed to load" not in left_out.stdout
     assert f"left out on purpose (GAPWATCH_PLUGINS_DISABLED): {PLUGIN}" in left_out.stdout
+
+
+def test_gapwatch_declares_its_builtins_as_entry_points_the_way_a_plugin_does() -> None:
+    # Discovery takes the built-ins from the classes; the declarations must name the same ones.
+    import tomllib
+
+    from gapwatch import components
+
+    declared = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["entry-points"]
+    for kind, builtins in (
+        ("strategies", components.BUILTIN_STRATEGIES),
+        ("models", components.BUILTIN_MODELS),
+        ("benchmarks", components.BUILTIN_BENCHMARKS),
+    ):
+        expected = {
+            name: f"gapwatch.components:{cls.__name__}"
+            for cls in builtins
+            for name in plugins.spec_names(cls)
+        }
+        assert declared[f"gapwatch.{kind}"] == expected, kind

@@ -154,3 +154,18 @@ def last_layer(strategy: Strategy) -> nn.Linear:
     layer = strategy.model[-1]  # type: ignore[index]
     assert isinstance(layer, nn.Linear)
     return layer
+
+
+def current_grad(model: nn.Module) -> torch.Tensor:
+    """The gradients the model's parameters hold now, concatenated (None ones left out)."""
+    return torch.cat([p.grad.reshape(-1) for p in model.parameters() if p.grad is not None])
+
+
+def batch_grad(
+    strategy: Strategy, model: nn.Module, x: torch.Tensor, y: torch.Tensor, task: int | torch.Tensor
+) -> torch.Tensor:
+    """The flat gradient of the (task-masked) cross-entropy of `model` on one batch, computed
+    apart from the strategy: what a projecting strategy starts from."""
+    model.zero_grad()
+    nn.functional.cross_entropy(strategy.mask(model(x), task), y).backward()
+    return current_grad(model)

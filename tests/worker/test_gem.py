@@ -8,13 +8,14 @@ import itertools
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from gapwatch_worker.cl.strategies.agem import project_gradient
 from gapwatch_worker.cl.strategies.gem import GEM, QP_EPS, project_to_cone
 from tests.worker.strategy_fixtures import (
     batch,
+    batch_grad,
     blobs_benchmark,
+    current_grad,
     make_strategy,
     strategy_spec,
     train,
@@ -194,16 +195,6 @@ def test_the_first_task_trains_without_memory() -> None:
     )
 
 
-def _grad(model: nn.Module) -> torch.Tensor:
-    return torch.cat([p.grad.reshape(-1) for p in model.parameters() if p.grad is not None])
-
-
-def _flat_grad(strategy: GEM, model: nn.Module, x: torch.Tensor, y: torch.Tensor, task: int):
-    model.zero_grad()
-    nn.functional.cross_entropy(strategy.mask(model(x), task), y).backward()
-    return _grad(model)
-
-
 @pytest.mark.parametrize("scenario", ["class_incremental", "task_incremental"])
 def test_gem_applies_the_projection_against_every_earlier_task(scenario: str) -> None:
     benchmark = blobs_benchmark(scenario)
@@ -217,13 +208,13 @@ def test_gem_applies_the_projection_against_every_earlier_task(scenario: str) ->
         assert strategy.memory_x is not None and strategy.memory_y is not None
         memories = torch.stack(
             [
-                _flat_grad(strategy, before, strategy.memory_x[k], strategy.memory_y[k], k)
+                batch_grad(strategy, before, strategy.memory_x[k], strategy.memory_y[k], k)
                 for k in (0, 1)
             ]
         )
-        raw = _flat_grad(strategy, before, x, y, 2)
+        raw = batch_grad(strategy, before, x, y, 2)
         strategy.observe(x, y, 2)
-        applied = _grad(strategy.model)
+        applied = current_grad(strategy.model)
         if (memories @ raw >= 0).all():
             unchanged += 1
             assert torch.allclose(applied, raw, atol=1e-7)

@@ -30,8 +30,10 @@ from tests.worker.strategy_fixtures import (
     BATCH,
     CPU,
     batch,
+    batch_grad,
     blobs_benchmark,
     checkpoint,
+    current_grad,
     make_strategy,
     restore,
     strategy_spec,
@@ -495,18 +497,6 @@ def test_agem_fills_its_memory_at_task_end_balanced_over_tasks() -> None:
     assert sorted(strategy.memory.class_counts().tolist()) == [13, 13, 14]
 
 
-def _current_grad(model: nn.Module) -> torch.Tensor:
-    return torch.cat([p.grad.reshape(-1) for p in model.parameters() if p.grad is not None])
-
-
-def _flat_grad(
-    strategy: AGEM, model: nn.Module, x: torch.Tensor, y: torch.Tensor, task: int | torch.Tensor
-) -> torch.Tensor:
-    model.zero_grad()
-    nn.functional.cross_entropy(strategy.mask(model(x), task), y).backward()
-    return _current_grad(model)
-
-
 @pytest.mark.parametrize("scenario", ["class_incremental", "task_incremental"])
 def test_agem_applies_the_projected_gradient(scenario: str) -> None:
     benchmark = blobs_benchmark(scenario)
@@ -521,10 +511,10 @@ def test_agem_applies_the_projected_gradient(scenario: str) -> None:
         memory_x, memory_y, memory_task = strategy.memory.sample(strategy.reference_batch_size)
         strategy.memory.generator.set_state(state)
 
-        raw = _flat_grad(strategy, before, x, y, 1)
-        reference = _flat_grad(strategy, before, memory_x, memory_y, memory_task)
+        raw = batch_grad(strategy, before, x, y, 1)
+        reference = batch_grad(strategy, before, memory_x, memory_y, memory_task)
         strategy.observe(x, y, 1)
-        applied = _current_grad(strategy.model)
+        applied = current_grad(strategy.model)
         assert float(torch.dot(applied, reference)) >= -1e-6
         if float(torch.dot(raw, reference)) >= 0:
             assert torch.allclose(applied, raw, atol=1e-7)

@@ -10,8 +10,7 @@ from torch import nn
 from gapwatch.components import AGEMSpec
 
 from ..benchmarks.base import TaskData
-from ..seeding import make_generator
-from .base import BuildContext, Strategy
+from .base import BuildContext, Strategy, flat_gradient
 from .buffer import ClassBalancedBuffer, distinct_indices, to_device
 
 
@@ -52,7 +51,7 @@ class AGEM(Strategy):
         memory = ClassBalancedBuffer(
             spec.buffer_size,
             ctx.device,
-            make_generator(ctx.seed, "agem/memory"),
+            ctx.generator("agem/memory"),
             n_classes=len(ctx.benchmark.tasks),
             label_field=2,
         )
@@ -73,12 +72,10 @@ class AGEM(Strategy):
         params = [p for p in self.model.parameters() if p.requires_grad]
         memory_x, memory_y, memory_task = self.memory.sample(self.reference_batch_size)
         reference_loss = nn.functional.cross_entropy(self.logits(memory_x, memory_task), memory_y)
-        gradient = _flat_gradient(loss, params)
-        reference = _flat_gradient(reference_loss, params)
+        gradient = flat_gradient(loss, params)
+        reference = flat_gradient(reference_loss, params)
         projected = project_gradient(gradient, reference)
-        for p, g in zip(params, projected.split([p.numel() for p in params]), strict=True):
-            p.grad = g.view_as(p)
-        self.optimizer.step()
+        self.step_on_flat_gradient(params, projected)
         return loss.detach()
 
     def end_task(self, task_id: int, task_data: TaskData) -> None:
@@ -109,8 +106,3 @@ def project_gradient(gradient: torch.Tensor, reference: torch.Tensor) -> torch.T
     # Both branches are computed; the one divided by a zero r . r (then dot = 0) is discarded.
     scale = torch.where(dot < 0, dot / torch.dot(reference, reference), torch.zeros_like(dot))
     return gradient - scale * reference
-
-
-def _flat_gradient(loss: torch.Tensor, params: list[nn.Parameter]) -> torch.Tensor:
-    grads = torch.autograd.grad(loss, params, materialize_grads=True)
-    return torch.cat([g.reshape(-1) for g in grads])

@@ -155,3 +155,16 @@ class Strategy:
     ) -> torch.Tensor:
         """One optimizer step on the mean cross-entropy of `(x, y)`; returns the detached loss."""
         return self.update(nn.functional.cross_entropy(self.logits(x, task_ids), y))
+
+    def step_on_flat_gradient(self, params: list[nn.Parameter], flat: torch.Tensor) -> None:
+        """Sets the parameters' gradients from one flat vector (as `flat_gradient` makes it)
+        and steps the optimizer: the update of the gradient-projecting strategies."""
+        for p, g in zip(params, flat.split([p.numel() for p in params]), strict=True):
+            p.grad = g.view_as(p)
+        self.optimizer.step()
+
+
+def flat_gradient(loss: torch.Tensor, params: list[nn.Parameter]) -> torch.Tensor:
+    """d loss / d params, concatenated; zeros for parameters the loss does not reach."""
+    grads = torch.autograd.grad(loss, params, materialize_grads=True)
+    return torch.cat([g.reshape(-1) for g in grads])

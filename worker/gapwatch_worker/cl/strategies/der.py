@@ -49,7 +49,7 @@ class DarkExperienceReplay(ReplayStrategy):
     @classmethod
     def from_spec(cls, spec: DERSpec, ctx: BuildContext) -> DarkExperienceReplay:
         """Builds DER (name "der", beta ignored) or DER++ (name "derpp")."""
-        buffer = reservoir_for(spec, ctx.device, ctx.seed)
+        buffer = reservoir_for(spec, ctx)
         return cls(
             ctx.model,
             ctx.optimizer,

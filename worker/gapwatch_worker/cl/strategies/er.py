@@ -71,7 +71,7 @@ class ExperienceReplay(ReplayStrategy):
                 n_classes=ctx.benchmark.n_outputs,
             )
         else:
-            buffer = reservoir_for(spec, ctx.device, ctx.seed)
+            buffer = reservoir_for(spec, ctx)
         return cls(
             ctx.model,
             ctx.optimizer,

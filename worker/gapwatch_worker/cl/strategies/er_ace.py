@@ -53,7 +53,7 @@ class ERACE(ReplayStrategy):
     @classmethod
     def from_spec(cls, spec: ERACESpec, ctx: BuildContext) -> ERACE:
         """Builds ER-ACE; the replay batch defaults to the training batch size."""
-        buffer = reservoir_for(spec, ctx.device, ctx.seed)
+        buffer = reservoir_for(spec, ctx)
         return cls(
             ctx.model,
             ctx.optimizer,

@@ -11,7 +11,6 @@ from torch.func import functional_call, grad, vmap
 from gapwatch.components import EWCSpec
 
 from ..benchmarks.base import TaskData
-from ..seeding import make_generator
 from .base import BuildContext, Strategy
 from .buffer import distinct_indices, to_device
 
@@ -69,7 +68,7 @@ class EWC(Strategy):
             ctx.model,
             ctx.optimizer,
             ctx.device,
-            make_generator(ctx.seed, "ewc/fisher"),
+            ctx.generator("ewc/fisher"),
             ewc_lambda=spec.ewc_lambda,
             online=spec.online,
             gamma=spec.gamma,

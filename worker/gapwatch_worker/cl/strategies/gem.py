@@ -12,7 +12,7 @@ from torch import nn
 from gapwatch.components import GEMSpec
 
 from ..benchmarks.base import TaskData
-from .base import BuildContext, Strategy
+from .base import BuildContext, Strategy, flat_gradient
 from .buffer import distinct_indices, to_device
 
 QP_EPS = 1e-3
@@ -115,9 +115,7 @@ class GEM(Strategy):
         # (quadprog would fail on it with a less helpful message).
         if bool((dots < 0).any() & torch.isfinite(dots).all()):
             gradient = project_to_cone(gradient, constraints, self.memory_strength)
-        for p, g in zip(params, gradient.split([p.numel() for p in params]), strict=True):
-            p.grad = g.view_as(p)
-        self.optimizer.step()
+        self.step_on_flat_gradient(params, gradient)
         return loss.detach()
 
     def end_task(self, task_id: int, task_data: TaskData) -> None:
@@ -183,18 +181,14 @@ def project_to_cone(
     Returns:
         z, with gradient's dtype and device.
     """
-    memories_np = memories.detach().cpu().double().numpy()
-    gradient_np = gradient.detach().cpu().double().numpy()
-    t = memories_np.shape[0]
-    gram = memories_np @ memories_np.T
+    # Only the t x t Gram matrix and the t-vectors cross to the host for quadprog; the
+    # p-sized gradients stay on their device (p is millions for a ResNet).
+    g = gradient.detach().double()
+    rows = memories.detach().double()
+    t = rows.shape[0]
+    gram = (rows @ rows.T).cpu().numpy()
     gram = 0.5 * (gram + gram.T) + np.eye(t) * eps
-    linear = -(memories_np @ gradient_np)
+    linear = -(rows @ g).cpu().numpy()
     v = quadprog.solve_qp(gram, linear, np.eye(t), np.full(t, margin, dtype=np.float64))[0]
-    projected = v @ memories_np + gradient_np
-    return torch.from_numpy(projected).to(device=gradient.device, dtype=gradient.dtype)
-
-
-def flat_gradient(loss: torch.Tensor, params: list[nn.Parameter]) -> torch.Tensor:
-    """d loss / d params, concatenated; zeros for parameters the loss does not reach."""
-    grads = torch.autograd.grad(loss, params, materialize_grads=True)
-    return torch.cat([g.reshape(-1) for g in grads])
+    projected = torch.from_numpy(v).to(rows.device) @ rows + g
+    return projected.to(dtype=gradient.dtype)

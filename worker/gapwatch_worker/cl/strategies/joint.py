@@ -11,7 +11,6 @@ from torch import nn
 from gapwatch.components import JointSpec
 
 from ..benchmarks.base import TaskData
-from ..seeding import make_generator
 from .base import BuildContext, Strategy
 from .buffer import distinct_indices, to_device
 
@@ -53,7 +52,7 @@ class Joint(Strategy):
             ctx.optimizer,
             ctx.device,
             ctx.benchmark.tasks,
-            make_generator(ctx.seed, "joint/batches"),
+            ctx.generator("joint/batches"),
             units_table=ctx.units_table,
         )
 

@@ -7,10 +7,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from gapwatch.components import DERSpec, ERACESpec, ERSpec, TrainingSpec
+from gapwatch.components import ReplayOptions, TrainingSpec
 
-from ..seeding import make_generator
-from .base import Strategy
+from .base import BuildContext, Strategy
 from .buffer import ReplayBuffer, ReservoirBuffer
 
 
@@ -45,13 +44,12 @@ class ReplayStrategy(Strategy):
         self.buffer.load_state_dict(state["buffer"])
 
 
-def reservoir_for(
-    spec: ERSpec | ERACESpec | DERSpec, device: torch.device, seed: int
-) -> ReservoirBuffer:
-    """A reservoir of spec.buffer_size rows with the strategy's own seeded generator."""
-    return ReservoirBuffer(spec.buffer_size, device, make_generator(seed, f"{spec.name}/buffer"))
+def reservoir_for(spec: ReplayOptions, ctx: BuildContext) -> ReservoirBuffer:
+    """A reservoir of spec.buffer_size rows on the context's device, with the strategy's own
+    seeded generator (stream "<name>/buffer")."""
+    return ReservoirBuffer(spec.buffer_size, ctx.device, ctx.generator(f"{spec.name}/buffer"))
 
 
-def replay_batch_size(spec: ERSpec | ERACESpec | DERSpec, training: TrainingSpec) -> int:
+def replay_batch_size(spec: ReplayOptions, training: TrainingSpec) -> int:
     """Replayed rows per draw: the spec's, else the training batch size."""
     return spec.replay_batch_size or training.batch_size
