@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from gapwatch import analytics
 from gapwatch.server.specs.presets import PRESETS
@@ -67,11 +67,23 @@ class CollectingReporter:
         return analytics.RunData(curves, schedule, classes=classes)
 
 
-def headlines(spec: RunSpec) -> dict[str, float]:
+def analysis_of(spec: RunSpec) -> analytics.Analysis:
+    """One run of `spec`, in process on the CPU, analysed."""
     reporter = CollectingReporter()
     run_experiment(spec, reporter, device="cpu")
-    analysis = analytics.Analysis(reporter.run_data(spec.benchmark.scenario))
+    return analytics.Analysis(reporter.run_data(spec.benchmark.scenario))
+
+
+def headlines(spec: RunSpec) -> dict[str, float]:
+    analysis = analysis_of(spec)
     return {m.id: m.function(analysis).value for m in analytics.HEADLINE_METRICS}
+
+
+def cell(values: Iterable[float]) -> str:
+    """Mean ± 95% CI of fractions, in points ("7.5 ± 3.7")."""
+    spread = analytics.mean_ci(values)
+    half = f" ± {100 * spread.half_width:.1f}" if spread.half_width is not None else ""
+    return f"{100 * spread.mean:.1f}{half}"
 
 
 def main() -> None:
@@ -86,11 +98,7 @@ def main() -> None:
             headlines(RunSpec.model_validate({**preset.spec, "seed": seed}))
             for seed in range(args.seeds)
         ]
-        cells = []
-        for m in analytics.HEADLINE_METRICS:
-            spread = analytics.mean_ci(run[m.id] for run in per_seed)
-            half = f" ± {100 * spread.half_width:.1f}" if spread.half_width is not None else ""
-            cells.append(f"{100 * spread.mean:.1f}{half}")
+        cells = [cell(run[m.id] for run in per_seed) for m in analytics.HEADLINE_METRICS]
         print(f"{preset.id:<24}" + "".join(f"{c:>18}" for c in cells))
     print(f"(points; mean ± 95% CI over {args.seeds} seeds; gap_window = 200)")
 

@@ -25,19 +25,16 @@ from typing import Any
 from gapwatch import analytics
 from gapwatch.server.specs.presets import PRESETS
 from gapwatch.spec import RunSpec
-from gapwatch_worker.cl.loop import run_experiment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gap_headlines import CollectingReporter  # noqa: E402
+from gap_headlines import analysis_of, cell  # noqa: E402
 
 COLUMNS = ("gap@b1", "depth@b1", "forget@b1", "mean gap", "mean depth", "ACC")
 
 
 def run_numbers(spec: RunSpec) -> dict[str, float]:
     """One run's boundary-1 row and headline numbers, as fractions."""
-    reporter = CollectingReporter()
-    run_experiment(spec, reporter, device="cpu")
-    analysis = analytics.Analysis(reporter.run_data(spec.benchmark.scenario))
+    analysis = analysis_of(spec)
     first = next(b for b in analysis.gaps if b.task == 1)
     headline = {m.id: m.function(analysis).value for m in analytics.HEADLINE_METRICS}
     return {
@@ -68,17 +65,6 @@ def base_spec(args: argparse.Namespace) -> dict[str, Any]:
     return spec
 
 
-def _cell(values: list[float]) -> str:
-    spread = analytics.mean_ci(values)
-    half = f" ± {100 * spread.half_width:.1f}" if spread.half_width is not None else ""
-    return f"{100 * spread.mean:.1f}{half}"
-
-
-def _mean(values: list[float]) -> float:
-    finite = [v for v in values if not math.isnan(v)]
-    return sum(finite) / len(finite) if finite else math.nan
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
@@ -105,8 +91,8 @@ def main() -> None:
             )
             for s in range(args.seeds)
         ]
-        means[policy] = {c: _mean([r[c] for r in runs]) for c in COLUMNS}
-        print(f"{policy:<12}" + "".join(f"{_cell([r[c] for r in runs]):>16}" for c in COLUMNS))
+        means[policy] = {c: analytics.mean_ci(r[c] for r in runs).mean for c in COLUMNS}
+        print(f"{policy:<12}" + "".join(f"{cell(r[c] for r in runs):>16}" for c in COLUMNS))
     if len(policies) == 2:
         first, second = policies
         ratios = [means[second][c] / means[first][c] if means[first][c] else math.nan

@@ -39,8 +39,6 @@ _MNIST_MLP = {"name": "mlp", "hidden_sizes": [400, 400]}
 _EVERY_ITERATION = {"every": 1, "subset_size": 1000}
 _MNIST_NORMALIZE = {"mean": [0.1307], "std": [0.3081]}  # Avalanche's default MNIST transform
 _CIFAR10_NORMALIZE = {"mean": [0.4914, 0.4822, 0.4465], "std": [0.2023, 0.1994, 0.2010]}
-_SPLIT_MNIST = {"name": "split_mnist", "scenario": "class_incremental", "n_tasks": 5}
-_SPLIT_CIFAR10 = {"name": "split_cifar10", "scenario": "class_incremental", "n_tasks": 5}
 _REDUCED_RESNET = {"name": "resnet18_reduced", "nf": 20}
 
 
@@ -90,8 +88,18 @@ def _task_end_er(buffer_size: int, replay_weight: float) -> dict[str, Any]:
     }
 
 
-_MNIST_BENCHMARK = {**_SPLIT_MNIST, "normalize": _MNIST_NORMALIZE}
-_CIFAR10_BENCHMARK = {**_SPLIT_CIFAR10, "normalize": _CIFAR10_NORMALIZE}
+_MNIST_BENCHMARK = {
+    "name": "split_mnist",
+    "scenario": "class_incremental",
+    "n_tasks": 5,
+    "normalize": _MNIST_NORMALIZE,
+}
+_CIFAR10_BENCHMARK = {
+    "name": "split_cifar10",
+    "scenario": "class_incremental",
+    "n_tasks": 5,
+    "normalize": _CIFAR10_NORMALIZE,
+}
 _ROTATED_BENCHMARK = {
     "name": "rotated_mnist",
     "scenario": "domain_incremental",
@@ -101,49 +109,20 @@ _ROTATED_BENCHMARK = {
 }
 _GEM = {"name": "gem", "memory_strength": 0.5}
 
-_SPECS: dict[str, dict[str, Any]] = {
-    "split_digits_finetune": _demo("split-digits finetune", {"name": "finetune"}),
-    "split_digits_er": _demo("split-digits er", {"name": "er", "buffer_size": 200}),
-    "split_mnist_er": _paper(
-        "split-mnist er", _MNIST_BENCHMARK, _MNIST_MLP, _task_end_er(2000, 0.7), lr=0.01
-    ),
-    "split_mnist_gem": _paper(
-        "split-mnist gem", _MNIST_BENCHMARK, _MNIST_MLP, {**_GEM, "memories_per_task": 400}, 0.01
-    ),
-    "rotated_mnist_er": _paper(
-        "rotated-mnist er",
-        _ROTATED_BENCHMARK,
-        _MNIST_MLP,
-        _task_end_er(2000, 0.7),
-        lr=0.01,
-        tags=("paper-settings",),
-    ),
-    "split_cifar10_er": _paper(
-        "split-cifar10 er", _CIFAR10_BENCHMARK, _REDUCED_RESNET, _task_end_er(1000, 0.3), lr=0.1
-    ),
-    "split_cifar10_gem": _paper(
-        "split-cifar10 gem",
-        _CIFAR10_BENCHMARK,
-        _REDUCED_RESNET,
-        {**_GEM, "memories_per_task": 200},
-        lr=0.001,
-    ),
-}
-
 PRESETS: tuple[Preset, ...] = (
     Preset(
         id="split_digits_finetune",
         title="Split-Digits, fine-tuning (offline demo)",
         description="scikit-learn's bundled digits in 5 tasks of 2 classes; plain fine-tuning, so "
         "old tasks are forgotten. Needs no download; about 10 s on a laptop CPU.",
-        spec=_SPECS["split_digits_finetune"],
+        spec=_demo("split-digits finetune", {"name": "finetune"}),
     ),
     Preset(
         id="split_digits_er",
         title="Split-Digits, experience replay (offline demo)",
         description="The same tasks with a 200-sample replay memory: forgetting mostly goes, "
         "the stability gap at each task start stays. Needs no download.",
-        spec=_SPECS["split_digits_er"],
+        spec=_demo("split-digits er", {"name": "er", "buffer_size": 200}),
     ),
     Preset(
         id="split_mnist_er",
@@ -153,7 +132,9 @@ PRESETS: tuple[Preset, ...] = (
         "lr 0.01, momentum 0.9, batch 256, 10 epochs per task; a 2,000-sample memory filled at "
         "each task's end (class-balanced) with Lw_new 0.3 (replay_weight 0.7); evaluated every "
         "iteration on 1,000 test samples per task. Downloads MNIST (about 11 MB).",
-        spec=_SPECS["split_mnist_er"],
+        spec=_paper(
+            "split-mnist er", _MNIST_BENCHMARK, _MNIST_MLP, _task_end_er(2000, 0.7), lr=0.01
+        ),
     ),
     Preset(
         id="split_mnist_gem",
@@ -162,7 +143,13 @@ PRESETS: tuple[Preset, ...] = (
         f"({PAPER_CODE}): the Split-MNIST set-up with full GEM, 400 memories per task "
         "(mem_size 2000 over 5 tasks) and memory strength 0.5; SGD lr 0.01, momentum 0.9, "
         "batch 256, 10 epochs per task. Downloads MNIST.",
-        spec=_SPECS["split_mnist_gem"],
+        spec=_paper(
+            "split-mnist gem",
+            _MNIST_BENCHMARK,
+            _MNIST_MLP,
+            {**_GEM, "memories_per_task": 400},
+            0.01,
+        ),
     ),
     Preset(
         id="rotated_mnist_er",
@@ -173,7 +160,14 @@ PRESETS: tuple[Preset, ...] = (
         "degrees apart; the rest is reproduce/configs/splitmnist_ER.yaml's (normalised inputs, "
         "MLP 2x400, SGD lr 0.01, momentum 0.9, batch 256, 10 epochs per task, 2,000-sample "
         "memory filled at task ends, replay_weight 0.7). Downloads MNIST.",
-        spec=_SPECS["rotated_mnist_er"],
+        spec=_paper(
+            "rotated-mnist er",
+            _ROTATED_BENCHMARK,
+            _MNIST_MLP,
+            _task_end_er(2000, 0.7),
+            lr=0.01,
+            tags=("paper-settings",),
+        ),
     ),
     Preset(
         id="split_cifar10_er",
@@ -183,7 +177,9 @@ PRESETS: tuple[Preset, ...] = (
         "does; reduced ResNet-18 (nf 20); SGD lr 0.1, momentum 0.9, batch 256, 10 epochs per "
         "task; a 1,000-sample memory filled at task ends with Lw_new 0.7 (replay_weight 0.3); "
         "evaluated every iteration. Downloads CIFAR-10 (about 170 MB); for a GPU worker.",
-        spec=_SPECS["split_cifar10_er"],
+        spec=_paper(
+            "split-cifar10 er", _CIFAR10_BENCHMARK, _REDUCED_RESNET, _task_end_er(1000, 0.3), lr=0.1
+        ),
     ),
     Preset(
         id="split_cifar10_gem",
@@ -192,7 +188,13 @@ PRESETS: tuple[Preset, ...] = (
         f"({PAPER_CODE}): the Split-CIFAR-10 set-up with full GEM, 200 memories per task "
         "(mem_size 1000 over 5 tasks), memory strength 0.5, SGD lr 0.001, momentum 0.9, "
         "batch 256, 10 epochs per task. Downloads CIFAR-10; for a GPU worker.",
-        spec=_SPECS["split_cifar10_gem"],
+        spec=_paper(
+            "split-cifar10 gem",
+            _CIFAR10_BENCHMARK,
+            _REDUCED_RESNET,
+            {**_GEM, "memories_per_task": 200},
+            lr=0.001,
+        ),
     ),
 )
 
