@@ -25,10 +25,18 @@ export class ApiError extends Error {
 
 function describe(body: unknown): string {
   if (body && typeof body === "object" && "detail" in body) {
-    const detail = (body as { detail: unknown }).detail;
-    return typeof detail === "string" ? detail : JSON.stringify(detail);
+    return detailSentence(body) ?? JSON.stringify((body as { detail: unknown }).detail);
   }
   return JSON.stringify(body);
+}
+
+/** The server's `detail` sentence of an error body, or null when it has none (a 422's list, say). */
+export function detailSentence(body: unknown): string | null {
+  if (body && typeof body === "object" && "detail" in body) {
+    const detail = (body as { detail: unknown }).detail;
+    if (typeof detail === "string") return detail;
+  }
+  return null;
 }
 
 /** A 422 body's list of problems, or null for any other body. */
@@ -52,10 +60,8 @@ export function problemMessage(problem: Schemas["ValidationError"]): string {
 export function apiErrorText(error: unknown): string {
   if (!(error instanceof ApiError)) return error instanceof Error ? error.message : String(error);
   const body = error.body;
-  if (body && typeof body === "object" && "detail" in body) {
-    const detail = (body as { detail: unknown }).detail;
-    if (typeof detail === "string") return detail;
-  }
+  const sentence = detailSentence(body);
+  if (sentence !== null) return sentence;
   const problems = validationErrors(body);
   if (problems) {
     return problems

@@ -59,6 +59,21 @@ export function formatWhen(iso: string, now: number): string {
   });
 }
 
+/** A size in bytes as "812 B", "4.2 KiB", "1.3 MiB", "2.0 GiB", or "—" when absent. */
+export function formatBytes(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined || !Number.isFinite(bytes) || bytes < 0) {
+    return MISSING;
+  }
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
 /** An integer with thin grouping (12,000), for steps and counts. */
 export function formatCount(n: number | null | undefined): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return MISSING;

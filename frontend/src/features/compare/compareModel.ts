@@ -14,7 +14,8 @@ import { entryText, flattenConfig, jsonText, searchValueText } from "../../compo
 import { isActiveStatus, type RunStatus } from "../../components/StatusBadge";
 import { interpolate, meanStd, spreadOf } from "../../charts/stats";
 import type { ChartBand, SeriesStyle } from "../../charts/TimeSeriesChart";
-import { benchmarkTasks } from "../run/runSeries";
+import { plannedIterations as runPlannedIterations } from "../run/progress";
+import { plannedTasks } from "../run/runSeries";
 
 type AlignedSeries = Schemas["AlignedSeries"];
 
@@ -146,12 +147,7 @@ export function runColors(runs: readonly RunRead[]): Map<number, string> {
 
 /** The iterations the runs plan (the longest), to span the x axis before any point exists. */
 export function plannedIterations(runs: readonly RunRead[]): number | null {
-  const totals = runs.map((run) => {
-    if (run.progress?.total) return run.progress.total;
-    const perTask = run.spec?.training?.iterations_per_task;
-    const tasks = benchmarkTasks(run.spec?.benchmark);
-    return typeof perTask === "number" && tasks !== null ? perTask * tasks : 0;
-  });
+  const totals = runs.map((run) => run.progress?.total || runPlannedIterations(run) || 0);
   const most = Math.max(0, ...totals);
   return most > 0 ? most : null;
 }
@@ -390,7 +386,7 @@ export function comparedTasks(
 ): number {
   return Math.max(
     0,
-    ...runs.map((run) => benchmarkTasks(run.spec?.benchmark) ?? 0),
+    ...runs.map((run) => plannedTasks(run) ?? 0),
     ...summaries.map((summary) => summary.tasks_total ?? summary.tasks_completed),
   );
 }

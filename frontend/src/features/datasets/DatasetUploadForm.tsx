@@ -5,6 +5,9 @@ import { type FormEvent, useRef, useState } from "react";
 import { Link } from "react-router";
 
 import type { DatasetRead } from "../../api/datasets";
+import { formatCount } from "../../components/format";
+import { FormField } from "../../components/FormField";
+import type { SubmitProblems } from "../new-run/submitErrors";
 import {
   checkUpload,
   classesText,
@@ -13,37 +16,51 @@ import {
   newRunWithDataset,
   shortDigest,
   UPLOAD_EXTENSIONS,
-  type UploadProblems,
   uploadProblems,
 } from "./datasetModel";
 import { useUploadDataset } from "./queries";
 
-const NO_PROBLEMS: UploadProblems = { form: [] };
+type UploadField = "file" | "name";
+
+const NO_PROBLEMS: SubmitProblems = { fieldErrors: {}, formErrors: [] };
 
 export function DatasetUploadForm({ project }: { readonly project: string }) {
   const upload = useUploadDataset();
   const fileInput = useRef<HTMLInputElement>(null);
   const [file, setFile] = useState<File | null>(null);
   const [name, setName] = useState("");
-  const [problems, setProblems] = useState<UploadProblems>(NO_PROBLEMS);
-  const [uploaded, setUploaded] = useState<DatasetRead | null>(null);
+  /** What the pre-send check refused at the last submit (nothing was sent then), and the
+   * fields edited since, whose complaints no longer apply. */
+  const [refused, setRefused] = useState<SubmitProblems | null>(null);
+  const [edited, setEdited] = useState<ReadonlySet<UploadField>>(new Set());
+
+  const reported = refused ?? (upload.error ? uploadProblems(upload.error) : NO_PROBLEMS);
+  const fieldProblem = (field: UploadField) =>
+    edited.has(field) ? undefined : reported.fieldErrors[field];
+  const problems = {
+    file: fieldProblem("file"),
+    name: fieldProblem("name"),
+    form: reported.formErrors,
+  };
+  const uploaded = upload.data;
+  const markEdited = (field: UploadField) =>
+    setEdited((current) => (current.has(field) ? current : new Set(current).add(field)));
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    setUploaded(null);
-    const refused = checkUpload(file, name);
-    setProblems(refused ?? NO_PROBLEMS);
-    if (refused || file === null) return;
+    upload.reset();
+    setEdited(new Set());
+    const checked = checkUpload(file, name);
+    setRefused(checked);
+    if (checked || file === null) return;
     upload.mutate(
       { file, name, project },
       {
-        onSuccess: (dataset) => {
-          setUploaded(dataset);
+        onSuccess: () => {
           setFile(null);
           setName("");
           if (fileInput.current) fileInput.current.value = "";
         },
-        onError: (error) => setProblems(uploadProblems(error)),
       },
     );
   };
@@ -52,8 +69,13 @@ export function DatasetUploadForm({ project }: { readonly project: string }) {
     <section className="dataset-upload" aria-labelledby="dataset-upload-title">
       <h2 id="dataset-upload-title">Upload to {project}</h2>
       <form className="dataset-upload-form" onSubmit={submit} noValidate>
-        <div className={`form-field${problems.file ? " has-error" : ""}`}>
-          <label htmlFor="dataset-file">File</label>
+        <FormField
+          id="dataset-file"
+          label="File"
+          help=".npz with x_train, y_train, x_test, y_test (or a .pt dict of them)"
+          error={problems.file}
+          errorTestId="upload-error-file"
+        >
           <input
             id="dataset-file"
             ref={fileInput}
@@ -64,25 +86,17 @@ export function DatasetUploadForm({ project }: { readonly project: string }) {
             aria-describedby={problems.file ? "dataset-file-error" : "dataset-file-help"}
             onChange={(e) => {
               setFile(e.target.files?.[0] ?? null);
-              setProblems((current) => ({ ...current, file: undefined }));
+              markEdited("file");
             }}
           />
-          <div className="field-help" id="dataset-file-help">
-            .npz with x_train, y_train, x_test, y_test (or a .pt dict of them)
-          </div>
-          {problems.file && (
-            <div
-              className="field-error"
-              id="dataset-file-error"
-              data-testid="upload-error-file"
-              role="alert"
-            >
-              {problems.file}
-            </div>
-          )}
-        </div>
-        <div className={`form-field${problems.name ? " has-error" : ""}`}>
-          <label htmlFor="dataset-name">Name (optional)</label>
+        </FormField>
+        <FormField
+          id="dataset-name"
+          label="Name (optional)"
+          help={`${DATASET_NAME_RULE}; unique in the project.`}
+          error={problems.name}
+          errorTestId="upload-error-name"
+        >
           <input
             id="dataset-name"
             type="text"
@@ -95,23 +109,10 @@ export function DatasetUploadForm({ project }: { readonly project: string }) {
             aria-describedby={problems.name ? "dataset-name-error" : "dataset-name-help"}
             onChange={(e) => {
               setName(e.target.value);
-              setProblems((current) => ({ ...current, name: undefined }));
+              markEdited("name");
             }}
           />
-          <div className="field-help" id="dataset-name-help">
-            {DATASET_NAME_RULE}; unique in the project.
-          </div>
-          {problems.name && (
-            <div
-              className="field-error"
-              id="dataset-name-error"
-              data-testid="upload-error-name"
-              role="alert"
-            >
-              {problems.name}
-            </div>
-          )}
-        </div>
+        </FormField>
         <button
           type="submit"
           className="primary"
@@ -139,8 +140,7 @@ function UploadResult({ dataset }: { readonly dataset: DatasetRead }) {
       <strong>
         Uploaded {dataset.name} (id {dataset.id})
       </strong>
-      : {dataset.n_train.toLocaleString("en-US")} training and{" "}
-      {dataset.n_test.toLocaleString("en-US")} test samples of shape{" "}
+      : {formatCount(dataset.n_train)} training and {formatCount(dataset.n_test)} test samples of shape{" "}
       {featureShapeText(dataset.shapes)}, classes {classesText(dataset.classes)}, digest{" "}
       <code title={dataset.digest}>{shortDigest(dataset.digest)}</code>.{" "}
       <Link to={newRunWithDataset(dataset)} data-testid="upload-result-new-run">

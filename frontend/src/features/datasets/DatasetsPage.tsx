@@ -13,13 +13,12 @@ import { canEdit, defaultProject } from "../../auth/roles";
 import { useMe } from "../../auth/session";
 import { ConfirmButton } from "../../components/ConfirmButton";
 import { CopyButton } from "../../components/CopyButton";
-import { formatCount, formatWhen } from "../../components/format";
+import { formatBytes, formatCount, formatWhen } from "../../components/format";
 import { useNow } from "../../components/useNow";
 import { ErrorAlert } from "../settings/formParts";
 import {
   classesText,
   featureShapeText,
-  formatBytes,
   newRunWithDataset,
   shapesTitle,
   shortDigest,

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 
 import openapiText from "../../../openapi.json?raw";
 import { ApiError } from "../../api/client";
+import { MISSING, formatBytes } from "../../components/format";
 import type { DatasetRead } from "../../api/datasets";
 import { DATASET_PATH, withDatasetChoice } from "../new-run/datasetField";
 import { linkedSpecFrom, withLinkedSpec } from "../new-run/linkedSpec";
@@ -20,7 +21,6 @@ import {
   classesText,
   customBenchmarkFor,
   featureShapeText,
-  formatBytes,
   newRunWithDataset,
   shapesTitle,
   shortDigest,
@@ -63,6 +63,8 @@ describe("how a dataset reads", () => {
     expect(formatBytes(812)).toBe("812 B");
     expect(formatBytes(40_960)).toBe("40.0 KiB");
     expect(formatBytes(3 * 1024 ** 3)).toBe("3.0 GiB");
+    expect(formatBytes(null)).toBe(MISSING);
+    expect(formatBytes(-1)).toBe(MISSING);
   });
 });
 
@@ -129,28 +131,31 @@ describe("an upload's refusals, by field", () => {
   const refused = (status: number, body: unknown) => uploadProblems(new ApiError(status, body));
 
   it("checks the file and the name before sending", () => {
-    expect(checkUpload(null, "")).toEqual({ form: [], file: "Choose a .npz or .pt file" });
-    expect(checkUpload({ name: "data.csv", size: 10 }, "")?.file).toMatch(/Only \.npz .* or \.pt/);
-    expect(checkUpload({ name: "data.NPZ", size: 0 }, "")?.file).toBe("The file is empty");
-    expect(checkUpload({ name: "data.pt", size: 10 }, "Bad Name")?.name).toMatch(/Lower-case/);
+    expect(checkUpload(null, "")).toEqual({
+      fieldErrors: { file: "Choose a .npz or .pt file" },
+      formErrors: [],
+    });
+    expect(checkUpload({ name: "data.csv", size: 10 }, "")?.fieldErrors.file).toMatch(/Only \.npz .* or \.pt/);
+    expect(checkUpload({ name: "data.NPZ", size: 0 }, "")?.fieldErrors.file).toBe("The file is empty");
+    expect(checkUpload({ name: "data.pt", size: 10 }, "Bad Name")?.fieldErrors.name).toMatch(/Lower-case/);
     expect(checkUpload({ name: "data.npz", size: 10 }, "")).toBeNull();
     expect(checkUpload({ name: "data.npz", size: 10 }, "digits.v2")).toBeNull();
   });
 
   it("puts a too-large file (413) under the file, in the server's words where it gave some", () => {
     expect(refused(413, { detail: "The file is over the 1 GiB limit" })).toEqual({
-      form: [],
-      file: "The file is over the 1 GiB limit",
+      fieldErrors: { file: "The file is over the 1 GiB limit" },
+      formErrors: [],
     });
-    expect(refused(413, "<html>Request Entity Too Large</html>").file).toBe(
+    expect(refused(413, "<html>Request Entity Too Large</html>").fieldErrors.file).toBe(
       "The file is larger than the server accepts (HTTP 413)",
     );
   });
 
   it("puts a taken name (409) under the name", () => {
     expect(refused(409, { detail: "project lab-a already has a dataset named blobs" })).toEqual({
-      form: [],
-      name: "project lab-a already has a dataset named blobs",
+      fieldErrors: { name: "project lab-a already has a dataset named blobs" },
+      formErrors: [],
     });
   });
 
@@ -164,16 +169,22 @@ describe("an upload's refusals, by field", () => {
       ],
     };
     expect(refused(422, body)).toEqual({
-      file: "y_train has 90 labels for 100 samples\nx_test is missing",
-      name: "String should match pattern",
-      form: ["project: unknown project"],
+      fieldErrors: {
+        file: "y_train has 90 labels for 100 samples\nx_test is missing",
+        name: "String should match pattern",
+      },
+      formErrors: ["project: unknown project"],
     });
   });
 
   it("says anything else above the form", () => {
     expect(refused(403, { detail: "editor role needed in lab-a" })).toEqual({
-      form: ["editor role needed in lab-a"],
+      fieldErrors: {},
+      formErrors: ["editor role needed in lab-a"],
     });
-    expect(uploadProblems(new TypeError("Failed to fetch"))).toEqual({ form: ["Failed to fetch"] });
+    expect(uploadProblems(new TypeError("Failed to fetch"))).toEqual({
+      fieldErrors: {},
+      formErrors: ["Failed to fetch"],
+    });
   });
 });

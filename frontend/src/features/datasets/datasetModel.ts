@@ -1,9 +1,10 @@
 // The Datasets page's pure parts: how a dataset reads in a table and a select, the custom
 // benchmark a "use in a new run" link starts from, and an upload's refusals placed under the
 // form field they are about.
-import { ApiError, apiErrorText, problemMessage, validationErrors } from "../../api/client";
+import { ApiError, apiErrorText, detailSentence, validationErrors } from "../../api/client";
 import type { DatasetRead, DatasetShapes } from "../../api/datasets";
 import { newRunHref } from "../new-run/linkedSpec";
+import { placeValidationErrors, type SubmitProblems } from "../new-run/submitErrors";
 
 /** The API's dataset names (the upload's `name` part): anything else it answers with a 422. */
 export const DATASET_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
@@ -53,19 +54,6 @@ export function shapesTitle(shapes: DatasetShapes): string {
     .join("\n");
 }
 
-/** A size in bytes as "812 B", "4.2 KiB", "1.3 MiB", "2.0 GiB". */
-export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes) || bytes < 0) return "—";
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
-
 /** The classes in tasks for a first run: pairs (an odd one out joins the last task), one class
  * per task when there are only 2 or 3; null when there are fewer than 2 classes to split. */
 export function classTasks(classes: readonly number[]): number[][] | null {
@@ -112,74 +100,51 @@ export function newRunWithDataset(dataset: Pick<DatasetRead, "id" | "classes" | 
 
 // --- Uploads -------------------------------------------------------------------------------
 
-/** Why an upload was not (or would not be) accepted, by the form field it is about. */
-export interface UploadProblems {
-  file?: string;
-  name?: string;
-  /** What belongs to no field (a missing role, an outage). */
-  form: string[];
-}
+/** The upload form's fields that a refusal can be about; the rest is said above the form. */
+const UPLOAD_FIELDS = new Set(["file", "name"]);
 
-/** What the form refuses before sending anything; null when it may be sent. */
+/** What the form refuses before sending anything (under `fieldErrors.file` and
+ * `fieldErrors.name`); null when it may be sent. */
 export function checkUpload(
   file: Pick<File, "name" | "size"> | null,
   name: string,
-): UploadProblems | null {
-  const problems: UploadProblems = { form: [] };
+): SubmitProblems | null {
+  const fieldErrors: SubmitProblems["fieldErrors"] = {};
   if (file === null) {
-    problems.file = "Choose a .npz or .pt file";
+    fieldErrors.file = "Choose a .npz or .pt file";
   } else if (!UPLOAD_EXTENSIONS.some((ext) => file.name.toLowerCase().endsWith(ext))) {
-    problems.file =
+    fieldErrors.file =
       "Only .npz (x_train, y_train, x_test, y_test) or .pt (a torch.save'd dict of them) files";
   } else if (file.size === 0) {
-    problems.file = "The file is empty";
+    fieldErrors.file = "The file is empty";
   }
-  if (name !== "" && !DATASET_NAME.test(name)) problems.name = DATASET_NAME_RULE;
-  return problems.file || problems.name ? problems : null;
-}
-
-function detailText(body: unknown): string | null {
-  if (body && typeof body === "object" && "detail" in body) {
-    const detail = (body as { detail: unknown }).detail;
-    if (typeof detail === "string") return detail;
-  }
-  return null;
+  if (name !== "" && !DATASET_NAME.test(name)) fieldErrors.name = DATASET_NAME_RULE;
+  return fieldErrors.file || fieldErrors.name ? { fieldErrors, formErrors: [] } : null;
 }
 
 /**
  * A refused upload's reasons under the fields they name: a 413 and a 422 about `file` under the
  * file, a 409 (the name is taken) and a 422 about `name` under the name; the rest above.
  */
-export function uploadProblems(error: unknown): UploadProblems {
-  const problems: UploadProblems = { form: [] };
-  if (!(error instanceof ApiError)) {
-    problems.form.push(apiErrorText(error));
-    return problems;
-  }
+export function uploadProblems(error: unknown): SubmitProblems {
+  if (!(error instanceof ApiError)) return { fieldErrors: {}, formErrors: [apiErrorText(error)] };
   if (error.status === 413) {
-    problems.file =
-      detailText(error.body) ?? "The file is larger than the server accepts (HTTP 413)";
-    return problems;
+    const file =
+      detailSentence(error.body) ?? "The file is larger than the server accepts (HTTP 413)";
+    return { fieldErrors: { file }, formErrors: [] };
   }
   if (error.status === 409) {
-    problems.name = detailText(error.body) ?? "The project already has a dataset of that name";
-    return problems;
+    const name = detailSentence(error.body) ?? "The project already has a dataset of that name";
+    return { fieldErrors: { name }, formErrors: [] };
   }
   const details = error.status === 422 ? validationErrors(error.body) : null;
-  if (!details) {
-    problems.form.push(apiErrorText(error));
-    return problems;
-  }
-  for (const detail of details) {
-    const where = detail.loc.filter((part) => part !== "body").map(String);
-    const message = problemMessage(detail);
-    const field = where[0];
-    if (field === "file" || field === "name") {
-      const before = problems[field];
-      problems[field] = before === undefined ? message : `${before}\n${message}`;
-    } else {
-      problems.form.push(where.length > 0 ? `${where.join(".")}: ${message}` : message);
-    }
-  }
-  return problems;
+  if (!details) return { fieldErrors: {}, formErrors: [apiErrorText(error)] };
+  return placeValidationErrors(
+    details,
+    (loc) => {
+      const field = String(loc.filter((part) => part !== "body")[0]);
+      return UPLOAD_FIELDS.has(field) ? field : null;
+    },
+    { repeated: "joined" },
+  );
 }

@@ -1,4 +1,5 @@
 import { CodeText } from "../../components/CodeText";
+import { FormField } from "../../components/FormField";
 import { type FieldDescriptor, boundsHint } from "./schemaForm";
 
 interface Props {
@@ -87,27 +88,22 @@ export function SchemaField({ field, value, error, onChange }: Props) {
   }
 
   return (
-    <div className={`form-field kind-${field.kind}${error ? " has-error" : ""}`}>
-      <label htmlFor={id}>
-        {field.label}
-      </label>
+    <FormField
+      id={id}
+      label={field.label}
+      help={
+        (field.description || hint) && (
+          <>
+            <CodeText text={field.description} />
+            {hint && <span className="field-bounds">{hint}</span>}
+          </>
+        )
+      }
+      error={error}
+      errorTestId={`field-error-${field.path}`}
+      className={`kind-${field.kind}`}
+    >
       {input}
-      {(field.description || hint) && (
-        <div className="field-help" id={`${id}-help`}>
-          <CodeText text={field.description} />
-          {hint && <span className="field-bounds">{hint}</span>}
-        </div>
-      )}
-      {error && (
-        <div
-          className="field-error"
-          id={`${id}-error`}
-          data-testid={`field-error-${field.path}`}
-          role="alert"
-        >
-          {error}
-        </div>
-      )}
-    </div>
+    </FormField>
   );
 }

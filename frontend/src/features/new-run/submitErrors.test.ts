@@ -49,7 +49,7 @@ describe("problemsFrom", () => {
     const unavailable = new ApiError(503, { detail: "broker unreachable; the run is stored and queued" });
     expect(problemsFrom(unavailable, fields, draft)).toEqual({
       fieldErrors: {},
-      formErrors: ["API answered 503: broker unreachable; the run is stored and queued"],
+      formErrors: ["broker unreachable; the run is stored and queued"],
     });
     expect(problemsFrom(new TypeError("Failed to fetch"), fields, draft).formErrors).toEqual(["Failed to fetch"]);
   });

@@ -12,7 +12,7 @@ import { ProgressBar } from "../../components/ProgressBar";
 import { isActiveStatus, StatusBadge } from "../../components/StatusBadge";
 import { runProgress, type Progress } from "./progress";
 import { runKeys } from "./queries";
-import { benchmarkTasks } from "./runSeries";
+import { plannedTasks } from "./runSeries";
 import { RunErrorAlert } from "./RunErrorAlert";
 import { refreshRunPage, type LiveMode } from "./useRunLive";
 
@@ -41,7 +41,7 @@ export function describeRun(run: RunRead): { label: string; value: string }[] {
     ];
   }
   const benchmark = spec.benchmark as { name: string; scenario?: string; dataset?: number };
-  const tasks = benchmarkTasks(benchmark);
+  const tasks = plannedTasks(run);
   const details = [
     // A custom benchmark's uploaded dataset, by id.
     benchmark.dataset !== undefined && `dataset ${benchmark.dataset}`,

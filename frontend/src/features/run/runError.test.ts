@@ -62,6 +62,8 @@ describe("describeRunError", () => {
     expect(missingDataset("download failed; run: gapwatch datasets import mnist PATH")).toEqual({
       name: "mnist",
     });
+    // Where no command names it, "import" after "dataset" is still no dataset's name.
+    expect(missingDataset("dataset import failed: files not found")).toEqual({ name: null });
   });
 
   it("takes a bare traceback's last line as what went wrong", () => {

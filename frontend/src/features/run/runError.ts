@@ -66,6 +66,7 @@ const NOT_A_NAME = new Set([
   "a",
   "cache",
   "folder",
+  // "dataset import failed …", which the "datasets import NAME" command pattern does not match.
   "import",
 ]);
 

@@ -3,7 +3,6 @@ import { describe, expect, it } from "vitest";
 import type { RunRead, Schemas } from "../../api/client";
 import {
   accuracyTables,
-  benchmarkTasks,
   chartTable,
   hasPoints,
   lossTable,
@@ -47,12 +46,15 @@ describe("run series keys", () => {
   });
 
   it("counts a custom benchmark's tasks from its split", () => {
+    const tasks = (benchmark: unknown) =>
+      plannedTasks({ spec: benchmark === undefined ? null : { benchmark } } as unknown as RunRead);
     const custom = (split: unknown) => ({ name: "custom", dataset: 3, split });
-    expect(benchmarkTasks(custom({ kind: "classes", tasks: [[0, 1], [2, 3], [4]] }))).toBe(3);
-    expect(benchmarkTasks(custom({ kind: "permutations", n_tasks: 7 }))).toBe(7);
-    expect(benchmarkTasks(custom({ kind: "rotations", angles: [0, 45] }))).toBe(2);
-    expect(benchmarkTasks({ name: "a_plugin" })).toBeNull();
-    expect(benchmarkTasks(null)).toBeNull();
+    expect(tasks(custom({ kind: "classes", tasks: [[0, 1], [2, 3], [4]] }))).toBe(3);
+    expect(tasks(custom({ kind: "permutations", n_tasks: 7 }))).toBe(7);
+    expect(tasks(custom({ kind: "rotations", angles: [0, 45] }))).toBe(2);
+    expect(tasks({ name: "a_plugin" })).toBeNull();
+    expect(tasks(null)).toBeNull();
+    expect(tasks(undefined)).toBeNull();
   });
 });
 

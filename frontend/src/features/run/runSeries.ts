@@ -19,7 +19,7 @@ export const TRAIN_LR = "train/lr";
  * benchmark's split (one task per class list, per permutation or per angle); null when the spec
  * says none (a plugin's benchmark may not).
  */
-export function benchmarkTasks(benchmark: unknown): number | null {
+function benchmarkTasks(benchmark: unknown): number | null {
   const b = benchmark as
     | { n_tasks?: unknown; split?: { n_tasks?: unknown; tasks?: unknown; angles?: unknown } }
     | null
