@@ -298,6 +298,36 @@ class SplitCIFAR100Spec(BenchmarkSpecBase):
     n_tasks: Literal[10, 20] = 10
 
 
+# Long-horizon sequences, where loss of plasticity shows (Dohare et al. 2024 train on 800
+# permuted tasks): hundreds of tasks are allowed where the data are small and offline.
+MAX_LONG_TASKS = 1000
+
+
+class PermutedDigitsSpec(BenchmarkSpecBase):
+    """scikit-learn's bundled 8x8 digits, all 10 classes in every task, offline: each task
+    permutes the pixels (`permute: inputs`, Permuted MNIST's recipe, the first task unpermuted)
+    or the labels (`permute: labels`: the same inputs, labels shuffled per task, the first task
+    unshuffled), with one seeded permutation per task. Hundreds of tasks in one pass
+    (`training.online`) show loss of plasticity (Dohare et al., Nature 2024; Elsayed & Mahmood
+    2024's label-permuted tasks)."""
+
+    channels: ClassVar[int | None] = 1
+    implementation: ClassVar[str] = (
+        "gapwatch_worker.cl.benchmarks.permuted_digits:build_permuted_digits"
+    )
+    allowed_scenarios: ClassVar[tuple[str, ...]] = SHARED_LABEL_SCENARIOS
+    name: Literal["permuted_digits"]
+    normalize: NormalizeSpec | None = Field(None, description=_NORMALIZE_DESCRIPTION)
+    scenario: Scenario = "domain_incremental"
+    permute: Literal["inputs", "labels"] = Field(
+        "inputs", description="What each task permutes: the pixels, or the class labels."
+    )
+    n_tasks: int = Field(100, ge=2, le=MAX_LONG_TASKS)
+    test_fraction: float = Field(
+        0.3, gt=0.0, lt=1.0, description="Share of each class held out as its test split."
+    )
+
+
 class SyntheticSpec(BenchmarkSpecBase):
     """Seeded Gaussian class clusters, offline; `dissimilarity` sets how far tasks drift apart.
 
@@ -312,7 +342,7 @@ class SyntheticSpec(BenchmarkSpecBase):
     image_inputs: ClassVar[bool | None] = False
     name: Literal["synthetic"]
     scenario: Scenario = "domain_incremental"
-    n_tasks: int = Field(5, ge=2, le=50)
+    n_tasks: int = Field(5, ge=2, le=MAX_LONG_TASKS)
     classes_per_task: int = Field(2, ge=2, le=20)
     dim: int = Field(32, ge=2, le=4096, description="Input features.")
     train_per_class: int = Field(500, ge=1, le=100_000)
@@ -408,6 +438,7 @@ BUILTIN_BENCHMARKS: tuple[type[BenchmarkSpecBase], ...] = (
     SplitCIFAR10Spec,
     SplitCIFAR100Spec,
     SyntheticSpec,
+    PermutedDigitsSpec,
     CustomBenchmarkSpec,
 )
 
@@ -493,6 +524,33 @@ class ReplayOptions(StrategySpecBase):
         le=MAX_BATCH_SIZE,
         description="Replayed samples per update; default batch size.",
     )
+    # Against the stability gap (Harun & Kanan 2024; Caccia et al. 2022). Each composes with
+    # any replay strategy, plugins' included: the engine applies them around the strategy.
+    head_init: Literal["default", "mean_embedding"] = Field(
+        "default",
+        description="mean_embedding: when a task begins, the output weights of each class new "
+        "in it are set to the mean unit-length embedding (the last hidden layer's features) "
+        "of that class's training samples, instead of their random initialisation.",
+    )
+    freeze_old_heads: bool = Field(
+        False,
+        description="The output weights (and biases) of the classes of earlier tasks are not "
+        "changed while a later task trains.",
+    )
+    soft_targets: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="Share of each new sample's target spread over the classes seen so far "
+        "(0: one-hot targets).",
+    )
+    lora_rank: int | None = Field(
+        None,
+        ge=1,
+        le=1024,
+        description="From the second task on, the hidden layers are frozen and learn through "
+        "low-rank adapters of this rank (LoRA, Hu et al. 2022); null: no adapters.",
+    )
 
 
 class ERSpec(ReplayOptions):
@@ -530,6 +588,14 @@ class ERACESpec(ReplayOptions):
 
     implementation: ClassVar[str] = "gapwatch_worker.cl.strategies.er_ace:ERACE"
     name: Literal["er_ace"]
+    cosine_scale: float | None = Field(
+        None,
+        gt=0.0,
+        le=1000.0,
+        description="Replace the output layer with a cosine classifier: logits are this scale "
+        "times the cosine between the features and each class's weights, as Caccia et al.'s "
+        "released code does; null: the linear output layer.",
+    )
 
 
 class AGEMSpec(StrategySpecBase):
@@ -614,6 +680,54 @@ class GEMSpec(StrategySpecBase):
     )
 
 
+class CBPSpec(StrategySpecBase):
+    """Continual backpropagation (Dohare et al., Nature 2024): plain SGD on the current task
+    that, after every update, reinitialises a small share of each hidden layer's mature units
+    of lowest contribution utility (their outgoing weights set to zero)."""
+
+    implementation: ClassVar[str] = "gapwatch_worker.cl.strategies.cbp:ContinualBackprop"
+    name: Literal["cbp"]
+    replacement_rate: float = Field(
+        1e-4,
+        ge=0.0,
+        le=1.0,
+        description="Units reinitialised per update, as a share of each hidden layer's units "
+        "(a fraction accumulates until a whole unit is due).",
+    )
+    decay_rate: float = Field(
+        0.99, ge=0.0, lt=1.0, description="Decay of the running average of each unit's utility."
+    )
+    maturity_threshold: int = Field(
+        100,
+        ge=0,
+        le=MAX_ITERATIONS_PER_TASK,
+        description="Updates a unit must have lived before it can be replaced.",
+    )
+
+
+class L2InitSpec(StrategySpecBase):
+    """L2-Init (Kumar et al. 2023): plain SGD on the current task with a penalty
+    lambda * ||theta - theta_0||^2 pulling the weights toward their initial values."""
+
+    implementation: ClassVar[str] = "gapwatch_worker.cl.strategies.l2_init:L2Init"
+    name: Literal["l2_init"]
+    l2_init_lambda: float = Field(0.01, ge=0.0, le=1e6, description="Weight of the penalty.")
+
+
+class ShrinkPerturbSpec(StrategySpecBase):
+    """Shrink & Perturb (Ash & Adams 2020): plain SGD on the current task; the weights are
+    multiplied by `shrink` and perturbed by Gaussian noise of std `noise_std`, after every
+    update or at each task start."""
+
+    implementation: ClassVar[str] = "gapwatch_worker.cl.strategies.shrink_perturb:ShrinkPerturb"
+    name: Literal["shrink_perturb"]
+    shrink: float = Field(0.9999, gt=0.0, le=1.0, description="Multiplier of the weights.")
+    noise_std: float = Field(1e-4, ge=0.0, le=10.0, description="Std of the added noise.")
+    at: Literal["update", "task_start"] = Field(
+        "update", description="When: after every update, or when each task after the first begins."
+    )
+
+
 BUILTIN_STRATEGIES: tuple[type[StrategySpecBase], ...] = (
     FinetuneSpec,
     JointSpec,
@@ -625,18 +739,33 @@ BUILTIN_STRATEGIES: tuple[type[StrategySpecBase], ...] = (
     SISpec,
     LwFSpec,
     DERSpec,
+    CBPSpec,
+    L2InitSpec,
+    ShrinkPerturbSpec,
 )
 
 # --- Optimizer, training length, evaluation plan ----------------------------------------------
 
 
 class OptimizerSpec(_Strict):
-    """The optimizer; it is rebuilt at no task boundary, as in the stability-gap experiments."""
+    """The optimizer; it is rebuilt at no task boundary, as in the stability-gap experiments.
 
-    name: Literal["sgd", "adam"] = "sgd"
+    upgd: utility-based perturbed gradient descent (Elsayed & Mahmood, ICLR 2024), against
+    loss of plasticity and forgetting: each weight's update (gradient plus Gaussian noise) is
+    scaled by one minus its scaled utility, so useful weights are protected and useless ones
+    are perturbed back into play.
+    """
+
+    name: Literal["sgd", "adam", "upgd"] = "sgd"
     lr: float = Field(0.01, gt=0.0, le=10.0)
     momentum: float = Field(0.0, ge=0.0, lt=1.0, description="SGD only.")
     weight_decay: float = Field(0.0, ge=0.0, le=1.0)
+    beta_utility: float = Field(
+        0.999, ge=0.0, lt=1.0, description="UPGD only: decay of each weight's running utility."
+    )
+    sigma: float = Field(
+        0.001, ge=0.0, le=10.0, description="UPGD only: std of the Gaussian perturbation."
+    )
 
     @model_validator(mode="after")
     def _momentum_is_sgd_only(self) -> OptimizerSpec:
@@ -650,20 +779,34 @@ class TrainingSpec(_Strict):
 
     iterations_per_task: int | None = Field(None, ge=1, le=MAX_ITERATIONS_PER_TASK)
     epochs_per_task: float | None = Field(None, gt=0.0, le=10_000.0)
+    online: bool = Field(
+        False,
+        description="One pass over each task's train split, every sample once, in a seeded "
+        "order (the last batch may be smaller); give no iterations_per_task or epochs_per_task.",
+    )
     batch_size: int = Field(32, ge=1, le=MAX_BATCH_SIZE)
 
     @model_validator(mode="after")
     def _one_length(self) -> TrainingSpec:
-        if self.iterations_per_task is not None and self.epochs_per_task is not None:
+        given = [
+            name
+            for name in ("iterations_per_task", "epochs_per_task")
+            if getattr(self, name) is not None
+        ]
+        if self.online and given:
+            raise ValueError(f"online training makes one pass per task: give no {given[0]}")
+        if len(given) == 2:
             raise ValueError("give iterations_per_task or epochs_per_task, not both")
-        if self.iterations_per_task is None and self.epochs_per_task is None:
+        if not given and not self.online:
             self.iterations_per_task = 500
         return self
 
     def updates_per_task(self, n_train: int) -> int:
-        """Updates on a task of `n_train` samples: iterations_per_task, or
-        ceil(epochs * n_train / batch_size). The engine trains this many; the API's resource
-        estimate counts them."""
+        """Updates on a task of `n_train` samples: iterations_per_task, ceil(epochs * n_train /
+        batch_size), or ceil(n_train / batch_size) online. The engine trains this many; the
+        API's resource estimate counts them."""
+        if self.online:
+            return max(1, math.ceil(n_train / self.batch_size))
         if self.iterations_per_task is not None:
             return self.iterations_per_task
         assert self.epochs_per_task is not None  # the validator guarantees one of the two
@@ -693,6 +836,26 @@ class EvaluationSpec(_Strict):
         description="Stability gap: iterations after each task boundary in which the dip is "
         "looked for (the first min(task length, gap_window)).",
     )
+    diagnostics: bool = Field(
+        False,
+        description="Plasticity diagnostics (diag/... keys) at every evaluation: dormant units, "
+        "effective and stable rank per hidden layer, weight magnitudes, gradient norm and the "
+        "plasticity of the last update (METRICS.md).",
+    )
+    dormant_threshold: float = Field(
+        0.01,
+        ge=0.0,
+        le=1.0,
+        description="tau: a unit is dormant when its mean |activation| on the probe batch, over "
+        "its layer's mean, is at most this.",
+    )
+    probe_size: int = Field(
+        256,
+        ge=1,
+        le=4096,
+        description="Rows of the current task's evaluation subset the diagnostics are computed "
+        "on (the first ones: a seeded draw, fixed all run).",
+    )
 
 
 def metric_key_eval_acc(task: int) -> str:
@@ -710,3 +873,41 @@ TRAIN_LR_KEY = "train/lr"
 ITER_PER_S_KEY = "sys/iter_per_s"
 EVENT_TASK_START = "task_start"
 EVENT_TASK_END = "task_end"
+
+# Plasticity diagnostics (METRICS.md "Plasticity diagnostics"), at evaluation steps. Per-layer
+# keys end in the layer's name: `hidden_<i>` for the i-th hidden activation (0-based, in
+# forward order) and `layer_<i>` for the i-th module with a weight (Linear or Conv, in module
+# order), so that one model's keys are the same in every run.
+DIAG_PREFIX = "diag/"
+DIAG_DORMANT = "diag/dormant"  # share of dormant units over all hidden layers
+DIAG_GRAD_NORM = "diag/grad_norm"  # ||g||_2 of the last update, all parameters
+DIAG_PLASTICITY = "diag/plasticity"  # clamp(1 - loss_after / loss_before, 0, 1) of it
+
+
+def diag_key(quantity: str, layer: str) -> str:
+    """Key of a per-layer diagnostic: quantity is dormant, eff_rank, stable_rank (of a hidden
+    layer's features) or w_abs, w_norm (mean |w| and ||w||_2 of a layer's weight)."""
+    return f"diag/{quantity}/{layer}"
+
+
+# Cost of a run (METRICS.md "Cost of a run"). At each task's end step e_k, `cost/task/<q>` is
+# task k's share and `cost/run/<q>` the run's total so far (peaks: the maximum so far), so the
+# last `cost/run/...` point of a run is its total.
+COST_QUANTITIES: tuple[str, ...] = (
+    "updates",  # optimizer steps
+    "samples_new",  # rows of the task's own batches
+    "samples_replayed",  # rows beyond them through the model in training (memories, extras)
+    "train_flops",  # forward + backward FLOPs of training (torch.utils.flop_counter)
+    "eval_flops",  # FLOPs of continual evaluation and diagnostics
+    "peak_accelerator_bytes",  # torch.cuda.max_memory_allocated; 0 on a CPU
+    "peak_host_bytes",  # the process's resident memory, highest seen
+    "replay_bytes",  # bytes of the tensors the strategy keeps (memories, anchors, old models)
+    "train_seconds",
+    "eval_seconds",
+    "wall_seconds",
+)
+
+
+def cost_key(scope: Literal["task", "run"], quantity: str) -> str:
+    """`cost/task/<quantity>` (one task's) or `cost/run/<quantity>` (the run's so far)."""
+    return f"cost/{scope}/{quantity}"

@@ -32,8 +32,9 @@ from gapwatch_worker.cl.benchmarks import Benchmark, build_benchmark, cifar, mni
 from gapwatch_worker.cl.benchmarks.base import build_evaluator
 from gapwatch_worker.cl.benchmarks.images import task_classes
 from gapwatch_worker.cl.benchmarks.scenarios import output_targets
-from gapwatch_worker.cl.loop import build_optimizer, run_experiment
+from gapwatch_worker.cl.loop import run_experiment
 from gapwatch_worker.cl.models import build_model
+from gapwatch_worker.cl.optim import build_optimizer
 from gapwatch_worker.cl.reporting import MemoryReporter
 from gapwatch_worker.cl.strategies import BuildContext, build_strategy
 from tests.example_plugin import builtins_only_env

@@ -20,12 +20,11 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from gapwatch.spec import (
     EVENT_TASK_END,
@@ -33,7 +32,6 @@ from gapwatch.spec import (
     ITER_PER_S_KEY,
     TRAIN_LOSS_KEY,
     TRAIN_LR_KEY,
-    OptimizerSpec,
     RunSpec,
     metric_key_eval_acc,
     metric_key_eval_loss,
@@ -44,6 +42,7 @@ from .benchmarks import build_benchmark
 from .benchmarks.base import build_evaluator
 from .checkpoint import CheckpointStore, restore_rng_states, rng_states, spec_fingerprint
 from .models import build_model
+from .optim import build_optimizer
 from .reporting import Reporter
 from .seeding import derive_seed, make_generator
 from .strategies import BuildContext, build_strategy
@@ -106,19 +105,6 @@ def resolve_device(name: str) -> torch.device:
     elif device.type != "cpu":
         raise ValueError(f"unsupported device {name!r}; use auto, cpu, cuda or cuda:N")
     return device
-
-
-def build_optimizer(
-    spec: OptimizerSpec, parameters: Iterable[nn.Parameter]
-) -> torch.optim.Optimizer:
-    """Builds the run's optimizer, once for the whole run (never rebuilt at task boundaries)."""
-    if spec.name == "sgd":
-        return torch.optim.SGD(
-            parameters, lr=spec.lr, momentum=spec.momentum, weight_decay=spec.weight_decay
-        )
-    if spec.name == "adam":
-        return torch.optim.Adam(parameters, lr=spec.lr, weight_decay=spec.weight_decay)
-    raise ValueError(f"unknown optimizer {spec.name!r}")
 
 
 def run_experiment(
