@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from gapwatch.server.runs.schemas import RunRead
-from gapwatch.server.summaries.schemas import RunSummary
+from gapwatch.server.summaries.schemas import RunCostTotals, RunSummary
 
 Number = float | None
 
@@ -72,4 +72,10 @@ class Comparison(BaseModel):
     group: str | None
     summaries: list[RunSummary]
     spread: SummarySpread
-    series: list[AlignedSeries]
+    series: list[AlignedSeries] = Field(
+        description="Each of `keys` (eval/acc/..., diag/..., any logged key) on a shared step axis."
+    )
+    costs: list[RunCostTotals] = Field(
+        description="Each run's cost totals and ratios to its joint baseline, in run_ids order "
+        "(empty totals for a run without cost points)."
+    )

@@ -159,4 +159,5 @@ def compare(
         summaries=items,
         spread=_summary_spread(items, runs, windows),
         series=[_aligned(session, runs, key, start, end, points) for key in keys],
+        costs=summaries.cost_totals(session, runs),
     )

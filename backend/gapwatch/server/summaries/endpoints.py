@@ -15,6 +15,7 @@ from gapwatch.server.summaries.schemas import (
     Definition,
     GapWindowQuery,
     MarginQuery,
+    RunCost,
     RunGaps,
     RunSummary,
     WindowsQuery,
@@ -58,6 +59,13 @@ def run_aligned(
     """The boundary-aligned view: accuracy change since each boundary, averaged over the
     eligible (boundary, earlier task) rows, with a 95% band."""
     return service.aligned(session, run, cache, gap_window, margin)
+
+
+@router.get("/cost", response_model=RunCost, operation_id="runs-cost")
+def run_cost(run: RunViewer, session: SessionDep) -> RunCost:
+    """Updates, samples, FLOPs, memory, replay bytes and seconds per task and in total, with
+    their ratios to the joint run of the same benchmark in the run's group or sweep."""
+    return service.run_cost(session, run)
 
 
 @definitions_router.get(

@@ -7,12 +7,12 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from gapwatch.components import EVENT_TASK_END, EVENT_TASK_START
 from gapwatch.server.metrics import repository as metrics_repository
-from gapwatch.server.models import MetricChunk, MetricSeries, Run, RunEvent, RunHeadline
+from gapwatch.server.models import MetricChunk, MetricSeries, Run, RunEvent, RunHeadline, RunKind
 
 ACCURACY_PREFIX = "eval/acc/task_"
 _TASK_KEY = re.compile(r"^eval/acc/task_(\d{1,6})$")
@@ -127,3 +127,44 @@ def replace_headlines(session: Session, run_id: int, values: dict[str, float | N
         RunHeadline(run_id=run_id, metric=metric, value=value) for metric, value in values.items()
     )
     session.flush()
+
+
+COST_PREFIX = "cost/"
+
+
+def cost_series(session: Session, run_ids: Collection[int]) -> dict[int, dict[str, int]]:
+    """{run id: {key: series id}} of the `cost/...` series of `run_ids`, in one query."""
+    ids = list(run_ids)
+    out: dict[int, dict[str, int]] = {run_id: {} for run_id in ids}
+    if not ids:
+        return out
+    rows = session.execute(
+        select(MetricSeries.run_id, MetricSeries.key, MetricSeries.id).where(
+            MetricSeries.run_id.in_(ids),
+            MetricSeries.key.startswith(COST_PREFIX, autoescape=True),
+        )
+    )
+    for run_id, key, series_id in rows:
+        out[run_id][key] = series_id
+    return out
+
+
+def joint_peers(session: Session, runs: Collection[Run], strategy: str) -> list[Run]:
+    """The runs of `strategy`, and the loop runs (whose strategy is in their config), in the
+    same project and the same group or sweep as any of `runs`: the candidates for their joint
+    baseline."""
+    groups = {(r.project_id, r.group_name) for r in runs if r.group_name is not None}
+    sweeps = {r.sweep_id for r in runs if r.sweep_id is not None}
+    if not groups and not sweeps:
+        return []
+    conditions = [
+        (Run.project_id == project) & (Run.group_name == group) for project, group in groups
+    ]
+    if sweeps:
+        conditions.append(Run.sweep_id.in_(sorted(sweeps)))
+    query = (
+        select(Run)
+        .where(or_(Run.strategy == strategy, Run.kind == RunKind.loop.value), or_(*conditions))
+        .order_by(Run.id)
+    )
+    return list(session.scalars(query))

@@ -257,3 +257,53 @@ def parse_windows(windows: str) -> tuple[int, ...]:
             ]
         )
     return tuple(sizes)
+
+
+COST_FORMULA = (
+    "ratio_q = total_q(run) / total_q(joint): the run's last cost/run/<q> point over that of "
+    "the joint run of the same benchmark in its group or sweep (same seed preferred, else "
+    "the mean of the joint runs)"
+)
+
+
+class CostBaseline(BaseModel):
+    """The joint run(s) a run's costs are divided by (Harun et al. 2023: cost against
+    retraining on everything seen)."""
+
+    run_ids: list[int] = Field(
+        description="The joint runs used: the one(s) of the run's seed, else every joint run "
+        "of the same benchmark in its group or sweep (their mean)."
+    )
+    totals: dict[str, float] = Field(description="Their (mean) totals by quantity.")
+    ratios: dict[str, Number] = Field(
+        description="The run's total over the baseline's, by quantity; null where the "
+        "baseline's is 0 or missing (e.g. accelerator memory on a CPU)."
+    )
+
+
+class RunCostTotals(BaseModel):
+    """A run's cost totals and their ratios to its joint baseline."""
+
+    run_id: int
+    totals: dict[str, float] = Field(
+        description="{q: the last cost/run/<q> point}: the run's total so far (peaks: the "
+        "maximum so far). Empty when the run logged no cost points."
+    )
+    baseline: CostBaseline | None = Field(
+        description="Null when no joint run of the same benchmark is in the run's group or "
+        "sweep, or none has cost points."
+    )
+    formula: str = COST_FORMULA
+
+
+class TaskCostRead(BaseModel):
+    task: int = Field(description="0-based; from the task_end event at this step.")
+    step: int = Field(description="The task's end step, where its cost/task/<q> points are.")
+    values: dict[str, float] = Field(description="{q: that task's cost/task/<q>}.")
+
+
+class RunCost(RunCostTotals):
+    """Per task and per run: updates, samples, FLOPs, memory, replay bytes, seconds."""
+
+    quantities: list[str] = Field(description="The quantities present, in display order.")
+    tasks: list[TaskCostRead]

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from gapwatch import analytics
 from gapwatch.analytics import continual, registry
+from gapwatch.analytics import cost as costs
 from gapwatch.analytics.gap import STABILITY_GAP
 from gapwatch.analytics.registry import GAP_DEFINITION
 from gapwatch.components import EVENT_TASK_START
@@ -31,6 +32,7 @@ from gapwatch.server.summaries.schemas import (
     AlignedBandRead,
     AverageAccuracy,
     BoundaryGapsRead,
+    CostBaseline,
     EvalSamples,
     Forgetting,
     ForwardTransfer,
@@ -38,8 +40,11 @@ from gapwatch.server.summaries.schemas import (
     LearningAccuracy,
     MetricRead,
     MinAccuracy,
+    RunCost,
+    RunCostTotals,
     RunGaps,
     RunSummary,
+    TaskCostRead,
     Transfer,
     Windowed,
     WindowValue,
@@ -471,3 +476,107 @@ def derived(
     `product`: what needs the curves themselves keeps only what it derives from them (a
     million points are never held in the cache)."""
     return _cached(session, run, cache, product, compute)
+
+
+# Cost of a run (METRICS.md "Cost of a run"): read-only, computed per request from the stored
+# cost/... points (a few per task), never written back.
+
+
+def _cost_points(session: Session, series: dict[str, int]) -> dict[str, costs.Series]:
+    out: dict[str, costs.Series] = {}
+    for key, series_id in series.items():
+        points = read_all(session, series_id)
+        out[key] = (points.steps.tolist(), points.values.tolist())
+    return out
+
+
+def _run_totals_only(session: Session, series: dict[str, int]) -> dict[str, costs.Series]:
+    return _cost_points(
+        session, {k: v for k, v in series.items() if k.startswith(costs.RUN_PREFIX)}
+    )
+
+
+def _cost_run(run: Run, totals: dict[str, float]) -> costs.CostRun:
+    """What choosing a baseline needs of a run: an engine run's spec; a loop run's config, if
+    it names them (`strategy`: a name or {"name": ...}; `benchmark`: a spec or a name; `seed`)."""
+    source = run.spec if run.spec is not None else run.config
+    if not isinstance(source, dict):
+        source = {}
+    strategy = source.get("strategy", run.strategy)
+    if isinstance(strategy, dict):
+        strategy = strategy.get("name")
+    benchmark = source.get("benchmark")
+    if isinstance(benchmark, str):
+        benchmark = {"name": benchmark}
+    seed = source.get("seed")
+    return costs.CostRun(
+        run_id=run.id,
+        strategy=strategy if isinstance(strategy, str) else None,
+        benchmark=benchmark if isinstance(benchmark, dict) else None,
+        seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+        # Groups are per project: two projects' groups of one name are not one group.
+        group=f"{run.project_id}/{run.group_name}" if run.group_name is not None else None,
+        sweep_id=run.sweep_id,
+        totals=totals,
+    )
+
+
+def _baselines(
+    session: Session, runs: Sequence[Run], totals: dict[int, dict[str, float]]
+) -> dict[int, CostBaseline | None]:
+    """Each run's joint baseline among the joint runs of its group or sweep."""
+    peers = [
+        p
+        for p in repository.joint_peers(session, runs, costs.JOINT_STRATEGY)
+        if _cost_run(p, {}).strategy == costs.JOINT_STRATEGY
+    ]
+    missing = [p.id for p in peers if p.id not in totals]
+    for run_id, series in repository.cost_series(session, missing).items():
+        totals[run_id] = costs.run_totals(_run_totals_only(session, series))
+    candidates = [_cost_run(p, totals[p.id]) for p in peers]
+    out: dict[int, CostBaseline | None] = {}
+    for run in runs:
+        base = costs.joint_baseline(_cost_run(run, totals[run.id]), candidates)
+        out[run.id] = (
+            None
+            if base is None
+            else CostBaseline(
+                run_ids=base.run_ids,
+                totals=base.totals,
+                ratios={q: num(v) for q, v in base.ratios.items()},
+            )
+        )
+    return out
+
+
+def cost_totals(session: Session, runs: Sequence[Run]) -> list[RunCostTotals]:
+    """Each run's cost totals and their ratios to its joint baseline, in `runs` order (the
+    compare view's cost columns)."""
+    by_run = repository.cost_series(session, [run.id for run in runs])
+    totals = {
+        run_id: costs.run_totals(_run_totals_only(session, series))
+        for run_id, series in by_run.items()
+    }
+    baselines = _baselines(session, runs, totals)
+    return [
+        RunCostTotals(run_id=run.id, totals=totals[run.id], baseline=baselines[run.id])
+        for run in runs
+    ]
+
+
+def run_cost(session: Session, run: Run) -> RunCost:
+    """A run's costs per task (cost/task/<q> at each task_end step) and in total, with the
+    ratios to its joint baseline; empty for a run that logged no cost points."""
+    series = _cost_points(session, repository.cost_series(session, [run.id])[run.id])
+    totals = {run.id: costs.run_totals(series)}
+    events = repository.boundary_events(session, run.id)
+    ends = costs.task_end_steps([(e.step, e.kind, e.payload) for e in events])
+    tasks = costs.task_costs(series, ends)
+    present = {q for t in tasks for q in t.values} | set(totals[run.id])
+    return RunCost(
+        run_id=run.id,
+        totals=totals[run.id],
+        baseline=_baselines(session, [run], totals)[run.id],
+        quantities=costs.ordered(list(present)),
+        tasks=[TaskCostRead(task=t.task, step=t.step, values=t.values) for t in tasks],
+    )

@@ -35,12 +35,15 @@ import {
   type RunGroup,
 } from "./compareModel";
 import { useDefinitions } from "../../api/definitions";
+import { diagOverlays } from "./compareCost";
+import { CompareCostTable } from "./CompareCostTable";
 import { CompareSettingsTable } from "./CompareSettingsTable";
 import { CompareSummaryTable } from "./CompareSummaryTable";
 import {
   MAX_COMPARED_RUNS,
   useComparison,
   useEventsOf,
+  useKeysOf,
   useSelectedRuns,
 } from "./queries";
 import { RunPicker } from "./RunPicker";
@@ -137,6 +140,11 @@ function Comparison({ selection }: { readonly selection: SomeSelection }) {
   const [chartsRef, width] = useElementWidth<HTMLDivElement>();
   const points = pointsForWidth(width);
   const comparison = useComparison(runIds, keys, points, zoom);
+  // The plasticity overlays: every diag/ key any run logged, in a request of their own.
+  const allKeys = useKeysOf(runIds).join(",");
+  const overlays = useMemo(() => diagOverlays(allKeys ? allKeys.split(",") : []), [allKeys]);
+  const diagKeys = useMemo(() => overlays.map((o) => o.key), [overlays]);
+  const diagComparison = useComparison(diagKeys.length > 0 ? runIds : [], diagKeys, points, zoom);
   const answered = comparison.data?.summaries;
   useEffect(() => {
     if (answered) setSummariesSeen(answered);
@@ -149,6 +157,15 @@ function Comparison({ selection }: { readonly selection: SomeSelection }) {
       ),
     [runs, selection.kind],
   );
+  const diagCharts = useMemo(() => {
+    const data = diagComparison.data;
+    if (!data) return [];
+    const byKey = new Map(data.series.map((s) => [s.key, s]));
+    return overlays.map((o) => ({
+      overlay: o,
+      chart: compareChart(byKey.get(o.key), data.run_ids, groups, points, labels, colors, o.scale),
+    }));
+  }, [diagComparison.data, overlays, groups, points, labels, colors]);
   const charts = useMemo(() => {
     const data = comparison.data;
     if (!data) return [];
@@ -216,6 +233,7 @@ function Comparison({ selection }: { readonly selection: SomeSelection }) {
           />
         </section>
       )}
+      {comparison.data && <CompareCostTable costs={comparison.data.costs} columns={columns} />}
       {runs.length > 1 && <CompareSettingsTable runs={runs} colors={colors} />}
       <section className="run-section" aria-labelledby="compare-accuracy-heading">
         <div className="section-head">
@@ -276,6 +294,39 @@ function Comparison({ selection }: { readonly selection: SomeSelection }) {
         </div>
         {comparison.isPending && <p className="empty">Loading the comparison…</p>}
       </section>
+      {overlays.length > 0 && (
+        <section className="run-section" aria-labelledby="compare-plasticity-heading">
+          <h2 id="compare-plasticity-heading">Plasticity</h2>
+          {diagComparison.isError && (
+            <p className="error">Could not load the diagnostics: {diagComparison.error.message}</p>
+          )}
+          <div
+            className="plasticity-charts"
+            data-testid="compare-plasticity"
+            data-ready={diagComparison.data && !diagComparison.isFetching ? "true" : "false"}
+          >
+            {diagCharts.map(({ overlay, chart }) => (
+              <TimeSeriesChart
+                key={overlay.key}
+                testId={`compare-diag-${overlay.key.replace(/\//g, "-")}`}
+                title={overlay.title}
+                data={chart.data}
+                series={chart.series}
+                bands={chart.bands}
+                yLabel={overlay.yLabel}
+                yUnit={overlay.yUnit}
+                spans={spans}
+                syncKey="compare"
+                xRange={xRange}
+                onZoom={setZoom}
+                onResetZoom={resetZoom}
+                legend={false}
+                height={180}
+              />
+            ))}
+          </div>
+        </section>
+      )}
     </>
   );
 }

@@ -165,7 +165,8 @@ export interface CompareChart {
  * `runIds` is the order of `aligned.values` (the comparison's run_ids); `points` the budget the
  * request was made with, to tell M4 bucket spacing from holes. With `colors` (compared by id),
  * each run's line has its own colour and the group's mean the group's; else a group's runs are
- * drawn in the group's colour.
+ * drawn in the group's colour. `scale` multiplies the values (100: fractions in percent; 1 for
+ * diagnostics such as a rank or a norm).
  */
 export function compareChart(
   aligned: AlignedSeries | undefined,
@@ -174,6 +175,7 @@ export function compareChart(
   points: number,
   labels: ReadonlyMap<number, string>,
   colors?: ReadonlyMap<number, string>,
+  scale = 100,
 ): CompareChart {
   const perRun: (StepSeries | undefined)[] = runIds.map((_, r) => {
     const values = aligned?.values[r];
@@ -194,7 +196,7 @@ export function compareChart(
       ? m4BucketWidth(points, aligned.steps[0]!, aligned.steps.at(-1)!)
       : 0;
   const buckets = perRun.map(() => shared);
-  const table = alignSeries(perRun, { scale: 100, bucketWidths: buckets });
+  const table = alignSeries(perRun, { scale, bucketWidths: buckets });
   const xs = table[0] as number[];
   const columnOf = (runId: number) =>
     table[runIds.indexOf(runId) + 1] as (number | null | undefined)[];

@@ -93,3 +93,15 @@ export function useRecentFinishedRuns() {
       ),
   });
 }
+
+/** The union of the metric keys the runs logged (the plasticity overlays draw the diag/ ones). */
+export function useKeysOf(runIds: readonly number[]) {
+  return useQueries({
+    queries: runIds.map((id) => ({
+      queryKey: ["run", id, "metric-keys"],
+      queryFn: async () =>
+        unwrap(await api.GET("/api/v1/runs/{run_id}/metrics/keys", { params: { path: { run_id: id } } })),
+    })),
+    combine: (results) => [...new Set(results.flatMap((r) => r.data?.keys ?? []))].sort(),
+  });
+}

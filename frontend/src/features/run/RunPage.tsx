@@ -17,14 +17,17 @@ import { FigureLinks } from "../../components/FigureLinks";
 import { isActiveStatus } from "../../components/StatusBadge";
 import { AccuracyCharts, type ChartLayout } from "./AccuracyCharts";
 import { AccuracyHeatmap } from "./AccuracyHeatmap";
+import { CostCard } from "./CostCard";
 import { AlignedChart } from "../../charts/AlignedChart";
 import { alignedChart } from "../../charts/aligned";
 import { GapsTable } from "./GapsTable";
 import { lastStoredStep } from "./liveSeries";
+import { PlasticityPanel } from "./PlasticityPanel";
 import { runProgress } from "./progress";
 import {
   useRun,
   useRunAligned,
+  useRunCost,
   useRunEvents,
   useRunGaps,
   useRunSeries,
@@ -91,6 +94,7 @@ function RunView({ id }: { readonly id: number }) {
   const summary = useRunSummary(id, started);
   const gaps = useRunGaps(id, started);
   const aligned = useRunAligned(id, started);
+  const cost = useRunCost(id, started);
   const alignedView = useMemo(
     () => (aligned.data ? alignedChart([{ label: `run ${id}`, band: aligned.data }]) : null),
     [aligned.data, id],
@@ -212,6 +216,8 @@ function RunView({ id }: { readonly id: number }) {
             <SummaryCards summary={summary.data} />
           )}
 
+          {cost.data && <CostCard cost={cost.data} />}
+
           {terminal && noPoints && (
             <p className="muted run-no-points" data-testid="run-no-points">
               {`The run stored no points before it ${run.status === "succeeded" ? "ended" : run.status}: there is nothing to chart.`}
@@ -291,6 +297,20 @@ function RunView({ id }: { readonly id: number }) {
                 onResetZoom={onResetZoom}
               />
             </section>
+          )}
+
+          {chartsWidth > 0 && (
+            <PlasticityPanel
+              id={id}
+              active={active}
+              spans={spans}
+              zoom={zoom}
+              points={points}
+              xRange={xRange}
+              syncKey={syncKey}
+              onZoom={onZoom}
+              onResetZoom={onResetZoom}
+            />
           )}
 
           {(showGaps || showMatrix) && (

@@ -24,6 +24,9 @@ export const runKeys = {
   /** Under `gaps`: refreshed whenever the gap table is (a task ended). */
   aligned: (id: number) => ["run", id, "gaps", "aligned"] as const,
   metrics: (id: number) => ["run", id, "metrics"] as const,
+  /** Under `gaps`: costs are logged at task ends, when the gap table is refreshed. */
+  cost: (id: number) => ["run", id, "gaps", "cost"] as const,
+  metricKeys: (id: number) => ["run", id, "metric-keys"] as const,
 };
 
 export function useRun(id: number) {
@@ -138,5 +141,28 @@ export function useRunAligned(id: number, enabled: boolean) {
     placeholderData: keepPreviousData,
     queryFn: async () =>
       unwrap(await api.GET("/api/v1/runs/{run_id}/aligned", { params: { path: { run_id: id } } })),
+  });
+}
+
+/** Every metric key the run logged (the Plasticity panel draws the diag/ ones it finds). */
+export function useRunMetricKeys(id: number, enabled: boolean, active: boolean) {
+  return useQuery({
+    queryKey: runKeys.metricKeys(id),
+    enabled,
+    // New keys appear with the first evaluation that logs them.
+    refetchInterval: active ? 10_000 : false,
+    queryFn: async () =>
+      unwrap(await api.GET("/api/v1/runs/{run_id}/metrics/keys", { params: { path: { run_id: id } } })),
+  });
+}
+
+/** The run's costs per task and in total, with the ratios to its joint baseline. */
+export function useRunCost(id: number, enabled: boolean) {
+  return useQuery({
+    queryKey: runKeys.cost(id),
+    enabled,
+    placeholderData: keepPreviousData,
+    queryFn: async () =>
+      unwrap(await api.GET("/api/v1/runs/{run_id}/cost", { params: { path: { run_id: id } } })),
   });
 }
