@@ -126,6 +126,55 @@ def build_resnet18_reduced(
     return ReducedResNet18(channels, n_outputs, spec.nf)
 
 
+class CosineLinear(nn.Module):
+    """A cosine classifier: logits = scale * cos(features, weight row of each class).
+
+    Caccia et al.'s released code (github.com/pclucas14/AML, model.py: `distLinear`, from Chen
+    et al.'s "A closer look at few-shot classification"): no bias, both the features and the
+    weight rows divided by their L2 norm plus 1e-5, the gradient flowing through both norms,
+    and a fixed scale (10 there). It holds the replaced layer's own weight Parameter, so the
+    optimizer built over the model before the swap keeps updating it and checkpoints keep its
+    state_dict key; the old bias gets no gradient any more, so no optimizer step moves it.
+    """
+
+    EPSILON = 1e-5
+
+    def __init__(self, weight: nn.Parameter, scale: float):
+        super().__init__()
+        self.weight = weight
+        self.scale = scale
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        directions = features / (features.norm(dim=1, keepdim=True) + self.EPSILON)
+        prototypes = self.weight / (self.weight.norm(dim=1, keepdim=True) + self.EPSILON)
+        return self.scale * nn.functional.linear(directions, prototypes)
+
+    def extra_repr(self) -> str:
+        out_features, in_features = self.weight.shape
+        return f"in_features={in_features}, out_features={out_features}, scale={self.scale}"
+
+
+def use_cosine_head(model: nn.Module, n_outputs: int, scale: float) -> CosineLinear:
+    """Replaces the model's last `nn.Linear` (its output layer) by a `CosineLinear` over the
+    same weight, in place, and returns it.
+
+    Raises:
+        ValueError: If the model has no `nn.Linear`, or its last one does not give `n_outputs`
+            logits (so it is not the output layer).
+    """
+    linears = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Linear)]
+    if not linears or linears[-1][1].out_features != n_outputs:
+        raise ValueError(
+            f"a cosine head replaces the output layer, the model's last nn.Linear, which must "
+            f"give the benchmark's {n_outputs} logits"
+        )
+    name, linear = linears[-1]
+    parent, _, attribute = name.rpartition(".")
+    head = CosineLinear(linear.weight, scale)
+    setattr(model.get_submodule(parent), attribute, head)
+    return head
+
+
 ModelBuilder = Callable[[Any, InputShape, int], nn.Module]
 """What a model spec's `implementation` names: (spec, input shape, n_outputs) -> module."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gapwatch.components import ReplayOptions
 from gapwatch.plugins import load_implementation
 
 from .agem import AGEM
@@ -19,6 +20,7 @@ from .ewc import EWC
 from .finetune import Finetune
 from .joint import Joint
 from .lwf import LwF
+from .mitigations import attach_mitigations, wanted
 from .si import SI
 
 __all__ = [
@@ -53,5 +55,14 @@ def strategy_class(spec: Any) -> type[Strategy]:
 
 def build_strategy(spec: Any, ctx: BuildContext) -> Strategy:
     """Builds the strategy that `spec` (the strategy part of a `RunSpec`) names around the
-    context's model and optimizer."""
-    return strategy_class(spec).from_spec(spec, ctx)
+    context's model and optimizer.
+
+    A replay spec (any `ReplayOptions`, plugins' included) that asks for stability-gap
+    mitigations gets them applied around the built strategy (`mitigations.py`), after its
+    `from_spec`, so that they see the output layer the strategy may have swapped in. They add
+    LoRA adapters to the model here, before any checkpoint is loaded into it.
+    """
+    strategy = strategy_class(spec).from_spec(spec, ctx)
+    if isinstance(spec, ReplayOptions) and wanted(spec):
+        attach_mitigations(strategy, spec, ctx)
+    return strategy

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -14,6 +14,9 @@ from gapwatch.components import TrainingSpec
 from ..benchmarks.base import Benchmark, TaskData
 from ..benchmarks.scenarios import mask_logits, units_table
 from ..seeding import make_generator
+
+if TYPE_CHECKING:
+    from .mitigations import Mitigations
 
 TaskIds = int | torch.Tensor
 """The task of a batch: one int for a batch of one task, or an int64 tensor with one per row."""
@@ -68,7 +71,11 @@ class Strategy:
         device: Where the model and the task tensors live.
         units_table: Task-incremental only: row k is task k's [start, end) output units, on
             `device`; None in the other scenarios (no mask).
+        mitigations: The stability-gap mitigations `build_strategy` applies around a replay
+            strategy whose spec asks for any (see `mitigations.py`); None otherwise.
     """
+
+    mitigations: Mitigations | None = None
 
     def __init__(
         self,
@@ -150,11 +157,22 @@ class Strategy:
         self.optimizer.step()
         return loss.detach()
 
+    def cross_entropy(
+        self, logits: torch.Tensor, y: torch.Tensor, n_new: int | None = None
+    ) -> torch.Tensor:
+        """Mean cross-entropy of `logits` against targets `y`, whose first `n_new` rows (all by
+        default) are the current task's new rows: those get the soft targets of the
+        `soft_targets` mitigation when it is on. A strategy calls this for every loss term that
+        holds new rows, so that the mitigation applies to it."""
+        if self.mitigations is None or not self.mitigations.soft_targets:
+            return nn.functional.cross_entropy(logits, y)
+        return self.mitigations.cross_entropy(logits, y, len(y) if n_new is None else n_new)
+
     def cross_entropy_step(
         self, x: torch.Tensor, y: torch.Tensor, task_ids: TaskIds
     ) -> torch.Tensor:
         """One optimizer step on the mean cross-entropy of `(x, y)`; returns the detached loss."""
-        return self.update(nn.functional.cross_entropy(self.logits(x, task_ids), y))
+        return self.update(self.cross_entropy(self.logits(x, task_ids), y))
 
     def step_on_flat_gradient(self, params: list[nn.Parameter], flat: torch.Tensor) -> None:
         """Sets the parameters' gradients from one flat vector (as `flat_gradient` makes it)

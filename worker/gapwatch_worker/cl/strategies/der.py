@@ -66,7 +66,7 @@ class DarkExperienceReplay(ReplayStrategy):
         n = len(x)
         if len(self.buffer) == 0:
             logits = self.logits(x, task_id)
-            loss = self.update(nn.functional.cross_entropy(logits, y))
+            loss = self.update(self.cross_entropy(logits, y))
         else:
             # Two independent draws, as in the paper; one forward pass for everything.
             match_x, _, match_task, match_logits = self.buffer.sample(self.replay_batch_size)
@@ -78,7 +78,7 @@ class DarkExperienceReplay(ReplayStrategy):
             all_logits = self.logits(torch.cat(inputs), self.joined_task_ids(task_id, n, *tasks))
             logits = all_logits[:n]
             m = len(match_x)
-            objective = nn.functional.cross_entropy(logits, y) + self.alpha * self.logit_mse(
+            objective = self.cross_entropy(logits, y) + self.alpha * self.logit_mse(
                 all_logits[n : n + m], match_logits, match_task
             )
             if self.beta > 0:

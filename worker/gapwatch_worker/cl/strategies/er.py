@@ -87,7 +87,7 @@ class ExperienceReplay(ReplayStrategy):
         """One update on the new batch plus a replayed one; then, unless the memory is filled
         at task ends, offers the new batch to the memory."""
         if len(self.buffer) == 0:
-            objective = nn.functional.cross_entropy(self.logits(x, task_id), y)
+            objective = self.cross_entropy(self.logits(x, task_id), y)
             if self.replay_weight is not None:
                 objective = (1 - self.replay_weight) * objective
         else:
@@ -95,9 +95,9 @@ class ExperienceReplay(ReplayStrategy):
             task_ids = self.joined_task_ids(task_id, len(x), replay_task)
             logits = self.logits(torch.cat([x, replay_x]), task_ids)
             if self.replay_weight is None:
-                objective = nn.functional.cross_entropy(logits, torch.cat([y, replay_y]))
+                objective = self.cross_entropy(logits, torch.cat([y, replay_y]), len(x))
             else:
-                new = nn.functional.cross_entropy(logits[: len(x)], y)
+                new = self.cross_entropy(logits[: len(x)], y)
                 replayed = nn.functional.cross_entropy(logits[len(x) :], replay_y)
                 objective = (1 - self.replay_weight) * new + self.replay_weight * replayed
         loss = self.update(objective)

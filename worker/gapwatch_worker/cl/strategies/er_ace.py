@@ -10,6 +10,7 @@ from torch import nn
 from gapwatch.components import ERACESpec
 
 from ..benchmarks.scenarios import MASK_VALUE
+from ..models import use_cosine_head
 from .base import BuildContext
 from .buffer import ReservoirBuffer
 from .replay import ReplayStrategy, replay_batch_size, reservoir_for
@@ -52,7 +53,10 @@ class ERACE(ReplayStrategy):
 
     @classmethod
     def from_spec(cls, spec: ERACESpec, ctx: BuildContext) -> ERACE:
-        """Builds ER-ACE; the replay batch defaults to the training batch size."""
+        """Builds ER-ACE; the replay batch defaults to the training batch size. With
+        `cosine_scale`, the model's output layer becomes a `CosineLinear` first."""
+        if spec.cosine_scale is not None:
+            use_cosine_head(ctx.model, ctx.benchmark.n_outputs, spec.cosine_scale)
         buffer = reservoir_for(spec, ctx)
         return cls(
             ctx.model,
@@ -71,14 +75,15 @@ class ERACE(ReplayStrategy):
         present[y] = True
         if len(self.buffer) == 0:
             logits = self.logits(x, task_id)
-            loss = self.update(new_batch_loss(logits, y, present))
+            loss = self.update(self.cross_entropy(logits.masked_fill(~present, MASK_VALUE), y))
         else:
             replay_x, replay_y, replay_task = self.buffer.sample(self.replay_batch_size)
             task_ids = self.joined_task_ids(task_id, len(x), replay_task)
             logits = self.logits(torch.cat([x, replay_x]), task_ids)
             replay_logits = logits[len(x) :].masked_fill(~self.seen_classes, MASK_VALUE)
+            new_logits = logits[: len(x)].masked_fill(~present, MASK_VALUE)
             loss = self.update(
-                new_batch_loss(logits[: len(x)], y, present)
+                self.cross_entropy(new_logits, y)
                 + nn.functional.cross_entropy(replay_logits, replay_y)
             )
         self.buffer.add(x, y, self.task_column(task_id, len(x)))
@@ -95,7 +100,8 @@ class ERACE(ReplayStrategy):
 
 
 def new_batch_loss(logits: torch.Tensor, y: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy over the classes present in the batch only (the others are masked out).
+    """Cross-entropy over the classes present in the batch only (the others are masked out);
+    `ERACE.observe` computes the same through `Strategy.cross_entropy` (soft targets).
 
     Args:
         logits: (n, n_outputs) logits of the new rows.
