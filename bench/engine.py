@@ -6,12 +6,19 @@
 (b) The Gapwatch engine (`run_experiment`) on the same spec with `every: 1`, `subset_size: 1000`,
     reporting to a collector that discards every point.
 
-Both run in this process, alternately, several rounds; the figure is the ratio of the medians.
+(c) The engine on the same spec with `evaluation.diagnostics` on (plasticity diagnostics at
+    every evaluation, METRICS.md): its cost is `diagnostics ratio: <(c)/(b)>`, target <= 1.15.
+
+The engine always meters the run's cost (cost/... points, worker/gapwatch_worker/cl/cost.py),
+so (b) includes it.
+
+All run in this process, alternately, several rounds; the figures are ratios of the medians.
 The data are the offline `synthetic` benchmark shaped like MNIST (784 features, 5 tasks x 2
 classes, 1,000 test samples per task), so no download is needed.
 
 Usage: .venv/bin/python bench/engine.py [--rounds 3] [--iterations 200] [--device cpu]
-The last line is `ratio: <(b)/(a)>`; the target is at most 1.3.
+The second-last line is `diagnostics ratio: <(c)/(b)>`; the last line is
+`ratio: <(b)/(a)>`, whose target is at most 1.3.
 """
 
 from __future__ import annotations
@@ -48,7 +55,7 @@ class DiscardingReporter:
         pass
 
 
-def bench_spec(iterations: int, device: str) -> RunSpec:
+def bench_spec(iterations: int, device: str, diagnostics: bool = False) -> RunSpec:
     return RunSpec.model_validate(
         {
             "benchmark": {
@@ -63,7 +70,7 @@ def bench_spec(iterations: int, device: str) -> RunSpec:
             "strategy": {"name": "finetune"},
             "optimizer": {"name": "sgd", "lr": 0.01},
             "training": {"iterations_per_task": iterations, "batch_size": 128},
-            "evaluation": {"every": 1, "subset_size": 1000},
+            "evaluation": {"every": 1, "subset_size": 1000, "diagnostics": diagnostics},
             "checkpoint_every": None,
             "device": device,
             "seed": 0,
@@ -115,19 +122,28 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     spec = bench_spec(args.iterations, args.device)
+    diagnosed_spec = bench_spec(args.iterations, args.device, diagnostics=True)
     total = 5 * args.iterations
-    bare_loop(spec), engine(spec)  # warm-up: allocator, kernels, dataset generation
-    bare_times, engine_times = [], []
+    # warm-up: allocator, kernels, dataset generation
+    bare_loop(spec), engine(spec), engine(diagnosed_spec)
+    bare_times, engine_times, diagnosed_times = [], [], []
     for round_ in range(args.rounds):
         bare_times.append(bare_loop(spec))
         engine_times.append(engine(spec))
+        diagnosed_times.append(engine(diagnosed_spec))
         print(
             f"round {round_ + 1}: bare {total / bare_times[-1]:7.1f} it/s   "
-            f"engine {total / engine_times[-1]:7.1f} it/s"
+            f"engine {total / engine_times[-1]:7.1f} it/s   "
+            f"with diagnostics {total / diagnosed_times[-1]:7.1f} it/s"
         )
     bare, gapwatch = statistics.median(bare_times), statistics.median(engine_times)
+    diagnosed = statistics.median(diagnosed_times)
     print(f"device: {resolve_device(args.device)}, torch threads: {torch.get_num_threads()}")
-    print(f"bare loop: {bare:.2f} s ({total / bare:.1f} it/s), engine: {gapwatch:.2f} s")
+    print(
+        f"bare loop: {bare:.2f} s ({total / bare:.1f} it/s), engine: {gapwatch:.2f} s, "
+        f"with diagnostics: {diagnosed:.2f} s"
+    )
+    print(f"diagnostics ratio: {diagnosed / gapwatch:.3f}")
     print(f"ratio: {gapwatch / bare:.3f}")
 
 

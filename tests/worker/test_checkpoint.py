@@ -9,6 +9,7 @@ import pytest
 
 from gapwatch.spec import RunSpec
 from gapwatch_worker.cl.checkpoint import CheckpointStore, spec_fingerprint
+from gapwatch_worker.cl.cost import is_measured_cost_key
 from gapwatch_worker.cl.loop import RunOutcome, TrainingDiverged, run_experiment
 from gapwatch_worker.cl.reporting import MemoryReporter
 
@@ -48,7 +49,8 @@ def _points(reporter: MemoryReporter) -> dict[str, dict[int, float]]:
     return {
         key: dict(zip(steps, values, strict=True))
         for key, (steps, values) in reporter.series.items()
-        if not key.startswith("sys/")  # wall-clock rates differ by nature
+        # wall-clock rates, seconds and memory peaks differ by nature
+        if not key.startswith("sys/") and not is_measured_cost_key(key)
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import torch
@@ -22,6 +23,7 @@ from gapwatch.spec import (
 )
 from gapwatch_worker.cl.batches import TaskBatchSampler
 from gapwatch_worker.cl.benchmarks import TaskData, build_benchmark
+from gapwatch_worker.cl.cost import is_measured_cost_key
 from gapwatch_worker.cl.loop import (
     STOP_CHECK_EVERY,
     RunOutcome,
@@ -130,7 +132,12 @@ def test_batches_are_full_and_cover_each_epoch_once() -> None:
 
 
 def _comparable(reporter: MemoryReporter) -> dict[str, tuple[list[int], list[float]]]:
-    return {k: v for k, v in reporter.series.items() if k != ITER_PER_S_KEY}
+    """Every series but the wall-clock and memory measurements, which differ by nature."""
+    return {
+        k: v
+        for k, v in reporter.series.items()
+        if k != ITER_PER_S_KEY and not is_measured_cost_key(k)
+    }
 
 
 def test_same_spec_gives_identical_curves(make_spec: SpecFactory) -> None:
@@ -197,3 +204,55 @@ def test_runs_on_cuda_like_on_cpu(make_spec: SpecFactory) -> None:
     step_0 = on_cpu.value_at(metric_key_eval_loss(0), 0)
     assert on_cuda.value_at(metric_key_eval_loss(0), 0) == pytest.approx(step_0, rel=1e-4)
     assert on_cuda.steps(metric_key_eval_acc(0)) == on_cpu.steps(metric_key_eval_acc(0))
+
+
+def test_diagnostics_change_no_training_number(make_spec: SpecFactory) -> None:
+    overrides = {
+        "strategy": {"name": "er", "buffer_size": 30},
+        "benchmark": {"n_tasks": 3},
+        "model": {"hidden_sizes": [32, 16]},
+        "training": {"iterations_per_task": 8},
+        "evaluation": {"every": 3, "probe_size": 20},
+    }
+    plain, _ = _run(make_spec(**overrides))
+    overrides["evaluation"] = {"every": 3, "probe_size": 20, "diagnostics": True}
+    diagnosed, _ = _run(make_spec(**overrides))
+
+    def learned(reporter: MemoryReporter) -> dict[str, tuple[list[int], list[float]]]:
+        # Evaluation FLOPs include the diagnostics' own work; everything else is unchanged.
+        return {
+            k: v
+            for k, v in _comparable(reporter).items()
+            if not k.startswith("diag/") and not k.endswith("/eval_flops")
+        }
+
+    assert learned(diagnosed) == learned(plain)
+    assert not any(k.startswith("diag/") for k in plain.series)
+    evaluated = diagnosed.steps(metric_key_eval_acc(0))
+    assert evaluated == [0, 3, 6, 8, 9, 12, 15, 16, 18, 21, 24]
+    for key in ("diag/dormant", "diag/eff_rank/hidden_1", "diag/w_norm/layer_2"):
+        assert diagnosed.steps(key) == evaluated
+    assert "diag/eff_rank/hidden_2" not in diagnosed.series  # two hidden layers
+    # Plasticity and gradient norm need the update before: none at step 0.
+    assert diagnosed.steps("diag/grad_norm") == evaluated[1:]
+    assert diagnosed.steps("diag/plasticity") == evaluated[1:]
+    assert all(0.0 <= v <= 1.0 for v in diagnosed.values("diag/plasticity"))
+    assert all(v > 0 for v in diagnosed.values("diag/grad_norm"))
+    assert all(1.0 <= v <= 16.0 for v in diagnosed.values("diag/eff_rank/hidden_1"))
+
+
+def test_diagnostics_resume_to_the_same_values(make_spec: SpecFactory, tmp_path: Path) -> None:
+    from tests.worker.test_checkpoint import crash_then_resume
+
+    spec = make_spec(
+        benchmark={"n_tasks": 2},
+        training={"iterations_per_task": 8},
+        evaluation={"every": 2, "diagnostics": True, "probe_size": 16},
+        checkpoint_every=5,
+    )
+    uninterrupted, _, resumed, outcome = crash_then_resume(spec, tmp_path / "run", 7)
+    assert outcome.resumed_from == 5
+    for key, (steps, values) in uninterrupted.series.items():
+        if key.startswith("diag/"):
+            got = dict(zip(*resumed.series[key], strict=True))
+            assert got == {s: v for s, v in zip(steps, values, strict=True) if s >= 6}, key

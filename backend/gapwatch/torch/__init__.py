@@ -13,13 +13,19 @@ torch: `import gapwatch` and the SDK do not.
             step += 1
             evaluator.maybe_evaluate(step, run=run)  # accuracy and loss of tasks 0..k
 
+`ContinualEvaluator(..., diagnostics=True)` also logs the plasticity diagnostics (diag/...
+keys; `evaluator.measure_update(x, y)` around an update adds its plasticity), computed by
+`gapwatch.torch.diagnostics`.
+
 The Gapwatch engine runs this same code: for the same seed, a user's loop evaluates the same
 test rows as an engine run, scored the same way.
 """
 
+from .diagnostics import ProbeDiagnostics
 from .evaluation import (
     MAX_EVAL_ROWS,
     ContinualEvaluator,
+    DiagnosticsRun,
     EvalRun,
     EvalSet,
     TaskScores,
@@ -31,7 +37,9 @@ from .seeding import derive_seed, make_generator
 __all__ = [
     "MASK_VALUE",
     "MAX_EVAL_ROWS",
+    "ProbeDiagnostics",
     "ContinualEvaluator",
+    "DiagnosticsRun",
     "EvalRun",
     "EvalSet",
     "TaskScores",

@@ -7,12 +7,29 @@ arithmetic on the device, and a single device-to-host copy per evaluation.
 The Gapwatch engine and users' own training loops run this same class: the engine builds it
 over its tasks' test tensors (`ContinualEvaluator.from_tensors`) and passes the model at each
 evaluation; a user binds the model at construction and calls `evaluate` or `maybe_evaluate`.
+
+Plasticity diagnostics (METRICS.md; `gapwatch.torch.diagnostics`): with `diagnostics=True`,
+each `evaluate` also computes dormant units, effective and stable rank of every hidden layer on
+a probe batch (the first `probe_size` rows of the last evaluated task's subset, captured during
+the same forward), and the weights' magnitudes, and logs them to the run as diag/... keys. The
+plasticity and gradient norm of an update are measured around it, in a user's own loop::
+
+    evaluator = ContinualEvaluator(model, test_sets, diagnostics=True)
+    with evaluator.measure_update(x, y):  # the batch's loss before and after, no grad
+        optimizer.zero_grad()
+        loss_fn(model(x), y).backward()
+        optimizer.step()
+    evaluator.evaluate(step, run=run)  # diag/plasticity and diag/grad_norm of that update too
+
+The gradient norm is read from the parameters' `.grad` when the block ends, so the block must
+not clear them after the step.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias
 
@@ -20,6 +37,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from .diagnostics import ProbeDiagnostics, batch_loss, gradient_norm, plasticity
 from .masking import mask_logits, output_units_table
 from .seeding import make_generator
 
@@ -42,6 +60,12 @@ class EvalRun(Protocol):
         *,
         losses: Mapping[int, float] | None = None,
     ) -> None: ...
+
+
+class DiagnosticsRun(EvalRun, Protocol):
+    """What `evaluate` logs to when the evaluator computes diagnostics: also `log`."""
+
+    def log(self, values: Mapping[str, float], step: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -110,6 +134,10 @@ class ContinualEvaluator:
             head; each row's logits outside its task's units are masked before the argmax and
             the loss. None (or any task without units) masks nothing.
         max_rows: Most rows per forward pass.
+        diagnostics: Also compute the plasticity diagnostics at each `evaluate` (see the
+            module docstring) and log them with `run.log`.
+        dormant_threshold: tau of the dormant-unit test.
+        probe_size: Rows of the last evaluated task's subset the diagnostics look at.
 
     Attributes:
         model: The bound model, or None.
@@ -123,6 +151,7 @@ class ContinualEvaluator:
         task_index: The task of each row of `x`.
         units_table: The (n_tasks, 2) output units table of `output_units`, or None.
         max_rows: Most rows per forward pass.
+        last_diagnostics: The diag/... values of the last `evaluate` ({} without diagnostics).
 
     Raises:
         ValueError: If there is no test set, one is empty, or a count is out of range.
@@ -140,6 +169,9 @@ class ContinualEvaluator:
         *,
         output_units: Sequence[tuple[int, int] | None] | None = None,
         max_rows: int = MAX_EVAL_ROWS,
+        diagnostics: bool = False,
+        dormant_threshold: float = 0.01,
+        probe_size: int = 128,
     ):
         eval_sets = list(eval_sets)
         if not eval_sets:
@@ -150,6 +182,16 @@ class ContinualEvaluator:
             raise ValueError(f"every must be at least 1, got {every}")
         if max_rows < 1:
             raise ValueError(f"max_rows must be at least 1, got {max_rows}")
+        if probe_size < 1:
+            raise ValueError(f"probe_size must be at least 1, got {probe_size}")
+        if not 0.0 <= dormant_threshold <= 1.0:
+            raise ValueError(f"dormant_threshold must be in [0, 1], got {dormant_threshold}")
+        self.diagnostics = diagnostics
+        self.dormant_threshold = dormant_threshold
+        self.probe_size = probe_size
+        self.last_diagnostics: dict[str, float] = {}
+        self._probes: dict[int, ProbeDiagnostics] = {}
+        self._measured: tuple[torch.Tensor, torch.Tensor | None] | None = None
         if output_units is not None and len(output_units) != len(eval_sets):
             raise ValueError(
                 f"output_units has {len(output_units)} entries for {len(eval_sets)} tasks"
@@ -238,10 +280,15 @@ class ContinualEvaluator:
         """Evaluates `model` (default: the bound model) on tasks 0..n_tasks-1 and logs the
         results to `run`.
 
+        With diagnostics on, also computes them on task n_tasks - 1's probe rows (and the
+        update measured by `measure_update` since the last evaluation), keeps them in
+        `last_diagnostics` and logs them with `run.log(values, step)`.
+
         Args:
             step: The step the results belong to (only used for logging).
             n_tasks: How many tasks, from task 0; default `seen`.
-            run: If given, receives `run.log_eval(accuracies, step, losses=losses)`.
+            run: If given, receives `run.log_eval(accuracies, step, losses=losses)` (and, with
+                diagnostics, `run.log(diag_values, step)`).
             model: The model to evaluate instead of the bound one (a framework's module).
 
         Returns:
@@ -260,12 +307,70 @@ class ContinualEvaluator:
             if self.seen == 0:
                 raise ValueError("no task started yet: call task_start(k) or pass n_tasks")
             n_tasks = self.seen
-        means = self.scores_on_device(model, n_tasks).cpu().tolist()  # the one host copy
+        if not self.diagnostics:
+            means = self.scores_on_device(model, n_tasks).cpu().tolist()  # the one host copy
+        else:
+            if run is not None and not callable(getattr(run, "log", None)):
+                raise TypeError("with diagnostics, run needs a log(values, step) method")
+            scores, keys, values = self._scores_and_diagnostics(model, n_tasks)
+            host = scores.flatten() if values is None else torch.cat([scores.flatten(), values])
+            flat = host.cpu().tolist()  # the one host copy
+            means = [flat[2 * k : 2 * k + 2] for k in range(n_tasks)]
+            self.last_diagnostics = dict(zip(keys, flat[2 * n_tasks :], strict=True))
+            if run is not None and self.last_diagnostics:
+                run.log(self.last_diagnostics, step)  # type: ignore[attr-defined]
         accuracies = {k: accuracy for k, (accuracy, _) in enumerate(means)}
         if run is not None:
             losses = {k: loss for k, (_, loss) in enumerate(means)}
             run.log_eval(accuracies, step, losses=losses)
         return accuracies
+
+    def _scores_and_diagnostics(
+        self, model: nn.Module, n_tasks: int
+    ) -> tuple[torch.Tensor, list[str], torch.Tensor | None]:
+        if not 1 <= n_tasks <= self.n_tasks:
+            raise ValueError(f"n_tasks must be in [1, {self.n_tasks}], got {n_tasks}")
+        probe = self._probes.get(id(model))
+        if probe is None or probe.model is not model:
+            probe = self._probes[id(model)] = ProbeDiagnostics(model, self.dormant_threshold)
+        task = n_tasks - 1
+        start = self._ends[task - 1] if task else 0
+        stop = min(start + self.probe_size, self._ends[task])
+        with probe.capture(start, stop):
+            scores = self.scores_on_device(model, n_tasks)
+        measured, self._measured = self._measured, None
+        keys, values = probe.values(
+            plasticity=None if measured is None else measured[0],
+            grad_norm=None if measured is None else measured[1],
+        )
+        return scores, keys, None if values is None else values.to(scores.device)
+
+    @contextlib.contextmanager
+    def measure_update(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        *,
+        model: nn.Module | None = None,
+        logits_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> Iterator[None]:
+        """Measures the update made inside the block: its plasticity (Elsayed & Mahmood 2024),
+        clamp(1 - loss_after / loss_before, 0, 1) of the plain cross-entropy on (x, y) (no grad,
+        eval mode), and its gradient norm (the parameters' `.grad` when the block ends). The
+        next `evaluate` with diagnostics reports them as diag/plasticity and diag/grad_norm.
+
+        Args:
+            x, y: The update's batch (class-index targets).
+            model: The model updated (default: the bound one).
+            logits_fn: Maps x to logits instead of the model (e.g. with a task mask).
+        """
+        model = model if model is not None else self.model
+        if model is None:
+            raise ValueError("this evaluator has no model: pass measure_update(model=)")
+        before = batch_loss(model, x, y, logits_fn)
+        yield
+        after = batch_loss(model, x, y, logits_fn)
+        self._measured = (plasticity(before, after), gradient_norm(model.parameters()))
 
     def maybe_evaluate(
         self, step: int, n_tasks: int | None = None, run: EvalRun | None = None

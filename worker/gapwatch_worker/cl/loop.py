@@ -12,7 +12,22 @@ tasks when evaluation.include_unseen is set. Step 0 always covers every task: th
 model's accuracy b_j is the baseline of forward transfer (METRICS.md).
 
 Each evaluation makes one device-to-host copy, which also carries the training losses of the
-updates since the previous one.
+updates since the previous one and, with evaluation.diagnostics, the plasticity diagnostics.
+
+Diagnostics (METRICS.md "Plasticity diagnostics", `gapwatch.torch.diagnostics`): the probe batch
+is the first evaluation.probe_size rows of the current task's evaluation subset (a seeded draw,
+fixed all run); its hidden activations are captured by forward hooks during the evaluation's
+own no-grad forward, so no extra forward is made. The update that precedes an evaluation (the
+one to step i + 1 when i + 1 is evaluated) is measured: the plain cross-entropy of
+`strategy.logits` on its batch before and after it (no grad, eval mode: BatchNorm statistics do
+not move) gives its plasticity, and its gradient norm is read from the parameters' `.grad` right
+after it (before `end_task` can use them). Diagnostics draw no random number and change no
+training number: the curves of a run are the same with and without them.
+
+Cost (METRICS.md "Cost of a run", `cost.py`): every run is metered; at each task's end step,
+after the boundary evaluation (which the task's cost includes), cost/task/<q> and cost/run/<q>
+are reported for every q of COST_QUANTITIES. The counts are checkpointed, so a resumed run's
+totals continue.
 """
 
 from __future__ import annotations
@@ -36,11 +51,13 @@ from gapwatch.spec import (
     metric_key_eval_acc,
     metric_key_eval_loss,
 )
+from gapwatch.torch.diagnostics import ProbeDiagnostics, batch_loss, gradient_norm, plasticity
 
 from .batches import TaskBatchSampler
 from .benchmarks import build_benchmark
 from .benchmarks.base import build_evaluator
 from .checkpoint import CheckpointStore, restore_rng_states, rng_states, spec_fingerprint
+from .cost import CostMeter
 from .models import build_model
 from .optim import build_optimizer
 from .reporting import Reporter
@@ -115,6 +132,7 @@ def run_experiment(
     should_stop: Callable[[], bool] | None = None,
     data_dir: Path | None = None,
     checkpoints: CheckpointStore | None = None,
+    measure_cost: bool = True,
 ) -> RunOutcome:
     """Trains and continually evaluates one run, reporting every point to `reporter`.
 
@@ -133,6 +151,8 @@ def run_experiment(
             resume from: a run whose store holds a checkpoint of the same spec continues from
             it to the same curves as an uninterrupted run. Before each checkpoint the reporter
             is flushed, so no point before a checkpoint can be lost with the worker.
+        measure_cost: Meter the run's cost (cost/... points at each task end). Off only to
+            check that metering changes no training number, or to measure its overhead.
 
     Returns:
         What was done; `stopped` is True if should_stop ended the run.
@@ -159,6 +179,17 @@ def run_experiment(
     task_lengths = [spec.training.updates_per_task(len(t.train_y)) for t in benchmark.tasks]
     total_iterations = sum(task_lengths)
     every = spec.evaluation.every
+    meter = CostMeter(model, device) if measure_cost else None
+    probe = (
+        ProbeDiagnostics(model, spec.evaluation.dormant_threshold)
+        if spec.evaluation.diagnostics
+        else None
+    )
+    subset_starts = [0]
+    for subset in evaluator.subsets:
+        subset_starts.append(subset_starts[-1] + len(subset))
+    # (step, plasticity, gradient norm) of the last measured update, on the device
+    measured: tuple[int, torch.Tensor | None, torch.Tensor | None] | None = None
 
     iteration = 0  # updates done so far: the step of everything reported now
     evaluations = 0
@@ -173,6 +204,8 @@ def run_experiment(
         strategy.load_state_dict(saved["strategy"])
         batch_generator.set_state(saved["batch_generator"])
         restore_rng_states(saved["rng"], device)
+        if meter is not None:
+            meter.load_state_dict(saved.get("cost"))  # an older checkpoint has none: zeros
         iteration, evaluations, first_task = saved["iteration"], saved["evaluations"], saved["task"]
         sampler = TaskBatchSampler(
             benchmark.tasks[first_task], spec.training.batch_size, batch_generator
@@ -189,19 +222,66 @@ def run_experiment(
         # Step 0 covers every task: the untrained model's accuracy b_j that FWT needs.
         everything = spec.evaluation.include_unseen or iteration == 0
         seen = n_tasks if everything else current_task + 1
-        scores = evaluator.scores_on_device(model, seen)
-        # One device-to-host copy for this evaluation and the training losses still pending.
+        last = measured if measured is not None and measured[0] == iteration else None
+
+        def forward() -> torch.Tensor:
+            if probe is None:
+                return evaluator.scores_on_device(model, seen)
+            start = subset_starts[current_task]
+            rows = min(spec.evaluation.probe_size, subset_starts[current_task + 1] - start)
+            with probe.capture(start, start + rows):
+                return evaluator.scores_on_device(model, seen)
+
+        def diagnostics() -> tuple[list[str], torch.Tensor | None]:
+            if probe is None:
+                return [], None
+            return probe.values(
+                plasticity=None if last is None else last[1],
+                grad_norm=None if last is None else last[2],
+            )
+
+        if meter is None:
+            scores = forward()
+            diag_keys, diag = diagnostics()
+        else:  # the FLOPs depend only on the rows: counted once per distinct evaluation
+            key = ("eval", seen, None if probe is None else current_task)
+            scores = meter.evaluation(key, forward)
+            diag_keys, diag = meter.evaluation(None, diagnostics)  # timed, FLOPs not counted
+        # One device-to-host copy for this evaluation, its diagnostics and the training losses
+        # still pending.
         losses = [loss.to(torch.float64) for _, loss, _ in pending_losses]
-        host = torch.cat([torch.stack(losses), scores.flatten()]) if losses else scores.flatten()
-        host_values = host.cpu().tolist()
+        parts = [torch.stack(losses)] if losses else []
+        parts.append(scores.flatten())
+        if diag is not None:
+            parts.append(diag.to(scores.device))
+        host_values = (torch.cat(parts) if len(parts) > 1 else parts[0]).cpu().tolist()
         report_train_losses(pending_losses, host_values[: len(losses)], reporter)
-        means = host_values[len(losses) :]
+        means = host_values[len(losses) : len(losses) + 2 * seen]
         values: dict[str, float] = {}
         for j in range(seen):
             values[metric_key_eval_acc(j)] = means[2 * j]
             values[metric_key_eval_loss(j)] = means[2 * j + 1]
+        values.update(zip(diag_keys, host_values[len(losses) + 2 * seen :], strict=True))
         reporter.report_scalars(iteration, values)
+        if meter is not None:
+            meter.sample_host_memory()
         evaluations += 1
+
+    def update_loss(x: torch.Tensor, y: torch.Tensor, task_id: int) -> torch.Tensor:
+        """The plain cross-entropy of the batch, no grad, eval mode: plasticity's loss."""
+
+        def loss() -> torch.Tensor:
+            return batch_loss(model, x, y, lambda v: strategy.logits(v, task_id))
+
+        if meter is None:
+            return loss()
+        return meter.evaluation(("plasticity", tuple(x.shape)), loss)
+
+    def train_work(work: Callable[[], None]) -> None:
+        if meter is None:
+            work()
+        else:
+            meter.task_work(work)
 
     def report_progress() -> None:
         nonlocal last_progress
@@ -230,6 +310,7 @@ def run_experiment(
                 "sampler": sampler.state_dict(),
                 "batch_generator": batch_generator.get_state(),
                 "rng": rng_states(device),
+                **({"cost": meter.state_dict()} if meter is not None else {}),
             }
         )
 
@@ -237,6 +318,8 @@ def run_experiment(
         flush_train_losses(pending_losses, reporter)
         report_progress()
         seconds = time.perf_counter() - started
+        if meter is not None:
+            meter.close()
         return RunOutcome(iteration, evaluations, seconds, stopped, build_seconds, resumed_from)
 
     checkpoint_every = spec.checkpoint_every if checkpoints is not None else None
@@ -249,10 +332,11 @@ def run_experiment(
             task_lengths[task_id],
             task_starts[task_id],
         )
+        if meter is not None:
+            meter.start_task()
         if sampler is None:  # a fresh task; a resumed one was begun before its checkpoint
-            evaluate(
-                task_id
-            )  # at s_k: i = 0 or the boundary e_{k-1}, before task k changes anything
+            if iteration == 0:
+                evaluate(task_id)  # s_0; each boundary e_{k-1} = s_k was evaluated at e_{k-1}
             reporter.report_event(
                 iteration,
                 EVENT_TASK_START,
@@ -264,7 +348,7 @@ def run_experiment(
                     "eval_samples": len(evaluator.subsets[task_id]),
                 },
             )
-            strategy.begin_task(task_id, task)
+            train_work(lambda: strategy.begin_task(task_id, task))  # noqa: B023 - called now
             sampler = TaskBatchSampler(task, spec.training.batch_size, batch_generator)
         while iteration < task_start + length:
             if iteration > task_start and iteration % every == 0:
@@ -273,7 +357,21 @@ def run_experiment(
                 return finish(stopped=True)
 
             x, y = sampler.next_batch()
-            loss = strategy.observe(x, y, task_id)
+            # The update before an evaluation is measured for the diagnostics.
+            measuring = probe is not None and (
+                (iteration + 1) % every == 0 or iteration + 1 == task_start + length
+            )
+            loss_before = update_loss(x, y, task_id) if measuring else None
+            if meter is None:
+                loss = strategy.observe(x, y, task_id)
+            else:
+                loss = meter.update(lambda: strategy.observe(x, y, task_id), len(x))  # noqa: B023
+            if loss_before is not None:
+                measured = (
+                    iteration + 1,
+                    plasticity(loss_before, update_loss(x, y, task_id)),
+                    gradient_norm(model.parameters()),
+                )
             pending_losses.append((iteration + 1, loss, optimizer.param_groups[0]["lr"]))
             iteration += 1
 
@@ -283,10 +381,13 @@ def run_experiment(
                 report_progress()
             if checkpoint_every is not None and iteration % checkpoint_every == 0:
                 save_checkpoint(task_id, sampler)
-        strategy.end_task(task_id, task)
+        train_work(lambda: strategy.end_task(task_id, task))  # noqa: B023 - called now
         reporter.report_event(iteration, EVENT_TASK_END, {"task": task_id})
+        # The boundary e_k = s_{k+1}, before task k + 1 changes anything (e_T after the last).
+        evaluate(min(task_id + 1, n_tasks - 1))
+        if meter is not None:  # after the boundary evaluation, which this task's cost includes
+            reporter.report_scalars(iteration, meter.end_task(strategy.state_dict()))
         sampler = None
-    evaluate(n_tasks - 1)  # e_T, after the last task
     return finish(stopped=False)
 
 
