@@ -529,27 +529,43 @@ class ReplayOptions(StrategySpecBase):
     head_init: Literal["default", "mean_embedding"] = Field(
         "default",
         description="mean_embedding: when a task begins, the output weights of each class new "
-        "in it are set to the mean unit-length embedding (the last hidden layer's features) "
-        "of that class's training samples, instead of their random initialisation.",
+        "in it are set to the mean unit-length embedding (the output layer's input, the model "
+        "in eval mode) of that class's training samples, instead of their random "
+        "initialisation; not rescaled, the bias left as it is. Harun & Kanan, 'Overcoming the "
+        "Stability Gap in Continual Learning' (TMLR 2024, arXiv 2306.01904), as their released "
+        "code does (github.com/yousuf907/SGM, model_sgm.py: init_new_weights).",
     )
     freeze_old_heads: bool = Field(
         False,
         description="The output weights (and biases) of the classes of earlier tasks are not "
-        "changed while a later task trains.",
+        "changed while a later task trains: written back after every optimizer step, so they "
+        "stay exact under momentum and weight decay. Harun & Kanan 2024's old output class "
+        "freezing (github.com/yousuf907/SGM, partial_freeze.py zeroes those rows' gradients). "
+        "Class- and task-incremental only: a domain-incremental run, whose tasks share one "
+        "head, is refused when it starts.",
     )
     soft_targets: float = Field(
         0.0,
         ge=0.0,
         lt=1.0,
-        description="Share of each new sample's target spread over the classes seen so far "
-        "(0: one-hot targets).",
+        description="s: each new sample's target is (1 - s) * one-hot + s spread evenly over "
+        "the classes seen so far that its logits leave unmasked (0: one-hot targets; replayed "
+        "samples keep one-hot targets). Label smoothing over the seen classes: a static "
+        "stand-in for Harun & Kanan 2024's dynamic soft targets, which their code builds from "
+        "running means of the model's own softmax outputs (github.com/yousuf907/SGM, "
+        "model_sgm.py: soft_cross_entropy).",
     )
     lora_rank: int | None = Field(
         None,
         ge=1,
         le=1024,
-        description="From the second task on, the hidden layers are frozen and learn through "
-        "low-rank adapters of this rank (LoRA, Hu et al. 2022); null: no adapters.",
+        description="From the second task on, every parameter but the output layer's is "
+        "frozen and each hidden nn.Linear learns through a low-rank adapter W x + B A x of this "
+        "rank (LoRA, Hu et al., ICLR 2022: B zero and A Gaussian at the start, alpha = r), as "
+        "Harun & Kanan 2024 train only adapters and the head. One set of adapters learns "
+        "from the second task to the last (their released model_sgm.py merges the adapters "
+        "into the weights after each task and starts fresh ones; not done here). null: no "
+        "adapters.",
     )
 
 
@@ -593,8 +609,9 @@ class ERACESpec(ReplayOptions):
         gt=0.0,
         le=1000.0,
         description="Replace the output layer with a cosine classifier: logits are this scale "
-        "times the cosine between the features and each class's weights, as Caccia et al.'s "
-        "released code does; null: the linear output layer.",
+        "times the cosine between the features and each class's weights, without bias, as "
+        "Caccia et al.'s released code does (github.com/pclucas14/AML, model.py: distLinear, "
+        "scale 10); null: the linear output layer.",
     )
 
 
@@ -717,12 +734,19 @@ class L2InitSpec(StrategySpecBase):
 class ShrinkPerturbSpec(StrategySpecBase):
     """Shrink & Perturb (Ash & Adams 2020): plain SGD on the current task; the weights are
     multiplied by `shrink` and perturbed by Gaussian noise of std `noise_std`, after every
-    update or at each task start."""
+    update or at each task start. The defaults are Dohare et al.'s (Nature 2024) Continual
+    ImageNet setting (released code lop/imagenet/cfg/snp.json: step size 0.01 x weight decay
+    1e-5, perturbation 1e-5, after every update)."""
 
     implementation: ClassVar[str] = "gapwatch_worker.cl.strategies.shrink_perturb:ShrinkPerturb"
     name: Literal["shrink_perturb"]
-    shrink: float = Field(0.9999, gt=0.0, le=1.0, description="Multiplier of the weights.")
-    noise_std: float = Field(1e-4, ge=0.0, le=10.0, description="Std of the added noise.")
+    shrink: float = Field(
+        0.9999999,
+        gt=0.0,
+        le=1.0,
+        description="Multiplier of the weights (1 - step size x weight decay in Dohare et al.).",
+    )
+    noise_std: float = Field(1e-5, ge=0.0, le=10.0, description="Std of the added noise.")
     at: Literal["update", "task_start"] = Field(
         "update", description="When: after every update, or when each task after the first begins."
     )
@@ -850,11 +874,14 @@ class EvaluationSpec(_Strict):
         "its layer's mean, is at most this.",
     )
     probe_size: int = Field(
-        256,
+        128,
         ge=1,
         le=4096,
         description="Rows of the current task's evaluation subset the diagnostics are computed "
-        "on (the first ones: a seeded draw, fixed all run).",
+        "on (the first ones: a seeded draw, fixed all run). The ranks are at most this; each "
+        "evaluation solves one eigenvalue problem of min(probe_size, units) per hidden layer. "
+        "At a task boundary the current task is the one about to start (the boundary is its "
+        "first step), after the last task the last one.",
     )
 
 

@@ -20,10 +20,15 @@ EVENTS = [
 
 
 def cost_run(
-    api: Any, strategy: str, task: dict[str, list[float]], extra: dict | None = None, **spec: Any
+    api: Any,
+    strategy: str,
+    task: dict[str, list[float]],
+    extra: dict | None = None,
+    status: str = "succeeded",
+    **spec: Any,
 ) -> int:
-    """A run of `strategy` whose two tasks cost `task[q]` each; cost/run is their running
-    sum, as the engine logs it (peaks would be a running max: not needed here)."""
+    """A run of `strategy` whose two tasks cost `task[q]` each, ended with `status`; cost/run
+    is their running sum, as the engine logs it (peaks would be a running max: not needed)."""
     run = create_run(api, **{"benchmark": BENCH, "strategy": {"name": strategy}, **spec})
     auth = claim(api, run["id"])
     post_events(api, run["id"], auth, EVENTS)
@@ -32,6 +37,8 @@ def cost_run(
         curves[f"cost/task/{q}"] = ([10, 20], [first, second])
         curves[f"cost/run/{q}"] = ([10, 20], [first, first + second])
     post_points(api, run["id"], auth, {**curves, **(extra or {})})
+    ended = api.post(f"/api/v1/runs/{run['id']}/finish", json={"status": status}, headers=auth)
+    assert ended.status_code == 200, ended.text
     return run["id"]
 
 
@@ -129,6 +136,17 @@ def test_diag_series_overlay_across_runs_in_compare(api) -> None:
     assert series["mean"] == pytest.approx([0.15, 0.4])
 
 
+def test_a_joint_run_that_did_not_succeed_is_no_baseline(api) -> None:
+    """A joint run that failed after its first task holds part of the sequence's cost only:
+    dividing by it would make ER look several times costlier than retraining."""
+    cost_run(api, "joint", {"train_flops": [4e9, 0.0]}, group="partial", seed=1, status="failed")
+    er = cost_run(api, "er", ER, group="partial", seed=1)
+    assert api.get(f"/api/v1/runs/{er}/cost").json()["baseline"] is None
+    full = cost_run(api, "joint", JOINT, group="partial", seed=2)
+    base = api.get(f"/api/v1/runs/{er}/cost").json()["baseline"]
+    assert base["run_ids"] == [full]
+
+
 def test_unknown_run_is_404(api) -> None:
     assert api.get("/api/v1/runs/987654/cost").status_code == 404
 
@@ -141,7 +159,12 @@ def test_a_loop_run_names_its_strategy_and_benchmark_in_its_config(api) -> None:
         assert opened.status_code == 201, opened.text
         run_id, token = opened.json()["run"]["id"], opened.json()["token"]
         curves = {f"cost/run/{q}": ([10], [v]) for q, v in costs.items()}
-        post_points(api, run_id, {"Authorization": f"Bearer {token}"}, curves)
+        auth = {"Authorization": f"Bearer {token}"}
+        post_points(api, run_id, auth, curves)
+        ended = api.post(
+            f"/api/v1/runs/{run_id}/finish", json={"status": "succeeded"}, headers=auth
+        )
+        assert ended.status_code == 200, ended.text
         return run_id
 
     joint = loop_run({"strategy": "joint", "benchmark": "mine", "seed": 0}, {"updates": 400.0})

@@ -221,3 +221,15 @@ def test_a_model_with_functional_activations_reports_its_penultimate_features() 
     assert got["diag/dormant/hidden_0"] == pytest.approx(1 / 3)
     assert got["diag/stable_rank/hidden_0"] == pytest.approx(1.5625, abs=1e-5)
     assert "diag/dormant/hidden_1" not in got
+
+
+def test_a_collapsed_low_rank_layer_keeps_its_low_effective_rank() -> None:
+    """Rank-2 features with a large common offset (what collapsed ReLU layers look like): the
+    Gram route must agree with a float64 SVD. In float32 the squared matrix put every null
+    singular value near sqrt(eps) * s_max and read this layer's effective rank as 2.8."""
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(1000, 2, generator=generator) @ torch.randn(2, 1000, generator=generator)
+    features = a + 5.0
+    exact = effective_rank(torch.linalg.svdvals(features.double()))
+    assert float(effective_rank(singular_values(features))) == pytest.approx(float(exact), abs=1e-4)
+    assert float(exact) < 2.5

@@ -31,6 +31,9 @@ STRATEGY_OPTIONS: dict[str, dict[str, Any]] = {
     "der": {"buffer_size": 40},
     "derpp": {"buffer_size": 40},
     "gem": {"memories_per_task": 20},
+    "cbp": {"replacement_rate": 0.05, "decay_rate": 0.9, "maturity_threshold": 5},
+    "l2_init": {"l2_init_lambda": 0.05},
+    "shrink_perturb": {"shrink": 0.99, "noise_std": 0.01},
 }
 STRATEGY_NAMES = list(STRATEGY_OPTIONS)
 

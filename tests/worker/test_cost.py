@@ -11,6 +11,7 @@ import torch
 
 from gapwatch.components import COST_QUANTITIES, cost_key
 from gapwatch.spec import EVENT_TASK_END, EVENT_TASK_START, RunSpec, metric_key_eval_acc
+from gapwatch_worker.cl.benchmarks import build_benchmark
 from gapwatch_worker.cl.cost import CostMeter, is_measured_cost_key, tensor_bytes
 from gapwatch_worker.cl.loop import run_experiment
 from gapwatch_worker.cl.reporting import MemoryReporter
@@ -97,10 +98,9 @@ def test_replay_is_counted_and_its_memory_weighed(make_spec: SpecFactory) -> Non
     replayed_rows = 11 * B
     per_row = 2 * FORWARD_PER_ROW + 2 * (H1 * H2 + H2 * C)
     assert reporter.values(cost_key("run", "train_flops"))[-1] == (12 * B + replayed_rows) * per_row
-    # The memory: 30 rows of 64 float32 features, their int64 labels and task ids, and the
-    # state of its CPU generator.
-    generator_state = torch.Generator().get_state().nbytes
-    buffer = 30 * 64 * 4 + 30 * 8 + 30 * 8 + generator_state
+    # The memory: 30 rows of 64 float32 features, their int64 labels and task ids (its
+    # generator's state is bookkeeping, not memory).
+    buffer = 30 * 64 * 4 + 30 * 8 + 30 * 8
     assert reporter.values(cost_key("task", "replay_bytes")) == [buffer, buffer]
 
 
@@ -151,8 +151,26 @@ def test_an_old_checkpoint_without_cost_starts_at_zero() -> None:
 
 def test_tensor_bytes_walks_nested_state_once_per_tensor() -> None:
     t = torch.zeros(10, dtype=torch.float64)  # 80 bytes
-    state = {"a": t, "b": [t, (torch.zeros(3, dtype=torch.int8), {"c": t})], "n": 5}
+    rng = torch.Generator().get_state()  # bookkeeping: left out
+    state = {"a": t, "b": [t, (torch.zeros(3, dtype=torch.int8), {"c": t})], "n": 5, "rng": rng}
     assert tensor_bytes(state) == 83
+
+
+def test_joint_counts_the_old_tasks_rows_as_replayed_and_holds_every_seen_split(
+    make_spec: SpecFactory,
+) -> None:
+    """Retraining draws its batches from every seen task: in task 1 only the rows of task 1
+    are new, and its memory is the train splits of both tasks."""
+    reporter = MemoryReporter()
+    spec = _spec(make_spec, strategy={"name": "joint"})
+    run_experiment(spec, reporter)
+    new = reporter.values(cost_key("task", "samples_new"))
+    replayed = reporter.values(cost_key("task", "samples_replayed"))
+    assert new[0] == 6 * B and replayed[0] == 0  # task 0: the union is task 0
+    assert new[1] + replayed[1] == 6 * B and 0 < replayed[1] < 6 * B
+    benchmark = build_benchmark(spec.benchmark, spec.seed, torch.device("cpu"))
+    splits = [t.train_x.nbytes + t.train_y.nbytes for t in benchmark.tasks]
+    assert reporter.values(cost_key("task", "replay_bytes")) == [splits[0], splits[0] + splits[1]]
 
 
 def test_a_copy_of_the_model_is_not_counted() -> None:
@@ -169,3 +187,15 @@ def test_a_copy_of_the_model_is_not_counted() -> None:
     meter.update(observe, new_rows=3)
     assert (meter.task["samples_new"], meter.task["samples_replayed"]) == (3, 0)
     assert meter.task["train_flops"] == 2 * (3 + 5) * 2 * 2  # both forwards' FLOPs count
+
+
+def test_evaluations_are_recounted_when_a_task_changes_the_model(make_spec: SpecFactory) -> None:
+    """LoRA adapters join the forward pass from task 1 on: task 1's evaluations cost more
+    than the same evaluations without them, and task 0's the same."""
+    flops = []
+    for strategy in ({"name": "er"}, {"name": "er", "lora_rank": 2}):
+        reporter = MemoryReporter()
+        run_experiment(_spec(make_spec, strategy={**strategy, "buffer_size": 30}), reporter)
+        flops.append(reporter.values(cost_key("task", "eval_flops")))
+    (plain_0, plain_1), (lora_0, lora_1) = flops
+    assert lora_0 == plain_0 and lora_1 > plain_1

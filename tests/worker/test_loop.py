@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from gapwatch.components import DIAG_GRAD_NORM, DIAG_PLASTICITY
 from gapwatch.spec import (
     EVENT_TASK_END,
     EVENT_TASK_START,
@@ -248,11 +249,12 @@ def test_diagnostics_resume_to_the_same_values(make_spec: SpecFactory, tmp_path:
         benchmark={"n_tasks": 2},
         training={"iterations_per_task": 8},
         evaluation={"every": 2, "diagnostics": True, "probe_size": 16},
-        checkpoint_every=5,
-    )
+        checkpoint_every=4,  # a checkpoint at an evaluated step: its update's plasticity
+    )  # was measured before the checkpoint and is reported after it
     uninterrupted, _, resumed, outcome = crash_then_resume(spec, tmp_path / "run", 7)
-    assert outcome.resumed_from == 5
+    assert outcome.resumed_from == 4
+    assert 4 in uninterrupted.steps(DIAG_PLASTICITY) and 4 in uninterrupted.steps(DIAG_GRAD_NORM)
     for key, (steps, values) in uninterrupted.series.items():
         if key.startswith("diag/"):
             got = dict(zip(*resumed.series[key], strict=True))
-            assert got == {s: v for s, v in zip(steps, values, strict=True) if s >= 6}, key
+            assert got == {s: v for s, v in zip(steps, values, strict=True) if s >= 4}, key

@@ -109,8 +109,14 @@ def feature_matrix(activations: torch.Tensor) -> torch.Tensor:
 
 
 def gram(matrix: torch.Tensor) -> torch.Tensor:
-    """The smaller Gram matrix of a 2-D matrix: A A^T (rows <= columns) or A^T A."""
-    a = matrix.float()
+    """The smaller Gram matrix of a 2-D matrix: A A^T (rows <= columns) or A^T A, in float64.
+
+    Squaring the matrix squares its condition number: in float32 every singular value below
+    about sqrt(eps32) * s_max (3e-4 s_max) would come out near that floor instead of near 0,
+    which lifts the effective rank of exactly the collapsed, low-rank features loss of
+    plasticity produces (a rank-2 1000x1000 matrix read as 2.8). float64 puts the floor at
+    1e-8 s_max."""
+    a = matrix.double()
     return a @ a.T if a.shape[0] <= a.shape[1] else a.T @ a
 
 

@@ -6,7 +6,9 @@ same quantities (`gapwatch.components.COST_QUANTITIES`) for every run, per task 
 
 How each is counted:
 - updates: `observe` calls (one step of the loop each).
-- samples_new: rows of the batch passed to `observe`.
+- samples_new: rows of the batch passed to `observe` (a strategy that trains on rows of its
+  own choosing, as `joint` does, says how many of them were the current task's through
+  `Strategy.last_new_rows`).
 - samples_replayed: rows that went through the top-level model while training beyond the new
   batch: a forward pre-hook on the model counts every row it receives inside `observe`,
   `begin_task` and `end_task`, so plugins are covered without cooperation. It counts memory
@@ -29,9 +31,10 @@ How each is counted:
   a CPU.
 - peak_host_bytes: the process's resident set size, sampled at evaluations and task ends
   (`/proc/self/statm`; elsewhere the `resource` module's peak RSS).
-- replay_bytes: bytes of every tensor in the strategy's `state_dict()` at the task's end
-  (memories, their labels and logits, anchors, old models, RNG states), nested dicts, lists and
-  tuples walked, each tensor counted once.
+- replay_bytes: `Strategy.memory_bytes()` at the task's end: by default the bytes of every
+  tensor in the strategy's `state_dict()` (memories, their labels and logits, anchors, old
+  models; generator states are bookkeeping and left out), each tensor counted once; `joint`
+  holds every seen task's train split, and says so.
 - train_seconds / eval_seconds / wall_seconds: host wall-clock time of the updates (with
   `begin_task` and `end_task`), of the evaluations (with the diagnostics), and of the whole task.
   On CUDA the device is synchronised when an evaluation starts and that wait is training time.
@@ -94,8 +97,13 @@ def host_resident_bytes() -> int:
         return int(peak if sys.platform == "darwin" else peak * 1024)  # macOS: bytes; Linux: KiB
 
 
+# Entries of a strategy's state that are bookkeeping, not memory: random generators' states.
+NOT_MEMORY_KEYS = frozenset({"rng"})
+
+
 def tensor_bytes(state: Any) -> int:
-    """Bytes of the tensors in a nested structure of dicts, lists and tuples, each counted once."""
+    """Bytes of the tensors in a nested structure of dicts, lists and tuples, each counted once;
+    dict entries named in NOT_MEMORY_KEYS (generator states) are left out."""
     seen: set[int] = set()
     total = 0
     stack = [state]
@@ -106,7 +114,7 @@ def tensor_bytes(state: Any) -> int:
                 seen.add(id(item))
                 total += item.nbytes
         elif isinstance(item, Mapping):
-            stack.extend(item.values())
+            stack.extend(v for k, v in item.items() if k not in NOT_MEMORY_KEYS)
         elif isinstance(item, list | tuple):
             stack.extend(item)
     return total
@@ -151,8 +159,14 @@ class CostMeter:
         if self._training and module is self.model and args and torch.is_tensor(args[0]):
             self._rows.append(int(args[0].shape[0]))
 
-    def update(self, observe: Callable[[], T], new_rows: int) -> T:
-        """Runs one update (`observe`) and counts it."""
+    def update(
+        self,
+        observe: Callable[[], T],
+        new_rows: int,
+        own_rows: Callable[[], int | None] | None = None,
+    ) -> T:
+        """Runs one update (`observe`) and counts it; `own_rows()`, asked after it, overrides
+        `new_rows` when the strategy chose its own rows (None: it did not)."""
         run_updates = int(self.done["updates"] + self.task["updates"])
         exact = (
             self._count_next or self._task_updates < EXACT_FIRST or run_updates % EXACT_EVERY == 0
@@ -166,6 +180,9 @@ class CostMeter:
             flops = self._exact_flops
             self._count_next = signature != self._exact_signature
         self._task_updates += 1
+        chosen = None if own_rows is None else own_rows()
+        if chosen is not None:
+            new_rows = chosen
         task = self.task
         task["updates"] += 1
         task["samples_new"] += new_rows
@@ -202,6 +219,9 @@ class CostMeter:
         """A task's training starts in this process (fresh or resumed)."""
         self._task_updates = 0
         self._count_next = True
+        # A task's start may change the model (LoRA adapters switched on, a cosine head):
+        # evaluations are counted afresh.
+        self._eval_flops.clear()
 
     def evaluation(self, key: Hashable | None, work: Callable[[], T]) -> T:
         """Runs evaluation work (an evaluation, a plasticity probe), its FLOPs counted the first
@@ -227,16 +247,16 @@ class CostMeter:
         """Takes a resident-memory sample (the loop calls it at every evaluation)."""
         self.task["peak_host_bytes"] = max(self.task["peak_host_bytes"], host_resident_bytes())
 
-    def end_task(self, strategy_state: Any) -> dict[str, float]:
+    def end_task(self, memory_bytes: int) -> dict[str, float]:
         """Closes the current task; returns its cost/task/<q> and cost/run/<q> values.
 
         Args:
-            strategy_state: The strategy's `state_dict()` now (its tensors give replay_bytes).
+            memory_bytes: What the strategy keeps now (`Strategy.memory_bytes()`).
         """
         self.sample_host_memory()
         self._fold_wall()
         task = self.task
-        task["replay_bytes"] = float(tensor_bytes(strategy_state))
+        task["replay_bytes"] = float(memory_bytes)
         if self.device.type == "cuda":
             task["peak_accelerator_bytes"] = float(torch.cuda.max_memory_allocated(self.device))
             torch.cuda.reset_peak_memory_stats(self.device)

@@ -206,6 +206,9 @@ def run_experiment(
         restore_rng_states(saved["rng"], device)
         if meter is not None:
             meter.load_state_dict(saved.get("cost"))  # an older checkpoint has none: zeros
+        # The update that reached the checkpoint's step was measured before it was saved; its
+        # evaluation comes after the checkpoint, so its plasticity must travel with it.
+        measured = saved.get("measured")
         iteration, evaluations, first_task = saved["iteration"], saved["evaluations"], saved["task"]
         sampler = TaskBatchSampler(
             benchmark.tasks[first_task], spec.training.batch_size, batch_generator
@@ -311,6 +314,7 @@ def run_experiment(
                 "batch_generator": batch_generator.get_state(),
                 "rng": rng_states(device),
                 **({"cost": meter.state_dict()} if meter is not None else {}),
+                "measured": measured,
             }
         )
 
@@ -365,7 +369,11 @@ def run_experiment(
             if meter is None:
                 loss = strategy.observe(x, y, task_id)
             else:
-                loss = meter.update(lambda: strategy.observe(x, y, task_id), len(x))  # noqa: B023
+                loss = meter.update(
+                    lambda: strategy.observe(x, y, task_id),  # noqa: B023 - called now
+                    len(x),
+                    lambda: strategy.last_new_rows,
+                )
             if loss_before is not None:
                 measured = (
                     iteration + 1,
@@ -386,7 +394,7 @@ def run_experiment(
         # The boundary e_k = s_{k+1}, before task k + 1 changes anything (e_T after the last).
         evaluate(min(task_id + 1, n_tasks - 1))
         if meter is not None:  # after the boundary evaluation, which this task's cost includes
-            reporter.report_scalars(iteration, meter.end_task(strategy.state_dict()))
+            reporter.report_scalars(iteration, meter.end_task(strategy.memory_bytes()))
         sampler = None
     return finish(stopped=False)
 

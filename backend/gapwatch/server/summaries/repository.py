@@ -12,7 +12,15 @@ from sqlalchemy.orm import Session
 
 from gapwatch.components import EVENT_TASK_END, EVENT_TASK_START
 from gapwatch.server.metrics import repository as metrics_repository
-from gapwatch.server.models import MetricChunk, MetricSeries, Run, RunEvent, RunHeadline, RunKind
+from gapwatch.server.models import (
+    MetricChunk,
+    MetricSeries,
+    Run,
+    RunEvent,
+    RunHeadline,
+    RunKind,
+    RunStatus,
+)
 
 ACCURACY_PREFIX = "eval/acc/task_"
 _TASK_KEY = re.compile(r"^eval/acc/task_(\d{1,6})$")
@@ -150,9 +158,10 @@ def cost_series(session: Session, run_ids: Collection[int]) -> dict[int, dict[st
 
 
 def joint_peers(session: Session, runs: Collection[Run], strategy: str) -> list[Run]:
-    """The runs of `strategy`, and the loop runs (whose strategy is in their config), in the
-    same project and the same group or sweep as any of `runs`: the candidates for their joint
-    baseline."""
+    """The succeeded runs of `strategy`, and the succeeded loop runs (whose strategy is in their
+    config), in the same project and the same group or sweep as any of `runs`: the candidates
+    for their joint baseline. A failed, cancelled or unfinished joint run holds the cost of only
+    part of the sequence, so it is no baseline."""
     groups = {(r.project_id, r.group_name) for r in runs if r.group_name is not None}
     sweeps = {r.sweep_id for r in runs if r.sweep_id is not None}
     if not groups and not sweeps:
@@ -164,7 +173,11 @@ def joint_peers(session: Session, runs: Collection[Run], strategy: str) -> list[
         conditions.append(Run.sweep_id.in_(sorted(sweeps)))
     query = (
         select(Run)
-        .where(or_(Run.strategy == strategy, Run.kind == RunKind.loop.value), or_(*conditions))
+        .where(
+            or_(Run.strategy == strategy, Run.kind == RunKind.loop.value),
+            Run.status == RunStatus.succeeded.value,
+            or_(*conditions),
+        )
         .order_by(Run.id)
     )
     return list(session.scalars(query))

@@ -13,6 +13,7 @@ from gapwatch.components import TrainingSpec
 
 from ..benchmarks.base import Benchmark, TaskData
 from ..benchmarks.scenarios import mask_logits, units_table
+from ..cost import tensor_bytes
 from ..seeding import make_generator
 
 if TYPE_CHECKING:
@@ -110,6 +111,16 @@ class Strategy:
 
     def end_task(self, task_id: int, task_data: TaskData) -> None:
         """Called after the last update on task `task_id`."""
+
+    # Rows of the last update that were the current task's, for a strategy that trains on rows
+    # of its own choosing instead of the loop's batch (`joint`); None: the loop's batch.
+    last_new_rows: int | None = None
+
+    def memory_bytes(self) -> int:
+        """Bytes of what the strategy keeps beyond the model (its memory, anchors, old models),
+        the cost card's replay memory: by default the tensors of `state_dict()`, generator
+        states left out."""
+        return tensor_bytes(self.state_dict())
 
     def state_dict(self) -> dict[str, Any]:
         """The strategy's own state (not the model's or the optimizer's), for checkpoints.
