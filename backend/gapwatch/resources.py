@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from gapwatch.datasets.layout import input_shape
 from gapwatch.spec import (
     AGEMSpec,
+    CBPSpec,
     CNNSpec,
     CustomBenchmarkSpec,
     DERSpec,
@@ -32,13 +33,16 @@ from gapwatch.spec import (
     ERSpec,
     EWCSpec,
     GEMSpec,
+    L2InitSpec,
     LwFSpec,
     MLPSpec,
     OptimizerSpec,
+    PermutedDigitsSpec,
     PermutedMNISTSpec,
     ResNet18ReducedSpec,
     RotatedMNISTSpec,
     RunSpec,
+    ShrinkPerturbSpec,
     SISpec,
     SplitCIFAR10Spec,
     SplitCIFAR100Spec,
@@ -247,12 +251,16 @@ def _split_tasks(
     )
 
 
-def _digits_tasks(spec: SplitDigitsSpec) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    # The engine's stratified split holds out round(test_fraction * n) of each class, at least
-    # one and at most n - 1: the same arithmetic gives the exact sizes.
-    test = tuple(min(max(round(spec.test_fraction * n), 1), n - 1) for n in DIGITS_CLASS_COUNTS)
+def _digits_counts(test_fraction: float) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Train and test samples per class of the engine's stratified split of the digits: it
+    holds out round(test_fraction * n) of each class, at least one and at most n - 1."""
+    test = tuple(min(max(round(test_fraction * n), 1), n - 1) for n in DIGITS_CLASS_COUNTS)
     train = tuple(n - t for n, t in zip(DIGITS_CLASS_COUNTS, test, strict=True))
-    return _split_tasks(spec.n_tasks, train, test)
+    return train, test
+
+
+def _digits_tasks(spec: SplitDigitsSpec) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    return _split_tasks(spec.n_tasks, *_digits_counts(spec.test_fraction))
 
 
 def _rows_bytes(rows: int, features: int) -> int:
@@ -331,6 +339,27 @@ def _benchmark_shape(spec: RunSpec, dataset: DatasetShape | None = None) -> _Ben
             train,
             test,
             _rows_bytes(sum(train) + sum(test), features),
+            raw,
+        )
+    if isinstance(bench, PermutedDigitsSpec):
+        train_counts, test_counts = _digits_counts(bench.test_fraction)
+        n_train, n_test = sum(train_counts), sum(test_counts)
+        features = math.prod(DIGITS_SHAPE)
+        # `permute: inputs`: a permuted float32 copy of the inputs per task but task 0, which
+        # keeps the unpermuted ones; `permute: labels`: one copy shared by every task. Each task
+        # keeps its own mapped int64 targets.
+        copies = bench.n_tasks if bench.permute == "inputs" else 1
+        data = copies * (n_train + n_test) * features * FLOAT32
+        data += bench.n_tasks * (n_train + n_test) * INT64
+        # As Split Digits: scikit-learn's float64 data and images and the cached float32 copy;
+        # and the unmapped class ids, kept beside the tasks while they are built.
+        raw = sum(DIGITS_CLASS_COUNTS) * (features * (FLOAT64 + FLOAT64 + FLOAT32) + 2 * INT64)
+        return _BenchmarkShape(
+            DIGITS_SHAPE,
+            _n_outputs(bench.scenario, bench.n_tasks, 10),
+            (n_train,) * bench.n_tasks,
+            (n_test,) * bench.n_tasks,
+            data,
             raw,
         )
     if isinstance(
@@ -573,11 +602,16 @@ def _optimizer_copies(optimizer: OptimizerSpec) -> int:
     """Parameter-sized float32 tensors besides the parameters: gradients, state and scratch.
 
     SGD keeps a momentum buffer when momentum > 0; Adam keeps two moments and its foreach step
-    allocates a denominator; weight decay adds the decayed gradient as scratch.
+    allocates a denominator; weight decay adds the decayed gradient as scratch. UPGD
+    (`cl/optim.py`) keeps a utility trace per weight, and its step's temporaries (-g * w, the
+    scaled utility, 1 - it, the noise, the noisy gradient and the scaled update) live for one
+    parameter tensor at a time: counted as five of the whole model's, an upper bound.
     """
     copies = 1  # gradients
     if optimizer.name == "adam":
         copies += 3
+    elif optimizer.name == "upgd":
+        copies += 1 + 5
     elif optimizer.momentum:
         copies += 1
     if optimizer.weight_decay:
@@ -658,6 +692,20 @@ def _strategy_cost(spec: RunSpec, bench: _BenchmarkShape, model: _ModelShape) ->
         return _StrategyCost(
             state_bytes=2 * p_bytes + model.buffer_bytes,
             activation_bytes=batch * 2 * model.widest * FLOAT32,
+        )
+    if isinstance(strategy, L2InitSpec):
+        # theta_0, and the penalty's graph: (theta - theta_0) and its square per parameter.
+        return _StrategyCost(state_bytes=3 * p_bytes)
+    if isinstance(strategy, ShrinkPerturbSpec):
+        # The noise of one parameter tensor at a time: at most the whole model's.
+        return _StrategyCost(state_bytes=p_bytes)
+    if isinstance(strategy, CBPSpec):
+        # Per hidden unit (at most saved_per_row of them): its utility (float32), age and
+        # last replacement (int64); and the captured activations of the batch, one value per
+        # unit and row, with a same-sized temporary of the utility's update.
+        units = model.saved_per_row
+        return _StrategyCost(
+            state_bytes=units * (FLOAT32 + 2 * INT64) + 2 * batch * units * FLOAT32
         )
     # finetune and joint keep nothing of their own. A strategy without a formula here (a
     # plugin's) is counted as they are: the estimate is then a lower bound of its cost, so a

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -72,7 +73,7 @@ def _built(benchmark_json: str) -> Benchmark:
 
 def _engine_io(benchmark: BenchmarkSpec) -> tuple[tuple[int, ...], int]:
     """Input shape and output units as the engine defines them, without downloading data."""
-    if benchmark.name in ("split_digits", "synthetic"):
+    if benchmark.name in ("split_digits", "permuted_digits", "synthetic"):
         built = _built(benchmark.model_dump_json())
         return built.input_shape, built.n_outputs
     if benchmark.name in ("split_mnist", "split_fashion_mnist"):
@@ -154,11 +155,13 @@ BENCHMARKS = [
     {"name": "split_cifar10", "n_tasks": 2},
     {"name": "split_cifar100", "n_tasks": 20},
     {"name": "synthetic", "n_tasks": 3, "classes_per_task": 4, "dim": 12, "train_per_class": 3},
+    {"name": "permuted_digits", "n_tasks": 4},
+    {"name": "permuted_digits", "n_tasks": 3, "permute": "labels"},
 ]
 
 
 def _allowed(benchmark: dict[str, Any]) -> list[str]:
-    if benchmark["name"] in ("permuted_mnist", "rotated_mnist"):
+    if benchmark["name"] in ("permuted_mnist", "rotated_mnist", "permuted_digits"):
         return ["domain_incremental", "task_incremental"]
     return ["class_incremental", "task_incremental", "domain_incremental"]
 
@@ -285,7 +288,17 @@ OFFLINE_BENCHMARKS = [
     {"name": "split_digits", "n_tasks": 3, "test_fraction": 0.5},
     {"name": "synthetic"},
     {"name": "synthetic", "n_tasks": 3, "classes_per_task": 5, "dim": 7, "train_per_class": 11},
+    {"name": "permuted_digits", "n_tasks": 4},
+    {"name": "permuted_digits", "n_tasks": 5, "permute": "labels", "scenario": "task_incremental"},
+    {"name": "permuted_digits", "n_tasks": 3, "test_fraction": 0.5},
 ]
+
+
+def _distinct_nbytes(tensors: list[torch.Tensor]) -> int:
+    """Bytes of the distinct storages among `tensors`: tasks that share a tensor (the inputs of
+    label-permuted tasks) hold it once."""
+    storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors}
+    return sum(storages.values())
 
 
 @pytest.mark.parametrize("benchmark", OFFLINE_BENCHMARKS, ids=lambda b: str(b))
@@ -293,8 +306,8 @@ def test_data_and_subsets_are_the_engine_s_tensors(benchmark: dict[str, Any]) ->
     spec = _spec(benchmark=benchmark, evaluation={"subset_size": 150})
     built = build_benchmark(spec.benchmark, spec.seed, "cpu")
     found = estimate(spec)
-    assert found.part("benchmark data") == sum(
-        _nbytes(t.train_x, t.train_y, t.test_x, t.test_y) for t in built.tasks
+    assert found.part("benchmark data") == _distinct_nbytes(
+        [x for t in built.tasks for x in (t.train_x, t.train_y, t.test_x, t.test_y)]
     )
     evaluator = build_evaluator(built.tasks, spec.evaluation.subset_size, spec.seed)
     assert found.part("evaluation subsets") == _nbytes(
@@ -376,6 +389,57 @@ def test_strategy_state_covers_what_the_engine_keeps(strategy: str) -> None:
         assert counted == {"si": 8, "lwf": 2}[strategy] * p_bytes
 
 
+@pytest.mark.parametrize(
+    "strategy",
+    [
+        {"name": "l2_init"},
+        {"name": "shrink_perturb"},
+        {"name": "cbp", "replacement_rate": 0.5, "maturity_threshold": 0},
+    ],
+    ids=lambda s: s["name"],
+)
+def test_plasticity_strategies_state_is_counted(strategy: dict[str, Any]) -> None:
+    spec = _spec(model={"name": "mlp", "hidden_sizes": [64, 64]}, strategy=strategy)
+    built = build_benchmark(spec.benchmark, spec.seed, "cpu")
+    model = build_model(spec.model, built.input_shape, built.n_outputs)
+    optimizer = build_optimizer(spec.optimizer, model.parameters())
+    engine = build_strategy(
+        spec.strategy,
+        BuildContext(model, optimizer, spec.training, torch.device("cpu"), 0, built),
+    )
+    for k in (0, 1):
+        engine.begin_task(k, built.tasks[k])
+        for _ in range(3):  # CBP replaces units from its first updates on
+            engine.observe(built.tasks[k].train_x[:32], built.tasks[k].train_y[:32], k)
+        engine.end_task(k, built.tasks[k])
+    kept = _nbytes(*{id(t): t for t in _state_tensors(engine.state_dict())}.values())
+    found = estimate(spec)
+    p_bytes = found.parameters * 4
+    assert kept <= found.part("strategy state")
+    if strategy["name"] == "l2_init":
+        assert kept == p_bytes  # theta_0
+        assert found.part("strategy state") == 3 * p_bytes
+    else:
+        assert found.part("strategy state") > 0  # no longer counted as finetune's nothing
+
+
+def test_upgd_keeps_a_utility_per_weight_and_its_scratch() -> None:
+    model = {"name": "mlp", "hidden_sizes": [400, 400]}
+    upgd = estimate(_spec(model=model, optimizer={"name": "upgd"}))
+    p_bytes = upgd.parameters * 4
+    # Parameters, gradients, the utility trace and five of the step's temporaries.
+    assert upgd.part("model and optimizer") == 8 * p_bytes
+    spec = _spec(model=model, optimizer={"name": "upgd"})
+    built = build_benchmark(spec.benchmark, spec.seed, "cpu")
+    engine_model = build_model(spec.model, built.input_shape, built.n_outputs)
+    optimizer = build_optimizer(spec.optimizer, engine_model.parameters())
+    x, y = built.tasks[0].train_x[:8], built.tasks[0].train_y[:8]
+    torch.nn.functional.cross_entropy(engine_model(x), y).backward()
+    optimizer.step()
+    state = _nbytes(*_state_tensors(optimizer.state_dict()["state"]))
+    assert p_bytes <= state <= p_bytes + 1024  # the utility trace (and step counts)
+
+
 def test_optimizer_state_is_counted() -> None:
     model = {"name": "mlp", "hidden_sizes": [400, 400]}
     sgd = estimate(_spec(model=model))
@@ -455,6 +519,42 @@ def test_permuted_and_rotated_mnist_copy_mnist_per_transformed_task() -> None:
     found = estimate(_spec(benchmark=turned))
     assert found.part("benchmark data") == 2 * images + 3 * 70_000 * 8
     assert found.part("benchmark build") == 70_000 * 784 + images
+
+
+def test_permuted_digits_copy_the_inputs_per_permuted_task_only() -> None:
+    # 1,797 digits of 64 float32 pixels; every task keeps its own int64 targets.
+    inputs, targets = 1797 * 64 * 4, 1797 * 8
+    permuted = estimate(_spec(benchmark={"name": "permuted_digits", "n_tasks": 10}))
+    assert permuted.part("benchmark data") == 10 * inputs + 10 * targets
+    relabelled = {"name": "permuted_digits", "n_tasks": 10, "permute": "labels"}
+    assert estimate(_spec(benchmark=relabelled)).part("benchmark data") == inputs + 10 * targets
+    # Every task holds every sample: 1,258 to train on (30% of each class held out).
+    assert permuted.iterations == 10 * 500  # 500 iterations per task by default
+    online = estimate(
+        _spec(benchmark={"name": "permuted_digits", "n_tasks": 10}, training={"online": True})
+    )
+    assert online.iterations == 10 * math.ceil(1258 / 32)
+
+
+@pytest.mark.parametrize(
+    "benchmark",
+    [
+        {"name": "permuted_digits", "n_tasks": 1000},
+        {"name": "permuted_digits", "n_tasks": 1000, "permute": "labels"},
+        {"name": "synthetic", "n_tasks": 1000},
+    ],
+    ids=["inputs", "labels", "synthetic"],
+)
+def test_a_thousand_task_online_run_fits_the_default_caps(benchmark: dict[str, Any]) -> None:
+    # The long-horizon bound: one pass per task, evaluated at every task's end or so.
+    spec = _spec(
+        benchmark=benchmark,
+        model={"name": "mlp", "hidden_sizes": [100, 100]},
+        training={"online": True},
+        evaluation={"every": 40},
+    )
+    assert check_limits(spec, **DEFAULTS) == []
+    assert estimate(spec).memory_bytes < 1 * GiB
 
 
 # --- Refusals ---------------------------------------------------------------------------------

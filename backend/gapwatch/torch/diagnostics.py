@@ -121,8 +121,18 @@ def gram(matrix: torch.Tensor) -> torch.Tensor:
 
 
 def singular_values_of_grams(grams: torch.Tensor) -> torch.Tensor:
-    """Singular values (descending) from Gram matrices (..., k, k): sqrt(max(lambda_i, 0))."""
-    return torch.linalg.eigvalsh(grams).clamp_min(0).sqrt().flip(-1)
+    """Singular values (descending) from Gram matrices (..., k, k): sqrt(max(lambda_i, 0)).
+
+    The symmetric eigensolver can fail to converge on matrices with many repeated eigenvalues
+    (a layer whose units are mostly dead has many zero rows: a common late state of loss of
+    plasticity); the singular values of a positive semi-definite matrix are its eigenvalues,
+    and the SVD's solver then takes over.
+    """
+    try:
+        eigenvalues = torch.linalg.eigvalsh(grams)
+    except torch.linalg.LinAlgError:
+        return torch.linalg.svdvals(grams).clamp_min(0).sqrt()
+    return eigenvalues.clamp_min(0).sqrt().flip(-1)
 
 
 def singular_values(matrix: torch.Tensor) -> torch.Tensor:

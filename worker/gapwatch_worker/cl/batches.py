@@ -10,18 +10,35 @@ from .benchmarks.base import TaskData
 
 
 class TaskBatchSampler:
-    """Full batches of one task, in seeded random permutations, a new one each epoch.
+    """Batches of one task, in seeded random permutations, a new one each epoch.
 
-    A batch that crosses an epoch's end is completed from the next permutation, so every batch
-    has `batch_size` rows and n batches cover n * batch_size samples. The permutation, the
-    position in it and the generator are the sampler's whole state: a checkpoint restores them
-    and the next batch is the one an uninterrupted run would have drawn.
+    By default every batch is full: a batch that crosses an epoch's end is completed from the
+    next permutation, so n batches cover n * batch_size samples. Online (`online=True`,
+    `training.online`), a task is one pass over its train split, every sample exactly once, in
+    one seeded order, as in the online streams of loss-of-plasticity studies (Dohare et al.,
+    Nature 2024; Elsayed & Mahmood, ICLR 2024): the pass's last batch holds what is left
+    (n_train % batch_size rows when that is not 0) and is not completed from the next pass.
+    The loop takes ceil(n_train / batch_size) batches (`TrainingSpec.updates_per_task`); a
+    further batch would start a new pass from a new permutation.
+
+    Both draw the same permutations from the same generator, so the first pass's batches are
+    the same either way, up to the last one. The permutation, the position in it and the
+    generator are the sampler's whole state: a checkpoint restores them and the next batch is
+    the one an uninterrupted run would have drawn.
     """
 
-    def __init__(self, task: TaskData, batch_size: int, generator: torch.Generator) -> None:
+    def __init__(
+        self,
+        task: TaskData,
+        batch_size: int,
+        generator: torch.Generator,
+        *,
+        online: bool = False,
+    ) -> None:
         self.task = task
         self.batch_size = batch_size
         self.generator = generator
+        self.online = online
         self._n = len(task.train_y)
         self._device = task.train_y.device
         self.permutation = self._new_permutation()
@@ -33,6 +50,14 @@ class TaskBatchSampler:
 
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The next (inputs, targets) batch."""
+        if self.online:
+            if self.position == self._n:  # past the one pass the loop makes: a new pass
+                self.permutation = self._new_permutation()
+                self.position = 0
+            take = min(self.batch_size, self._n - self.position)
+            index = self.permutation[self.position : self.position + take]
+            self.position += take
+            return self.task.train_x[index], self.task.train_y[index]
         parts = []
         needed = self.batch_size
         while needed > 0:

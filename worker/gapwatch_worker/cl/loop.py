@@ -211,7 +211,10 @@ def run_experiment(
         measured = saved.get("measured")
         iteration, evaluations, first_task = saved["iteration"], saved["evaluations"], saved["task"]
         sampler = TaskBatchSampler(
-            benchmark.tasks[first_task], spec.training.batch_size, batch_generator
+            benchmark.tasks[first_task],
+            spec.training.batch_size,
+            batch_generator,
+            online=spec.training.online,
         )
         sampler.load_state_dict(saved["sampler"])
         resumed_from = iteration
@@ -353,7 +356,9 @@ def run_experiment(
                 },
             )
             train_work(lambda: strategy.begin_task(task_id, task))  # noqa: B023 - called now
-            sampler = TaskBatchSampler(task, spec.training.batch_size, batch_generator)
+            sampler = TaskBatchSampler(
+                task, spec.training.batch_size, batch_generator, online=spec.training.online
+            )
         while iteration < task_start + length:
             if iteration > task_start and iteration % every == 0:
                 evaluate(task_id)
