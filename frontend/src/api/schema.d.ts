@@ -660,6 +660,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/runs/{run_id}/cost": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Run Cost
+         * @description Updates, samples, FLOPs, memory, replay bytes and seconds per task and in total, with
+         *     their ratios to the joint run of the same benchmark in the run's group or sweep.
+         */
+        get: operations["runs-cost"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/definitions": {
         parameters: {
             query?: never;
@@ -1281,6 +1302,37 @@ export interface components {
             rows: components["schemas"]["GapRowRead"][];
         };
         /**
+         * CBPSpec
+         * @description Continual backpropagation (Dohare et al., Nature 2024): plain SGD on the current task
+         *     that, after every update, reinitialises a small share of each hidden layer's mature units
+         *     of lowest contribution utility (their outgoing weights set to zero).
+         */
+        CBPSpec: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            name: "cbp";
+            /**
+             * Replacement Rate
+             * @description Units reinitialised per update, as a share of each hidden layer's units (a fraction accumulates until a whole unit is due).
+             * @default 0.0001
+             */
+            replacement_rate: number;
+            /**
+             * Decay Rate
+             * @description Decay of the running average of each unit's utility.
+             * @default 0.99
+             */
+            decay_rate: number;
+            /**
+             * Maturity Threshold
+             * @description Updates a unit must have lived before it can be replaced.
+             * @default 100
+             */
+            maturity_threshold: number;
+        };
+        /**
          * CNNSpec
          * @description A small conv net: per `channels` entry a 3x3 conv, ReLU, 2x2 max-pool; then `hidden`.
          */
@@ -1342,8 +1394,16 @@ export interface components {
             /** Summaries */
             summaries: components["schemas"]["RunSummary"][];
             spread: components["schemas"]["SummarySpread"];
-            /** Series */
+            /**
+             * Series
+             * @description Each of `keys` (eval/acc/..., diag/..., any logged key) on a shared step axis.
+             */
             series: components["schemas"]["AlignedSeries"][];
+            /**
+             * Costs
+             * @description Each run's cost totals and ratios to its joint baseline, in run_ids order (empty totals for a run without cost points).
+             */
+            costs: components["schemas"]["RunCostTotals"][];
         };
         /** ConfigurationBand */
         ConfigurationBand: {
@@ -1360,6 +1420,32 @@ export interface components {
              */
             run_ids: number[];
             band: components["schemas"]["AlignedBandRead"];
+        };
+        /**
+         * CostBaseline
+         * @description The joint run(s) a run's costs are divided by (Harun et al. 2023: cost against
+         *     retraining on everything seen).
+         */
+        CostBaseline: {
+            /**
+             * Run Ids
+             * @description The joint runs used: the one(s) of the run's seed, else every joint run of the same benchmark in its group or sweep (their mean).
+             */
+            run_ids: number[];
+            /**
+             * Totals
+             * @description Their (mean) totals by quantity.
+             */
+            totals: {
+                [key: string]: number;
+            };
+            /**
+             * Ratios
+             * @description The run's total over the baseline's, by quantity; null where the baseline's is 0 or missing (e.g. accelerator memory on a CPU).
+             */
+            ratios: {
+                [key: string]: number | null;
+            };
         };
         /**
          * CustomBenchmarkSpec
@@ -1412,6 +1498,30 @@ export interface components {
              * @description Replayed samples per update; default batch size.
              */
             replay_batch_size?: number | null;
+            /**
+             * Head Init
+             * @description mean_embedding: when a task begins, the output weights of each class new in it are set to the mean unit-length embedding (the output layer's input, the model in eval mode) of that class's training samples, instead of their random initialisation; not rescaled, the bias left as it is. Harun & Kanan, 'Overcoming the Stability Gap in Continual Learning' (TMLR 2024, arXiv 2306.01904), as their released code does (github.com/yousuf907/SGM, model_sgm.py: init_new_weights).
+             * @default default
+             * @enum {string}
+             */
+            head_init: "default" | "mean_embedding";
+            /**
+             * Freeze Old Heads
+             * @description The output weights (and biases) of the classes of earlier tasks are not changed while a later task trains: written back after every optimizer step, so they stay exact under momentum and weight decay. Harun & Kanan 2024's old output class freezing (github.com/yousuf907/SGM, partial_freeze.py zeroes those rows' gradients). Class- and task-incremental only: a domain-incremental run, whose tasks share one head, is refused when it starts.
+             * @default false
+             */
+            freeze_old_heads: boolean;
+            /**
+             * Soft Targets
+             * @description s: each new sample's target is (1 - s) * one-hot + s spread evenly over the classes seen so far that its logits leave unmasked (0: one-hot targets; replayed samples keep one-hot targets). Label smoothing over the seen classes: a static stand-in for Harun & Kanan 2024's dynamic soft targets, which their code builds from running means of the model's own softmax outputs (github.com/yousuf907/SGM, model_sgm.py: soft_cross_entropy).
+             * @default 0
+             */
+            soft_targets: number;
+            /**
+             * Lora Rank
+             * @description From the second task on, every parameter but the output layer's is frozen and each hidden nn.Linear learns through a low-rank adapter W x + B A x of this rank (LoRA, Hu et al., ICLR 2022: B zero and A Gaussian at the start, alpha = r), as Harun & Kanan 2024 train only adapters and the head. One set of adapters learns from the second task to the last (their released model_sgm.py merges the adapters into the weights after each task and starts fresh ones; not done here). null: no adapters.
+             */
+            lora_rank?: number | null;
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
@@ -1562,10 +1672,39 @@ export interface components {
              */
             replay_batch_size?: number | null;
             /**
+             * Head Init
+             * @description mean_embedding: when a task begins, the output weights of each class new in it are set to the mean unit-length embedding (the output layer's input, the model in eval mode) of that class's training samples, instead of their random initialisation; not rescaled, the bias left as it is. Harun & Kanan, 'Overcoming the Stability Gap in Continual Learning' (TMLR 2024, arXiv 2306.01904), as their released code does (github.com/yousuf907/SGM, model_sgm.py: init_new_weights).
+             * @default default
+             * @enum {string}
+             */
+            head_init: "default" | "mean_embedding";
+            /**
+             * Freeze Old Heads
+             * @description The output weights (and biases) of the classes of earlier tasks are not changed while a later task trains: written back after every optimizer step, so they stay exact under momentum and weight decay. Harun & Kanan 2024's old output class freezing (github.com/yousuf907/SGM, partial_freeze.py zeroes those rows' gradients). Class- and task-incremental only: a domain-incremental run, whose tasks share one head, is refused when it starts.
+             * @default false
+             */
+            freeze_old_heads: boolean;
+            /**
+             * Soft Targets
+             * @description s: each new sample's target is (1 - s) * one-hot + s spread evenly over the classes seen so far that its logits leave unmasked (0: one-hot targets; replayed samples keep one-hot targets). Label smoothing over the seen classes: a static stand-in for Harun & Kanan 2024's dynamic soft targets, which their code builds from running means of the model's own softmax outputs (github.com/yousuf907/SGM, model_sgm.py: soft_cross_entropy).
+             * @default 0
+             */
+            soft_targets: number;
+            /**
+             * Lora Rank
+             * @description From the second task on, every parameter but the output layer's is frozen and each hidden nn.Linear learns through a low-rank adapter W x + B A x of this rank (LoRA, Hu et al., ICLR 2022: B zero and A Gaussian at the start, alpha = r), as Harun & Kanan 2024 train only adapters and the head. One set of adapters learns from the second task to the last (their released model_sgm.py merges the adapters into the weights after each task and starts fresh ones; not done here). null: no adapters.
+             */
+            lora_rank?: number | null;
+            /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
              */
             name: "er_ace";
+            /**
+             * Cosine Scale
+             * @description Replace the output layer with a cosine classifier: logits are this scale times the cosine between the features and each class's weights, without bias, as Caccia et al.'s released code does (github.com/pclucas14/AML, model.py: distLinear, scale 10); null: the linear output layer.
+             */
+            cosine_scale?: number | null;
         };
         /**
          * ERSpec
@@ -1583,6 +1722,30 @@ export interface components {
              * @description Replayed samples per update; default batch size.
              */
             replay_batch_size?: number | null;
+            /**
+             * Head Init
+             * @description mean_embedding: when a task begins, the output weights of each class new in it are set to the mean unit-length embedding (the output layer's input, the model in eval mode) of that class's training samples, instead of their random initialisation; not rescaled, the bias left as it is. Harun & Kanan, 'Overcoming the Stability Gap in Continual Learning' (TMLR 2024, arXiv 2306.01904), as their released code does (github.com/yousuf907/SGM, model_sgm.py: init_new_weights).
+             * @default default
+             * @enum {string}
+             */
+            head_init: "default" | "mean_embedding";
+            /**
+             * Freeze Old Heads
+             * @description The output weights (and biases) of the classes of earlier tasks are not changed while a later task trains: written back after every optimizer step, so they stay exact under momentum and weight decay. Harun & Kanan 2024's old output class freezing (github.com/yousuf907/SGM, partial_freeze.py zeroes those rows' gradients). Class- and task-incremental only: a domain-incremental run, whose tasks share one head, is refused when it starts.
+             * @default false
+             */
+            freeze_old_heads: boolean;
+            /**
+             * Soft Targets
+             * @description s: each new sample's target is (1 - s) * one-hot + s spread evenly over the classes seen so far that its logits leave unmasked (0: one-hot targets; replayed samples keep one-hot targets). Label smoothing over the seen classes: a static stand-in for Harun & Kanan 2024's dynamic soft targets, which their code builds from running means of the model's own softmax outputs (github.com/yousuf907/SGM, model_sgm.py: soft_cross_entropy).
+             * @default 0
+             */
+            soft_targets: number;
+            /**
+             * Lora Rank
+             * @description From the second task on, every parameter but the output layer's is frozen and each hidden nn.Linear learns through a low-rank adapter W x + B A x of this rank (LoRA, Hu et al., ICLR 2022: B zero and A Gaussian at the start, alpha = r), as Harun & Kanan 2024 train only adapters and the head. One set of adapters learns from the second task to the last (their released model_sgm.py merges the adapters into the weights after each task and starts fresh ones; not done here). null: no adapters.
+             */
+            lora_rank?: number | null;
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
@@ -1678,6 +1841,24 @@ export interface components {
              * @default 200
              */
             gap_window: number;
+            /**
+             * Diagnostics
+             * @description Plasticity diagnostics (diag/... keys) at every evaluation: dormant units, effective and stable rank per hidden layer, weight magnitudes, gradient norm and the plasticity of the last update (METRICS.md).
+             * @default false
+             */
+            diagnostics: boolean;
+            /**
+             * Dormant Threshold
+             * @description tau: a unit is dormant when its mean |activation| on the probe batch, over its layer's mean, is at most this.
+             * @default 0.01
+             */
+            dormant_threshold: number;
+            /**
+             * Probe Size
+             * @description Rows of the current task's evaluation subset the diagnostics are computed on (the first ones: a seeded draw, fixed all run). The ranks are at most this; each evaluation solves one eigenvalue problem of min(probe_size, units) per hidden layer. At a task boundary the current task is the one about to start (the boundary is its first step), after the last task the last one.
+             * @default 128
+             */
+            probe_size: number;
         };
         /**
          * EventBatch
@@ -2006,6 +2187,24 @@ export interface components {
             /** Revoked At */
             revoked_at: string | null;
         };
+        /**
+         * L2InitSpec
+         * @description L2-Init (Kumar et al. 2023): plain SGD on the current task with a penalty
+         *     lambda * ||theta - theta_0||^2 pulling the weights toward their initial values.
+         */
+        L2InitSpec: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            name: "l2_init";
+            /**
+             * L2 Init Lambda
+             * @description Weight of the penalty.
+             * @default 0.01
+             */
+            l2_init_lambda: number;
+        };
         /** LearningAccuracy */
         LearningAccuracy: {
             /**
@@ -2294,6 +2493,11 @@ export interface components {
         /**
          * OptimizerSpec
          * @description The optimizer; it is rebuilt at no task boundary, as in the stability-gap experiments.
+         *
+         *     upgd: utility-based perturbed gradient descent (Elsayed & Mahmood, ICLR 2024), against
+         *     loss of plasticity and forgetting: each weight's update (gradient plus Gaussian noise) is
+         *     scaled by one minus its scaled utility, so useful weights are protected and useless ones
+         *     are perturbed back into play.
          */
         OptimizerSpec: {
             /**
@@ -2301,7 +2505,7 @@ export interface components {
              * @default sgd
              * @enum {string}
              */
-            name: "sgd" | "adam";
+            name: "sgd" | "adam" | "upgd";
             /**
              * Lr
              * @default 0.01
@@ -2318,6 +2522,18 @@ export interface components {
              * @default 0
              */
             weight_decay: number;
+            /**
+             * Beta Utility
+             * @description UPGD only: decay of each weight's running utility.
+             * @default 0.999
+             */
+            beta_utility: number;
+            /**
+             * Sigma
+             * @description UPGD only: std of the Gaussian perturbation.
+             * @default 0.001
+             */
+            sigma: number;
         };
         /** PasswordChange */
         PasswordChange: {
@@ -2345,6 +2561,48 @@ export interface components {
              * @default 10
              */
             n_tasks: number;
+        };
+        /**
+         * PermutedDigitsSpec
+         * @description scikit-learn's bundled 8x8 digits, all 10 classes in every task, offline: each task
+         *     permutes the pixels (`permute: inputs`, Permuted MNIST's recipe, the first task unpermuted)
+         *     or the labels (`permute: labels`: the same inputs, labels shuffled per task, the first task
+         *     unshuffled), with one seeded permutation per task. Hundreds of tasks in one pass
+         *     (`training.online`) show loss of plasticity (Dohare et al., Nature 2024; Elsayed & Mahmood
+         *     2024's label-permuted tasks).
+         */
+        PermutedDigitsSpec: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            name: "permuted_digits";
+            /** @description Per-channel (x - mean) / std of pixels scaled to [0, 1]; null: the benchmark's default. */
+            normalize?: components["schemas"]["NormalizeSpec"] | null;
+            /**
+             * Scenario
+             * @default domain_incremental
+             * @enum {string}
+             */
+            scenario: "class_incremental" | "task_incremental" | "domain_incremental";
+            /**
+             * Permute
+             * @description What each task permutes: the pixels, or the class labels.
+             * @default inputs
+             * @enum {string}
+             */
+            permute: "inputs" | "labels";
+            /**
+             * N Tasks
+             * @default 100
+             */
+            n_tasks: number;
+            /**
+             * Test Fraction
+             * @description Share of each class held out as its test split.
+             * @default 0.3
+             */
+            test_fraction: number;
         };
         /**
          * PermutedMNISTSpec
@@ -2549,6 +2807,57 @@ export interface components {
             angles: number[];
         };
         /**
+         * RunCost
+         * @description Per task and per run: updates, samples, FLOPs, memory, replay bytes, seconds.
+         */
+        RunCost: {
+            /** Run Id */
+            run_id: number;
+            /**
+             * Totals
+             * @description {q: the last cost/run/<q> point}: the run's total so far (peaks: the maximum so far). Empty when the run logged no cost points.
+             */
+            totals: {
+                [key: string]: number;
+            };
+            /** @description Null when no joint run of the same benchmark is in the run's group or sweep, or none has cost points. */
+            baseline: components["schemas"]["CostBaseline"] | null;
+            /**
+             * Formula
+             * @default ratio_q = total_q(run) / total_q(joint): the run's last cost/run/<q> point over that of the joint run of the same benchmark in its group or sweep (same seed preferred, else the mean of the joint runs)
+             */
+            formula: string;
+            /**
+             * Quantities
+             * @description The quantities present, in display order.
+             */
+            quantities: string[];
+            /** Tasks */
+            tasks: components["schemas"]["TaskCostRead"][];
+        };
+        /**
+         * RunCostTotals
+         * @description A run's cost totals and their ratios to its joint baseline.
+         */
+        RunCostTotals: {
+            /** Run Id */
+            run_id: number;
+            /**
+             * Totals
+             * @description {q: the last cost/run/<q> point}: the run's total so far (peaks: the maximum so far). Empty when the run logged no cost points.
+             */
+            totals: {
+                [key: string]: number;
+            };
+            /** @description Null when no joint run of the same benchmark is in the run's group or sweep, or none has cost points. */
+            baseline: components["schemas"]["CostBaseline"] | null;
+            /**
+             * Formula
+             * @default ratio_q = total_q(run) / total_q(joint): the run's last cost/run/<q> point over that of the joint run of the same benchmark in its group or sweep (same seed preferred, else the mean of the joint runs)
+             */
+            formula: string;
+        };
+        /**
          * RunGaps
          * @description The stability gap of every earlier task at every task boundary.
          */
@@ -2684,11 +2993,11 @@ export interface components {
             /** Tags */
             tags?: string[];
             /** Benchmark */
-            benchmark: components["schemas"]["SplitDigitsSpec"] | components["schemas"]["SplitMNISTSpec"] | components["schemas"]["SplitFashionMNISTSpec"] | components["schemas"]["PermutedMNISTSpec"] | components["schemas"]["RotatedMNISTSpec"] | components["schemas"]["SplitCIFAR10Spec"] | components["schemas"]["SplitCIFAR100Spec"] | components["schemas"]["SyntheticSpec"] | components["schemas"]["CustomBenchmarkSpec"];
+            benchmark: components["schemas"]["SplitDigitsSpec"] | components["schemas"]["SplitMNISTSpec"] | components["schemas"]["SplitFashionMNISTSpec"] | components["schemas"]["PermutedMNISTSpec"] | components["schemas"]["RotatedMNISTSpec"] | components["schemas"]["SplitCIFAR10Spec"] | components["schemas"]["SplitCIFAR100Spec"] | components["schemas"]["SyntheticSpec"] | components["schemas"]["PermutedDigitsSpec"] | components["schemas"]["CustomBenchmarkSpec"];
             /** Model */
             model: components["schemas"]["MLPSpec"] | components["schemas"]["CNNSpec"] | components["schemas"]["ResNet18ReducedSpec"];
             /** Strategy */
-            strategy: components["schemas"]["FinetuneSpec"] | components["schemas"]["JointSpec"] | components["schemas"]["ERSpec"] | components["schemas"]["ERACESpec"] | components["schemas"]["AGEMSpec"] | components["schemas"]["GEMSpec"] | components["schemas"]["EWCSpec"] | components["schemas"]["SISpec"] | components["schemas"]["LwFSpec"] | components["schemas"]["DERSpec"];
+            strategy: components["schemas"]["FinetuneSpec"] | components["schemas"]["JointSpec"] | components["schemas"]["ERSpec"] | components["schemas"]["ERACESpec"] | components["schemas"]["AGEMSpec"] | components["schemas"]["GEMSpec"] | components["schemas"]["EWCSpec"] | components["schemas"]["SISpec"] | components["schemas"]["LwFSpec"] | components["schemas"]["DERSpec"] | components["schemas"]["CBPSpec"] | components["schemas"]["L2InitSpec"] | components["schemas"]["ShrinkPerturbSpec"];
             optimizer?: components["schemas"]["OptimizerSpec"];
             training?: components["schemas"]["TrainingSpec"];
             evaluation?: components["schemas"]["EvaluationSpec"];
@@ -2821,6 +3130,40 @@ export interface components {
             user_agent: string | null;
             /** Address */
             address: string | null;
+        };
+        /**
+         * ShrinkPerturbSpec
+         * @description Shrink & Perturb (Ash & Adams 2020): plain SGD on the current task; the weights are
+         *     multiplied by `shrink` and perturbed by Gaussian noise of std `noise_std`, after every
+         *     update or at each task start. The defaults are Dohare et al.'s (Nature 2024) Continual
+         *     ImageNet setting (released code lop/imagenet/cfg/snp.json: step size 0.01 x weight decay
+         *     1e-5, perturbation 1e-5, after every update).
+         */
+        ShrinkPerturbSpec: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            name: "shrink_perturb";
+            /**
+             * Shrink
+             * @description Multiplier of the weights (1 - step size x weight decay in Dohare et al.).
+             * @default 0.9999999
+             */
+            shrink: number;
+            /**
+             * Noise Std
+             * @description Std of the added noise.
+             * @default 0.00001
+             */
+            noise_std: number;
+            /**
+             * At
+             * @description When: after every update, or when each task after the first begins.
+             * @default update
+             * @enum {string}
+             */
+            at: "update" | "task_start";
         };
         /** SignInRequest */
         SignInRequest: {
@@ -3276,6 +3619,26 @@ export interface components {
              */
             dissimilarity: number;
         };
+        /** TaskCostRead */
+        TaskCostRead: {
+            /**
+             * Task
+             * @description 0-based; from the task_end event at this step.
+             */
+            task: number;
+            /**
+             * Step
+             * @description The task's end step, where its cost/task/<q> points are.
+             */
+            step: number;
+            /**
+             * Values
+             * @description {q: that task's cost/task/<q>}.
+             */
+            values: {
+                [key: string]: number;
+            };
+        };
         /**
          * TrainingSpec
          * @description How long each task is trained: a number of iterations, or of epochs over its train split.
@@ -3285,6 +3648,12 @@ export interface components {
             iterations_per_task?: number | null;
             /** Epochs Per Task */
             epochs_per_task?: number | null;
+            /**
+             * Online
+             * @description One pass over each task's train split, every sample once, in a seeded order (the last batch may be smaller); give no iterations_per_task or epochs_per_task.
+             * @default false
+             */
+            online: boolean;
             /**
              * Batch Size
              * @default 32
@@ -6546,6 +6915,78 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AlignedBandRead"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer to. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Authentication required: no credentials, or a key, session or token that is not valid. */
+            401: {
+                headers: {
+                    /** @description How to authenticate: Bearer. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A service this needs is unreachable (the database, or the broker for a submission); retry later. During a database outage the answer carries Retry-After. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "runs-cost": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A run's id. */
+                run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunCost"];
                 };
             };
             /** @description The Host header names a host this server does not answer to. */
