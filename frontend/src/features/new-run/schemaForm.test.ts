@@ -42,10 +42,28 @@ function field(fields: FieldDescriptor[], path: string): FieldDescriptor {
 const ER_DIGITS = {
   benchmark: { name: "split_digits", scenario: "class_incremental", n_tasks: 5, test_fraction: 0.3 },
   model: { name: "mlp", hidden_sizes: [400, 400] },
-  strategy: { name: "er", buffer_size: 200, replay_batch_size: null, buffer_policy: "reservoir", replay_weight: null },
-  optimizer: { name: "sgd", lr: 0.01, momentum: 0, weight_decay: 0 },
-  training: { iterations_per_task: 300, epochs_per_task: null, batch_size: 32 },
-  evaluation: { every: 1, subset_size: 1000, include_unseen: false, gap_window: 200 },
+  strategy: {
+    name: "er",
+    buffer_size: 200,
+    replay_batch_size: null,
+    head_init: "default",
+    freeze_old_heads: false,
+    soft_targets: 0,
+    lora_rank: null,
+    buffer_policy: "reservoir",
+    replay_weight: null,
+  },
+  optimizer: { name: "sgd", lr: 0.01, momentum: 0, weight_decay: 0, beta_utility: 0.999, sigma: 0.001 },
+  training: { iterations_per_task: 300, epochs_per_task: null, online: false, batch_size: 32 },
+  evaluation: {
+    every: 1,
+    subset_size: 1000,
+    include_unseen: false,
+    gap_window: 200,
+    diagnostics: false,
+    dormant_threshold: 0.01,
+    probe_size: 128,
+  },
   project: null,
   name: null,
   group: null,
@@ -93,6 +111,10 @@ describe("describeForm on the real RunSpec schema", () => {
       "strategy.name",
       "strategy.buffer_size",
       "strategy.replay_batch_size",
+      "strategy.head_init",
+      "strategy.freeze_old_heads",
+      "strategy.soft_targets",
+      "strategy.lora_rank",
       "strategy.buffer_policy",
       "strategy.replay_weight",
     ]);
@@ -123,7 +145,7 @@ describe("describeForm on the real RunSpec schema", () => {
     expect(lr.bounds).toEqual({ exclusiveMinimum: 0, maximum: 10 });
     expect(field(fields, "optimizer.momentum").bounds).toEqual({ minimum: 0, exclusiveMaximum: 1 });
 
-    expect(field(fields, "optimizer.name")).toMatchObject({ kind: "enum", options: ["sgd", "adam"] });
+    expect(field(fields, "optimizer.name")).toMatchObject({ kind: "enum", options: ["sgd", "adam", "upgd"] });
     expect(field(fields, "benchmark.scenario").options).toEqual([
       "class_incremental",
       "task_incremental",
@@ -201,7 +223,12 @@ describe("draft <-> spec", () => {
     const { fields } = formFor(draft);
     expect(fieldValue(field(fields, "training.batch_size"), draft)).toBe("32");
     const { spec } = specFromDraft(fields, draft);
-    expect(spec.training).toEqual({ iterations_per_task: null, epochs_per_task: null, batch_size: 32 });
+    expect(spec.training).toEqual({
+      iterations_per_task: null,
+      epochs_per_task: null,
+      online: false,
+      batch_size: 32,
+    });
     expect(spec.strategy).toEqual({ name: "finetune" });
     // hidden_sizes has a default_factory the schema does not show: omitted, the server fills it.
     expect(spec.model).toEqual({ name: "mlp" });
