@@ -43,6 +43,11 @@ def test_a_plugin_strategy_runs_on_a_real_worker(client: GapwatchClient) -> None
         "name": "er_cosine",
         "buffer_size": 50,
         "replay_batch_size": None,
+        # the stability-gap mitigations every replay strategy takes, off by default
+        "head_init": "default",
+        "freeze_old_heads": False,
+        "soft_targets": 0.0,
+        "lora_rank": None,
         "scale": 12.0,
     }
     finished = wait_for_run(client, run["id"])

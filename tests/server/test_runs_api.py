@@ -21,6 +21,9 @@ def test_create_run_stores_a_queued_run_with_defaults_and_enqueues_it(
         "subset_size": 1000,
         "include_unseen": False,
         "gap_window": 200,
+        "diagnostics": False,
+        "dormant_threshold": 0.01,
+        "probe_size": 128,
     }
     assert run["spec"]["optimizer"]["name"] == "sgd"
     assert run["progress"] == {"step": 0, "total": None, "fraction": None}

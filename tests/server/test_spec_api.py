@@ -23,7 +23,8 @@ def test_every_preset_is_a_complete_valid_spec_the_api_accepts(api) -> None:
     presets = api.get("/api/v1/spec").json()["presets"]
     assert [p["id"] for p in presets] == [p.id for p in PRESETS]
     assert {"split_digits_finetune", "split_digits_er", "split_mnist_er", "split_mnist_gem",
-            "rotated_mnist_er", "split_cifar10_er", "split_cifar10_gem"} == {
+            "rotated_mnist_er", "split_cifar10_er", "split_cifar10_gem",
+            "permuted_digits_plasticity"} == {
         p["id"] for p in presets}  # fmt: skip
     for preset in presets:
         spec = RunSpec.model_validate(preset["spec"])
