@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from gapwatch import analytics
 from gapwatch.server.specs.presets import PRESETS
@@ -65,6 +66,19 @@ class CollectingReporter:
             tuple(self.classes.get(k) for k in range(n)), scenario == "class_incremental"
         )
         return analytics.RunData(curves, schedule, classes=classes)
+
+
+def preset_with(
+    preset_id: str, changes: Iterable[tuple[str, str, object | None]]
+) -> dict[str, Any]:
+    """A preset's spec (sections copied) with (section, key, value) changes; None changes
+    nothing (an option not given on the command line)."""
+    preset = next(p for p in PRESETS if p.id == preset_id).spec
+    spec = {key: dict(value) if isinstance(value, dict) else value for key, value in preset.items()}
+    for section, key, value in changes:
+        if value is not None:
+            spec[section][key] = value
+    return spec
 
 
 def analysis_of(spec: RunSpec) -> analytics.Analysis:

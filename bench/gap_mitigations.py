@@ -35,11 +35,10 @@ from typing import Any
 import torch
 
 from gapwatch import analytics
-from gapwatch.server.specs.presets import PRESETS
 from gapwatch.spec import RunSpec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gap_headlines import analysis_of, cell  # noqa: E402
+from gap_headlines import analysis_of, cell, preset_with  # noqa: E402
 
 COLUMNS = ("mean gap", "mean depth", "forgetting", "ACC")
 HEADLINES = {"mean gap": "gap", "mean depth": "gap_depth", "forgetting": "forgetting", "ACC": "acc"}
@@ -72,18 +71,15 @@ def run_numbers(spec: RunSpec) -> dict[str, float]:
 
 def base_spec(args: argparse.Namespace) -> dict[str, Any]:
     """The split_digits_er preset with the command line's changes."""
-    preset = next(p for p in PRESETS if p.id == "split_digits_er").spec
-    spec: dict[str, Any] = {key: dict(value) if isinstance(value, dict) else value
-                            for key, value in preset.items()}  # fmt: skip
-    for section, key, value in (
-        ("optimizer", "lr", args.lr),
-        ("optimizer", "momentum", args.momentum),
-        ("strategy", "buffer_size", args.buffer_size),
-        ("training", "iterations_per_task", args.iterations),
-    ):
-        if value is not None:
-            spec[section][key] = value
-    return spec
+    return preset_with(
+        "split_digits_er",
+        (
+            ("optimizer", "lr", args.lr),
+            ("optimizer", "momentum", args.momentum),
+            ("strategy", "buffer_size", args.buffer_size),
+            ("training", "iterations_per_task", args.iterations),
+        ),
+    )
 
 
 def arm_spec(base: dict[str, Any], arm: str, seed: int) -> RunSpec:
