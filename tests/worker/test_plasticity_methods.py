@@ -192,6 +192,9 @@ def test_cbp_replaces_the_expected_number_of_mature_units() -> None:
         rows = slice(16 * step, 16 * step + 16)
         strategy.observe(task.train_x[rows], task.train_y[rows], 0)
         per_step.append([len(r) for r in strategy.last_replaced])
+        # The host's count of mature units (no device sync) is the device's.
+        for i, age in enumerate(strategy.age):
+            assert strategy._mature_units(i, 16) == int((age > 2).sum())
     # Mature means age > 2. Step 3: 16 mature -> 8; step 4: the 8 others -> 4; step 5: 4 of
     # the originals left -> 2; step 6: the 8 of step 3 (age 3) and the last 2 originals -> 5.
     assert per_step == [[0, 0], [0, 0], [8, 8], [4, 4], [2, 2], [5, 5]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -175,6 +176,12 @@ class ContinualBackprop(Strategy):
         ]
         self.accumulated = [0.0 for _ in self.layers]
         self.replaced = [0 for _ in self.layers]
+        # Host bookkeeping of maturity, so that no update waits for the device: every unit ages
+        # by one per update, so after t updates the immature units (age <= maturity) are
+        # exactly those replaced in the last `maturity_threshold` updates (none are mature
+        # before t > maturity). Per layer: (update, units replaced then), oldest first.
+        self.updates = 0
+        self.recent: list[deque[tuple[int, int]]] = [deque() for _ in self.layers]
         self.last_replaced = [torch.empty(0, dtype=torch.int64, device=device) for _ in self.layers]
         self._capturing = False
         self._features: list[torch.Tensor | None] = [None for _ in self.layers]
@@ -217,6 +224,7 @@ class ContinualBackprop(Strategy):
     def generate_and_test(self) -> None:
         """Updates utilities and ages from the captured activities and replaces the due
         units of each hidden layer."""
+        self.updates += 1
         for i, layer in enumerate(self.layers):
             features = self._features[i]
             self._features[i] = None
@@ -233,8 +241,7 @@ class ContinualBackprop(Strategy):
         none = torch.empty(0, dtype=torch.int64, device=self.device)
         if self.replacement_rate == 0:
             return none
-        eligible = torch.nonzero(self.age[i] > self.maturity_threshold).flatten()
-        n_eligible = int(eligible.numel())  # one sync per layer and update
+        n_eligible = self._mature_units(i, layer.n_units)
         if n_eligible == 0:
             return none
         self.accumulated[i] += self.replacement_rate * n_eligible
@@ -242,14 +249,30 @@ class ContinualBackprop(Strategy):
         if n == 0:
             return none
         self.accumulated[i] -= n
-        correction = 1 - self.decay_rate ** self.age[i][eligible].double()
-        corrected = (self.utility[i][eligible].double() / correction).float()
-        units = eligible[torch.topk(-corrected, n).indices]
+        self.recent[i].append((self.updates, n))
+        # The n mature units of lowest bias-corrected utility; immature ones ranked last (+inf)
+        # instead of being filtered out, which would make the host wait for their count.
+        age = self.age[i]
+        correction = 1 - self.decay_rate ** age.double()
+        corrected = (self.utility[i].double() / correction).float()
+        mature = age > self.maturity_threshold
+        corrected = torch.where(mature, corrected, torch.full_like(corrected, math.inf))
+        units = torch.topk(-corrected, n).indices
         self._reinitialise(layer, units)
         self.utility[i][units] = 0
         self.age[i][units] = 0
         self.replaced[i] += n
         return units
+
+    def _mature_units(self, i: int, n_units: int) -> int:
+        """How many units of layer i are mature now (age > maturity_threshold), from the host
+        bookkeeping: all but those replaced in the last maturity_threshold updates."""
+        if self.updates <= self.maturity_threshold:
+            return 0
+        recent = self.recent[i]
+        while recent and self.updates - recent[0][0] > self.maturity_threshold:
+            recent.popleft()
+        return n_units - sum(count for _, count in recent)
 
     def _reinitialise(self, layer: HiddenLayer, units: torch.Tensor) -> None:
         incoming, outgoing = layer.incoming, layer.outgoing
@@ -282,6 +305,8 @@ class ContinualBackprop(Strategy):
             "age": self.age,
             "accumulated": list(self.accumulated),
             "replaced": list(self.replaced),
+            "updates": self.updates,
+            "recent": [list(r) for r in self.recent],
             "rng": self.generator.get_state(),
         }
 
@@ -291,4 +316,6 @@ class ContinualBackprop(Strategy):
         self.age = [a.to(self.device).clone() for a in state["age"]]
         self.accumulated = [float(a) for a in state["accumulated"]]
         self.replaced = [int(r) for r in state["replaced"]]
+        self.updates = int(state["updates"])
+        self.recent = [deque((int(u), int(n)) for u, n in r) for r in state["recent"]]
         self.generator.set_state(state["rng"])
