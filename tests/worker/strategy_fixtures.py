@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -90,13 +91,21 @@ def make_strategy(
     *,
     lr: float = 0.05,
     momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    optimizer_name: str = "sgd",
     model: nn.Module | None = None,
     model_seed: int = 0,
     seed: int = 0,
 ) -> Strategy:
-    """A strategy on a fresh tiny model (or `model`) with SGD, batch size BATCH."""
+    """A strategy on a fresh tiny model (or `model`) with SGD (or AdamW), batch size BATCH."""
     model = tiny_model(benchmark, model_seed) if model is None else model
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    optimizer: torch.optim.Optimizer
+    if optimizer_name == "sgd":
+        optimizer = torch.optim.SGD(
+            model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay
+        )
+    else:
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     return build_strategy(
         spec, BuildContext(model, optimizer, TrainingSpec(batch_size=BATCH), CPU, seed, benchmark)
     )
@@ -151,6 +160,25 @@ def restore(strategy: Strategy, saved: bytes) -> None:
     strategy.model.load_state_dict(state["model"])
     strategy.optimizer.load_state_dict(state["optimizer"])
     strategy.load_state_dict(state["strategy"])
+
+
+def assert_resumes_bit_exactly(make: Callable[..., Strategy], benchmark: Benchmark) -> None:
+    """A strategy checkpointed in the middle of task 1 and restored into a fresh one (other
+    initial weights: `make(model_seed=1)`) continues with bit-identical losses and weights,
+    even when the loop begins the task in progress again."""
+    original = make(model_seed=0)
+    train(original, benchmark, [(0, 0, -10), (1, 0, 5)])
+    saved = checkpoint(original)
+    continuation = [(1, 5, -10), (2, 0, -6)]  # the rest of task 1, its end, then task 2
+    expected = torch.stack(train(original, benchmark, continuation))
+
+    resumed = make(model_seed=1)
+    restore(resumed, saved)
+    resumed.begin_task(1, benchmark.tasks[1])  # a loop may begin the task again: no effect
+    actual = torch.stack(train(resumed, benchmark, continuation))
+    assert torch.equal(actual, expected), (actual - expected).abs().max()
+    for p, q in zip(original.model.parameters(), resumed.model.parameters(), strict=True):
+        assert torch.equal(p, q)
 
 
 def last_layer(strategy: Strategy) -> nn.Linear:

@@ -12,19 +12,17 @@ import torch
 from pydantic import TypeAdapter
 from torch import nn
 
-from gapwatch.spec import StrategySpec, TrainingSpec
+from gapwatch.spec import StrategySpec
 from gapwatch_worker.cl.benchmarks.base import TaskData
 from gapwatch_worker.cl.benchmarks.scenarios import MASK_VALUE, make_benchmark
 from gapwatch_worker.cl.models import CosineLinear
-from gapwatch_worker.cl.strategies import BuildContext, Strategy, build_strategy
+from gapwatch_worker.cl.strategies import Strategy
 from tests.worker.strategy_fixtures import (
-    BATCH,
-    CPU,
     DIM,
+    assert_resumes_bit_exactly,
     batch,
     blobs_benchmark,
-    checkpoint,
-    restore,
+    make_strategy,
     tiny_model,
     train,
 )
@@ -44,26 +42,10 @@ def spec_of(name: str, **options: Any) -> Any:
     return TypeAdapter(StrategySpec).validate_python({"name": name, "buffer_size": 40, **options})
 
 
-def build(
-    spec: Any,
-    benchmark: Any,
-    model: nn.Module | None = None,
-    *,
-    optimizer: str = "sgd",
-    momentum: float = 0.9,
-    weight_decay: float = 0.0,
-    lr: float = 0.05,
-    model_seed: int = 0,
-) -> Strategy:
-    model = tiny_model(benchmark, model_seed) if model is None else model
-    params = model.parameters()
-    built: torch.optim.Optimizer
-    if optimizer == "sgd":
-        built = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    else:
-        built = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    context = BuildContext(model, built, TrainingSpec(batch_size=BATCH), CPU, 0, benchmark)
-    return build_strategy(spec, context)
+def build(spec: Any, benchmark: Any, model: nn.Module | None = None, **options: Any) -> Strategy:
+    """`make_strategy` with momentum 0.9 unless told: frozen rows must survive momentum."""
+    options.setdefault("momentum", 0.9)
+    return make_strategy(spec, benchmark, model=model, **options)
 
 
 def head(strategy: Strategy) -> nn.Module:
@@ -140,7 +122,7 @@ def test_old_rows_stay_bit_identical_under_momentum_and_weight_decay(
 ) -> None:
     benchmark = blobs_benchmark()
     strategy = build(
-        spec_of(name, freeze_old_heads=True), benchmark, optimizer=optimizer, weight_decay=0.1
+        spec_of(name, freeze_old_heads=True), benchmark, optimizer_name=optimizer, weight_decay=0.1
     )
     train(strategy, benchmark, [(0, 0, -10)])
     strategy.begin_task(1, benchmark.tasks[1])
@@ -319,16 +301,7 @@ def test_all_mitigations_resume_bit_exactly(name: str) -> None:
     benchmark = blobs_benchmark()
     options = {**ALL_ON, **({"cosine_scale": 10.0} if name == "er_ace" else {})}
     spec = spec_of(name, **options)
-    original = build(spec, benchmark, weight_decay=0.01)
-    train(original, benchmark, [(0, 0, -10), (1, 0, 5)])
-    saved = checkpoint(original)
-    continuation = [(1, 5, -10), (2, 0, -6)]
-    expected = torch.stack(train(original, benchmark, continuation))
-
-    resumed = build(spec, benchmark, weight_decay=0.01, model_seed=1)  # other initial weights
-    restore(resumed, saved)
-    resumed.begin_task(1, benchmark.tasks[1])  # a loop may begin the task again: no effect
-    actual = torch.stack(train(resumed, benchmark, continuation))
-    assert torch.equal(actual, expected), (actual - expected).abs().max()
-    for p, q in zip(original.model.parameters(), resumed.model.parameters(), strict=True):
-        assert torch.equal(p, q)
+    assert_resumes_bit_exactly(
+        lambda model_seed: build(spec, benchmark, weight_decay=0.01, model_seed=model_seed),
+        benchmark,
+    )

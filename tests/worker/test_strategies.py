@@ -15,11 +15,10 @@ from gapwatch_worker.cl.strategies import BuildContext, Strategy, build_strategy
 from tests.worker.strategy_fixtures import (
     CPU,
     STRATEGY_NAMES,
+    assert_resumes_bit_exactly,
     blobs_benchmark,
-    checkpoint,
     last_layer,
     make_strategy,
-    restore,
     strategy_spec,
     tiny_model,
     train,
@@ -91,19 +90,10 @@ def test_task_incremental_finetune_only_moves_the_current_head() -> None:
 def test_restored_state_continues_with_identical_losses(name: str, scenario: str) -> None:
     benchmark = blobs_benchmark(scenario)
     spec = strategy_spec(name)
-    original = make_strategy(spec, benchmark, momentum=0.9)
-    train(original, benchmark, [(0, 0, -10), (1, 0, 5)])
-    saved = checkpoint(original)
-    continuation = [(1, 5, -10), (2, 0, -6)]  # the rest of task 1, its end, then task 2
-    expected = torch.stack(train(original, benchmark, continuation))
-
-    resumed = make_strategy(spec, benchmark, momentum=0.9, model_seed=1)  # other initial weights
-    restore(resumed, saved)
-    resumed.begin_task(1, benchmark.tasks[1])  # a loop may begin the task again: no effect
-    actual = torch.stack(train(resumed, benchmark, continuation))
-    assert torch.equal(actual, expected), (actual - expected).abs().max()
-    for p, q in zip(original.model.parameters(), resumed.model.parameters(), strict=True):
-        assert torch.equal(p, q)
+    assert_resumes_bit_exactly(
+        lambda model_seed: make_strategy(spec, benchmark, momentum=0.9, model_seed=model_seed),
+        benchmark,
+    )
 
 
 @pytest.mark.parametrize("scenario", ["task_incremental", "domain_incremental"])
