@@ -26,11 +26,10 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-import torch
 from pydantic import Field
-from torch import nn
 
 from gapwatch.components import ReplayOptions
+from gapwatch_worker.cl.models import use_cosine_head
 from gapwatch_worker.cl.strategies import BuildContext, ExperienceReplay
 from gapwatch_worker.cl.strategies.replay import replay_batch_size, reservoir_for
 
@@ -56,63 +55,15 @@ class ERCosineSpec(ReplayOptions):
 # --- The strategy (run by a worker) --------------------------------------------------------
 
 
-class CosineLinear(nn.Module):
-    """A classifier layer that scores rows by cosine similarity with its weight rows.
-
-    It holds the replaced `nn.Linear`'s own weight Parameter, so the optimizer, which was
-    built over the model's parameters before the strategy, keeps updating it (and a
-    checkpoint stores it under the same state_dict key). It has no bias: a bias would let a
-    class win whatever the angle. The old bias stays in the optimizer without ever getting
-    a gradient, so no optimizer step touches it.
-    """
-
-    def __init__(self, weight: nn.Parameter, scale: float):
-        super().__init__()
-        self.weight = weight
-        self.scale = scale
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        directions = nn.functional.normalize(features, dim=-1)
-        prototypes = nn.functional.normalize(self.weight, dim=-1)
-        return self.scale * nn.functional.linear(directions, prototypes)
-
-    def extra_repr(self) -> str:
-        out_features, in_features = self.weight.shape
-        return f"in_features={in_features}, out_features={out_features}, scale={self.scale}"
-
-
-def cosine_head(model: nn.Module, scale: float, n_outputs: int) -> CosineLinear:
-    """Replaces the model's last `nn.Linear` (its output layer) by a `CosineLinear` over the
-    same weight, in place, and returns it.
-
-    Raises:
-        ValueError: If the model has no `nn.Linear`, or its last one does not produce the
-            benchmark's `n_outputs` logits (so it is not the output layer).
-    """
-    linears = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Linear)]
-    if not linears:
-        raise ValueError("er_cosine needs a model whose output layer is an nn.Linear")
-    name, linear = linears[-1]
-    if linear.out_features != n_outputs:
-        raise ValueError(
-            f"er_cosine: the model's last nn.Linear ({name!r}) has {linear.out_features} "
-            f"outputs, not the benchmark's {n_outputs}: it is not the output layer"
-        )
-    parent_name, _, attribute = name.rpartition(".")
-    head = CosineLinear(linear.weight, scale)
-    setattr(model.get_submodule(parent_name), attribute, head)
-    return head
-
-
 class ERCosine(ExperienceReplay):
     """ER on a cosine classifier: the built-in ER's replay (a reservoir memory, one
     cross-entropy over the new and the replayed rows), on the model with its output layer
-    replaced by `cosine_head`."""
+    replaced by the engine's cosine head (exact cosines: no epsilon in the norms)."""
 
     @classmethod
     def from_spec(cls, spec: ERCosineSpec, ctx: BuildContext) -> ERCosine:
         """Swaps the model's output layer for the cosine one, then builds ER around it."""
-        cosine_head(ctx.model, spec.scale, ctx.benchmark.n_outputs)
+        use_cosine_head(ctx.model, ctx.benchmark.n_outputs, spec.scale, epsilon=0.0)
         return cls(
             ctx.model,
             ctx.optimizer,

@@ -139,22 +139,29 @@ class CosineLinear(nn.Module):
 
     EPSILON = 1e-5
 
-    def __init__(self, weight: nn.Parameter, scale: float):
+    def __init__(self, weight: nn.Parameter, scale: float, epsilon: float = EPSILON):
         super().__init__()
         self.weight = weight
         self.scale = scale
+        self.epsilon = epsilon  # 0: the exact cosine (a zero row stays at 0, as F.normalize)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        directions = features / (features.norm(dim=1, keepdim=True) + self.EPSILON)
-        prototypes = self.weight / (self.weight.norm(dim=1, keepdim=True) + self.EPSILON)
-        return self.scale * nn.functional.linear(directions, prototypes)
+        return self.scale * nn.functional.linear(self._unit(features), self._unit(self.weight))
+
+    def _unit(self, rows: torch.Tensor) -> torch.Tensor:
+        norms = rows.norm(dim=1, keepdim=True)
+        if self.epsilon == 0:
+            return rows / norms.clamp_min(1e-12)
+        return rows / (norms + self.epsilon)
 
     def extra_repr(self) -> str:
         out_features, in_features = self.weight.shape
         return f"in_features={in_features}, out_features={out_features}, scale={self.scale}"
 
 
-def use_cosine_head(model: nn.Module, n_outputs: int, scale: float) -> CosineLinear:
+def use_cosine_head(
+    model: nn.Module, n_outputs: int, scale: float, epsilon: float = CosineLinear.EPSILON
+) -> CosineLinear:
     """Replaces the model's last `nn.Linear` (its output layer) by a `CosineLinear` over the
     same weight, in place, and returns it.
 
@@ -163,14 +170,16 @@ def use_cosine_head(model: nn.Module, n_outputs: int, scale: float) -> CosineLin
             logits (so it is not the output layer).
     """
     linears = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Linear)]
-    if not linears or linears[-1][1].out_features != n_outputs:
-        raise ValueError(
-            f"a cosine head replaces the output layer, the model's last nn.Linear, which must "
-            f"give the benchmark's {n_outputs} logits"
-        )
+    if not linears:
+        raise ValueError("a cosine head needs a model whose output layer is an nn.Linear")
     name, linear = linears[-1]
+    if linear.out_features != n_outputs:
+        raise ValueError(
+            f"a cosine head replaces the output layer, but the model's last nn.Linear "
+            f"({name!r}) has {linear.out_features} outputs, not the benchmark's {n_outputs}"
+        )
     parent, _, attribute = name.rpartition(".")
-    head = CosineLinear(linear.weight, scale)
+    head = CosineLinear(linear.weight, scale, epsilon)
     setattr(model.get_submodule(parent), attribute, head)
     return head
 
