@@ -335,7 +335,7 @@ def test_replay_memory_is_the_engine_s_buffer(strategy: dict[str, Any]) -> None:
     )
     built = build_benchmark(spec.benchmark, spec.seed, "cpu")
     model = build_model(spec.model, built.input_shape, built.n_outputs)
-    optimizer = build_optimizer(spec.optimizer, model.parameters())
+    optimizer = build_optimizer(spec.optimizer, model.parameters(), seed=spec.seed)
     engine = build_strategy(
         spec.strategy,
         BuildContext(model, optimizer, spec.training, torch.device("cpu"), 0, built),
@@ -367,7 +367,7 @@ def test_strategy_state_covers_what_the_engine_keeps(strategy: str) -> None:
     spec = _spec(model={"name": "mlp", "hidden_sizes": [64, 64]}, strategy={"name": strategy})
     built = build_benchmark(spec.benchmark, spec.seed, "cpu")
     model = build_model(spec.model, built.input_shape, built.n_outputs)
-    optimizer = build_optimizer(spec.optimizer, model.parameters())
+    optimizer = build_optimizer(spec.optimizer, model.parameters(), seed=spec.seed)
     engine = build_strategy(
         spec.strategy,
         BuildContext(model, optimizer, spec.training, torch.device("cpu"), 0, built),
@@ -402,7 +402,7 @@ def test_plasticity_strategies_state_is_counted(strategy: dict[str, Any]) -> Non
     spec = _spec(model={"name": "mlp", "hidden_sizes": [64, 64]}, strategy=strategy)
     built = build_benchmark(spec.benchmark, spec.seed, "cpu")
     model = build_model(spec.model, built.input_shape, built.n_outputs)
-    optimizer = build_optimizer(spec.optimizer, model.parameters())
+    optimizer = build_optimizer(spec.optimizer, model.parameters(), seed=spec.seed)
     engine = build_strategy(
         spec.strategy,
         BuildContext(model, optimizer, spec.training, torch.device("cpu"), 0, built),
@@ -432,7 +432,7 @@ def test_upgd_keeps_a_utility_per_weight_and_its_scratch() -> None:
     spec = _spec(model=model, optimizer={"name": "upgd"})
     built = build_benchmark(spec.benchmark, spec.seed, "cpu")
     engine_model = build_model(spec.model, built.input_shape, built.n_outputs)
-    optimizer = build_optimizer(spec.optimizer, engine_model.parameters())
+    optimizer = build_optimizer(spec.optimizer, engine_model.parameters(), seed=spec.seed)
     x, y = built.tasks[0].train_x[:8], built.tasks[0].train_y[:8]
     torch.nn.functional.cross_entropy(engine_model(x), y).backward()
     optimizer.step()

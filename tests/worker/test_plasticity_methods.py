@@ -17,6 +17,7 @@ from gapwatch.spec import RunSpec
 from gapwatch_worker.cl.models import build_model
 from gapwatch_worker.cl.optim import UPGD, build_optimizer
 from gapwatch_worker.cl.reporting import MemoryReporter
+from gapwatch_worker.cl.seeding import make_generator
 from gapwatch_worker.cl.strategies.cbp import ContinualBackprop
 from gapwatch_worker.cl.strategies.l2_init import L2Init
 from gapwatch_worker.cl.strategies.shrink_perturb import ShrinkPerturb
@@ -298,7 +299,7 @@ def test_upgd_noise_comes_from_its_seeded_generator() -> None:
     p1, p2 = upgd_params()
     optimizer = UPGD([p1, p2], lr=0.1, weight_decay=0.5, beta_utility=0.5, sigma=0.1, seed=7)
     optimizer.step()
-    generator = torch.Generator().manual_seed(7)
+    generator = make_generator(7, "upgd")  # the run seed's stream "upgd"
     n1, n2 = torch.randn(2, generator=generator), torch.randn(2, generator=generator)
     s1 = torch.sigmoid(torch.tensor([-0.5, 0.5]))
     s2 = torch.sigmoid(torch.tensor([0.5, 2.0]))
@@ -319,7 +320,7 @@ def test_upgd_with_equal_utilities_and_no_noise_is_a_scaled_sgd_step(beta: float
     sgd_params = [nn.Parameter(p.clone()) for p in params]
     for p, q, g in zip(upgd_params_, sgd_params, grads, strict=True):
         p.grad, q.grad = g.clone(), g.clone()
-    UPGD(upgd_params_, lr=0.1, beta_utility=beta, sigma=0.0).step()
+    UPGD(upgd_params_, lr=0.1, beta_utility=beta, sigma=0.0, seed=0).step()
     scale = 1 - sigmoid(1 / (1 - beta))
     torch.optim.SGD(sgd_params, lr=0.1 * scale).step()
     for p, q in zip(upgd_params_, sgd_params, strict=True):
@@ -369,7 +370,7 @@ def assert_same_curves_from(
 def test_build_optimizer_makes_upgd() -> None:
     model = nn.Linear(2, 2)
     spec = OptimizerSpec(name="upgd", lr=0.05, weight_decay=0.1, beta_utility=0.9, sigma=0.01)
-    optimizer = build_optimizer(spec, model.parameters())
+    optimizer = build_optimizer(spec, model.parameters(), seed=0)
     assert isinstance(optimizer, UPGD)
     group = optimizer.param_groups[0]
     assert (group["lr"], group["weight_decay"], group["beta_utility"], group["sigma"]) == (

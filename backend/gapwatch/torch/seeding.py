@@ -29,6 +29,11 @@ def derive_seed(seed: int, stream: str) -> int:
     return int.from_bytes(digest, "little") >> 1
 
 
-def make_generator(seed: int, stream: str) -> torch.Generator:
-    """Returns a CPU `torch.Generator` seeded for one named stream of a run."""
-    return torch.Generator().manual_seed(derive_seed(seed, stream))
+def make_generator(
+    seed: int, stream: str, device: torch.device | str | None = None
+) -> torch.Generator:
+    """Returns a `torch.Generator` seeded for one named stream of a run: on the CPU (the
+    default, so that CPU and CUDA runs draw alike), or on `device` for noise drawn where the
+    weights are (on the CPU both are the same stream)."""
+    generator = torch.Generator() if device is None else torch.Generator(device=device)
+    return generator.manual_seed(derive_seed(seed, stream))

@@ -168,7 +168,7 @@ def run_experiment(
     torch.manual_seed(derive_seed(spec.seed, "torch"))  # model init and any torch-global draw
     benchmark = build_benchmark(spec.benchmark, spec.seed, device, data_dir)
     model = build_model(spec.model, benchmark.input_shape, benchmark.n_outputs).to(device)
-    optimizer = build_optimizer(spec.optimizer, model.parameters())
+    optimizer = build_optimizer(spec.optimizer, model.parameters(), seed=spec.seed)
     strategy = build_strategy(
         spec.strategy,
         BuildContext(model, optimizer, spec.training, device, spec.seed, benchmark),

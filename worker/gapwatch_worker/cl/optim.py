@@ -10,7 +10,7 @@ from torch import nn
 
 from gapwatch.components import OptimizerSpec
 
-from .seeding import derive_seed
+from .seeding import make_generator
 
 
 class UPGD(torch.optim.Optimizer):
@@ -47,7 +47,7 @@ class UPGD(torch.optim.Optimizer):
         beta_utility: float = 0.999,
         sigma: float = 0.001,
         *,
-        seed: int | None = None,
+        seed: int,
     ):
         defaults = {
             "lr": lr,
@@ -57,11 +57,7 @@ class UPGD(torch.optim.Optimizer):
         }
         super().__init__(params, defaults)
         first = next(p for group in self.param_groups for p in group["params"])
-        if seed is None:
-            # torch.initial_seed() is what the loop seeded torch with: a per-run seed without
-            # drawing from torch's global stream (which would shift every later global draw).
-            seed = derive_seed(torch.initial_seed(), "upgd")
-        self.generator = torch.Generator(device=first.device).manual_seed(seed)
+        self.generator = make_generator(seed, "upgd", first.device)
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
@@ -120,15 +116,14 @@ class UPGD(torch.optim.Optimizer):
 
 
 def build_optimizer(
-    spec: OptimizerSpec, parameters: Iterable[nn.Parameter], *, seed: int | None = None
+    spec: OptimizerSpec, parameters: Iterable[nn.Parameter], *, seed: int
 ) -> torch.optim.Optimizer:
     """Builds the run's optimizer from its spec.
 
     Args:
         spec: The optimizer part of the run spec.
         parameters: What it optimizes.
-        seed: UPGD only: the seed of its noise generator; by default one derived from
-            `torch.initial_seed()` (per run, since the loop seeds torch from the run's seed).
+        seed: The run's seed: UPGD draws its noise from its stream "upgd".
     """
     if spec.name == "sgd":
         return torch.optim.SGD(

@@ -49,10 +49,11 @@ class BuildContext:
         """Task-incremental: row k is task k's [start, end) output units; else None."""
         return units_table(self.benchmark)
 
-    def generator(self, stream: str) -> torch.Generator:
+    def generator(self, stream: str, device: torch.device | None = None) -> torch.Generator:
         """A generator seeded from the run's seed and `stream` (one stream per use, so that
-        adding a draw to one part of a strategy changes no other part's numbers)."""
-        return make_generator(self.seed, stream)
+        adding a draw to one part of a strategy changes no other part's numbers); on the CPU,
+        or on `device` for noise drawn where the weights are."""
+        return make_generator(self.seed, stream, device)
 
 
 class Strategy:

@@ -55,12 +55,11 @@ class ShrinkPerturb(Strategy):
         """Builds Shrink & Perturb with a generator on the model's device seeded as stream
         "shrink_perturb" (on the CPU it is that stream's generator; on CUDA the noise is drawn
         where the weights are, with no copy per update)."""
-        seed = ctx.generator("shrink_perturb").initial_seed()
         return cls(
             ctx.model,
             ctx.optimizer,
             ctx.device,
-            torch.Generator(device=ctx.device).manual_seed(seed),
+            ctx.generator("shrink_perturb", ctx.device),
             shrink=spec.shrink,
             noise_std=spec.noise_std,
             at=spec.at,
