@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -270,6 +270,14 @@ def _raw_page(
 def read_all(session: Session, series_id: int) -> Points:
     """Every point of a series (for the analytics)."""
     return _read(session, series_id, repository.chunk_index(session, series_id, None, None))
+
+
+def read_all_of(session: Session, series_ids: Collection[int]) -> dict[int, Points]:
+    """Every point of each of several series, in one query (for many short series)."""
+    return {
+        series_id: decode_many(rows) if rows else Points.empty()
+        for series_id, rows in repository.raw_chunks_of(session, series_ids).items()
+    }
 
 
 def iter_pages(session: Session, series_id: int, windows_per_page: int = 64) -> Iterator[Points]:

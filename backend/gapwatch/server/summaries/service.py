@@ -24,7 +24,7 @@ from gapwatch.analytics.gap import STABILITY_GAP
 from gapwatch.analytics.registry import GAP_DEFINITION
 from gapwatch.components import EVENT_TASK_START
 from gapwatch.server.cache import AnalysisCache
-from gapwatch.server.metrics.service import read_all
+from gapwatch.server.metrics.service import read_all, read_all_of
 from gapwatch.server.models import Run
 from gapwatch.server.summaries import repository
 from gapwatch.server.summaries.schemas import (
@@ -483,17 +483,23 @@ def derived(
 
 
 def _cost_points(session: Session, series: dict[str, int]) -> dict[str, costs.Series]:
-    out: dict[str, costs.Series] = {}
-    for key, series_id in series.items():
-        points = read_all(session, series_id)
-        out[key] = (points.steps.tolist(), points.values.tolist())
-    return out
+    points = read_all_of(session, series.values())  # one query for all of them
+    return {key: (points[i].steps.tolist(), points[i].values.tolist()) for key, i in series.items()}
 
 
-def _run_totals_only(session: Session, series: dict[str, int]) -> dict[str, costs.Series]:
-    return _cost_points(
-        session, {k: v for k, v in series.items() if k.startswith(costs.RUN_PREFIX)}
-    )
+def _totals_of(session: Session, run_ids: Collection[int]) -> dict[int, dict[str, float]]:
+    """Each run's cost totals (the last cost/run/<q> points): two queries for all the runs."""
+    by_run = {
+        run_id: {k: v for k, v in series.items() if k.startswith(costs.RUN_PREFIX)}
+        for run_id, series in repository.cost_series(session, run_ids).items()
+    }
+    points = read_all_of(session, [i for series in by_run.values() for i in series.values()])
+    return {
+        run_id: costs.run_totals(
+            {k: (points[i].steps.tolist(), points[i].values.tolist()) for k, i in series.items()}
+        )
+        for run_id, series in by_run.items()
+    }
 
 
 def _cost_run(run: Run, totals: dict[str, float]) -> costs.CostRun:
@@ -525,14 +531,17 @@ def _baselines(
     session: Session, runs: Sequence[Run], totals: dict[int, dict[str, float]]
 ) -> dict[int, CostBaseline | None]:
     """Each run's joint baseline among the joint runs of its group or sweep."""
+    # Only the peers that can be someone's baseline (joint, on an asked run's benchmark) have
+    # their totals read.
+    benchmarks = [_cost_run(run, {}).benchmark for run in runs]
     peers = [
         p
         for p in repository.joint_peers(session, runs, costs.JOINT_STRATEGY)
-        if _cost_run(p, {}).strategy == costs.JOINT_STRATEGY
+        if (peer := _cost_run(p, {})).strategy == costs.JOINT_STRATEGY
+        and peer.benchmark is not None
+        and peer.benchmark in benchmarks
     ]
-    missing = [p.id for p in peers if p.id not in totals]
-    for run_id, series in repository.cost_series(session, missing).items():
-        totals[run_id] = costs.run_totals(_run_totals_only(session, series))
+    totals = {**totals, **_totals_of(session, [p.id for p in peers if p.id not in totals])}
     candidates = [_cost_run(p, totals[p.id]) for p in peers]
     out: dict[int, CostBaseline | None] = {}
     for run in runs:
@@ -552,11 +561,7 @@ def _baselines(
 def cost_totals(session: Session, runs: Sequence[Run]) -> list[RunCostTotals]:
     """Each run's cost totals and their ratios to its joint baseline, in `runs` order (the
     compare view's cost columns)."""
-    by_run = repository.cost_series(session, [run.id for run in runs])
-    totals = {
-        run_id: costs.run_totals(_run_totals_only(session, series))
-        for run_id, series in by_run.items()
-    }
+    totals = _totals_of(session, [run.id for run in runs])
     baselines = _baselines(session, runs, totals)
     return [
         RunCostTotals(run_id=run.id, totals=totals[run.id], baseline=baselines[run.id])
