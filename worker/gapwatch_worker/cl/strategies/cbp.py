@@ -11,20 +11,11 @@ import torch
 from torch import nn
 
 from gapwatch.components import CBPSpec
+from gapwatch.torch.diagnostics import ACTIVATIONS, unit_activity
 
 from .base import BuildContext, Strategy
 
 WEIGHT_LAYERS = (nn.Linear, nn.Conv2d)
-ACTIVATIONS = (
-    nn.ReLU,
-    nn.LeakyReLU,
-    nn.ELU,
-    nn.SELU,
-    nn.GELU,
-    nn.SiLU,
-    nn.Tanh,
-    nn.Sigmoid,
-)
 # Modules that may sit between a hidden layer's activation and the next weight layer: they
 # neither mix units (channels) nor hold weights of their own.
 PASSTHROUGH = (nn.MaxPool2d, nn.AvgPool2d, nn.Flatten, nn.Dropout, nn.Identity)
@@ -231,9 +222,7 @@ class ContinualBackprop(Strategy):
             if features is None:
                 raise RuntimeError("cbp: no activity was captured for a hidden layer")
             self.age[i] += 1
-            dims = [0] if features.ndim == 2 else [0, *range(2, features.ndim)]
-            activity = features.abs().mean(dim=dims)
-            contribution = activity * layer.outgoing_magnitude()
+            contribution = unit_activity(features) * layer.outgoing_magnitude()
             self.utility[i].mul_(self.decay_rate).add_(contribution, alpha=1 - self.decay_rate)
             self.last_replaced[i] = self._replace(i, layer)
 

@@ -75,13 +75,13 @@ class ERACE(ReplayStrategy):
         present[y] = True
         if len(self.buffer) == 0:
             logits = self.logits(x, task_id)
-            loss = self.update(self.cross_entropy(logits.masked_fill(~present, MASK_VALUE), y))
+            loss = self.update(self.cross_entropy(mask_absent(logits, present), y))
         else:
             replay_x, replay_y, replay_task = self.buffer.sample(self.replay_batch_size)
             task_ids = self.joined_task_ids(task_id, len(x), replay_task)
             logits = self.logits(torch.cat([x, replay_x]), task_ids)
             replay_logits = logits[len(x) :].masked_fill(~self.seen_classes, MASK_VALUE)
-            new_logits = logits[: len(x)].masked_fill(~present, MASK_VALUE)
+            new_logits = mask_absent(logits[: len(x)], present)
             loss = self.update(
                 self.cross_entropy(new_logits, y)
                 + nn.functional.cross_entropy(replay_logits, replay_y)
@@ -99,13 +99,12 @@ class ERACE(ReplayStrategy):
         self.seen_classes = state["seen_classes"].to(self.device).clone()
 
 
-def new_batch_loss(logits: torch.Tensor, y: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy over the classes present in the batch only (the others are masked out);
-    `ERACE.observe` computes the same through `Strategy.cross_entropy` (soft targets).
+def mask_absent(logits: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    """The new rows' logits with every class absent from their batch masked out, so that
+    their loss pushes only among the batch's classes (ER-ACE's asymmetric cross-entropy).
 
     Args:
         logits: (n, n_outputs) logits of the new rows.
-        y: Their targets.
-        present: Bool (n_outputs,), True for the targets that occur in `y`.
+        present: Bool (n_outputs,), True for the classes that occur in the batch.
     """
-    return nn.functional.cross_entropy(logits.masked_fill(~present, MASK_VALUE), y)
+    return logits.masked_fill(~present, MASK_VALUE)
