@@ -49,15 +49,8 @@ class TaskBatchSampler:
         return torch.randperm(self._n, generator=self.generator).to(self._device, non_blocking=True)
 
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The next (inputs, targets) batch."""
-        if self.online:
-            if self.position == self._n:  # past the one pass the loop makes: a new pass
-                self.permutation = self._new_permutation()
-                self.position = 0
-            take = min(self.batch_size, self._n - self.position)
-            index = self.permutation[self.position : self.position + take]
-            self.position += take
-            return self.task.train_x[index], self.task.train_y[index]
+        """The next (inputs, targets) batch; online, a batch never runs into the next pass
+        (the last one of a pass is smaller)."""
         parts = []
         needed = self.batch_size
         while needed > 0:
@@ -68,6 +61,8 @@ class TaskBatchSampler:
             parts.append(self.permutation[self.position : self.position + take])
             self.position += take
             needed -= take
+            if self.online:
+                break
         index = parts[0] if len(parts) == 1 else torch.cat(parts)
         return self.task.train_x[index], self.task.train_y[index]
 

@@ -43,7 +43,6 @@ class Joint(Strategy):
         self.seen_tasks: list[int] = []
         self._offsets = torch.zeros(1, dtype=torch.int64)  # start row of each seen task
         self._n_rows = 0
-        self._current_rows = 0  # rows of the current task in the last batch drawn
 
     @classmethod
     def from_spec(cls, spec: JointSpec, ctx: BuildContext) -> Joint:
@@ -79,7 +78,7 @@ class Joint(Strategy):
             raise ValueError("no task seen yet")
         rows = distinct_indices(self._n_rows, min(size, self._n_rows), self.generator)
         if len(self.seen_tasks) == 1:
-            self._current_rows = len(rows)
+            self.last_new_rows = len(rows)
             task = self.tasks[self.seen_tasks[0]]
             index = to_device(rows, self.device)
             return (
@@ -93,7 +92,7 @@ class Joint(Strategy):
         rows, position = rows[order], position[order]
         local = to_device(rows - self._offsets[position], self.device)
         counts = torch.bincount(position, minlength=len(self.seen_tasks)).tolist()
-        self._current_rows = counts[-1]  # the task included last is the current one
+        self.last_new_rows = counts[-1]  # the task included last is the current one
         xs, ys = [], []
         for k, part in zip(self.seen_tasks, torch.split(local, counts), strict=True):
             if len(part):
@@ -108,7 +107,6 @@ class Joint(Strategy):
         """One cross-entropy update on a batch of len(x) rows drawn from the union."""
         self._include(task_id)
         batch_x, batch_y, task_ids = self.draw_batch(len(x))
-        self.last_new_rows = self._current_rows
         return self.cross_entropy_step(batch_x, batch_y, task_ids)
 
     def memory_bytes(self) -> int:
