@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gapwatch.components import COST_QUANTITIES, EVENT_TASK_END, cost_key
+from gapwatch.components import COST_QUANTITIES, EVENT_TASK_END
 
 JOINT_STRATEGY = "joint"
 TASK_PREFIX = "cost/task/"
@@ -195,8 +195,3 @@ def joint_baseline(run: CostRun, runs: Sequence[CostRun]) -> Baseline | None:
         totals[q] = sum(values) / len(values)
     ratios = {q: ratio(run.totals[q], totals.get(q)) for q in ordered(list(run.totals))}
     return Baseline(run_ids=[c.run_id for c in chosen], totals=totals, ratios=ratios)
-
-
-def cost_keys() -> list[str]:
-    """Every `cost/task/<q>` and `cost/run/<q>` key of COST_QUANTITIES."""
-    return [cost_key(scope, q) for scope in ("task", "run") for q in COST_QUANTITIES]

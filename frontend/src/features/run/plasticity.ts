@@ -48,11 +48,6 @@ function layerOf(part: string): { label: string; kind: string; index: number } |
   return { label: `${match[1]} ${Number(match[2])}`, kind: match[1]!, index: Number(match[2]) };
 }
 
-/** Whether a run logged any diagnostic (the panel is hidden otherwise). */
-export function hasDiagnostics(keys: readonly string[]): boolean {
-  return keys.some((k) => k.startsWith(DIAG_PREFIX));
-}
-
 /**
  * The charts of the diag/ keys among `keys`: one per quantity present, its run-wide key first
  * ("all hidden"), then one line per layer by index. Unknown diag keys are left out.
