@@ -47,7 +47,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from typing import Any, TypeVar
 
 import torch
@@ -223,16 +224,24 @@ class CostMeter:
         # evaluations are counted afresh.
         self._eval_flops.clear()
 
-    def evaluation(self, key: Hashable | None, work: Callable[[], T]) -> T:
-        """Runs evaluation work (an evaluation, a plasticity probe), its FLOPs counted the first
-        time `key` is seen (the same key must mean the same shapes) and then reused; a None key
-        times the work without counting its FLOPs."""
+    @contextmanager
+    def evaluating(self) -> Iterator[None]:
+        """Times an evaluation span (its forward, diagnostics and host copy) as evaluation.
+        On CUDA the queued updates are waited for first, and that wait is training time."""
         if self.device.type == "cuda":
             started = time.perf_counter()
-            torch.cuda.synchronize(self.device)  # queued updates are training time
+            torch.cuda.synchronize(self.device)
             self.task["train_seconds"] += time.perf_counter() - started
         started = time.perf_counter()
-        flops = 0 if key is None else self._eval_flops.get(key)
+        try:
+            yield
+        finally:
+            self.task["eval_seconds"] += time.perf_counter() - started
+
+    def eval_flops(self, key: Hashable, work: Callable[[], T]) -> T:
+        """Runs evaluation work (a forward), its FLOPs counted the first time `key` is seen in
+        this task (the same key must mean the same shapes) and reused after."""
+        flops = self._eval_flops.get(key)
         if flops is None:
             with FlopCounterMode(display=False) as counter:
                 result = work()
@@ -240,7 +249,6 @@ class CostMeter:
         else:
             result = work()
         self.task["eval_flops"] += flops
-        self.task["eval_seconds"] += time.perf_counter() - started
         return result
 
     def sample_host_memory(self) -> None:
@@ -284,3 +292,43 @@ class CostMeter:
                 for q in COST_QUANTITIES:
                     target[q] = float(state.get(part, {}).get(q, 0.0))
         self._mark = time.perf_counter()
+
+
+class NoCost:
+    """A meter that counts nothing, for `run_experiment(measure_cost=False)`: the loop drives
+    it exactly as it drives a `CostMeter`, with no branch of its own."""
+
+    def update(
+        self,
+        observe: Callable[[], T],
+        new_rows: int,
+        own_rows: Callable[[], int | None] | None = None,
+    ) -> T:
+        return observe()
+
+    def task_work(self, work: Callable[[], T]) -> T:
+        return work()
+
+    def start_task(self) -> None:
+        pass
+
+    def evaluating(self) -> nullcontext[None]:
+        return nullcontext()
+
+    def eval_flops(self, key: Hashable, work: Callable[[], T]) -> T:
+        return work()
+
+    def sample_host_memory(self) -> None:
+        pass
+
+    def end_task(self, memory_bytes: int) -> dict[str, float]:
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any] | None) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -57,7 +57,7 @@ from .batches import TaskBatchSampler
 from .benchmarks import build_benchmark
 from .benchmarks.base import build_evaluator
 from .checkpoint import CheckpointStore, restore_rng_states, rng_states, spec_fingerprint
-from .cost import CostMeter
+from .cost import CostMeter, NoCost
 from .models import build_model
 from .optim import build_optimizer
 from .reporting import Reporter
@@ -179,7 +179,7 @@ def run_experiment(
     task_lengths = [spec.training.updates_per_task(len(t.train_y)) for t in benchmark.tasks]
     total_iterations = sum(task_lengths)
     every = spec.evaluation.every
-    meter = CostMeter(model, device) if measure_cost else None
+    meter: CostMeter | NoCost = CostMeter(model, device) if measure_cost else NoCost()
     probe = (
         ProbeDiagnostics(model, spec.evaluation.dormant_threshold)
         if spec.evaluation.diagnostics
@@ -204,8 +204,7 @@ def run_experiment(
         strategy.load_state_dict(saved["strategy"])
         batch_generator.set_state(saved["batch_generator"])
         restore_rng_states(saved["rng"], device)
-        if meter is not None:
-            meter.load_state_dict(saved.get("cost"))  # an older checkpoint has none: zeros
+        meter.load_state_dict(saved.get("cost"))  # an older checkpoint has none: zeros
         # The update that reached the checkpoint's step was measured before it was saved; its
         # evaluation comes after the checkpoint, so its plasticity must travel with it.
         measured = saved.get("measured")
@@ -246,21 +245,20 @@ def run_experiment(
                 grad_norm=None if last is None else last[2],
             )
 
-        if meter is None:
-            scores = forward()
-            diag_keys, diag = diagnostics()
-        else:  # the FLOPs depend only on the rows: counted once per distinct evaluation
+        with meter.evaluating():
+            # The forward's FLOPs depend only on the rows: counted once per distinct evaluation
+            # (the diagnostics' small rank solves are not counted; see cost.py).
             key = ("eval", seen, None if probe is None else current_task)
-            scores = meter.evaluation(key, forward)
-            diag_keys, diag = meter.evaluation(None, diagnostics)  # timed, FLOPs not counted
-        # One device-to-host copy for this evaluation, its diagnostics and the training losses
-        # still pending.
-        losses = [loss.to(torch.float64) for _, loss, _ in pending_losses]
-        parts = [torch.stack(losses)] if losses else []
-        parts.append(scores.flatten())
-        if diag is not None:
-            parts.append(diag.to(scores.device))
-        host_values = (torch.cat(parts) if len(parts) > 1 else parts[0]).cpu().tolist()
+            scores = meter.eval_flops(key, forward)
+            diag_keys, diag = diagnostics()
+            # One device-to-host copy for this evaluation, its diagnostics and the training
+            # losses still pending.
+            losses = [loss.to(torch.float64) for _, loss, _ in pending_losses]
+            parts = [torch.stack(losses)] if losses else []
+            parts.append(scores.flatten())
+            if diag is not None:
+                parts.append(diag.to(scores.device))
+            host_values = (torch.cat(parts) if len(parts) > 1 else parts[0]).cpu().tolist()
         report_train_losses(pending_losses, host_values[: len(losses)], reporter)
         means = host_values[len(losses) : len(losses) + 2 * seen]
         values: dict[str, float] = {}
@@ -269,8 +267,7 @@ def run_experiment(
             values[metric_key_eval_loss(j)] = means[2 * j + 1]
         values.update(zip(diag_keys, host_values[len(losses) + 2 * seen :], strict=True))
         reporter.report_scalars(iteration, values)
-        if meter is not None:
-            meter.sample_host_memory()
+        meter.sample_host_memory()
         evaluations += 1
 
     def update_loss(x: torch.Tensor, y: torch.Tensor, task_id: int) -> torch.Tensor:
@@ -279,15 +276,8 @@ def run_experiment(
         def loss() -> torch.Tensor:
             return batch_loss(model, x, y, lambda v: strategy.logits(v, task_id))
 
-        if meter is None:
-            return loss()
-        return meter.evaluation(("plasticity", tuple(x.shape)), loss)
-
-    def train_work(work: Callable[[], None]) -> None:
-        if meter is None:
-            work()
-        else:
-            meter.task_work(work)
+        with meter.evaluating():
+            return meter.eval_flops(("plasticity", tuple(x.shape)), loss)
 
     def report_progress() -> None:
         nonlocal last_progress
@@ -316,7 +306,7 @@ def run_experiment(
                 "sampler": sampler.state_dict(),
                 "batch_generator": batch_generator.get_state(),
                 "rng": rng_states(device),
-                **({"cost": meter.state_dict()} if meter is not None else {}),
+                "cost": meter.state_dict(),
                 "measured": measured,
             }
         )
@@ -325,8 +315,7 @@ def run_experiment(
         flush_train_losses(pending_losses, reporter)
         report_progress()
         seconds = time.perf_counter() - started
-        if meter is not None:
-            meter.close()
+        meter.close()
         return RunOutcome(iteration, evaluations, seconds, stopped, build_seconds, resumed_from)
 
     checkpoint_every = spec.checkpoint_every if checkpoints is not None else None
@@ -339,8 +328,7 @@ def run_experiment(
             task_lengths[task_id],
             task_starts[task_id],
         )
-        if meter is not None:
-            meter.start_task()
+        meter.start_task()
         if sampler is None:  # a fresh task; a resumed one was begun before its checkpoint
             if iteration == 0:
                 evaluate(task_id)  # s_0; each boundary e_{k-1} = s_k was evaluated at e_{k-1}
@@ -355,7 +343,7 @@ def run_experiment(
                     "eval_samples": len(evaluator.subsets[task_id]),
                 },
             )
-            train_work(lambda: strategy.begin_task(task_id, task))  # noqa: B023 - called now
+            meter.task_work(lambda: strategy.begin_task(task_id, task))  # noqa: B023 - called now
             sampler = TaskBatchSampler(
                 task, spec.training.batch_size, batch_generator, online=spec.training.online
             )
@@ -371,14 +359,11 @@ def run_experiment(
                 (iteration + 1) % every == 0 or iteration + 1 == task_start + length
             )
             loss_before = update_loss(x, y, task_id) if measuring else None
-            if meter is None:
-                loss = strategy.observe(x, y, task_id)
-            else:
-                loss = meter.update(
-                    lambda: strategy.observe(x, y, task_id),  # noqa: B023 - called now
-                    len(x),
-                    lambda: strategy.last_new_rows,
-                )
+            loss = meter.update(
+                lambda: strategy.observe(x, y, task_id),  # noqa: B023 - called now
+                len(x),
+                lambda: strategy.last_new_rows,
+            )
             if loss_before is not None:
                 measured = (
                     iteration + 1,
@@ -394,12 +379,13 @@ def run_experiment(
                 report_progress()
             if checkpoint_every is not None and iteration % checkpoint_every == 0:
                 save_checkpoint(task_id, sampler)
-        train_work(lambda: strategy.end_task(task_id, task))  # noqa: B023 - called now
+        meter.task_work(lambda: strategy.end_task(task_id, task))  # noqa: B023 - called now
         reporter.report_event(iteration, EVENT_TASK_END, {"task": task_id})
         # The boundary e_k = s_{k+1}, before task k + 1 changes anything (e_T after the last).
         evaluate(min(task_id + 1, n_tasks - 1))
-        if meter is not None:  # after the boundary evaluation, which this task's cost includes
-            reporter.report_scalars(iteration, meter.end_task(strategy.memory_bytes()))
+        # After the boundary evaluation, which this task's cost includes.
+        if cost := meter.end_task(strategy.memory_bytes()):
+            reporter.report_scalars(iteration, cost)
         sampler = None
     return finish(stopped=False)
 
