@@ -243,7 +243,7 @@ def test_diagnostics_change_no_training_number(make_spec: SpecFactory) -> None:
 
 
 def test_diagnostics_resume_to_the_same_values(make_spec: SpecFactory, tmp_path: Path) -> None:
-    from tests.worker.test_checkpoint import crash_then_resume
+    from tests.worker.test_checkpoint import assert_resumed_from, crash_then_resume
 
     spec = make_spec(
         benchmark={"n_tasks": 2},
@@ -254,7 +254,4 @@ def test_diagnostics_resume_to_the_same_values(make_spec: SpecFactory, tmp_path:
     uninterrupted, _, resumed, outcome = crash_then_resume(spec, tmp_path / "run", 7)
     assert outcome.resumed_from == 4
     assert 4 in uninterrupted.steps(DIAG_PLASTICITY) and 4 in uninterrupted.steps(DIAG_GRAD_NORM)
-    for key, (steps, values) in uninterrupted.series.items():
-        if key.startswith("diag/"):
-            got = dict(zip(*resumed.series[key], strict=True))
-            assert got == {s: v for s, v in zip(steps, values, strict=True) if s >= 4}, key
+    assert_resumed_from(uninterrupted, resumed, 4)  # diag/ keys included

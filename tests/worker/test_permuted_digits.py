@@ -20,7 +20,7 @@ from gapwatch_worker.cl.benchmarks.permuted_digits import label_permutation, pix
 from gapwatch_worker.cl.benchmarks.split_digits import _digits, stratified_split
 from gapwatch_worker.cl.reporting import MemoryReporter
 from gapwatch_worker.cl.seeding import make_generator
-from tests.worker.test_checkpoint import crash_then_resume
+from tests.worker.test_checkpoint import assert_resumed_from, crash_then_resume
 
 SpecFactory = Callable[..., RunSpec]  # the make_spec fixture of conftest.py
 N_TRAIN, N_TEST = 1258, 539  # 30% of each digit class held out (tests/unit/test_resources.py)
@@ -188,14 +188,7 @@ def test_an_online_run_resumes_to_the_same_curves(make_spec: SpecFactory, tmp_pa
     # 13 updates a task (the 13th of 58 rows); dies at 23, inside task 1 (steps 13..26).
     uninterrupted, _, resumed, outcome = crash_then_resume(spec, tmp_path / "run", 23)
     assert outcome.resumed_from == 20 and outcome.iterations == 39
-    # The curves (not the machine's measurements, sys/ and cost/): from step 20 on, the
-    # evaluations, and the training losses from the update after the checkpoint on.
-    for key, (steps, values) in uninterrupted.series.items():
-        if key.startswith(("eval/", "train/")):
-            first = 21 if key.startswith("train/") else 20
-            expected = [(s, v) for s, v in zip(steps, values, strict=True) if s >= first]
-            assert list(zip(resumed.steps(key), resumed.values(key), strict=True)) == expected
-            assert expected, key
+    assert_resumed_from(uninterrupted, resumed, 20)
 
 
 # --- The spec's bounds (the API answers 422 with these errors) ---------------------------------

@@ -16,13 +16,12 @@ from gapwatch.components import CNNSpec, MLPSpec, OptimizerSpec, ResNet18Reduced
 from gapwatch.spec import RunSpec
 from gapwatch_worker.cl.models import build_model
 from gapwatch_worker.cl.optim import UPGD, build_optimizer
-from gapwatch_worker.cl.reporting import MemoryReporter
 from gapwatch_worker.cl.seeding import make_generator
 from gapwatch_worker.cl.strategies.cbp import ContinualBackprop
 from gapwatch_worker.cl.strategies.l2_init import L2Init
 from gapwatch_worker.cl.strategies.shrink_perturb import ShrinkPerturb
 from tests.worker.strategy_fixtures import CPU, blobs_benchmark, make_strategy, strategy_spec
-from tests.worker.test_checkpoint import crash_then_resume
+from tests.worker.test_checkpoint import assert_resumed_from, crash_then_resume
 
 SpecFactory = Callable[..., RunSpec]
 
@@ -353,23 +352,6 @@ def test_upgd_state_dict_resumes_the_noise() -> None:
     assert torch.equal(p, q)
 
 
-def assert_same_curves_from(
-    uninterrupted: MemoryReporter, resumed: MemoryReporter, step: int
-) -> None:
-    """Every training and evaluation point from `step` on (training from step + 1) is the
-    uninterrupted run's. Wall-clock and memory figures (sys/, cost/) differ by nature."""
-    compared = 0
-    for key, (steps, values) in uninterrupted.series.items():
-        if key.startswith(("sys/", "cost/")):
-            continue
-        first = step + 1 if key.startswith("train/") else step
-        expected = {s: v for s, v in zip(steps, values, strict=True) if s >= first}
-        got_steps, got_values = resumed.series.get(key, ([], []))
-        assert dict(zip(got_steps, got_values, strict=True)) == expected, key
-        compared += len(expected)
-    assert compared > 0
-
-
 def test_build_optimizer_makes_upgd() -> None:
     model = nn.Linear(2, 2)
     spec = OptimizerSpec(name="upgd", lr=0.05, weight_decay=0.1, beta_utility=0.9, sigma=0.01)
@@ -395,7 +377,7 @@ def test_upgd_run_resumes_bit_exactly(make_spec: SpecFactory, tmp_path: Path) ->
     # Dies at step 13, after the checkpoint of step 10, inside task 1.
     uninterrupted, _, resumed, outcome = crash_then_resume(spec, tmp_path / "run", 13)
     assert outcome.resumed_from == 10 and outcome.iterations == 20
-    assert_same_curves_from(uninterrupted, resumed, 10)
+    assert_resumed_from(uninterrupted, resumed, 10)
 
 
 @pytest.mark.parametrize("name", ["cbp", "l2_init", "shrink_perturb"])
@@ -411,4 +393,4 @@ def test_plasticity_strategy_resumes_bit_exactly_in_the_loop(
     )
     uninterrupted, _, resumed, outcome = crash_then_resume(spec, tmp_path / "run", 13)
     assert outcome.resumed_from == 10
-    assert_same_curves_from(uninterrupted, resumed, 10)
+    assert_resumed_from(uninterrupted, resumed, 10)
