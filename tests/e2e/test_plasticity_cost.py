@@ -108,7 +108,11 @@ def test_plasticity_panel_and_cost_card_show_the_logged_numbers(
     page.screenshot(path=str(screenshots / "run-plasticity-cost.png"), full_page=True)
 
     # The joint run logged no diagnostics: no Plasticity panel; its ratios are 1.
-    page.goto(f"{dashboard_url}/runs/{joint}")
+    # The panel is decided by the run's metric keys: wait for them before asserting its absence.
+    keys_of_joint = f"/api/v1/runs/{joint}/metrics/keys"
+    with page.expect_response(lambda response: keys_of_joint in response.url) as keys:
+        page.goto(f"{dashboard_url}/runs/{joint}")
+    assert keys.value.ok and not any(k.startswith("diag/") for k in keys.value.json()["keys"])
     expect(page.get_by_test_id("cost-ratio-train_flops")).to_have_text("1.00× retraining")
     expect(page.get_by_test_id("plasticity-panel")).to_have_count(0)
 
